@@ -1,0 +1,97 @@
+"""Users, organisations, clinics and the memberships that give a user a role in a clinic."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class User(AbstractUser):
+    """A person who signs in. What they may see comes from their memberships, not from here."""
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+
+class Organisation(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(unique=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Clinic(models.Model):
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="clinics")
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(unique=True)
+    # Record numbers are prefixed per clinic so a printed number says where it belongs.
+    record_prefix = models.CharField(max_length=8)
+    timezone = models.CharField(max_length=64, default="Europe/London")
+    currency = models.CharField(max_length=3, default="GBP")
+    default_phone_region = models.CharField(max_length=2, default="GB")
+    # Last record number issued; bumped atomically with an UPDATE … SET n = n + 1.
+    record_seq = models.PositiveIntegerField(default=0, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    PHYSICIAN = "physician", "Physician"
+    NURSE = "nurse", "Nurse"
+    FRONT_DESK = "front_desk", "Front desk"
+    CLINIC_ADMIN = "clinic_admin", "Clinic admin"
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "clinic"], name="one_membership_per_clinic")
+        ]
+        ordering = ["clinic__name"]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()} at {self.clinic}"
+
+
+class ApiToken(models.Model):
+    """A bearer token for an integration, acting as one user in one clinic.
+
+    Only a SHA-256 of the token is stored; the token itself is shown once when created.
+    """
+
+    PREFIX = "ang_"
+
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="tokens")
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    @staticmethod
+    def hash_key(raw: str) -> str:
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    @classmethod
+    def new_raw_key(cls) -> str:
+        return cls.PREFIX + secrets.token_urlsafe(32)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.membership})"

@@ -1,0 +1,108 @@
+"""Writes for staff and clinics; each records an audit event in the same transaction."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from anagen.accounts.access import Actor
+from anagen.accounts.models import ApiToken, Membership, Role, User
+from anagen.accounts.permissions import Perm
+from anagen.audit.services import audit_record
+
+
+@transaction.atomic
+def staff_create(
+    *,
+    actor: Actor,
+    username: str,
+    first_name: str,
+    last_name: str,
+    email: str,
+    role: str,
+    password: str,
+) -> Membership:
+    """Create a staff account in the actor's clinic, or add an existing account to it."""
+    actor.require(Perm.STAFF_MANAGE)
+    if role not in Role.values:
+        raise ValidationError({"role": "Choose a role."})
+    user = User.objects.filter(username__iexact=username).first()
+    if user is None:
+        user = User(username=username, first_name=first_name, last_name=last_name, email=email)
+        user.set_password(password)
+        user.save()
+    elif Membership.objects.filter(user=user, clinic=actor.clinic).exists():
+        raise ValidationError({"username": "This person is already on this clinic's staff."})
+    membership = Membership.objects.create(user=user, clinic=actor.clinic, role=role)
+    audit_record(
+        action="staff.create",
+        actor=actor,
+        obj=membership,
+        changes={"username": user.username, "role": [None, role]},
+    )
+    return membership
+
+
+def _guard_last_admin(membership: Membership) -> None:
+    if membership.role != Role.CLINIC_ADMIN:
+        return
+    others = Membership.objects.filter(
+        clinic=membership.clinic, role=Role.CLINIC_ADMIN, is_active=True
+    ).exclude(pk=membership.pk)
+    if not others.exists():
+        raise ValidationError("A clinic must keep at least one active clinic admin.")
+
+
+@transaction.atomic
+def membership_change_role(*, actor: Actor, membership: Membership, role: str) -> Membership:
+    actor.require(Perm.STAFF_MANAGE)
+    if role not in Role.values:
+        raise ValidationError({"role": "Choose a role."})
+    if role == membership.role:
+        return membership
+    if role != Role.CLINIC_ADMIN:
+        _guard_last_admin(membership)
+    old = membership.role
+    membership.role = role
+    membership.save(update_fields=["role"])
+    audit_record(
+        action="staff.role_change",
+        actor=actor,
+        obj=membership,
+        changes={"username": membership.user.username, "role": [old, role]},
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_set_active(*, actor: Actor, membership: Membership, active: bool) -> Membership:
+    actor.require(Perm.STAFF_MANAGE)
+    if membership.is_active == active:
+        return membership
+    if not active:
+        if membership.pk == actor.membership.pk:
+            raise ValidationError("You cannot deactivate yourself.")
+        _guard_last_admin(membership)
+    membership.is_active = active
+    membership.save(update_fields=["is_active"])
+    audit_record(
+        action="staff.activate" if active else "staff.deactivate",
+        actor=actor,
+        obj=membership,
+        changes={"username": membership.user.username, "is_active": [not active, active]},
+    )
+    return membership
+
+
+@transaction.atomic
+def api_token_create(*, membership: Membership, name: str) -> tuple[ApiToken, str]:
+    """A new bearer token; the raw key is returned once and never stored."""
+    raw = ApiToken.new_raw_key()
+    token = ApiToken.objects.create(
+        membership=membership, name=name, key_hash=ApiToken.hash_key(raw)
+    )
+    audit_record(
+        action="api_token.create", user=membership.user, clinic=membership.clinic, obj=token,
+        changes={"name": name},
+    )
+    return token, raw

@@ -1,0 +1,32 @@
+"""Login successes and failures go to the audit trail (receivers only record; no logic here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.dispatch import receiver
+from django.http import HttpRequest
+
+from anagen.audit.services import audit_record
+
+
+def _ip(request: HttpRequest | None) -> str | None:
+    if request is None:
+        return None
+    return request.META.get("REMOTE_ADDR")
+
+
+@receiver(user_logged_in)
+def _audit_login(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    audit_record(action="login.success", user=user, ip_address=_ip(request))
+
+
+@receiver(user_login_failed)
+def _audit_login_failed(
+    sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
+) -> None:
+    audit_record(
+        action="login.failure", username=str(credentials.get("username", ""))[:150],
+        ip_address=_ip(request),
+    )

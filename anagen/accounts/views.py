@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from anagen.accounts import services
+from anagen.accounts.access import ClinicRequest
+from anagen.accounts.decorators import clinic_view
+from anagen.accounts.forms import RoleChangeForm, StaffCreateForm
+from anagen.accounts.middleware import SESSION_KEY
+from anagen.accounts.models import Membership
+from anagen.accounts.permissions import Perm
+from anagen.accounts.selectors import memberships_of, staff_of
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+
+@require_POST
+@clinic_view()
+def clinic_switch(request: ClinicRequest) -> HttpResponse:
+    clinic_id = request.POST.get("clinic", "")
+    membership = memberships_of(user=request.actor.user).filter(clinic_id=clinic_id).first()
+    if membership is None:
+        raise Http404("No such clinic.")
+    request.session[SESSION_KEY] = membership.clinic_id
+    messages.success(request, f"Now working in {membership.clinic.name}.")
+    return redirect("patient-list")
+
+
+def _membership_in_clinic(request: ClinicRequest, membership_id: int) -> Membership:
+    membership = (
+        staff_of(clinic=request.actor.clinic).filter(pk=membership_id).first()
+    )
+    if membership is None:
+        raise Http404("No such staff member.")
+    return membership
+
+
+@clinic_view(Perm.STAFF_MANAGE)
+def staff_list(request: ClinicRequest) -> HttpResponse:
+    form = StaffCreateForm()
+    if request.method == "POST":
+        form = StaffCreateForm(request.POST)
+        if form.is_valid():
+            try:
+                membership = services.staff_create(actor=request.actor, **form.cleaned_data)
+            except ValidationError as exc:
+                _attach_errors(form, exc)
+            else:
+                messages.success(request, f"{membership.user} added as {membership.get_role_display()}.")
+                return redirect("staff-list")
+    staff = staff_of(clinic=request.actor.clinic)
+    return render(
+        request,
+        "accounts/staff_list.html",
+        {"form": form, "staff": staff, "role_form": RoleChangeForm()},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+@clinic_view(Perm.STAFF_MANAGE)
+def staff_role(request: ClinicRequest, membership_id: int) -> HttpResponse:
+    membership = _membership_in_clinic(request, membership_id)
+    form = RoleChangeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a valid role.")
+        return redirect("staff-list")
+    try:
+        services.membership_change_role(
+            actor=request.actor, membership=membership, role=form.cleaned_data["role"]
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{membership.user} is now {membership.get_role_display()}.")
+    return redirect("staff-list")
+
+
+@require_POST
+@clinic_view(Perm.STAFF_MANAGE)
+def staff_active(request: ClinicRequest, membership_id: int) -> HttpResponse:
+    membership = _membership_in_clinic(request, membership_id)
+    active = request.POST.get("active") == "1"
+    try:
+        services.membership_set_active(actor=request.actor, membership=membership, active=active)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{membership.user} {'reactivated' if active else 'deactivated'}.")
+    return redirect("staff-list")
+
+
+def _attach_errors(form: StaffCreateForm, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)

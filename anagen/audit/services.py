@@ -1,0 +1,67 @@
+"""Writing audit events. Callers run this inside the same transaction as the change it records."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.db import models
+
+from anagen.audit.models import AuditEvent
+
+if TYPE_CHECKING:
+    from anagen.accounts.access import Actor
+    from anagen.accounts.models import Clinic, User
+    from anagen.patients.models import Patient
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime | Decimal):
+        return str(value)
+    if isinstance(value, models.Model):
+        return value.pk
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def audit_record(
+    *,
+    action: str,
+    actor: Actor | None = None,
+    user: User | None = None,
+    clinic: Clinic | None = None,
+    patient: Patient | None = None,
+    obj: models.Model | None = None,
+    changes: dict[str, Any] | None = None,
+    username: str = "",
+    ip_address: str | None = None,
+    via: str = "web",
+) -> AuditEvent:
+    if actor is not None:
+        user = actor.user
+        clinic = clinic or actor.clinic
+    return AuditEvent.objects.create(
+        action=action,
+        actor=user,
+        username=username or (user.get_username() if user else ""),
+        clinic=clinic,
+        patient=patient,
+        object_type=obj._meta.label_lower if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        changes=_jsonable(changes or {}),
+        ip_address=ip_address,
+        via=via,
+    )
+
+
+def diff_fields(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    """{field: [old, new]} for the fields whose value changed."""
+    return {
+        k: [_jsonable(before.get(k)), _jsonable(after.get(k))]
+        for k in after
+        if before.get(k) != after.get(k)
+    }

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from django import forms
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import render
+
+from anagen.accounts.access import ClinicRequest
+from anagen.accounts.decorators import clinic_view
+from anagen.accounts.permissions import Perm
+from anagen.accounts.selectors import staff_of
+from anagen.audit.selectors import audit_actions_in, audit_events_for
+
+
+class AuditFilterForm(forms.Form):
+    user = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    patient = forms.IntegerField(required=False, min_value=1, label="Patient id")
+    action = forms.ChoiceField(required=False)
+    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+@clinic_view(Perm.AUDIT_VIEW)
+def audit_list(request: ClinicRequest) -> HttpResponse:
+    clinic = request.actor.clinic
+    form = AuditFilterForm(request.GET or None)
+    form.fields["user"].choices = [("", "Anyone")] + [  # type: ignore[attr-defined]
+        (m.user_id, str(m.user)) for m in staff_of(clinic=clinic)
+    ]
+    actions = audit_actions_in(clinic=clinic)
+    groups = sorted({a.split(".")[0] for a in actions})
+    form.fields["action"].choices = [  # type: ignore[attr-defined]
+        ("", "Any action"),
+        ("Kinds", [(g, f"{g}.*") for g in groups]),
+        ("Actions", [(a, a) for a in actions]),
+    ]
+    filters = form.cleaned_data if form.is_valid() else {}
+    events = audit_events_for(
+        clinic=clinic,
+        user_id=filters.get("user"),
+        patient_id=filters.get("patient"),
+        action=filters.get("action") or "",
+        date_from=filters.get("date_from"),
+        date_to=filters.get("date_to"),
+    )
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "audit/list.html",
+        {"form": form, "page": page, "query": query.urlencode()},
+        status=400 if form.is_bound and form.errors else 200,
+    )

@@ -1,0 +1,44 @@
+"""API authentication: bearer tokens for integrations, the session (with CSRF) for pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja.security import HttpBearer, SessionAuth
+
+from anagen.accounts.access import Actor
+from anagen.accounts.models import ApiToken
+
+
+class TokenAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        token_row = (
+            ApiToken.objects.select_related("membership__user", "membership__clinic")
+            .filter(
+                key_hash=ApiToken.hash_key(token),
+                revoked_at__isnull=True,
+                membership__is_active=True,
+                membership__user__is_active=True,
+            )
+            .first()
+        )
+        if token_row is None:
+            return None
+        ApiToken.objects.filter(pk=token_row.pk).update(last_used_at=timezone.now())
+        membership = token_row.membership
+        request.actor = Actor(user=membership.user, membership=membership)  # type: ignore[attr-defined]
+        request.api_via = "api"  # type: ignore[attr-defined]
+        return membership.user
+
+
+class ClinicSessionAuth(SessionAuth):
+    """The signed-in page user acting for their active clinic (set by the middleware)."""
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        user = super().authenticate(request, key)
+        if user is None or getattr(request, "actor", None) is None:
+            return None
+        request.api_via = "web"  # type: ignore[attr-defined]
+        return user

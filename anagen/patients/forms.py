@@ -1,0 +1,112 @@
+"""Page forms for the registry and intake. They validate shape; services validate meaning."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from anagen.patients import vocab
+
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class PatientForm(forms.Form):
+    given_name = forms.CharField(max_length=100, label="Given name")
+    family_name = forms.CharField(max_length=100, label="Family name")
+    birth_date = forms.DateField(label="Date of birth", widget=DATE_INPUT)
+    sex = forms.ChoiceField(choices=vocab.Sex.choices)
+    phone = forms.CharField(max_length=30, required=False, widget=forms.TextInput(attrs={"type": "tel"}))
+    email = forms.EmailField(required=False)
+    address = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    preferred_language = forms.CharField(max_length=35, required=False, initial="en")
+    sms_reminders = forms.BooleanField(required=False, label="Agrees to SMS reminders")
+    email_reminders = forms.BooleanField(required=False, label="Agrees to email reminders")
+    confirm_duplicate = forms.BooleanField(
+        required=False,
+        label="This is a different person with the same name and date of birth",
+    )
+
+
+class IntakeForm(forms.Form):
+    conditions = forms.MultipleChoiceField(
+        choices=vocab.CONDITIONS, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    conditions_note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    smoking = forms.ChoiceField(choices=vocab.Smoking.choices, initial=vocab.Smoking.NEVER)
+    pregnant = forms.BooleanField(required=False)
+    breastfeeding = forms.BooleanField(required=False)
+    hair_loss_onset = forms.DateField(required=False, widget=DATE_INPUT, label="Hair loss began")
+    hair_loss_pattern = forms.ChoiceField(
+        choices=[("", "—"), *vocab.HairLossPattern.choices], required=False
+    )
+    family_history = forms.BooleanField(required=False, label="Family history of hair loss")
+    family_history_note = forms.CharField(max_length=200, required=False)
+    tight_hairstyles = forms.BooleanField(required=False, label="Tight hairstyles (traction)")
+    recent_triggers = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def clean_hair_loss_onset(self) -> Any:
+        onset = self.cleaned_data.get("hair_loss_onset")
+        if onset and onset > timezone.localdate():
+            raise forms.ValidationError("Onset cannot be in the future.")
+        return onset
+
+
+class MedicationForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    category = forms.ChoiceField(choices=vocab.MedicationCategory.choices)
+    prescribed = forms.BooleanField(required=False, initial=True)
+    last_dose_on = forms.DateField(required=False, widget=DATE_INPUT, label="Last dose")
+    dose = forms.CharField(max_length=80, required=False)
+
+
+class AllergyForm(forms.Form):
+    substance = forms.CharField(max_length=120)
+    reaction = forms.CharField(max_length=200, required=False)
+
+
+LAB_UNIT_FORM_CHOICES = [(u, u) for u in vocab.LAB_UNIT_CHOICES]
+
+
+class LabForm(forms.Form):
+    analyte = forms.ChoiceField(choices=vocab.LabAnalyte.choices, label="Test")
+    value = forms.DecimalField(max_digits=12, decimal_places=3, min_value=0)
+    unit = forms.ChoiceField(choices=LAB_UNIT_FORM_CHOICES)
+    taken_on = forms.DateField(widget=DATE_INPUT, label="Date")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        analyte, unit = data.get("analyte"), data.get("unit")
+        if analyte and unit:
+            units = vocab.LAB_UNITS[analyte]["units"]
+            if unit not in units:  # type: ignore[operator]
+                self.add_error("unit", f"Use one of: {', '.join(units)}.")  # type: ignore[call-overload]
+        taken = data.get("taken_on")
+        if taken and taken > timezone.localdate():
+            self.add_error("taken_on", "A lab date cannot be in the future.")
+        return data
+
+
+class PriorTreatmentForm(forms.Form):
+    treatment = forms.ChoiceField(choices=vocab.PriorTreatment.choices)
+    started_on = forms.DateField(required=False, widget=DATE_INPUT, label="Started")
+    response = forms.ChoiceField(choices=vocab.TreatmentResponse.choices, initial="unknown")
+    note = forms.CharField(max_length=200, required=False)
+
+
+def intake_formsets(data: Any = None, initial: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+    """The repeating parts of an intake, each with blank rows to fill in."""
+    initial = initial or {}
+    specs = {
+        "medications": (MedicationForm, 3),
+        "allergies": (AllergyForm, 2),
+        "labs": (LabForm, 3),
+        "prior_treatments": (PriorTreatmentForm, 2),
+    }
+    out = {}
+    for prefix, (form_cls, extra) in specs.items():
+        formset_cls = forms.formset_factory(form_cls, extra=extra, max_num=30, validate_max=True)
+        out[prefix] = formset_cls(data, prefix=prefix, initial=initial.get(prefix))
+    return out

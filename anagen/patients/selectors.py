@@ -1,0 +1,72 @@
+"""Reads of patient data. Each takes an Actor and goes through the access helper."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from anagen.accounts.access import Actor, patients_for
+from anagen.accounts.permissions import Perm
+from anagen.patients.models import Intake, Patient
+from anagen.patients.normalise import digits_of, fold_text, parse_loose_date, search_name_for
+
+
+def patient_search(*, actor: Actor, query: str = "") -> QuerySet[Patient]:
+    """Patients of the actor's clinic matching a name, birth date, phone or record number.
+
+    Every word of a name query must appear (in any order), ignoring case and accents.
+    """
+    qs = patients_for(actor)
+    query = query.strip()
+    if not query:
+        return qs
+    birth_date = parse_loose_date(query)
+    if birth_date is not None:
+        return qs.filter(birth_date=birth_date)
+    digits = digits_of(query)
+    if digits and len(digits) >= 6 and len(digits) >= len(query.replace(" ", "")) - 1:
+        # Mostly digits: a phone number, matched on its trailing digits so national and
+        # international forms both hit.
+        return qs.filter(Q(phone_digits__endswith=digits[-9:]) | Q(record_number__iexact=query))
+    record = qs.filter(record_number__iexact=query.replace(" ", ""))
+    if record.exists():
+        return record
+    for word in fold_text(query).split():
+        qs = qs.filter(search_name__contains=word)
+    return qs
+
+
+def patient_possible_duplicates(
+    *, actor: Actor, given_name: str, family_name: str, birth_date: object, exclude_id: int | None = None
+) -> QuerySet[Patient]:
+    qs = patients_for(actor).filter(
+        search_name=search_name_for(given_name, family_name), birth_date=birth_date
+    )
+    if exclude_id is not None:
+        qs = qs.exclude(pk=exclude_id)
+    return qs
+
+
+def intake_latest(*, actor: Actor, patient: Patient) -> Intake | None:
+    actor.require(Perm.CLINICAL_VIEW)
+    return (
+        Intake.objects.filter(patient=patient)
+        .select_related("recorded_by")
+        .prefetch_related("medications", "allergies", "labs", "prior_treatments")
+        .order_by("-version")
+        .first()
+    )
+
+
+def intake_versions(*, actor: Actor, patient: Patient) -> QuerySet[Intake]:
+    actor.require(Perm.CLINICAL_VIEW)
+    return Intake.objects.filter(patient=patient).select_related("recorded_by").order_by("-version")
+
+
+def intake_get(*, actor: Actor, patient: Patient, version: int) -> Intake | None:
+    actor.require(Perm.CLINICAL_VIEW)
+    return (
+        Intake.objects.filter(patient=patient, version=version)
+        .select_related("recorded_by")
+        .prefetch_related("medications", "allergies", "labs", "prior_treatments")
+        .first()
+    )

@@ -1,0 +1,277 @@
+"""Writes of patient data. Every one records an audit event in the same transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from anagen.accounts.access import Actor
+from anagen.accounts.models import Clinic
+from anagen.accounts.permissions import Perm
+from anagen.audit.services import audit_record, diff_fields
+from anagen.patients import vocab
+from anagen.patients.models import (
+    Intake,
+    IntakeAllergy,
+    IntakeLab,
+    IntakeMedication,
+    IntakePriorTreatment,
+    Patient,
+)
+from anagen.patients.normalise import PhoneError, digits_of, phone_to_e164, search_name_for
+from anagen.patients.selectors import patient_possible_duplicates
+
+PATIENT_FIELDS = (
+    "given_name",
+    "family_name",
+    "birth_date",
+    "sex",
+    "phone",
+    "email",
+    "address",
+    "preferred_language",
+    "sms_reminders",
+    "email_reminders",
+)
+
+
+class DuplicatePatientError(ValidationError):
+    """Same name and birth date as an existing patient; the caller may confirm and go on."""
+
+    def __init__(self, duplicates: list[Patient]) -> None:
+        self.duplicates = duplicates
+        super().__init__(
+            "A patient with this name and date of birth already exists: "
+            + ", ".join(p.record_number for p in duplicates),
+            code="duplicate",
+        )
+
+
+def _clean_patient_data(data: dict[str, Any], clinic: Clinic) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    clean = {k: data[k] for k in PATIENT_FIELDS if k in data}
+    for name in ("given_name", "family_name"):
+        if name in clean:
+            clean[name] = " ".join(str(clean[name] or "").split())
+            if not clean[name]:
+                errors[name] = "This field is required."
+    birth_date = clean.get("birth_date")
+    if birth_date is not None:
+        if birth_date > timezone.localdate():
+            errors["birth_date"] = "Date of birth cannot be in the future."
+        elif birth_date < dt.date(1900, 1, 1):
+            errors["birth_date"] = "Date of birth must be after 1900."
+    if "sex" in clean and clean["sex"] not in vocab.Sex.values:
+        errors["sex"] = f"Choose one of: {', '.join(vocab.Sex.values)}."
+    if "phone" in clean:
+        try:
+            clean["phone"] = phone_to_e164(str(clean["phone"] or ""), clinic.default_phone_region)
+        except PhoneError as exc:
+            errors["phone"] = str(exc)
+    if clean.get("sms_reminders") and not clean.get("phone", True):
+        errors["sms_reminders"] = "SMS reminders need a phone number."
+    if clean.get("email_reminders") and not clean.get("email", True):
+        errors["email_reminders"] = "Email reminders need an email address."
+    if errors:
+        raise ValidationError(errors)
+    return clean
+
+
+def _next_record_number(clinic: Clinic) -> str:
+    Clinic.objects.filter(pk=clinic.pk).update(record_seq=F("record_seq") + 1)
+    seq = Clinic.objects.values_list("record_seq", flat=True).get(pk=clinic.pk)
+    return f"{clinic.record_prefix}{seq:06d}"
+
+
+@transaction.atomic
+def patient_create(
+    *, actor: Actor, data: dict[str, Any], confirm_duplicate: bool = False, via: str = "web"
+) -> Patient:
+    actor.require(Perm.PATIENT_EDIT)
+    clean = _clean_patient_data(data, actor.clinic)
+    for required in ("given_name", "family_name", "birth_date", "sex"):
+        if not clean.get(required):
+            raise ValidationError({required: "This field is required."})
+    if not confirm_duplicate:
+        duplicates = list(
+            patient_possible_duplicates(
+                actor=actor,
+                given_name=clean["given_name"],
+                family_name=clean["family_name"],
+                birth_date=clean["birth_date"],
+            )
+        )
+        if duplicates:
+            raise DuplicatePatientError(duplicates)
+    patient = Patient(clinic=actor.clinic, record_number=_next_record_number(actor.clinic), **clean)
+    patient.search_name = search_name_for(patient.given_name, patient.family_name)
+    patient.phone_digits = digits_of(patient.phone)
+    patient.save()
+    audit_record(
+        action="patient.create",
+        actor=actor,
+        patient=patient,
+        obj=patient,
+        changes={k: [None, v] for k, v in clean.items()},
+        via=via,
+    )
+    return patient
+
+
+@transaction.atomic
+def patient_update(
+    *, actor: Actor, patient: Patient, data: dict[str, Any], via: str = "web"
+) -> Patient:
+    actor.require(Perm.PATIENT_EDIT)
+    clean = _clean_patient_data(data, actor.clinic)
+    before = {k: getattr(patient, k) for k in clean}
+    for key, value in clean.items():
+        setattr(patient, key, value)
+    for required in ("given_name", "family_name", "birth_date", "sex"):
+        if not getattr(patient, required):
+            raise ValidationError({required: "This field is required."})
+    patient.search_name = search_name_for(patient.given_name, patient.family_name)
+    patient.phone_digits = digits_of(patient.phone)
+    changes = diff_fields(before, clean)
+    if changes:
+        patient.save()
+        audit_record(
+            action="patient.update", actor=actor, patient=patient, obj=patient, changes=changes,
+            via=via,
+        )
+    return patient
+
+
+def patient_record_read(*, actor: Actor, patient: Patient, what: str, via: str = "web") -> None:
+    """Audit that the actor opened part of a patient's record (chart, intake, API read)."""
+    audit_record(action=f"{what}.read", actor=actor, patient=patient, obj=patient, via=via)
+
+
+@dataclass
+class IntakeData:
+    conditions: list[str] = field(default_factory=list)
+    conditions_note: str = ""
+    smoking: str = vocab.Smoking.NEVER
+    pregnant: bool = False
+    breastfeeding: bool = False
+    hair_loss_onset: dt.date | None = None
+    hair_loss_pattern: str = ""
+    family_history: bool = False
+    family_history_note: str = ""
+    tight_hairstyles: bool = False
+    recent_triggers: str = ""
+    notes: str = ""
+    medications: list[dict[str, Any]] = field(default_factory=list)
+    allergies: list[dict[str, Any]] = field(default_factory=list)
+    labs: list[dict[str, Any]] = field(default_factory=list)
+    prior_treatments: list[dict[str, Any]] = field(default_factory=list)
+
+
+def lab_to_canonical(analyte: str, value: Decimal, unit: str) -> tuple[Decimal, str]:
+    spec = vocab.LAB_UNITS[analyte]
+    factors: dict[str, float] = spec["units"]  # type: ignore[assignment]
+    if unit not in factors:
+        raise ValidationError(
+            {"unit": f"{unit!r} is not a unit for {analyte}; use one of {', '.join(factors)}."}
+        )
+    return (value * Decimal(str(factors[unit]))).quantize(Decimal("0.001")), str(spec["canonical"])
+
+
+def _validate_intake(data: IntakeData) -> None:
+    errors: dict[str, str] = {}
+    unknown = [c for c in data.conditions if c not in vocab.CONDITION_LABELS]
+    if unknown:
+        errors["conditions"] = f"Unknown condition code(s): {', '.join(unknown)}."
+    today = timezone.localdate()
+    if data.hair_loss_onset and data.hair_loss_onset > today:
+        errors["hair_loss_onset"] = "Onset cannot be in the future."
+    for i, med in enumerate(data.medications):
+        if med.get("category") not in vocab.MedicationCategory.values:
+            errors[f"medications[{i}].category"] = "Choose a medication category."
+        if med.get("last_dose_on") and med["last_dose_on"] > today:
+            errors[f"medications[{i}].last_dose_on"] = "Last dose cannot be in the future."
+    for i, lab in enumerate(data.labs):
+        if lab.get("analyte") not in vocab.LabAnalyte.values:
+            errors[f"labs[{i}].analyte"] = "Choose a lab test."
+        elif lab.get("unit") not in vocab.LAB_UNITS[lab["analyte"]]["units"]:  # type: ignore[operator]
+            errors[f"labs[{i}].unit"] = (
+                f"Not a unit for {lab['analyte']}: use "
+                + ", ".join(vocab.LAB_UNITS[lab["analyte"]]["units"])  # type: ignore[call-overload]
+                + "."
+            )
+        if lab.get("value") is not None and lab["value"] < 0:
+            errors[f"labs[{i}].value"] = "A lab value cannot be negative."
+        if lab.get("taken_on") and lab["taken_on"] > today:
+            errors[f"labs[{i}].taken_on"] = "A lab date cannot be in the future."
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def intake_record(*, actor: Actor, patient: Patient, data: IntakeData, via: str = "web") -> Intake:
+    """Record a new intake version; earlier versions stay as they were."""
+    actor.require(Perm.INTAKE_RECORD)
+    _validate_intake(data)
+    # Lock the patient row so two intakes recorded at once get distinct versions.
+    Patient.objects.select_for_update().filter(pk=patient.pk).first()
+    last = Intake.objects.filter(patient=patient).aggregate(v=Max("version"))["v"] or 0
+    intake = Intake.objects.create(
+        patient=patient,
+        version=last + 1,
+        recorded_by=actor.user,
+        conditions=sorted(set(data.conditions)),
+        conditions_note=data.conditions_note,
+        smoking=data.smoking,
+        pregnant=data.pregnant,
+        breastfeeding=data.breastfeeding,
+        hair_loss_onset=data.hair_loss_onset,
+        hair_loss_pattern=data.hair_loss_pattern,
+        family_history=data.family_history,
+        family_history_note=data.family_history_note,
+        tight_hairstyles=data.tight_hairstyles,
+        recent_triggers=data.recent_triggers,
+        notes=data.notes,
+    )
+    IntakeMedication.objects.bulk_create(
+        IntakeMedication(intake=intake, **m) for m in data.medications
+    )
+    IntakeAllergy.objects.bulk_create(IntakeAllergy(intake=intake, **a) for a in data.allergies)
+    labs = []
+    for lab in data.labs:
+        value, unit = lab_to_canonical(lab["analyte"], Decimal(lab["value"]), lab["unit"])
+        labs.append(
+            IntakeLab(
+                intake=intake,
+                analyte=lab["analyte"],
+                value_entered=lab["value"],
+                unit_entered=lab["unit"],
+                value=value,
+                unit=unit,
+                taken_on=lab["taken_on"],
+            )
+        )
+    IntakeLab.objects.bulk_create(labs)
+    IntakePriorTreatment.objects.bulk_create(
+        IntakePriorTreatment(intake=intake, **t) for t in data.prior_treatments
+    )
+    audit_record(
+        action="intake.create",
+        actor=actor,
+        patient=patient,
+        obj=intake,
+        changes={
+            "version": intake.version,
+            "conditions": intake.conditions,
+            "medications": len(data.medications),
+            "labs": len(data.labs),
+        },
+        via=via,
+    )
+    return intake

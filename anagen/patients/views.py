@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.forms import Form
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+
+from anagen.accounts.access import ClinicRequest, patient_for
+from anagen.accounts.decorators import clinic_view
+from anagen.accounts.permissions import Perm
+from anagen.patients import selectors, services
+from anagen.patients.forms import IntakeForm, PatientForm, intake_formsets
+from anagen.patients.models import Patient
+from anagen.patients.timeline import timeline_for
+
+
+def attach_errors(form: Form, exc: ValidationError) -> None:
+    """Put a service's ValidationError on the form, field by field where it can."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+@clinic_view(Perm.PATIENT_VIEW)
+def patient_list(request: ClinicRequest) -> HttpResponse:
+    query = request.GET.get("q", "")[:100]
+    patients = selectors.patient_search(actor=request.actor, query=query)
+    page = Paginator(patients, settings.PATIENT_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"page": page, "query": query}
+    template = "patients/_results.html" if request.htmx else "patients/list.html"  # type: ignore[attr-defined]
+    return render(request, template, context)
+
+
+@clinic_view(Perm.PATIENT_EDIT)
+def patient_create(request: ClinicRequest) -> HttpResponse:
+    form = PatientForm(request.POST or None)
+    duplicates: list[Patient] = []
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        confirm = data.pop("confirm_duplicate")
+        try:
+            patient = services.patient_create(actor=request.actor, data=data, confirm_duplicate=confirm)
+        except services.DuplicatePatientError as exc:
+            duplicates = exc.duplicates
+            form.add_error(None, exc.messages)
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, f"Registered {patient.full_name} as {patient.record_number}.")
+            return redirect("patient-detail", patient_id=patient.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "patients/form.html",
+        {"form": form, "duplicates": duplicates, "creating": True},
+        status=status,
+    )
+
+
+@clinic_view(Perm.PATIENT_EDIT)
+def patient_edit(request: ClinicRequest, patient_id: int) -> HttpResponse:
+    patient = patient_for(request.actor, patient_id)
+    initial = {f: getattr(patient, f) for f in services.PATIENT_FIELDS}
+    form = PatientForm(request.POST or None, initial=initial)
+    form.fields.pop("confirm_duplicate")
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.patient_update(actor=request.actor, patient=patient, data=form.cleaned_data)
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, "Patient details saved.")
+            return redirect("patient-detail", patient_id=patient.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request, "patients/form.html", {"form": form, "patient": patient}, status=status
+    )
+
+
+@clinic_view(Perm.PATIENT_VIEW)
+def patient_detail(request: ClinicRequest, patient_id: int) -> HttpResponse:
+    patient = patient_for(request.actor, patient_id)
+    clinical = request.actor.can(Perm.CLINICAL_VIEW)
+    services.patient_record_read(
+        actor=request.actor, patient=patient, what="chart" if clinical else "patient"
+    )
+    context: dict[str, Any] = {"patient": patient, "clinical": clinical}
+    if clinical:
+        context["intake"] = selectors.intake_latest(actor=request.actor, patient=patient)
+        context["timeline"] = timeline_for(actor=request.actor, patient=patient)
+    return render(request, "patients/detail.html", context)
+
+
+@clinic_view(Perm.INTAKE_RECORD)
+def intake_create(request: ClinicRequest, patient_id: int) -> HttpResponse:
+    patient = patient_for(request.actor, patient_id)
+    latest = selectors.intake_latest(actor=request.actor, patient=patient)
+    form = IntakeForm(request.POST or None, initial=_intake_initial(latest))
+    formsets = intake_formsets(request.POST or None, initial=_intake_rows(latest))
+    if request.method == "POST":
+        valid = form.is_valid() & all([fs.is_valid() for fs in formsets.values()])
+        if valid:
+            rows = {
+                name: [f.cleaned_data for f in fs.forms if f.has_changed() and f.cleaned_data]
+                for name, fs in formsets.items()
+            }
+            data = services.IntakeData(**form.cleaned_data, **rows)
+            try:
+                intake = services.intake_record(actor=request.actor, patient=patient, data=data)
+            except ValidationError as exc:
+                attach_errors(form, exc)
+            else:
+                messages.success(request, f"Intake version {intake.version} recorded.")
+                return redirect("patient-detail", patient_id=patient.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "patients/intake_form.html",
+        {"patient": patient, "form": form, "formsets": formsets, "latest": latest},
+        status=status,
+    )
+
+
+@clinic_view(Perm.CLINICAL_VIEW)
+def intake_detail(request: ClinicRequest, patient_id: int, version: int) -> HttpResponse:
+    patient = patient_for(request.actor, patient_id)
+    intake = selectors.intake_get(actor=request.actor, patient=patient, version=version)
+    if intake is None:
+        raise Http404("No such intake version.")
+    services.patient_record_read(actor=request.actor, patient=patient, what="intake")
+    versions = selectors.intake_versions(actor=request.actor, patient=patient)
+    return render(
+        request,
+        "patients/intake_detail.html",
+        {"patient": patient, "intake": intake, "versions": versions},
+    )
+
+
+_INTAKE_SCALARS = (
+    "conditions", "conditions_note", "smoking", "pregnant", "breastfeeding", "hair_loss_onset",
+    "hair_loss_pattern", "family_history", "family_history_note", "tight_hairstyles",
+    "recent_triggers", "notes",
+)
+
+
+def _intake_initial(latest: Any) -> dict[str, Any]:
+    """A new intake starts from the last one, so staff only change what changed."""
+    if latest is None:
+        return {}
+    return {f: getattr(latest, f) for f in _INTAKE_SCALARS}
+
+
+def _intake_rows(latest: Any) -> dict[str, list[dict[str, Any]]]:
+    if latest is None:
+        return {}
+    return {
+        "medications": [
+            {"name": m.name, "category": m.category, "prescribed": m.prescribed,
+             "last_dose_on": m.last_dose_on, "dose": m.dose}
+            for m in latest.medications.all()
+        ],
+        "allergies": [{"substance": a.substance, "reaction": a.reaction} for a in latest.allergies.all()],
+        "labs": [
+            {"analyte": lab.analyte, "value": lab.value_entered, "unit": lab.unit_entered,
+             "taken_on": lab.taken_on}
+            for lab in latest.labs.all()
+        ],
+        "prior_treatments": [
+            {"treatment": t.treatment, "started_on": t.started_on, "response": t.response,
+             "note": t.note}
+            for t in latest.prior_treatments.all()
+        ],
+    }

@@ -1,0 +1,40 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from anagen.accounts import views as accounts_views
+from anagen.audit import views as audit_views
+from anagen.interop.api import api
+from anagen.patients import views as patient_views
+from anagen.web import views as web_views
+
+urlpatterns = [
+    path("", web_views.home, name="home"),
+    path("healthz", web_views.health, name="health"),
+    path("login/", accounts_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("clinic/switch/", accounts_views.clinic_switch, name="clinic-switch"),
+    path("staff/", accounts_views.staff_list, name="staff-list"),
+    path("staff/<int:membership_id>/role/", accounts_views.staff_role, name="staff-role"),
+    path("staff/<int:membership_id>/active/", accounts_views.staff_active, name="staff-active"),
+    path("audit/", audit_views.audit_list, name="audit-list"),
+    path("patients/", patient_views.patient_list, name="patient-list"),
+    path("patients/new/", patient_views.patient_create, name="patient-create"),
+    path("patients/<int:patient_id>/", patient_views.patient_detail, name="patient-detail"),
+    path("patients/<int:patient_id>/edit/", patient_views.patient_edit, name="patient-edit"),
+    path(
+        "patients/<int:patient_id>/intake/new/",
+        patient_views.intake_create,
+        name="intake-create",
+    ),
+    path(
+        "patients/<int:patient_id>/intake/<int:version>/",
+        patient_views.intake_detail,
+        name="intake-detail",
+    ),
+    path("api/v1/", api.urls),
+]
+
+handler404 = "anagen.web.errors.not_found"
+handler500 = "anagen.web.errors.server_error"
+handler403 = "anagen.web.errors.forbidden"
+handler400 = "anagen.web.errors.bad_request"
