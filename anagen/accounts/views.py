@@ -26,7 +26,9 @@ class LoginView(auth_views.LoginView):
 @clinic_view()
 def clinic_switch(request: ClinicRequest) -> HttpResponse:
     clinic_id = request.POST.get("clinic", "")
-    membership = memberships_of(user=request.actor.user).filter(clinic_id=clinic_id).first()
+    if not clinic_id.isdigit():
+        raise Http404("No such clinic.")
+    membership = memberships_of(user=request.actor.user).filter(clinic_id=int(clinic_id)).first()
     if membership is None:
         raise Http404("No such clinic.")
     request.session[SESSION_KEY] = membership.clinic_id

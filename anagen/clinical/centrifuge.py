@@ -1,6 +1,6 @@
 """Relative centrifugal force ↔ rotor speed.
 
-RCF (g) = 1.118e-5 × r (cm) × rpm² (clinical-facts.md 2.4). A speed in rpm is only reproducible
+RCF (g) = 1.118e-5 * r (cm) * rpm^2 (clinical-facts.md 2.4). A speed in rpm is only reproducible
 with the rotor radius, which is why spins given in rpm require ``radius_cm``.
 """
 

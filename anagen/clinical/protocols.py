@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from anagen.clinical.dates import add_offset, parse_iso_date
 from anagen.clinical.datafiles import load
+from anagen.clinical.dates import add_offset, parse_iso_date
 from anagen.clinical.errors import ValidationError
 
 _DATA = load("protocols")
@@ -24,8 +24,9 @@ class Offset:
     days: int = 0
 
     def after(self, start: date, *, extra_months: int = 0) -> date:
-        return add_offset(start, months=self.months + extra_months, weeks=self.weeks,
-                          days=self.days)
+        return add_offset(
+            start, months=self.months + extra_months, weeks=self.weeks, days=self.days
+        )
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,9 @@ def _protocol(entry: dict[str, Any]) -> Protocol:
     default_tolerance = int(entry["tolerance_days"])
     sessions = tuple(
         SessionTemplate(
-            offset=Offset(months=s.get("months", 0), weeks=s.get("weeks", 0),
-                          days=s.get("days", 0)),
+            offset=Offset(
+                months=s.get("months", 0), weeks=s.get("weeks", 0), days=s.get("days", 0)
+            ),
             kind=s.get("kind", "induction"),
             tolerance_days=int(s.get("tolerance_days", default_tolerance)),
         )
@@ -96,8 +98,11 @@ def _protocol(entry: dict[str, Any]) -> Protocol:
         id=entry["id"],
         name=entry["name"],
         sessions=sessions,
-        maintenance_months=((int(maintenance["min_months"]), int(maintenance["max_months"]))
-                            if maintenance else None),
+        maintenance_months=(
+            (int(maintenance["min_months"]), int(maintenance["max_months"]))
+            if maintenance
+            else None
+        ),
         data=entry,
     )
 
@@ -116,8 +121,10 @@ def get_protocol(protocol_id: str) -> dict[str, Any]:
 def _get(protocol_id: str) -> Protocol:
     protocol = PROTOCOLS.get(protocol_id)
     if protocol is None:
-        raise ValidationError("protocol", f"unknown protocol {protocol_id!r} "
-                              f"(expected one of: {', '.join(PROTOCOLS)})")
+        raise ValidationError(
+            "protocol",
+            f"unknown protocol {protocol_id!r} (expected one of: {', '.join(PROTOCOLS)})",
+        )
     return protocol
 
 
@@ -132,17 +139,27 @@ def build_plan(protocol_id: str, start: date | str) -> SeriesPlan:
     for n, template in enumerate(protocol.sessions, start=1):
         target = template.offset.after(start)
         window = timedelta(days=template.tolerance_days)
-        planned.append(PlannedSession(n=n, kind=template.kind, target_on=target,
-                                      earliest_on=max(start, target - window),
-                                      latest_on=target + window))
+        planned.append(
+            PlannedSession(
+                n=n,
+                kind=template.kind,
+                target_on=target,
+                earliest_on=max(start, target - window),
+                latest_on=target + window,
+            )
+        )
     if protocol.maintenance_months:
         last = protocol.sessions[-1].offset
         low, high = protocol.maintenance_months
-        planned.append(PlannedSession(
-            n=len(planned) + 1, kind="maintenance", target_on=None,
-            earliest_on=last.after(start, extra_months=low),
-            latest_on=last.after(start, extra_months=high),
-        ))
+        planned.append(
+            PlannedSession(
+                n=len(planned) + 1,
+                kind="maintenance",
+                target_on=None,
+                earliest_on=last.after(start, extra_months=low),
+                latest_on=last.after(start, extra_months=high),
+            )
+        )
     return SeriesPlan(protocol=protocol.id, start=start, sessions=tuple(planned))
 
 

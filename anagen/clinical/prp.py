@@ -20,8 +20,17 @@ from anagen.clinical.vocabularies import ACTIVATION_AGENTS, ANTICOAGULANT_AGENTS
 
 _DATA = load("prp_classifications")
 _COUNTS = ("platelets_per_uL", "wbc_per_uL", "neutrophils_pct", "rbc_per_uL", "hematocrit_pct")
-_TOP = ("whole_blood", *_COUNTS, "blood_volume_mL", "anticoagulant", "spins", "prp", "activation",
-        "injected_volume_mL")
+_TOP = (
+    "whole_blood",
+    *_COUNTS,
+    "blood_volume_mL",
+    "anticoagulant",
+    "spins",
+    "prp",
+    "activation",
+    "injected_volume_mL",
+)
+ALPHA, BETA = "\u03b1", "\u03b2"  # PAW neutrophil letters
 _PER_UL_MAX = 100_000_000_000.0  # 1e11/uL: far above any real blood or PRP count
 
 
@@ -98,20 +107,31 @@ def _spins(raw: object) -> tuple[Spin, ...]:
     for i, item in enumerate(inp.as_list(raw, "spins")):
         path = f"spins[{i}]"
         spin = inp.as_object(item, path, ("g", "rpm", "radius_cm", "minutes"))
-        minutes = inp.as_number(inp.get(spin, "minutes", parent=path), f"{path}.minutes",
-                                positive=True)
+        minutes = inp.as_number(
+            inp.get(spin, "minutes", parent=path), f"{path}.minutes", positive=True
+        )
         radius = spin.get("radius_cm")
-        radius_cm = (inp.as_number(radius, f"{path}.radius_cm", positive=True)
-                     if radius is not None else None)
+        radius_cm = (
+            inp.as_number(radius, f"{path}.radius_cm", positive=True)
+            if radius is not None
+            else None
+        )
         if spin.get("g") is not None and spin.get("rpm") is not None:
             raise ValidationError(f"{path}.rpm", "give the spin as g or as rpm, not both")
         if spin.get("rpm") is not None:
             rpm = inp.as_number(spin["rpm"], f"{path}.rpm", positive=True)
             if radius_cm is None:
-                raise ValidationError(f"{path}.radius_cm",
-                                      "is required with rpm (rpm alone cannot be converted to g)")
-            spins.append(Spin(rcf_g=rcf_from_rpm(radius_cm, rpm), minutes=minutes, rpm=rpm,
-                              radius_cm=radius_cm))
+                raise ValidationError(
+                    f"{path}.radius_cm", "is required with rpm (rpm alone cannot be converted to g)"
+                )
+            spins.append(
+                Spin(
+                    rcf_g=rcf_from_rpm(radius_cm, rpm),
+                    minutes=minutes,
+                    rpm=rpm,
+                    radius_cm=radius_cm,
+                )
+            )
         elif spin.get("g") is not None:
             g = inp.as_number(spin["g"], f"{path}.g", positive=True)
             rpm_value = rpm_from_rcf(radius_cm, g) if radius_cm is not None else None
@@ -135,47 +155,55 @@ def parse_preparation(doc: object) -> Preparation:
         field = "whole_blood.platelets_per_uL" if "whole_blood" in top else "platelets_per_uL"
         raise ValidationError(field, "must be greater than 0 (fold and efficiency divide by it)")
 
-    blood_volume = inp.as_number(inp.get(top, "blood_volume_mL"), "blood_volume_mL",
-                                 positive=True)
-    anticoagulant = inp.as_object(inp.get(top, "anticoagulant", {}), "anticoagulant",
-                                  ("agent", "volume_mL"))
+    blood_volume = inp.as_number(inp.get(top, "blood_volume_mL"), "blood_volume_mL", positive=True)
+    anticoagulant = inp.as_object(
+        inp.get(top, "anticoagulant", {}), "anticoagulant", ("agent", "volume_mL")
+    )
     ac_agent = anticoagulant.get("agent")
     ac_volume = anticoagulant.get("volume_mL")
 
     prp_doc = inp.as_object(inp.get(top, "prp"), "prp", (*_COUNTS, "volume_mL"))
     prp = _counts(prp_doc, "prp")
-    prp_volume = inp.as_number(inp.get(prp_doc, "volume_mL", parent="prp"), "prp.volume_mL",
-                               positive=True)
+    prp_volume = inp.as_number(
+        inp.get(prp_doc, "volume_mL", parent="prp"), "prp.volume_mL", positive=True
+    )
 
-    activation = inp.as_object(inp.get(top, "activation", {}), "activation",
-                               ("agent", "volume_mL"))
-    act_agent = inp.as_code(activation.get("agent", "none"), "activation.agent",
-                            ACTIVATION_AGENTS)
-    act_volume = (inp.as_number(activation["volume_mL"], "activation.volume_mL")
-                  if activation.get("volume_mL") is not None else 0.0)
+    activation = inp.as_object(inp.get(top, "activation", {}), "activation", ("agent", "volume_mL"))
+    act_agent = inp.as_code(activation.get("agent", "none"), "activation.agent", ACTIVATION_AGENTS)
+    act_volume = (
+        inp.as_number(activation["volume_mL"], "activation.volume_mL")
+        if activation.get("volume_mL") is not None
+        else 0.0
+    )
     if act_agent == "none" and act_volume > 0:
         raise ValidationError("activation.volume_mL", "must be 0 or omitted when agent is none")
 
     prep = Preparation(
         whole_blood=whole_blood,
         blood_volume_mL=blood_volume,
-        anticoagulant_agent=(inp.as_code(ac_agent, "anticoagulant.agent", ANTICOAGULANT_AGENTS)
-                             if ac_agent is not None else None),
-        anticoagulant_volume_mL=(inp.as_number(ac_volume, "anticoagulant.volume_mL")
-                                 if ac_volume is not None else 0.0),
+        anticoagulant_agent=(
+            inp.as_code(ac_agent, "anticoagulant.agent", ANTICOAGULANT_AGENTS)
+            if ac_agent is not None
+            else None
+        ),
+        anticoagulant_volume_mL=(
+            inp.as_number(ac_volume, "anticoagulant.volume_mL") if ac_volume is not None else 0.0
+        ),
         spins=_spins(inp.get(top, "spins", [])),
         prp=prp,
         prp_volume_mL=prp_volume,
         activation_agent=act_agent,
         activation_volume_mL=act_volume,
-        injected_volume_mL=inp.as_number(inp.get(top, "injected_volume_mL"),
-                                         "injected_volume_mL", positive=True),
+        injected_volume_mL=inp.as_number(
+            inp.get(top, "injected_volume_mL"), "injected_volume_mL", positive=True
+        ),
     )
     if prep.prp_volume_mL > prep.blood_volume_mL + prep.anticoagulant_volume_mL:
         raise ValidationError("prp.volume_mL", "exceeds the volume of blood and anticoagulant")
     if prep.injected_volume_mL > prep.prp_volume_mL + prep.activation_volume_mL:
-        raise ValidationError("injected_volume_mL",
-                              "exceeds the PRP volume plus the activator volume")
+        raise ValidationError(
+            "injected_volume_mL", "exceeds the PRP volume plus the activator volume"
+        )
     return prep
 
 
@@ -225,16 +253,22 @@ def paw(prep: Preparation) -> dict[str, Any]:
         p = grade(platelets, bands_from_data(data["platelets_above_baseline_per_uL"])).grade
     white = "A" if leukocyte_rich(prep) else "B"
     prp_n, wb_n = prep.prp.neutrophils_per_uL, prep.whole_blood.neutrophils_per_uL
-    neutrophils = None if prp_n is None or wb_n is None else ("α" if prp_n > wb_n else "β")
+    neutrophils = None if prp_n is None or wb_n is None else (ALPHA if prp_n > wb_n else BETA)
     parts = [p, *(["x"] if prep.activated else []), white, *([neutrophils] if neutrophils else [])]
-    return {"platelets": p, "exogenous_activation": prep.activated, "white_cells": white,
-            "neutrophils": neutrophils, "code": "-".join(parts)}
+    return {
+        "platelets": p,
+        "exogenous_activation": prep.activated,
+        "white_cells": white,
+        "neutrophils": neutrophils,
+        "code": "-".join(parts),
+    }
 
 
 def mishra(prep: Preparation, fold_value: float) -> dict[str, Any]:
     data = _DATA["mishra"]
     key = ("leukocyte_rich" if leukocyte_rich(prep) else "leukocyte_poor") + (
-        "_activated" if prep.activated else "_not_activated")
+        "_activated" if prep.activated else "_not_activated"
+    )
     type_ = int(data["types"][key])
     concentration = "A" if fold_value >= float(data["fold_for_A"]) else "B"
     return {"type": type_, "concentration": concentration, "code": f"{type_}{concentration}"}
@@ -245,6 +279,13 @@ def dohan_ehrenfest(prep: Preparation) -> str:
     return str(data["leukocyte_rich"] if leukocyte_rich(prep) else data["leukocyte_poor"])
 
 
+def _plain(value: float | None) -> float | int | None:
+    """Echo a measured number as written: 15.0 minutes prints as 15."""
+    if value is not None and float(value).is_integer():
+        return int(value)
+    return value
+
+
 def _warning(code: str, message: str) -> dict[str, str]:
     return {"code": code, "message": message, "source": _DATA["warnings"][code]["source"]}
 
@@ -252,19 +293,35 @@ def _warning(code: str, message: str) -> dict[str, str]:
 def _warnings(prep: Preparation, fold_value: float, efficiency: float) -> list[dict[str, str]]:
     warnings = []
     if prep.activation_agent == "bovine_thrombin":
-        warnings.append(_warning("bovine_thrombin", "Bovine thrombin is highly immunogenic "
-                                 "(antibodies cross-reacting with human clotting factors); "
-                                 "do not use it as a default activator."))
+        warnings.append(
+            _warning(
+                "bovine_thrombin",
+                "Bovine thrombin is highly immunogenic "
+                "(antibodies cross-reacting with human clotting factors); "
+                "do not use it as a default activator.",
+            )
+        )
     min_fold = float(_DATA["warnings"]["min_fold"]["value"])
     if fold_value < min_fold:
-        warnings.append(_warning("min_fold", f"Fold {fold_value:g}x is below {min_fold:g}x: "
-                                 "the product is barely concentrated."))
+        warnings.append(
+            _warning(
+                "min_fold",
+                f"Fold {fold_value:g}x is below {min_fold:g}x: the product is barely concentrated.",
+            )
+        )
     if prep.anticoagulant_agent == "edta":
-        warnings.append(_warning("edta_anticoagulant", "EDTA is for baseline counts, not for "
-                                 "the injected product."))
+        warnings.append(
+            _warning(
+                "edta_anticoagulant", "EDTA is for baseline counts, not for the injected product."
+            )
+        )
     if efficiency > 100:
-        warnings.append(_warning("efficiency_over_100", f"Efficiency {efficiency:g} % is above "
-                                 "100 %: check the counts and volumes."))
+        warnings.append(
+            _warning(
+                "efficiency_over_100",
+                f"Efficiency {efficiency:g} % is above 100 %: check the counts and volumes.",
+            )
+        )
     return warnings
 
 
@@ -280,13 +337,17 @@ def evaluate(prep: Preparation) -> dict[str, Any]:
         "efficiency_pct": efficiency,
         "purity_pct": purity,
         "anticoagulant_to_blood_ratio": round_half_up(
-            prep.anticoagulant_volume_mL / prep.blood_volume_mL, 3),
-        "activator_to_prp_ratio": round_half_up(
-            prep.activation_volume_mL / prep.prp_volume_mL, 3),
+            prep.anticoagulant_volume_mL / prep.blood_volume_mL, 3
+        ),
+        "activator_to_prp_ratio": round_half_up(prep.activation_volume_mL / prep.prp_volume_mL, 3),
         "spins": [
-            {"n": n, "rcf_g": round_int(s.rcf_g),
-             "rpm": round_int(s.rpm) if s.rpm is not None else None,
-             "radius_cm": s.radius_cm, "minutes": s.minutes}
+            {
+                "n": n,
+                "rcf_g": round_int(s.rcf_g),
+                "rpm": round_int(s.rpm) if s.rpm is not None else None,
+                "radius_cm": _plain(s.radius_cm),
+                "minutes": _plain(s.minutes),
+            }
             for n, s in enumerate(prep.spins, start=1)
         ],
         "paw": paw(prep),

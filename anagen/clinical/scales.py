@@ -81,17 +81,22 @@ def parse_scale(scale_id: str, value: object) -> ScaleValue:
     """Validate ``value`` against ``scale_id``; ints are accepted for numeric scales."""
     definition = SCALES.get(scale_id)
     if definition is None:
-        raise ValidationError("scale", f"unknown scale {scale_id!r} "
-                              f"(expected one of: {', '.join(sorted(SCALES))})")
+        raise ValidationError(
+            "scale", f"unknown scale {scale_id!r} (expected one of: {', '.join(sorted(SCALES))})"
+        )
     expected = f"expected one of: {', '.join(definition.codes)}"
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ValidationError(scale_id, f"unknown value {value!r} ({expected})")
     signed = _signed(value)
     for rank, code in enumerate(definition.codes):
         if code == signed or _normalise(code) == _normalise(str(value)):
-            return ScaleValue(scale=scale_id, rank=rank, code=code,
-                              label=definition.labels[rank],
-                              description=definition.descriptions[rank])
+            return ScaleValue(
+                scale=scale_id,
+                rank=rank,
+                code=code,
+                label=definition.labels[rank],
+                description=definition.descriptions[rank],
+            )
     raise ValidationError(scale_id, f"unknown value {value!r} ({expected})")
 
 
@@ -105,12 +110,27 @@ def scales_for_diagnosis(diagnosis: str) -> list[str]:
 def list_scales() -> list[dict[str, Any]]:
     """Every scale with its values, for forms and the API."""
     result: list[dict[str, Any]] = [
-        {"id": d.id, "label": d.label, "population": d.population, "source": d.source,
-         "values": [{"code": c, "label": lb, "description": ds}
-                    for c, lb, ds in zip(d.codes, d.labels, d.descriptions, strict=True)]}
+        {
+            "id": d.id,
+            "label": d.label,
+            "population": d.population,
+            "source": d.source,
+            "values": [
+                {"code": c, "label": lb, "description": ds}
+                for c, lb, ds in zip(d.codes, d.labels, d.descriptions, strict=True)
+            ],
+        }
         for d in SCALES.values()
     ]
     salt = _DATA["salt"]
-    result.append({"id": "salt", "label": salt["label"], "population": "alopecia areata",
-                   "source": salt["source"], "weights": salt["weights"], "bands": salt["bands"]})
+    result.append(
+        {
+            "id": "salt",
+            "label": salt["label"],
+            "population": "alopecia areata",
+            "source": salt["source"],
+            "weights": salt["weights"],
+            "bands": salt["bands"],
+        }
+    )
     return result

@@ -79,8 +79,12 @@ class Finding:
     until: date | None = None
 
     def to_json(self) -> dict[str, str]:
-        return {"rule": self.rule, "level": self.level, "message": self.message,
-                "source": self.source}
+        return {
+            "rule": self.rule,
+            "level": self.level,
+            "message": self.message,
+            "source": self.source,
+        }
 
 
 @dataclass(frozen=True)
@@ -101,8 +105,17 @@ class ScreeningResult:
 
 # --- input ---------------------------------------------------------------------------------
 
-_TOP = ("procedure", "planned_on", "patient", "diagnosis", "conditions", "medications", "events",
-        "labs", "first_line_tried")
+_TOP = (
+    "procedure",
+    "planned_on",
+    "patient",
+    "diagnosis",
+    "conditions",
+    "medications",
+    "events",
+    "labs",
+    "first_line_tried",
+)
 _LABS = {"platelets_per_uL": 10_000_000.0, "hemoglobin_g_dL": 30.0}  # upper bounds: impossible
 
 
@@ -111,32 +124,45 @@ def parse_screening_input(doc: object, *, today: date | None = None) -> Screenin
     top = inp.as_object(doc, "", _TOP)
     procedure = inp.as_code(inp.get(top, "procedure"), "procedure", PROCEDURES)
     raw_planned = inp.get(top, "planned_on", None)
-    planned_on = (inp.as_date(raw_planned, "planned_on") if raw_planned is not None
-                  else today or date.today())
+    planned_on = (
+        inp.as_date(raw_planned, "planned_on") if raw_planned is not None else today or date.today()
+    )
 
-    patient = inp.as_object(inp.get(top, "patient", {}), "patient",
-                            ("birth_date", "sex", "pregnant", "breastfeeding", "smoker"))
+    patient = inp.as_object(
+        inp.get(top, "patient", {}),
+        "patient",
+        ("birth_date", "sex", "pregnant", "breastfeeding", "smoker"),
+    )
     birth = patient.get("birth_date")
     birth_date = inp.as_date(birth, "patient.birth_date") if birth is not None else None
     if birth_date and birth_date > planned_on:
         raise ValidationError("patient.birth_date", "must not be after planned_on")
     sex = patient.get("sex")
-    flags = {k: inp.as_bool(patient[k], f"patient.{k}") if patient.get(k) is not None else False
-             for k in ("pregnant", "breastfeeding", "smoker")}
+    flags = {
+        k: inp.as_bool(patient[k], f"patient.{k}") if patient.get(k) is not None else False
+        for k in ("pregnant", "breastfeeding", "smoker")
+    }
 
-    diagnosis_doc = inp.as_object(inp.get(top, "diagnosis", {}), "diagnosis",
-                                  ("code", "follicles_present"))
+    diagnosis_doc = inp.as_object(
+        inp.get(top, "diagnosis", {}), "diagnosis", ("code", "follicles_present")
+    )
     diagnosis = diagnosis_doc.get("code")
     follicles = diagnosis_doc.get("follicles_present")
 
-    conditions = [inp.as_code(c, f"conditions[{i}]", CONDITIONS)
-                  for i, c in enumerate(inp.as_list(inp.get(top, "conditions", []), "conditions"))]
-    tried = [inp.as_code(t, f"first_line_tried[{i}]", PRIOR_TREATMENTS)
-             for i, t in enumerate(inp.as_list(inp.get(top, "first_line_tried", []),
-                                               "first_line_tried"))]
+    conditions = [
+        inp.as_code(c, f"conditions[{i}]", CONDITIONS)
+        for i, c in enumerate(inp.as_list(inp.get(top, "conditions", []), "conditions"))
+    ]
+    tried = [
+        inp.as_code(t, f"first_line_tried[{i}]", PRIOR_TREATMENTS)
+        for i, t in enumerate(inp.as_list(inp.get(top, "first_line_tried", []), "first_line_tried"))
+    ]
     labs_doc = inp.as_object(inp.get(top, "labs", {}), "labs", _LABS)
-    labs = {k: inp.as_number(v, f"labs.{k}", maximum=_LABS[k])
-            for k, v in labs_doc.items() if v is not None}
+    labs = {
+        k: inp.as_number(v, f"labs.{k}", maximum=_LABS[k])
+        for k, v in labs_doc.items()
+        if v is not None
+    }
 
     return ScreeningInput(
         procedure=procedure,
@@ -146,10 +172,12 @@ def parse_screening_input(doc: object, *, today: date | None = None) -> Screenin
         pregnant=flags["pregnant"],
         breastfeeding=flags["breastfeeding"],
         smoker=flags["smoker"],
-        diagnosis=(inp.as_code(diagnosis, "diagnosis.code", DIAGNOSES)
-                   if diagnosis is not None else None),
-        follicles_present=(inp.as_bool(follicles, "diagnosis.follicles_present")
-                           if follicles is not None else None),
+        diagnosis=(
+            inp.as_code(diagnosis, "diagnosis.code", DIAGNOSES) if diagnosis is not None else None
+        ),
+        follicles_present=(
+            inp.as_bool(follicles, "diagnosis.follicles_present") if follicles is not None else None
+        ),
         conditions=frozenset(conditions),
         medications=tuple(_medications(inp.get(top, "medications", []))),
         events=tuple(_events(inp.get(top, "events", []))),
@@ -163,19 +191,28 @@ def _medications(raw: object) -> list[Medication]:
     for i, item in enumerate(inp.as_list(raw, "medications")):
         path = f"medications[{i}]"
         med = inp.as_object(item, path, ("category", "name", "last_dose_on", "prescribed"))
-        category = inp.as_code(inp.get(med, "category", parent=path), f"{path}.category",
-                               MEDICATION_CATEGORIES)
+        category = inp.as_code(
+            inp.get(med, "category", parent=path), f"{path}.category", MEDICATION_CATEGORIES
+        )
         name = med.get("name")
         last = med.get("last_dose_on")
         prescribed = med.get("prescribed")
-        result.append(Medication(
-            category=category,
-            name=(inp.as_text(name, f"{path}.name") if name is not None
-                  else str(MEDICATION_CATEGORIES[category]["label"]).split(" (")[0]),
-            last_dose_on=inp.as_date(last, f"{path}.last_dose_on") if last is not None else None,
-            prescribed=inp.as_bool(prescribed, f"{path}.prescribed") if prescribed is not None
-            else False,
-        ))
+        result.append(
+            Medication(
+                category=category,
+                name=(
+                    inp.as_text(name, f"{path}.name")
+                    if name is not None
+                    else str(MEDICATION_CATEGORIES[category]["label"]).split(" (")[0]
+                ),
+                last_dose_on=inp.as_date(last, f"{path}.last_dose_on")
+                if last is not None
+                else None,
+                prescribed=inp.as_bool(prescribed, f"{path}.prescribed")
+                if prescribed is not None
+                else False,
+            )
+        )
     return result
 
 
@@ -184,10 +221,12 @@ def _events(raw: object) -> list[Event]:
     for i, item in enumerate(inp.as_list(raw, "events")):
         path = f"events[{i}]"
         event = inp.as_object(item, path, ("type", "on"))
-        result.append(Event(
-            type=inp.as_code(inp.get(event, "type", parent=path), f"{path}.type", EVENT_TYPES),
-            on=inp.as_date(inp.get(event, "on", parent=path), f"{path}.on"),
-        ))
+        result.append(
+            Event(
+                type=inp.as_code(inp.get(event, "type", parent=path), f"{path}.type", EVENT_TYPES),
+                on=inp.as_date(inp.get(event, "on", parent=path), f"{path}.on"),
+            )
+        )
     return result
 
 
@@ -230,13 +269,15 @@ def earliest_on(findings: list[Finding] | tuple[Finding, ...]) -> date | None:
     return max(f.until for f in deferrals if f.until is not None)
 
 
-def _finding(rule: dict[str, Any], template: str | None = None, *, ends_on: date | None = None,
-             **values: Any) -> Finding:
+def _finding(
+    rule: dict[str, Any], template: str | None = None, *, ends_on: date | None = None, **values: Any
+) -> Finding:
     if ends_on is not None:
         values["until"] = ends_on.isoformat()
     text = (template or rule["message"]).format(**values)
-    return Finding(rule=rule["id"], level=rule["level"], message=text, source=rule["source"],
-                   until=ends_on)
+    return Finding(
+        rule=rule["id"], level=rule["level"], message=text, source=rule["source"], until=ends_on
+    )
 
 
 def _threshold(data: dict[str, Any], name: str) -> float:
@@ -268,7 +309,7 @@ def _apply(rule: dict[str, Any], s: ScreeningInput, data: dict[str, Any]) -> lis
             return [_finding(rule, value=_fmt(value), threshold=_fmt(threshold))]
         return []
     if kind == "diagnosis":
-        if s.diagnosis in rule["diagnoses"]:
+        if s.diagnosis is not None and s.diagnosis in rule["diagnoses"]:
             return [_finding(rule, diagnosis=DIAGNOSES[s.diagnosis]["label"])]
         return []
     if kind == "follicles_absent":
@@ -282,8 +323,11 @@ def _apply(rule: dict[str, Any], s: ScreeningInput, data: dict[str, Any]) -> lis
     if kind == "procedure_kind":
         return [_finding(rule)] if s.procedure_kind in rule["procedure_kinds"] else []
     if kind == "medication_present":
-        return [_finding(rule, name=m.name) for m in s.medications
-                if m.category in rule["categories"] and _prescribed_matches(rule, m)]
+        return [
+            _finding(rule, name=m.name)
+            for m in s.medications
+            if m.category in rule["categories"] and _prescribed_matches(rule, m)
+        ]
     if kind == "medication_washout":
         days = int(rule["washout_days"])
         found = []

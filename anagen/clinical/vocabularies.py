@@ -1,7 +1,8 @@
 """Coded vocabularies, loaded from ``data/vocabularies.json``.
 
-Each constant maps a stable code to its entry: ``{"label": str, "source": str, ...}``; diagnoses also
-carry ``icd10``, ``icd10_title``, ``icd10_status`` and ``snomed_ct``/``snomed_ct_term`` (or None).
+Each constant maps a stable code to its entry: ``{"label": str, "source": str, ...}``; diagnoses
+also carry ``icd10``, ``icd10_title``, ``icd10_status``, ``snomed_ct`` and ``snomed_ct_term``
+(each None where clinical-facts.md has no code).
 """
 
 from __future__ import annotations

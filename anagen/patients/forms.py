@@ -10,6 +10,8 @@ from django.utils import timezone
 from anagen.patients import vocab
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+# Row selects start blank so an untouched blank row submits nothing and is skipped.
+BLANK: list[tuple[str, str]] = [("", "—")]
 
 
 class PatientForm(forms.Form):
@@ -56,7 +58,7 @@ class IntakeForm(forms.Form):
 
 class MedicationForm(forms.Form):
     name = forms.CharField(max_length=120)
-    category = forms.ChoiceField(choices=vocab.MedicationCategory.choices)
+    category = forms.ChoiceField(choices=BLANK + vocab.MedicationCategory.choices)
     prescribed = forms.BooleanField(required=False, initial=True)
     last_dose_on = forms.DateField(required=False, widget=DATE_INPUT, label="Last dose")
     dose = forms.CharField(max_length=80, required=False)
@@ -71,9 +73,9 @@ LAB_UNIT_FORM_CHOICES = [(u, u) for u in vocab.LAB_UNIT_CHOICES]
 
 
 class LabForm(forms.Form):
-    analyte = forms.ChoiceField(choices=vocab.LabAnalyte.choices, label="Test")
+    analyte = forms.ChoiceField(choices=BLANK + vocab.LabAnalyte.choices, label="Test")
     value = forms.DecimalField(max_digits=12, decimal_places=3, min_value=0)
-    unit = forms.ChoiceField(choices=LAB_UNIT_FORM_CHOICES)
+    unit = forms.ChoiceField(choices=BLANK + LAB_UNIT_FORM_CHOICES)
     taken_on = forms.DateField(widget=DATE_INPUT, label="Date")
 
     def clean(self) -> dict[str, Any]:
@@ -90,14 +92,17 @@ class LabForm(forms.Form):
 
 
 class PriorTreatmentForm(forms.Form):
-    treatment = forms.ChoiceField(choices=vocab.PriorTreatment.choices)
+    treatment = forms.ChoiceField(choices=BLANK + vocab.PriorTreatment.choices)
     started_on = forms.DateField(required=False, widget=DATE_INPUT, label="Started")
     response = forms.ChoiceField(choices=vocab.TreatmentResponse.choices, initial="unknown")
     note = forms.CharField(max_length=200, required=False)
 
 
 def intake_formsets(data: Any = None, initial: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
-    """The repeating parts of an intake, each with blank rows to fill in."""
+    """The repeating parts of an intake, each with blank rows to fill in.
+
+    Rows carried over from the previous intake can be removed with their "Delete" box.
+    """
     initial = initial or {}
     specs = {
         "medications": (MedicationForm, 3),
@@ -107,6 +112,8 @@ def intake_formsets(data: Any = None, initial: dict[str, list[dict[str, Any]]] |
     }
     out = {}
     for prefix, (form_cls, extra) in specs.items():
-        formset_cls = forms.formset_factory(form_cls, extra=extra, max_num=30, validate_max=True)
+        formset_cls = forms.formset_factory(
+            form_cls, extra=extra, max_num=30, validate_max=True, can_delete=True
+        )
         out[prefix] = formset_cls(data, prefix=prefix, initial=initial.get(prefix))
     return out

@@ -107,10 +107,7 @@ def intake_create(request: ClinicRequest, patient_id: int) -> HttpResponse:
     if request.method == "POST":
         valid = form.is_valid() & all([fs.is_valid() for fs in formsets.values()])
         if valid:
-            rows = {
-                name: [f.cleaned_data for f in fs.forms if f.has_changed() and f.cleaned_data]
-                for name, fs in formsets.items()
-            }
+            rows = {name: kept_rows(fs) for name, fs in formsets.items()}
             data = services.IntakeData(**form.cleaned_data, **rows)
             try:
                 intake = services.intake_record(actor=request.actor, patient=patient, data=data)
@@ -141,6 +138,19 @@ def intake_detail(request: ClinicRequest, patient_id: int, version: int) -> Http
         "patients/intake_detail.html",
         {"patient": patient, "intake": intake, "versions": versions},
     )
+
+
+def kept_rows(formset: Any) -> list[dict[str, Any]]:
+    """Rows to save: carried-over rows unless deleted, and new rows that were filled in."""
+    rows = []
+    for index, form in enumerate(formset.forms):
+        carried = index < formset.initial_form_count()
+        if form in formset.deleted_forms or not (carried or form.has_changed()):
+            continue
+        data = {k: v for k, v in form.cleaned_data.items() if k != "DELETE"}
+        if data:
+            rows.append(data)
+    return rows
 
 
 _INTAKE_SCALARS = (

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Set up and run the whole test suite (SQLite unless DATABASE_URL says otherwise).
+# Browser tests use Debian's Chromium; this installs it with apt when it can.
+source "$(dirname "$0")/_env.sh"
+
+"$UV" sync --frozen --quiet
+
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Installing Debian's Chromium for the browser tests …"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+      || echo "Could not install chromium: browser tests will be skipped." >&2
+  else
+    echo "chromium is not installed (apt-get install chromium): browser tests will be skipped." >&2
+  fi
+fi
+
+export DJANGO_ALLOW_ASYNC_UNSAFE=true  # sync Playwright inside pytest-django
+exec "$UV" run --frozen pytest "$@"
