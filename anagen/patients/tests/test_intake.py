@@ -132,12 +132,13 @@ def test_new_intake_page_carries_rows_over_and_can_delete_one(clinic_a, patient_
         "medications-0-prescribed": "on",
         "medications-1-name": "Biotin", "medications-1-category": "supplement",
         "medications-1-DELETE": "on",
-        "medications-2-name": "", "medications-2-category": "",
+        "medications-2-name": "", "medications-2-category": "", "medications-2-prescribed": "on",
     }
     assert formset.initial_form_count() == 2
     for prefix in ("allergies", "labs", "prior_treatments"):
         data[f"{prefix}-TOTAL_FORMS"] = "0"
         data[f"{prefix}-INITIAL_FORMS"] = "0"
-    assert client.post(f"/patients/{patient_a.pk}/intake/new/", data).status_code == 302
+    response = client.post(f"/patients/{patient_a.pk}/intake/new/", data)
+    assert response.status_code == 302, [fs.errors for fs in response.context["formsets"].values()]
     latest = Intake.objects.get(patient=patient_a, version=2)
     assert list(latest.medications.values_list("name", flat=True)) == ["Warfarin"]
