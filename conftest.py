@@ -44,7 +44,9 @@ def _staff(clinic: Clinic, prefix: str) -> ClinicStaff:
     users = {}
     for role in Role:
         user = User.objects.create_user(
-            username=f"{prefix}.{role.value}", password="correct-horse-battery", first_name=prefix,
+            username=f"{prefix}.{role.value}",
+            password="correct-horse-battery",
+            first_name=prefix,
             last_name=role.label,
         )
         Membership.objects.create(user=user, clinic=clinic, role=role)

@@ -41,19 +41,114 @@ STAFF = [
     ("admin", Role.CLINIC_ADMIN, ("Helen", "Carter"), ("Yusuf", "Demir")),
 ]
 
-MALE_NAMES = ["James", "Oliver", "José", "Mohammed", "Łukasz", "Kwame", "Liam", "Noah", "Arjun",
-              "Mateo", "Ethan", "Hiroshi", "Andrés", "Ibrahim", "Connor", "Dmitri", "Chen", "Rhys",
-              "Emre", "François", "Samuel", "Oskar", "Raúl", "Thabo", "Niall"]
-FEMALE_NAMES = ["Olivia", "Amelia", "Zoë", "Aoife", "Fatima", "Ayşe", "Chloé", "Mei", "Grace",
-                "Lucía", "Ngozi", "Hannah", "Priyanka", "Ingrid", "Sofía", "Élodie", "Yasmin",
-                "Keisha", "Maja", "Renée", "Niamh", "Aaliyah", "Leila", "Freya", "Inès"]
-FAMILY_NAMES = ["Smith", "Jones", "Williams", "Brown", "Taylor", "Davies", "Evans", "Wilson",
-                "Patel", "Khan", "Nowak", "García", "Müller", "O'Brien", "Ní Bhriain", "Okoro",
-                "Mensah", "Silva", "Lefèvre", "Yılmaz", "Nakamura", "Wang", "Kowalski", "Murphy",
-                "Hughes", "Andersen", "Rossi", "Dubois", "Costa", "Álvarez", "Fernández", "Byrne",
-                "Ahmed", "Clarke", "Hassan", "Schmidt", "Novák", "Jensen", "Moreau", "Walker"]
-STREETS = ["High Street", "Station Road", "Church Lane", "Victoria Road", "Mill Lane",
-           "Park Avenue", "Queen's Road", "Riverside Walk", "Elm Grove", "King Street"]
+MALE_NAMES = [
+    "James",
+    "Oliver",
+    "José",
+    "Mohammed",
+    "Łukasz",
+    "Kwame",
+    "Liam",
+    "Noah",
+    "Arjun",
+    "Mateo",
+    "Ethan",
+    "Hiroshi",
+    "Andrés",
+    "Ibrahim",
+    "Connor",
+    "Dmitri",
+    "Chen",
+    "Rhys",
+    "Emre",
+    "François",
+    "Samuel",
+    "Oskar",
+    "Raúl",
+    "Thabo",
+    "Niall",
+]
+FEMALE_NAMES = [
+    "Olivia",
+    "Amelia",
+    "Zoë",
+    "Aoife",
+    "Fatima",
+    "Ayşe",
+    "Chloé",
+    "Mei",
+    "Grace",
+    "Lucía",
+    "Ngozi",
+    "Hannah",
+    "Priyanka",
+    "Ingrid",
+    "Sofía",
+    "Élodie",
+    "Yasmin",
+    "Keisha",
+    "Maja",
+    "Renée",
+    "Niamh",
+    "Aaliyah",
+    "Leila",
+    "Freya",
+    "Inès",
+]
+FAMILY_NAMES = [
+    "Smith",
+    "Jones",
+    "Williams",
+    "Brown",
+    "Taylor",
+    "Davies",
+    "Evans",
+    "Wilson",
+    "Patel",
+    "Khan",
+    "Nowak",
+    "García",
+    "Müller",
+    "O'Brien",
+    "Ní Bhriain",
+    "Okoro",
+    "Mensah",
+    "Silva",
+    "Lefèvre",
+    "Yılmaz",
+    "Nakamura",
+    "Wang",
+    "Kowalski",
+    "Murphy",
+    "Hughes",
+    "Andersen",
+    "Rossi",
+    "Dubois",
+    "Costa",
+    "Álvarez",
+    "Fernández",
+    "Byrne",
+    "Ahmed",
+    "Clarke",
+    "Hassan",
+    "Schmidt",
+    "Novák",
+    "Jensen",
+    "Moreau",
+    "Walker",
+]
+STREETS = [
+    "High Street",
+    "Station Road",
+    "Church Lane",
+    "Victoria Road",
+    "Mill Lane",
+    "Park Avenue",
+    "Queen's Road",
+    "Riverside Walk",
+    "Elm Grove",
+    "King Street",
+]
 TOWNS = ["Leeds", "York", "Harrogate", "Bradford", "Wakefield"]
 
 
@@ -68,8 +163,9 @@ def _user(username: str, first: str, last: str) -> tuple[User, bool]:
     user = User.objects.filter(username=username).first()
     if user is not None:
         return user, False
-    user = User(username=username, first_name=first, last_name=last,
-                email=f"{username}@demo.anagen.local")
+    user = User(
+        username=username, first_name=first, last_name=last, email=f"{username}@demo.anagen.local"
+    )
     user.set_password(DEMO_PASSWORD)
     user.save()
     return user, True
@@ -78,7 +174,9 @@ def _user(username: str, first: str, last: str) -> tuple[User, bool]:
 @transaction.atomic
 def seed_demo(today: dt.date | None = None) -> DemoResult:
     today = today or timezone.localdate()
-    org, _ = Organisation.objects.get_or_create(slug="anagen-demo", defaults={"name": "Anagen Demo Group"})
+    org, _ = Organisation.objects.get_or_create(
+        slug="anagen-demo", defaults={"name": "Anagen Demo Group"}
+    )
     created_users = 0
     created_patients = 0
     logins: list[tuple[str, str, str]] = []
@@ -99,7 +197,9 @@ def seed_demo(today: dt.date | None = None) -> DemoResult:
     lead, created = _user("lead.physician", "Ana", "Moreira")
     created_users += created
     for clinic in clinics:
-        Membership.objects.get_or_create(user=lead, clinic=clinic, defaults={"role": Role.PHYSICIAN})
+        Membership.objects.get_or_create(
+            user=lead, clinic=clinic, defaults={"role": Role.PHYSICIAN}
+        )
     logins.append(("lead.physician", "Physician", "both clinics"))
 
     recorder = {c.pk: User.objects.get(username=f"{c.slug}.nurse") for c in clinics}
@@ -150,9 +250,14 @@ def _make_intake(rng: random.Random, patient: Patient, recorder: User, today: dt
         weights=[70, 12, 12, 6],
     )[0]
     conditions = []
-    for code, p in [("thyroid_disease", 0.06), ("iron_deficiency", 0.08 if female else 0.02),
-                    ("severe_scalp_inflammation", 0.04), ("chronic_liver_disease", 0.01),
-                    ("bleeding_disorder", 0.01), ("polycystic_ovary_syndrome", 0.08 if female else 0)]:
+    for code, p in [
+        ("thyroid_disease", 0.06),
+        ("iron_deficiency", 0.08 if female else 0.02),
+        ("severe_scalp_inflammation", 0.04),
+        ("chronic_liver_disease", 0.01),
+        ("bleeding_disorder", 0.01),
+        ("polycystic_ovary_syndrome", 0.08 if female else 0),
+    ]:
         if rng.random() < p:
             conditions.append(code)
     age = (today - patient.birth_date).days // 365
@@ -167,7 +272,9 @@ def _make_intake(rng: random.Random, patient: Patient, recorder: User, today: dt
         hair_loss_pattern=pattern,
         family_history=rng.random() < 0.6,
         tight_hairstyles=pattern == "hairline_traction",
-        recent_triggers="Illness with fever three months before shedding" if pattern == "diffuse" else "",
+        recent_triggers="Illness with fever three months before shedding"
+        if pattern == "diffuse"
+        else "",
     )
     meds = []
     if not female and rng.random() < 0.4:
@@ -184,18 +291,32 @@ def _make_intake(rng: random.Random, patient: Patient, recorder: User, today: dt
         meds.append(("Biotin 5000 µg", "supplement", False))
     IntakeMedication.objects.bulk_create(
         IntakeMedication(
-            intake=intake, name=name, category=cat, prescribed=rx,
+            intake=intake,
+            name=name,
+            category=cat,
+            prescribed=rx,
             last_dose_on=today - dt.timedelta(days=rng.randint(0, 6)) if cat == "nsaid" else None,
         )
         for name, cat, rx in meds
     )
     if rng.random() < 0.15:
-        IntakeAllergy.objects.create(intake=intake, substance=rng.choice(["Penicillin", "Lidocaine", "Latex", "Nuts"]),
-                                     reaction="Rash")
+        IntakeAllergy.objects.create(
+            intake=intake,
+            substance=rng.choice(["Penicillin", "Lidocaine", "Latex", "Nuts"]),
+            reaction="Rash",
+        )
     taken = today - dt.timedelta(days=rng.randint(5, 60))
     labs = [
-        ("platelets", Decimal(rng.choice([rng.randint(160, 390)] * 19 + [rng.randint(85, 99)])), "10³/µL"),
-        ("hemoglobin", Decimal(str(round(rng.uniform(11.8 if female else 13.2, 15.8 if female else 17.2), 1))), "g/dL"),
+        (
+            "platelets",
+            Decimal(rng.choice([rng.randint(160, 390)] * 19 + [rng.randint(85, 99)])),
+            "10³/µL",
+        ),
+        (
+            "hemoglobin",
+            Decimal(str(round(rng.uniform(11.8 if female else 13.2, 15.8 if female else 17.2), 1))),
+            "g/dL",
+        ),
         ("ferritin", Decimal(rng.randint(12 if female else 30, 180)), "ng/mL"),
         ("tsh", Decimal(str(round(rng.uniform(0.6, 4.2), 2))), "mIU/L"),
     ]
@@ -204,13 +325,28 @@ def _make_intake(rng: random.Random, patient: Patient, recorder: User, today: dt
     rows = []
     for analyte, value, unit in labs:
         canonical, canonical_unit = lab_to_canonical(analyte, value, unit)
-        rows.append(IntakeLab(intake=intake, analyte=analyte, value_entered=value, unit_entered=unit,
-                              value=canonical, unit=canonical_unit, taken_on=taken))
+        rows.append(
+            IntakeLab(
+                intake=intake,
+                analyte=analyte,
+                value_entered=value,
+                unit_entered=unit,
+                value=canonical,
+                unit=canonical_unit,
+                taken_on=taken,
+            )
+        )
     IntakeLab.objects.bulk_create(rows)
     if rng.random() < 0.5:
         IntakePriorTreatment.objects.create(
             intake=intake,
-            treatment=rng.choice([vocab.PriorTreatment.MINOXIDIL, vocab.PriorTreatment.FINASTERIDE,
-                                  vocab.PriorTreatment.LOW_LEVEL_LASER, vocab.PriorTreatment.PRP]),
+            treatment=rng.choice(
+                [
+                    vocab.PriorTreatment.MINOXIDIL,
+                    vocab.PriorTreatment.FINASTERIDE,
+                    vocab.PriorTreatment.LOW_LEVEL_LASER,
+                    vocab.PriorTreatment.PRP,
+                ]
+            ),
             response=rng.choice(["none", "partial", "good", "unknown"]),
         )

@@ -63,8 +63,11 @@ def test_front_desk_is_refused_clinical_detail(page, clinic_a):
     from anagen.patients.services import IntakeData, intake_record
 
     patient = make_patient(clinic_a)
-    intake_record(actor=clinic_a.actor(clinic_a.nurse), patient=patient,
-                  data=IntakeData(conditions=["bleeding_disorder"], notes="Confidential"))
+    intake_record(
+        actor=clinic_a.actor(clinic_a.nurse),
+        patient=patient,
+        data=IntakeData(conditions=["bleeding_disorder"], notes="Confidential"),
+    )
     login(page, "a.front_desk")
     page.get_by_label("Find a patient").fill("jose")
     page.get_by_role("link", name=re.compile("Álvarez")).click()

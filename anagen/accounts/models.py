@@ -85,6 +85,9 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
+    def __str__(self) -> str:
+        return f"{self.name} ({self.membership})"
+
     @staticmethod
     def hash_key(raw: str) -> str:
         return hashlib.sha256(raw.encode()).hexdigest()
@@ -92,6 +95,3 @@ class ApiToken(models.Model):
     @classmethod
     def new_raw_key(cls) -> str:
         return cls.PREFIX + secrets.token_urlsafe(32)
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.membership})"

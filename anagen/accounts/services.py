@@ -102,7 +102,10 @@ def api_token_create(*, membership: Membership, name: str) -> tuple[ApiToken, st
         membership=membership, name=name, key_hash=ApiToken.hash_key(raw)
     )
     audit_record(
-        action="api_token.create", user=membership.user, clinic=membership.clinic, obj=token,
+        action="api_token.create",
+        user=membership.user,
+        clinic=membership.clinic,
+        obj=token,
         changes={"name": name},
     )
     return token, raw

@@ -27,6 +27,7 @@ def _audit_login_failed(
     sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
 ) -> None:
     audit_record(
-        action="login.failure", username=str(credentials.get("username", ""))[:150],
+        action="login.failure",
+        username=str(credentials.get("username", ""))[:150],
         ip_address=_ip(request),
     )

@@ -37,9 +37,7 @@ def clinic_switch(request: ClinicRequest) -> HttpResponse:
 
 
 def _membership_in_clinic(request: ClinicRequest, membership_id: int) -> Membership:
-    membership = (
-        staff_of(clinic=request.actor.clinic).filter(pk=membership_id).first()
-    )
+    membership = staff_of(clinic=request.actor.clinic).filter(pk=membership_id).first()
     if membership is None:
         raise Http404("No such staff member.")
     return membership
@@ -56,7 +54,9 @@ def staff_list(request: ClinicRequest) -> HttpResponse:
             except ValidationError as exc:
                 _attach_errors(form, exc)
             else:
-                messages.success(request, f"{membership.user} added as {membership.get_role_display()}.")
+                messages.success(
+                    request, f"{membership.user} added as {membership.get_role_display()}."
+                )
                 return redirect("staff-list")
     staff = staff_of(clinic=request.actor.clinic)
     return render(
@@ -96,7 +96,9 @@ def staff_active(request: ClinicRequest, membership_id: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"{membership.user} {'reactivated' if active else 'deactivated'}.")
+        messages.success(
+            request, f"{membership.user} {'reactivated' if active else 'deactivated'}."
+        )
     return redirect("staff-list")
 
 

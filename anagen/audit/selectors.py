@@ -38,7 +38,8 @@ def audit_events_for(
 def audit_actions_in(*, clinic: Clinic) -> list[str]:
     return list(
         AuditEvent.objects.filter(
-            Q(clinic=clinic) | Q(clinic__isnull=True, actor_id__in=clinic.memberships.values("user_id"))
+            Q(clinic=clinic)
+            | Q(clinic__isnull=True, actor_id__in=clinic.memberships.values("user_id"))
         )
         .order_by("action")
         .values_list("action", flat=True)

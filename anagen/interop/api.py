@@ -53,7 +53,10 @@ def _field_path(loc: list[Any]) -> str:
 
 @api.exception_handler(NinjaValidationError)
 def _on_validation(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
-    errors = [{"field": _field_path(list(e.get("loc", []))), "message": e.get("msg", "")} for e in exc.errors]
+    errors = [
+        {"field": _field_path(list(e.get("loc", []))), "message": e.get("msg", "")}
+        for e in exc.errors
+    ]
     return problem(request, 422, "Invalid input", errors=errors)
 
 

@@ -19,7 +19,9 @@ class PatientForm(forms.Form):
     family_name = forms.CharField(max_length=100, label="Family name")
     birth_date = forms.DateField(label="Date of birth", widget=DATE_INPUT)
     sex = forms.ChoiceField(choices=vocab.Sex.choices)
-    phone = forms.CharField(max_length=30, required=False, widget=forms.TextInput(attrs={"type": "tel"}))
+    phone = forms.CharField(
+        max_length=30, required=False, widget=forms.TextInput(attrs={"type": "tel"})
+    )
     email = forms.EmailField(required=False)
     address = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     preferred_language = forms.CharField(max_length=35, required=False, initial="en")
@@ -82,9 +84,9 @@ class LabForm(forms.Form):
         data = super().clean() or {}
         analyte, unit = data.get("analyte"), data.get("unit")
         if analyte and unit:
-            units = vocab.LAB_UNITS[analyte]["units"]
-            if unit not in units:  # type: ignore[operator]
-                self.add_error("unit", f"Use one of: {', '.join(units)}.")  # type: ignore[call-overload]
+            units = vocab.LAB_UNITS[analyte].units
+            if unit not in units:
+                self.add_error("unit", f"Use one of: {', '.join(units)}.")
         taken = data.get("taken_on")
         if taken and taken > timezone.localdate():
             self.add_error("taken_on", "A lab date cannot be in the future.")
@@ -98,7 +100,9 @@ class PriorTreatmentForm(forms.Form):
     note = forms.CharField(max_length=200, required=False)
 
 
-def intake_formsets(data: Any = None, initial: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+def intake_formsets(
+    data: Any = None, initial: dict[str, list[dict[str, Any]]] | None = None
+) -> dict[str, Any]:
     """The repeating parts of an intake, each with blank rows to fill in.
 
     Rows carried over from the previous intake can be removed with their "Delete" box.

@@ -109,6 +109,9 @@ class IntakeMedication(models.Model):
     class Meta:
         ordering = ["id"]
 
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_category_display()})"
+
 
 class IntakeAllergy(models.Model):
     intake = models.ForeignKey(Intake, on_delete=models.CASCADE, related_name="allergies")
@@ -117,6 +120,9 @@ class IntakeAllergy(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.substance
 
 
 class IntakeLab(models.Model):
@@ -133,6 +139,9 @@ class IntakeLab(models.Model):
     class Meta:
         ordering = ["analyte", "-taken_on"]
 
+    def __str__(self) -> str:
+        return f"{self.get_analyte_display()} {self.value_entered} {self.unit_entered}"
+
 
 class IntakePriorTreatment(models.Model):
     intake = models.ForeignKey(Intake, on_delete=models.CASCADE, related_name="prior_treatments")
@@ -145,3 +154,6 @@ class IntakePriorTreatment(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_treatment_display()}: {self.get_response_display()}"

@@ -32,7 +32,9 @@ def phone_to_e164(raw: str, region: str) -> str:
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
-        raise PhoneError("Enter a valid phone number, e.g. 07700 900123 or +44 7700 900123.") from None
+        raise PhoneError(
+            "Enter a valid phone number, e.g. 07700 900123 or +44 7700 900123."
+        ) from None
     if not phonenumbers.is_possible_number(number):
         raise PhoneError("That phone number has the wrong number of digits.")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

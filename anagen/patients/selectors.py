@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db.models import Q, QuerySet
 
 from anagen.accounts.access import Actor, patients_for
@@ -36,7 +38,12 @@ def patient_search(*, actor: Actor, query: str = "") -> QuerySet[Patient]:
 
 
 def patient_possible_duplicates(
-    *, actor: Actor, given_name: str, family_name: str, birth_date: object, exclude_id: int | None = None
+    *,
+    actor: Actor,
+    given_name: str,
+    family_name: str,
+    birth_date: dt.date,
+    exclude_id: int | None = None,
 ) -> QuerySet[Patient]:
     qs = patients_for(actor).filter(
         search_name=search_name_for(given_name, family_name), birth_date=birth_date

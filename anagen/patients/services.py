@@ -143,7 +143,11 @@ def patient_update(
     if changes:
         patient.save()
         audit_record(
-            action="patient.update", actor=actor, patient=patient, obj=patient, changes=changes,
+            action="patient.update",
+            actor=actor,
+            patient=patient,
+            obj=patient,
+            changes=changes,
             via=via,
         )
     return patient
@@ -176,12 +180,11 @@ class IntakeData:
 
 def lab_to_canonical(analyte: str, value: Decimal, unit: str) -> tuple[Decimal, str]:
     spec = vocab.LAB_UNITS[analyte]
-    factors: dict[str, float] = spec["units"]  # type: ignore[assignment]
-    if unit not in factors:
+    if unit not in spec.units:
         raise ValidationError(
-            {"unit": f"{unit!r} is not a unit for {analyte}; use one of {', '.join(factors)}."}
+            {"unit": f"{unit!r} is not a unit for {analyte}; use one of {', '.join(spec.units)}."}
         )
-    return (value * Decimal(str(factors[unit]))).quantize(Decimal("0.001")), str(spec["canonical"])
+    return (value * spec.units[unit]).quantize(Decimal("0.001")), spec.canonical
 
 
 def _validate_intake(data: IntakeData) -> None:
@@ -200,12 +203,9 @@ def _validate_intake(data: IntakeData) -> None:
     for i, lab in enumerate(data.labs):
         if lab.get("analyte") not in vocab.LabAnalyte.values:
             errors[f"labs[{i}].analyte"] = "Choose a lab test."
-        elif lab.get("unit") not in vocab.LAB_UNITS[lab["analyte"]]["units"]:  # type: ignore[operator]
-            errors[f"labs[{i}].unit"] = (
-                f"Not a unit for {lab['analyte']}: use "
-                + ", ".join(vocab.LAB_UNITS[lab["analyte"]]["units"])  # type: ignore[call-overload]
-                + "."
-            )
+        elif lab.get("unit") not in vocab.LAB_UNITS[lab["analyte"]].units:
+            units = ", ".join(vocab.LAB_UNITS[lab["analyte"]].units)
+            errors[f"labs[{i}].unit"] = f"Not a unit for {lab['analyte']}: use {units}."
         if lab.get("value") is not None and lab["value"] < 0:
             errors[f"labs[{i}].value"] = "A lab value cannot be negative."
         if lab.get("taken_on") and lab["taken_on"] > today:

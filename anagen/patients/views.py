@@ -46,7 +46,9 @@ def patient_create(request: ClinicRequest) -> HttpResponse:
         data = dict(form.cleaned_data)
         confirm = data.pop("confirm_duplicate")
         try:
-            patient = services.patient_create(actor=request.actor, data=data, confirm_duplicate=confirm)
+            patient = services.patient_create(
+                actor=request.actor, data=data, confirm_duplicate=confirm
+            )
         except services.DuplicatePatientError as exc:
             duplicates = exc.duplicates
             form.add_error(None, exc.messages)
@@ -79,9 +81,7 @@ def patient_edit(request: ClinicRequest, patient_id: int) -> HttpResponse:
             messages.success(request, "Patient details saved.")
             return redirect("patient-detail", patient_id=patient.pk)
     status = 400 if request.method == "POST" else 200
-    return render(
-        request, "patients/form.html", {"form": form, "patient": patient}, status=status
-    )
+    return render(request, "patients/form.html", {"form": form, "patient": patient}, status=status)
 
 
 @clinic_view(Perm.PATIENT_VIEW)
@@ -107,7 +107,7 @@ def intake_create(request: ClinicRequest, patient_id: int) -> HttpResponse:
     if request.method == "POST":
         valid = form.is_valid() & all([fs.is_valid() for fs in formsets.values()])
         if valid:
-            rows = {name: kept_rows(fs) for name, fs in formsets.items()}
+            rows: dict[str, Any] = {name: kept_rows(fs) for name, fs in formsets.items()}
             data = services.IntakeData(**form.cleaned_data, **rows)
             try:
                 intake = services.intake_record(actor=request.actor, patient=patient, data=data)
@@ -154,9 +154,18 @@ def kept_rows(formset: Any) -> list[dict[str, Any]]:
 
 
 _INTAKE_SCALARS = (
-    "conditions", "conditions_note", "smoking", "pregnant", "breastfeeding", "hair_loss_onset",
-    "hair_loss_pattern", "family_history", "family_history_note", "tight_hairstyles",
-    "recent_triggers", "notes",
+    "conditions",
+    "conditions_note",
+    "smoking",
+    "pregnant",
+    "breastfeeding",
+    "hair_loss_onset",
+    "hair_loss_pattern",
+    "family_history",
+    "family_history_note",
+    "tight_hairstyles",
+    "recent_triggers",
+    "notes",
 )
 
 
@@ -172,19 +181,34 @@ def _intake_rows(latest: Any) -> dict[str, list[dict[str, Any]]]:
         return {}
     return {
         "medications": [
-            {"name": m.name, "category": m.category, "prescribed": m.prescribed,
-             "last_dose_on": m.last_dose_on, "dose": m.dose}
+            {
+                "name": m.name,
+                "category": m.category,
+                "prescribed": m.prescribed,
+                "last_dose_on": m.last_dose_on,
+                "dose": m.dose,
+            }
             for m in latest.medications.all()
         ],
-        "allergies": [{"substance": a.substance, "reaction": a.reaction} for a in latest.allergies.all()],
+        "allergies": [
+            {"substance": a.substance, "reaction": a.reaction} for a in latest.allergies.all()
+        ],
         "labs": [
-            {"analyte": lab.analyte, "value": lab.value_entered, "unit": lab.unit_entered,
-             "taken_on": lab.taken_on}
+            {
+                "analyte": lab.analyte,
+                "value": lab.value_entered,
+                "unit": lab.unit_entered,
+                "taken_on": lab.taken_on,
+            }
             for lab in latest.labs.all()
         ],
         "prior_treatments": [
-            {"treatment": t.treatment, "started_on": t.started_on, "response": t.response,
-             "note": t.note}
+            {
+                "treatment": t.treatment,
+                "started_on": t.started_on,
+                "response": t.response,
+                "note": t.note,
+            }
             for t in latest.prior_treatments.all()
         ],
     }

@@ -7,6 +7,9 @@ The extra work-up items (thyroid disease, iron deficiency, …) come from §4.4.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
+
 from django.db import models
 
 
@@ -98,21 +101,24 @@ class LabAnalyte(models.TextChoices):
     TSH = "tsh", "TSH"
 
 
-# Canonical unit per analyte, the units accepted at entry and the factor to the canonical unit.
+@dataclass(frozen=True)
+class LabSpec:
+    canonical: str
+    loinc: str
+    # Accepted entry units and the factor that converts each to the canonical unit.
+    units: dict[str, Decimal]
+
+
 # LOINC codes from reference/clinical-facts.md §9.3 where it lists them.
-LAB_UNITS: dict[str, dict[str, object]] = {
-    "platelets": {
-        "canonical": "/µL",
-        "loinc": "777-3",
-        "units": {"/µL": 1, "10³/µL": 1000, "10⁹/L": 1000},
-    },
-    "hemoglobin": {"canonical": "g/dL", "loinc": "718-7", "units": {"g/dL": 1, "g/L": 0.1}},
-    "wbc": {
-        "canonical": "/µL",
-        "loinc": "6690-2",
-        "units": {"/µL": 1, "10³/µL": 1000, "10⁹/L": 1000},
-    },
-    "ferritin": {"canonical": "ng/mL", "loinc": "", "units": {"ng/mL": 1, "µg/L": 1}},
-    "tsh": {"canonical": "mIU/L", "loinc": "", "units": {"mIU/L": 1, "µIU/mL": 1}},
+LAB_UNITS: dict[str, LabSpec] = {
+    "platelets": LabSpec(
+        "/µL", "777-3", {"/µL": Decimal(1), "10³/µL": Decimal(1000), "10⁹/L": Decimal(1000)}
+    ),
+    "hemoglobin": LabSpec("g/dL", "718-7", {"g/dL": Decimal(1), "g/L": Decimal("0.1")}),
+    "wbc": LabSpec(
+        "/µL", "6690-2", {"/µL": Decimal(1), "10³/µL": Decimal(1000), "10⁹/L": Decimal(1000)}
+    ),
+    "ferritin": LabSpec("ng/mL", "", {"ng/mL": Decimal(1), "µg/L": Decimal(1)}),
+    "tsh": LabSpec("mIU/L", "", {"mIU/L": Decimal(1), "µIU/mL": Decimal(1)}),
 }
-LAB_UNIT_CHOICES = sorted({u for spec in LAB_UNITS.values() for u in spec["units"]})  # type: ignore[attr-defined]
+LAB_UNIT_CHOICES = sorted({u for spec in LAB_UNITS.values() for u in spec.units})

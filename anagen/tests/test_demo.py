@@ -15,8 +15,10 @@ def test_demo_clinic_is_realistic_and_idempotent(db, capsys):
         assert roles == set(Role.values)
     assert Patient.objects.count() >= 150
     assert Intake.objects.count() == Patient.objects.count()
-    assert Patient.objects.filter(search_name__contains="jose").exists() or Patient.objects.filter(
-        given_name__regex=r"[^\x00-\x7f]").exists()
+    assert (
+        Patient.objects.filter(search_name__contains="jose").exists()
+        or Patient.objects.filter(given_name__regex=r"[^\x00-\x7f]").exists()
+    )
     again = seed_demo()
     assert (again.created_users, again.created_patients) == (0, 0)
     assert Patient.objects.count() == 180

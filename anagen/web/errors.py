@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError
-from django.template import loader
 from django.shortcuts import render
+from django.template import loader
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -5,8 +5,8 @@ import json
 import pytest
 from django.urls import get_resolver
 
-from anagen.accounts.services import api_token_create
 from anagen.accounts.models import Membership
+from anagen.accounts.services import api_token_create
 from anagen.patients.services import IntakeData, intake_record
 
 PATIENT_PAGES = [
@@ -26,7 +26,10 @@ def test_every_patient_page_is_covered_by_this_test():
     patterns = {
         str(p.pattern) for p in get_resolver().url_patterns if "<int:patient_id>" in str(p.pattern)
     }
-    listed = {p.replace("{id}", "<int:patient_id>").lstrip("/").replace("/1/", "/<int:version>/") for p in PATIENT_PAGES}
+    listed = {
+        p.replace("{id}", "<int:patient_id>").lstrip("/").replace("/1/", "/<int:version>/")
+        for p in PATIENT_PAGES
+    }
     assert patterns == listed
 
 
@@ -58,12 +61,16 @@ def test_api_404_for_another_clinics_patient(clinic_a, clinic_b, patient_b, meth
 
 def test_api_list_never_shows_another_clinics_patients(clinic_a, patient_a, patient_b):
     _, raw = api_token_create(membership=Membership.objects.get(user=clinic_a.nurse), name="t")
-    response = clinic_a.client(clinic_a.nurse).get("/api/v1/patients", headers={"Authorization": f"Bearer {raw}"})
+    response = clinic_a.client(clinic_a.nurse).get(
+        "/api/v1/patients", headers={"Authorization": f"Bearer {raw}"}
+    )
     ids = [p["id"] for p in response.json()["results"]]
     assert ids == [patient_a.pk]
 
 
-def test_user_of_two_clinics_switches_and_sees_each_clinics_patients(clinic_a, clinic_b, patient_a, patient_b):
+def test_user_of_two_clinics_switches_and_sees_each_clinics_patients(
+    clinic_a, clinic_b, patient_a, patient_b
+):
     both = clinic_a.physician
     Membership.objects.create(user=both, clinic=clinic_b.clinic, role="physician")
     client = clinic_a.client(both)

@@ -1,13 +1,16 @@
 import pytest
 
-from anagen.audit.models import AuditEvent
 from anagen.accounts.models import Membership
+from anagen.audit.models import AuditEvent
 from anagen.patients.services import IntakeData, intake_record
 
 
 def test_front_desk_sees_demographics_but_no_clinical_detail(clinic_a, patient_a):
-    intake_record(actor=clinic_a.actor(clinic_a.nurse), patient=patient_a,
-                  data=IntakeData(conditions=["thyroid_disease"], notes="Very private note"))
+    intake_record(
+        actor=clinic_a.actor(clinic_a.nurse),
+        patient=patient_a,
+        data=IntakeData(conditions=["thyroid_disease"], notes="Very private note"),
+    )
     client = clinic_a.client(clinic_a.front_desk)
     chart = client.get(f"/patients/{patient_a.pk}/").content.decode()
     assert "+447700900123" in chart
@@ -32,10 +35,17 @@ def test_only_clinic_admins_manage_staff_and_read_audit(clinic_a, role):
 
 def test_admin_creates_changes_role_and_deactivates_staff(clinic_a):
     client = clinic_a.client(clinic_a.admin)
-    response = client.post("/staff/", {
-        "username": "new.nurse", "first_name": "Nia", "last_name": "Jones", "email": "nia@example.com",
-        "role": "nurse", "password": "a-long-enough-passphrase",
-    })
+    response = client.post(
+        "/staff/",
+        {
+            "username": "new.nurse",
+            "first_name": "Nia",
+            "last_name": "Jones",
+            "email": "nia@example.com",
+            "role": "nurse",
+            "password": "a-long-enough-passphrase",
+        },
+    )
     assert response.status_code == 302
     membership = Membership.objects.get(user__username="new.nurse")
     client.post(f"/staff/{membership.pk}/role/", {"role": "physician"})
@@ -52,8 +62,16 @@ def test_admin_creates_changes_role_and_deactivates_staff(clinic_a):
 
 def test_staff_form_errors_are_clear(clinic_a):
     client = clinic_a.client(clinic_a.admin)
-    response = client.post("/staff/", {"username": "bad name!", "first_name": "", "email": "nope",
-                                       "role": "king", "password": "short"})
+    response = client.post(
+        "/staff/",
+        {
+            "username": "bad name!",
+            "first_name": "",
+            "email": "nope",
+            "role": "king",
+            "password": "short",
+        },
+    )
     assert response.status_code == 400
     html = response.content.decode()
     assert "Use letters, digits" in html and "Enter a valid email address." in html

@@ -42,7 +42,9 @@ def test_session_is_short_and_idle_based():
 def test_pages_send_a_strict_csp_with_nonces(clinic_a):
     response = clinic_a.client(clinic_a.nurse).get("/patients/")
     csp = response["Content-Security-Policy"]
-    assert "default-src 'self'" in csp and "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp
+    assert (
+        "default-src 'self'" in csp and "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp
+    )
     assert "frame-ancestors 'none'" in csp
     nonce = csp.split("'nonce-")[1].split("'")[0]
     assert f'nonce="{nonce}"' in response.content.decode()

@@ -1,4 +1,5 @@
 import json
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -10,11 +11,13 @@ from anagen.audit.models import AuditEvent
 
 @pytest.fixture
 def api(clinic_a):
-    _, raw = api_token_create(membership=Membership.objects.get(user=clinic_a.front_desk), name="booking")
+    _, raw = api_token_create(
+        membership=Membership.objects.get(user=clinic_a.front_desk), name="booking"
+    )
     client = Client()
 
     def call(method, url, body=None, token=raw):
-        kwargs = {"content_type": "application/json"}
+        kwargs: dict[str, Any] = {"content_type": "application/json"}
         if token:
             kwargs["headers"] = {"Authorization": f"Bearer {token}"}
         if body is not None:
@@ -24,8 +27,14 @@ def api(clinic_a):
     return call
 
 
-NEW = {"given_name": "Zoë", "family_name": "Ní Bhriain", "birth_date": "1990-02-03", "sex": "female",
-       "phone": "+44 7700 900456", "email_reminders": False}
+NEW = {
+    "given_name": "Zoë",
+    "family_name": "Ní Bhriain",
+    "birth_date": "1990-02-03",
+    "sex": "female",
+    "phone": "+44 7700 900456",
+    "email_reminders": False,
+}
 
 
 def test_create_read_update_and_list(api, clinic_a):
@@ -35,12 +44,18 @@ def test_create_read_update_and_list(api, clinic_a):
     assert body["phone"] == "+447700900456" and body["record_number"] == "A000001"
     pid = body["id"]
     assert api("get", f"/api/v1/patients/{pid}").json()["given_name"] == "Zoë"
-    updated = api("patch", f"/api/v1/patients/{pid}", {"email": "zoe@example.com", "email_reminders": True})
+    updated = api(
+        "patch", f"/api/v1/patients/{pid}", {"email": "zoe@example.com", "email_reminders": True}
+    )
     assert updated.status_code == 200 and updated.json()["email_reminders"] is True
     listed = api("get", "/api/v1/patients?q=zoe%20bhriain")
     assert listed.json()["count"] == 1 and listed.json()["results"][0]["id"] == pid
     actions = set(AuditEvent.objects.filter(patient_id=pid).values_list("action", "via"))
-    assert {("patient.create", "api"), ("patient.read", "api"), ("patient.update", "api")} <= actions
+    assert {
+        ("patient.create", "api"),
+        ("patient.read", "api"),
+        ("patient.update", "api"),
+    } <= actions
 
 
 def test_validation_problems_name_the_field(api):
@@ -60,7 +75,9 @@ def test_service_rule_errors_name_the_field(api):
 def test_duplicate_is_a_conflict_until_confirmed(api):
     assert api("post", "/api/v1/patients", NEW).status_code == 201
     conflict = api("post", "/api/v1/patients", NEW)
-    assert conflict.status_code == 409 and "already exists" in conflict.json()["errors"][0]["message"]
+    assert (
+        conflict.status_code == 409 and "already exists" in conflict.json()["errors"][0]["message"]
+    )
     assert api("post", "/api/v1/patients", {**NEW, "confirm_duplicate": True}).status_code == 201
 
 

@@ -1,5 +1,6 @@
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -10,21 +11,39 @@ from anagen.patients.services import IntakeData, intake_record
 
 
 def _intake(**kw):
-    base = dict(
+    base: dict[str, Any] = dict(
         conditions=["thyroid_disease"],
         smoking="current",
         hair_loss_onset=dt.date(2024, 3, 1),
         hair_loss_pattern="male_pattern",
         family_history=True,
-        medications=[{"name": "Ibuprofen", "category": "nsaid", "prescribed": False,
-                      "last_dose_on": dt.date(2026, 1, 10), "dose": "400 mg"}],
-        labs=[{"analyte": "platelets", "value": Decimal("180"), "unit": "10³/µL",
-               "taken_on": dt.date(2026, 1, 5)},
-              {"analyte": "hemoglobin", "value": Decimal("131"), "unit": "g/L",
-               "taken_on": dt.date(2026, 1, 5)}],
+        medications=[
+            {
+                "name": "Ibuprofen",
+                "category": "nsaid",
+                "prescribed": False,
+                "last_dose_on": dt.date(2026, 1, 10),
+                "dose": "400 mg",
+            }
+        ],
+        labs=[
+            {
+                "analyte": "platelets",
+                "value": Decimal("180"),
+                "unit": "10³/µL",
+                "taken_on": dt.date(2026, 1, 5),
+            },
+            {
+                "analyte": "hemoglobin",
+                "value": Decimal("131"),
+                "unit": "g/L",
+                "taken_on": dt.date(2026, 1, 5),
+            },
+        ],
         allergies=[{"substance": "Lidocaine", "reaction": "Rash"}],
-        prior_treatments=[{"treatment": "minoxidil", "response": "partial", "started_on": None,
-                           "note": ""}],
+        prior_treatments=[
+            {"treatment": "minoxidil", "response": "partial", "started_on": None, "note": ""}
+        ],
     )
     base.update(kw)
     return IntakeData(**base)
@@ -33,7 +52,9 @@ def _intake(**kw):
 def test_intake_versions_never_overwrite(clinic_a, patient_a):
     actor = clinic_a.actor(clinic_a.nurse)
     first = intake_record(actor=actor, patient=patient_a, data=_intake())
-    second = intake_record(actor=actor, patient=patient_a, data=_intake(smoking="former", medications=[]))
+    second = intake_record(
+        actor=actor, patient=patient_a, data=_intake(smoking="former", medications=[])
+    )
     assert (first.version, second.version) == (1, 2)
     first.refresh_from_db()
     assert first.smoking == "current" and first.medications.count() == 1
@@ -53,13 +74,40 @@ def test_labs_are_stored_as_entered_and_in_canonical_units(clinic_a, patient_a):
     ("change", "field"),
     [
         ({"conditions": ["made_up"]}, "conditions"),
-        ({"labs": [{"analyte": "tsh", "value": Decimal(1), "unit": "g/dL", "taken_on": dt.date(2026, 1, 1)}]}, "labs[0].unit"),
-        ({"medications": [{"name": "x", "category": "nsaid", "prescribed": False, "last_dose_on": dt.date(2999, 1, 1), "dose": ""}]}, "medications[0].last_dose_on"),
+        (
+            {
+                "labs": [
+                    {
+                        "analyte": "tsh",
+                        "value": Decimal(1),
+                        "unit": "g/dL",
+                        "taken_on": dt.date(2026, 1, 1),
+                    }
+                ]
+            },
+            "labs[0].unit",
+        ),
+        (
+            {
+                "medications": [
+                    {
+                        "name": "x",
+                        "category": "nsaid",
+                        "prescribed": False,
+                        "last_dose_on": dt.date(2999, 1, 1),
+                        "dose": "",
+                    }
+                ]
+            },
+            "medications[0].last_dose_on",
+        ),
     ],
 )
 def test_bad_intake_is_refused_with_the_field(clinic_a, patient_a, change, field):
     with pytest.raises(ValidationError) as exc:
-        intake_record(actor=clinic_a.actor(clinic_a.nurse), patient=patient_a, data=_intake(**change))
+        intake_record(
+            actor=clinic_a.actor(clinic_a.nurse), patient=patient_a, data=_intake(**change)
+        )
     assert field in exc.value.message_dict
     assert not Intake.objects.exists()
 
@@ -71,15 +119,31 @@ def test_front_desk_cannot_record_intake(clinic_a, patient_a):
 
 def _post_form(**overrides):
     data = {
-        "conditions": ["thyroid_disease", "iron_deficiency"], "smoking": "never",
-        "hair_loss_onset": "2023-06-01", "hair_loss_pattern": "female_pattern", "notes": "Widening part",
+        "conditions": ["thyroid_disease", "iron_deficiency"],
+        "smoking": "never",
+        "hair_loss_onset": "2023-06-01",
+        "hair_loss_pattern": "female_pattern",
+        "notes": "Widening part",
     }
-    for prefix, total in (("medications", 1), ("allergies", 0), ("labs", 1), ("prior_treatments", 0)):
+    for prefix, total in (
+        ("medications", 1),
+        ("allergies", 0),
+        ("labs", 1),
+        ("prior_treatments", 0),
+    ):
         data[f"{prefix}-TOTAL_FORMS"] = str(total)
         data[f"{prefix}-INITIAL_FORMS"] = "0"
-    data.update({"medications-0-name": "Warfarin", "medications-0-category": "anticoagulant",
-                 "medications-0-prescribed": "on", "labs-0-analyte": "ferritin", "labs-0-value": "22",
-                 "labs-0-unit": "ng/mL", "labs-0-taken_on": "2026-01-02"})
+    data.update(
+        {
+            "medications-0-name": "Warfarin",
+            "medications-0-category": "anticoagulant",
+            "medications-0-prescribed": "on",
+            "labs-0-analyte": "ferritin",
+            "labs-0-value": "22",
+            "labs-0-unit": "ng/mL",
+            "labs-0-taken_on": "2026-01-02",
+        }
+    )
     data.update(overrides)
     return data
 
@@ -118,21 +182,44 @@ def test_chart_empty_states(clinic_a, patient_a):
 
 def test_new_intake_page_carries_rows_over_and_can_delete_one(clinic_a, patient_a):
     actor = clinic_a.actor(clinic_a.nurse)
-    intake_record(actor=actor, patient=patient_a, data=_intake(medications=[
-        {"name": "Warfarin", "category": "anticoagulant", "prescribed": True, "last_dose_on": None, "dose": ""},
-        {"name": "Biotin", "category": "supplement", "prescribed": False, "last_dose_on": None, "dose": ""},
-    ]))
+    intake_record(
+        actor=actor,
+        patient=patient_a,
+        data=_intake(
+            medications=[
+                {
+                    "name": "Warfarin",
+                    "category": "anticoagulant",
+                    "prescribed": True,
+                    "last_dose_on": None,
+                    "dose": "",
+                },
+                {
+                    "name": "Biotin",
+                    "category": "supplement",
+                    "prescribed": False,
+                    "last_dose_on": None,
+                    "dose": "",
+                },
+            ]
+        ),
+    )
     client = clinic_a.client(clinic_a.nurse)
     page = client.get(f"/patients/{patient_a.pk}/intake/new/")
     formset = page.context["formsets"]["medications"]
     data = {
         "smoking": "never",
-        "medications-TOTAL_FORMS": "3", "medications-INITIAL_FORMS": "2",
-        "medications-0-name": "Warfarin", "medications-0-category": "anticoagulant",
+        "medications-TOTAL_FORMS": "3",
+        "medications-INITIAL_FORMS": "2",
+        "medications-0-name": "Warfarin",
+        "medications-0-category": "anticoagulant",
         "medications-0-prescribed": "on",
-        "medications-1-name": "Biotin", "medications-1-category": "supplement",
+        "medications-1-name": "Biotin",
+        "medications-1-category": "supplement",
         "medications-1-DELETE": "on",
-        "medications-2-name": "", "medications-2-category": "", "medications-2-prescribed": "on",
+        "medications-2-name": "",
+        "medications-2-category": "",
+        "medications-2-prescribed": "on",
     }
     assert formset.initial_form_count() == 2
     for prefix in ("allergies", "labs", "prior_treatments"):

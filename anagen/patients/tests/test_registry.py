@@ -20,8 +20,12 @@ def test_register_normalises_phone_and_issues_record_number(clinic_a):
 
 def test_duplicate_name_and_birth_date_is_detected_ignoring_case_and_accents(clinic_a, patient_a):
     actor = clinic_a.actor(clinic_a.nurse)
-    data = {"given_name": "jose", "family_name": "ALVAREZ", "birth_date": dt.date(1984, 5, 2),
-            "sex": "male"}
+    data = {
+        "given_name": "jose",
+        "family_name": "ALVAREZ",
+        "birth_date": dt.date(1984, 5, 2),
+        "sex": "male",
+    }
     with pytest.raises(DuplicatePatientError) as exc:
         patient_create(actor=actor, data=data)
     assert exc.value.duplicates == [patient_a]
@@ -57,8 +61,11 @@ def test_sms_consent_needs_a_phone(clinic_a):
 
 
 def test_update_audits_old_and_new_values(clinic_a, patient_a):
-    patient_update(actor=clinic_a.actor(clinic_a.front_desk), patient=patient_a,
-                   data={"email": "new@example.com", "email_reminders": True})
+    patient_update(
+        actor=clinic_a.actor(clinic_a.front_desk),
+        patient=patient_a,
+        data={"email": "new@example.com", "email_reminders": True},
+    )
     event = AuditEvent.objects.get(action="patient.update")
     assert event.changes["email"] == ["jose@example.com", "new@example.com"]
     assert patient_a.history.count() == 2  # row history kept by simple-history
@@ -66,13 +73,29 @@ def test_update_audits_old_and_new_values(clinic_a, patient_a):
 
 @pytest.mark.parametrize(
     "query",
-    ["jose", "JOSÉ", "alvarez jose", "Álv", "1984-05-02", "02/05/1984", "07700 900123",
-     "+44 7700 900123", "a000001"],
+    [
+        "jose",
+        "JOSÉ",
+        "alvarez jose",
+        "Álv",
+        "1984-05-02",
+        "02/05/1984",
+        "07700 900123",
+        "+44 7700 900123",
+        "a000001",
+    ],
 )
 def test_search_by_name_birth_date_phone_or_record_number(clinic_a, patient_a, query):
-    make_patient(clinic_a, given_name="Maria", family_name="Silva", birth_date=dt.date(1990, 1, 1),
-                 phone="07700 900999")
-    assert list(patient_search(actor=clinic_a.actor(clinic_a.front_desk), query=query)) == [patient_a]
+    make_patient(
+        clinic_a,
+        given_name="Maria",
+        family_name="Silva",
+        birth_date=dt.date(1990, 1, 1),
+        phone="07700 900999",
+    )
+    assert list(patient_search(actor=clinic_a.actor(clinic_a.front_desk), query=query)) == [
+        patient_a
+    ]
 
 
 def test_search_never_returns_another_clinics_patient(clinic_a, patient_a, patient_b):
@@ -100,10 +123,18 @@ def test_patient_list_page_paginates_and_searches(clinic_a, settings):
 
 def test_register_page_shows_errors_and_duplicate_warning(clinic_a, patient_a):
     client = clinic_a.client(clinic_a.front_desk)
-    bad = client.post("/patients/new/", {"given_name": "", "family_name": "X", "birth_date": "2999-01-01", "sex": "male"})
+    bad = client.post(
+        "/patients/new/",
+        {"given_name": "", "family_name": "X", "birth_date": "2999-01-01", "sex": "male"},
+    )
     assert bad.status_code == 400
     assert b"This field is required." in bad.content
-    form = {"given_name": "José", "family_name": "Álvarez", "birth_date": "1984-05-02", "sex": "male"}
+    form = {
+        "given_name": "José",
+        "family_name": "Álvarez",
+        "birth_date": "1984-05-02",
+        "sex": "male",
+    }
     dup = client.post("/patients/new/", form)
     assert dup.status_code == 400 and b"Possible duplicate" in dup.content
     ok = client.post("/patients/new/", {**form, "confirm_duplicate": "on"})
@@ -112,8 +143,15 @@ def test_register_page_shows_errors_and_duplicate_warning(clinic_a, patient_a):
 
 def test_edit_page_saves_contact_preferences(clinic_a, patient_a):
     client = clinic_a.client(clinic_a.front_desk)
-    form = {"given_name": "José", "family_name": "Álvarez", "birth_date": "1984-05-02", "sex": "male",
-            "phone": "", "email": "j@example.com", "email_reminders": "on"}
+    form = {
+        "given_name": "José",
+        "family_name": "Álvarez",
+        "birth_date": "1984-05-02",
+        "sex": "male",
+        "phone": "",
+        "email": "j@example.com",
+        "email_reminders": "on",
+    }
     assert client.post(f"/patients/{patient_a.pk}/edit/", form).status_code == 302
     patient_a.refresh_from_db()
     assert patient_a.email_reminders and not patient_a.sms_reminders and patient_a.phone == ""
