@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "anagen.accounts",
     "anagen.audit",
     "anagen.patients",
+    "anagen.care",
+    "anagen.scheduling",
     "anagen.web",
 ]
 

@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from anagen.accounts import views as accounts_views
 from anagen.audit import views as audit_views
@@ -31,6 +31,8 @@ urlpatterns = [
         patient_views.intake_detail,
         name="intake-detail",
     ),
+    path("", include("anagen.care.urls")),
+    path("", include("anagen.scheduling.urls")),
     path("api/v1/", api.urls),
 ]
 

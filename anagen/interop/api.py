@@ -15,7 +15,9 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from anagen.interop.auth import ClinicSessionAuth, TokenAuth
+from anagen.care.api import router as care_router
 from anagen.patients.api import router as patients_router
+from anagen.scheduling.api import router as scheduling_router
 
 api = NinjaAPI(
     title="Anagen API",
@@ -94,3 +96,5 @@ def _on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 
 api.add_router("/patients", patients_router, tags=["patients"])
+api.add_router("/care", care_router, tags=["care"])
+api.add_router("/scheduling", scheduling_router, tags=["scheduling"])
