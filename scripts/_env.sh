@@ -9,7 +9,8 @@ find_python() {
       /usr/local/bin/python3.12 /usr/bin/python3.12; do
     [ -n "$candidate" ] || continue
     if "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; then
-      command -v "$candidate" || echo "$candidate"
+      # The real interpreter, not a pyenv shim, so uv keeps the same .venv between runs.
+      "$candidate" -c 'import sys; print(sys.executable)'
       return 0
     fi
   done
@@ -20,7 +21,6 @@ PY="$(find_python)" || {
   echo "Anagen needs Python 3.12 (Django 6 refuses 3.11). Install it (e.g. 'pyenv install 3.12.1') or set ANAGEN_PYTHON." >&2
   exit 2
 }
-PY="$(readlink -f "$(dirname "$PY")")/$(basename "$PY")"
 export UV_PYTHON="$PY"
 export UV_PYTHON_DOWNLOADS=never
 
