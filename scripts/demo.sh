@@ -14,5 +14,5 @@ worker=$!
 trap 'kill $worker 2>/dev/null || true' EXIT INT TERM
 
 echo
-echo "Anagen is serving at http://127.0.0.1:8000  (Ctrl-C to stop)"
+echo "Anagen is serving at http://${ANAGEN_ADDR:-127.0.0.1:8000}  (Ctrl-C to stop)"
 "$UV" run --frozen anagen runserver "${ANAGEN_ADDR:-127.0.0.1:8000}" --noreload

@@ -16,6 +16,7 @@ from anagen.accounts.permissions import Perm
 from anagen.patients import selectors, services
 from anagen.patients.forms import IntakeForm, PatientForm, intake_formsets
 from anagen.patients.models import Patient
+from anagen.patients.templatetags.anagen_format import plain
 from anagen.patients.timeline import timeline_for
 
 
