@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from anagen.patients.models import Patient
 
 
+MAX_DB_ID = 2**63 - 1
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who is acting, for which clinic, in which role: what every service receives."""
@@ -57,6 +60,8 @@ def patient_for(actor: Actor, patient_id: int | str) -> Patient:
         pk = int(patient_id)
     except (TypeError, ValueError):
         raise Http404("No such patient.") from None
+    if not 0 < pk <= MAX_DB_ID:  # larger ids cannot exist and overflow SQLite's integer
+        raise Http404("No such patient.")
     patient = patients_for(actor).filter(pk=pk).first()
     if patient is None:
         raise Http404("No such patient.")

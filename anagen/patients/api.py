@@ -68,7 +68,7 @@ class PatientPage(Schema):
 
 class PatientListQuery(Schema):
     q: str = Field("", max_length=100)
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=100_000)
     page_size: int = Field(25, ge=1, le=100)
 
 
