@@ -14,8 +14,8 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
-from anagen.interop.auth import ClinicSessionAuth, TokenAuth
 from anagen.care.api import router as care_router
+from anagen.interop.auth import ClinicSessionAuth, TokenAuth
 from anagen.patients.api import router as patients_router
 from anagen.scheduling.api import router as scheduling_router
 

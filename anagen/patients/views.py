@@ -197,7 +197,7 @@ def _intake_rows(latest: Any) -> dict[str, list[dict[str, Any]]]:
         "labs": [
             {
                 "analyte": lab.analyte,
-                "value": lab.value_entered,
+                "value": plain(lab.value_entered),
                 "unit": lab.unit_entered,
                 "taken_on": lab.taken_on,
             }
