@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from anagen.accounts.access import Actor
 from anagen.accounts.models import ApiToken, Membership, Role, User
@@ -109,3 +110,18 @@ def api_token_create(*, membership: Membership, name: str) -> tuple[ApiToken, st
         changes={"name": name},
     )
     return token, raw
+
+
+@transaction.atomic
+def api_token_revoke(*, token: ApiToken) -> ApiToken:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit_record(
+            action="api_token.revoke",
+            user=token.membership.user,
+            clinic=token.membership.clinic,
+            obj=token,
+            changes={"name": token.name},
+        )
+    return token

@@ -55,3 +55,15 @@ def _intakes(actor: Actor, patient: Patient) -> list[TimelineEntry]:
         )
         for i in rows
     ]
+
+
+@timeline_source
+def _registration(actor: Actor, patient: Patient) -> list[TimelineEntry]:
+    return [
+        TimelineEntry(
+            at=patient.created_at,
+            kind="registration",
+            title="Registered",
+            detail=f"Record number {patient.record_number}",
+        )
+    ]

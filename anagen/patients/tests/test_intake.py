@@ -177,7 +177,7 @@ def test_intake_page_errors_keep_what_was_typed(clinic_a, patient_a):
 
 def test_chart_empty_states(clinic_a, patient_a):
     html = clinic_a.client(clinic_a.physician).get(f"/patients/{patient_a.pk}/").content.decode()
-    assert "No intake recorded yet." in html and "Nothing on the timeline yet." in html
+    assert "No intake recorded yet." in html and "Registered" in html
 
 
 def test_new_intake_page_carries_rows_over_and_can_delete_one(clinic_a, patient_a):

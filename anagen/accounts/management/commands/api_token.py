@@ -1,0 +1,63 @@
+"""Create, list and revoke API tokens from the command line.
+
+anagen api_token create --user USERNAME --clinic SLUG --name NAME   (prints the token once)
+anagen api_token list [--user USERNAME]
+anagen api_token revoke ID
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from anagen.accounts.models import ApiToken, Membership
+from anagen.accounts.services import api_token_create, api_token_revoke
+
+
+def _fail(message: str) -> CommandError:
+    return CommandError(message, returncode=2)
+
+
+class Command(BaseCommand):
+    help = "Manage bearer tokens for API integrations."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        create = sub.add_parser("create")
+        create.add_argument("--user", required=True)
+        create.add_argument("--clinic", required=True, help="clinic slug")
+        create.add_argument("--name", required=True)
+        listing = sub.add_parser("list")
+        listing.add_argument("--user")
+        revoke = sub.add_parser("revoke")
+        revoke.add_argument("id", type=int)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        action = options["action"]
+        if action == "create":
+            membership = Membership.objects.filter(
+                user__username=options["user"], clinic__slug=options["clinic"], is_active=True
+            ).first()
+            if membership is None:
+                raise _fail(
+                    f"{options['user']} is not an active member of clinic {options['clinic']!r}"
+                )
+            if not options["name"].strip():
+                raise _fail("--name must not be empty")
+            token, raw = api_token_create(membership=membership, name=options["name"].strip())
+            self.stdout.write(f"Token {token.pk} for {membership}: {raw}")
+            self.stdout.write("Store it now: it is not shown again.")
+        elif action == "list":
+            tokens = ApiToken.objects.select_related("membership__user", "membership__clinic")
+            if options.get("user"):
+                tokens = tokens.filter(membership__user__username=options["user"])
+            for t in tokens.order_by("pk"):
+                state = "revoked" if t.revoked_at else "active"
+                self.stdout.write(f"{t.pk}\t{state}\t{t.name}\t{t.membership}")
+        else:
+            token = ApiToken.objects.filter(pk=options["id"]).first()
+            if token is None:
+                raise _fail(f"no token with id {options['id']}")
+            api_token_revoke(token=token)
+            self.stdout.write(f"Token {token.pk} revoked.")
