@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "anagen.patients",
     "anagen.care",
     "anagen.scheduling",
+    "anagen.procedures",
+    "anagen.outcomes",
     "anagen.web",
 ]
 

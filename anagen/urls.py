@@ -33,6 +33,8 @@ urlpatterns = [
     ),
     path("", include("anagen.care.urls")),
     path("", include("anagen.scheduling.urls")),
+    path("", include("anagen.procedures.urls")),
+    path("", include("anagen.outcomes.urls")),
     path("api/v1/", api.urls),
 ]
 

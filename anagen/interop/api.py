@@ -16,7 +16,9 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from anagen.care.api import router as care_router
 from anagen.interop.auth import ClinicSessionAuth, TokenAuth
+from anagen.outcomes.api import router as outcomes_router
 from anagen.patients.api import router as patients_router
+from anagen.procedures.api import router as procedures_router
 from anagen.scheduling.api import router as scheduling_router
 
 api = NinjaAPI(
@@ -98,3 +100,5 @@ def _on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 api.add_router("/patients", patients_router, tags=["patients"])
 api.add_router("/care", care_router, tags=["care"])
 api.add_router("/scheduling", scheduling_router, tags=["scheduling"])
+api.add_router("/procedures", procedures_router, tags=["procedures"])
+api.add_router("/outcomes", outcomes_router, tags=["outcomes"])

@@ -1,0 +1,1 @@
+"""Chart timeline entries from this app (registered with anagen.patients.timeline)."""
