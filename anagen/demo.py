@@ -212,7 +212,17 @@ def seed_demo(today: dt.date | None = None) -> DemoResult:
             _make_intake(rng, patient, recorder[clinic.pk], today)
             created_patients += 1
         Clinic.objects.filter(pk=clinic.pk).update(record_seq=PATIENTS_PER_CLINIC)
+    _seed_apps(today)
     return DemoResult(created_users, created_patients, logins)
+
+
+def _seed_apps(today: dt.date) -> None:
+    """Each app adds its own demo records (assessments, bookings, sessions, outcomes)."""
+    from anagen.care.demo import seed_care_demo
+    from anagen.scheduling.demo import seed_scheduling_demo
+
+    seed_care_demo(today)
+    seed_scheduling_demo(today)
 
 
 def _make_patient(rng: random.Random, clinic: Clinic, n: int, today: dt.date) -> Patient:

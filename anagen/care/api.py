@@ -1,3 +1,487 @@
-from ninja import Router
+"""REST endpoints for assessments, screenings and consents (same access rules as the pages)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from decimal import Decimal
+from typing import Any, Literal
+
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest
+from ninja import Field, Query, Router, Schema, Status
+
+from anagen.accounts.access import Actor, patient_for
+from anagen.care import selectors, services
+from anagen.care.models import Assessment, Consent, ScreeningRecord
 
 router = Router()
+
+ProcedureCode = Literal[
+    "prp_scalp", "prp_face", "mesotherapy_scalp", "mesotherapy_face", "mesotherapy_body"
+]
+ConsentKindCode = Literal[
+    "prp_scalp",
+    "prp_face",
+    "mesotherapy_scalp",
+    "mesotherapy_face",
+    "mesotherapy_body",
+    "photo_clinical",
+    "photo_teaching",
+    "photo_marketing",
+]
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return request.actor  # type: ignore[attr-defined,no-any-return]
+
+
+def _via(request: HttpRequest) -> str:
+    return getattr(request, "api_via", "api")
+
+
+def _username(user: Any) -> str | None:
+    return user.get_username() if user is not None else None
+
+
+class PageQuery(Schema):
+    page: int = Field(1, ge=1)
+    page_size: int = Field(25, ge=1, le=100)
+
+
+def _page(qs: QuerySet[Any], q: PageQuery) -> dict[str, Any]:
+    count = qs.count()
+    start = (q.page - 1) * q.page_size
+    return {
+        "count": count,
+        "page": q.page,
+        "pages": max(1, math.ceil(count / q.page_size)),
+        "results": list(qs[start : start + q.page_size]),
+    }
+
+
+# --- assessments ---------------------------------------------------------------------------
+
+
+class AssessmentOut(Schema):
+    id: int
+    version: int
+    visit_on: dt.date
+    diagnosis_code: str
+    diagnosis_label: str
+    icd10: str | None
+    snomed_ct: str | None
+    scale_id: str
+    scale_value: str
+    salt_vertex: Decimal | None
+    salt_posterior: Decimal | None
+    salt_right: Decimal | None
+    salt_left: Decimal | None
+    salt_score: Decimal | None
+    salt_band: str
+    follicles_present: bool
+    pull_test: str
+    pull_test_pulled: int | None
+    pull_test_shed: int | None
+    notes: str
+    created_by: str
+    created_at: dt.datetime
+    signed_by: str | None
+    signed_at: dt.datetime | None
+
+    @staticmethod
+    def resolve_icd10(obj: Assessment) -> str | None:
+        return obj.diagnosis.get("icd10")  # type: ignore[return-value]
+
+    @staticmethod
+    def resolve_snomed_ct(obj: Assessment) -> str | None:
+        return obj.diagnosis.get("snomed_ct")  # type: ignore[return-value]
+
+    @staticmethod
+    def resolve_created_by(obj: Assessment) -> str:
+        return obj.created_by.get_username()
+
+    @staticmethod
+    def resolve_signed_by(obj: Assessment) -> str | None:
+        return _username(obj.signed_by)
+
+
+class AssessmentIn(Schema):
+    visit_on: dt.date
+    diagnosis_code: str = Field(max_length=40)
+    scale_id: str = Field("", max_length=30)
+    scale_value: str = Field("", max_length=20)
+    salt_vertex: Decimal | None = Field(None, ge=0, le=100)
+    salt_posterior: Decimal | None = Field(None, ge=0, le=100)
+    salt_right: Decimal | None = Field(None, ge=0, le=100)
+    salt_left: Decimal | None = Field(None, ge=0, le=100)
+    follicles_present: bool = True
+    pull_test: Literal["not_done", "negative", "positive"] = "not_done"
+    pull_test_pulled: int | None = Field(None, ge=1, le=200)
+    pull_test_shed: int | None = Field(None, ge=0, le=200)
+    notes: str = Field("", max_length=10000)
+
+
+class AssessmentPage(Schema):
+    count: int
+    page: int
+    pages: int
+    results: list[AssessmentOut]
+
+
+@router.get("/patients/{patient_id}/assessments", response=AssessmentPage, summary="Assessments")
+def list_assessments(request: HttpRequest, patient_id: int, q: Query[PageQuery]) -> Any:
+    actor = _actor(request)
+    patient = patient_for(actor, patient_id)
+    qs = selectors.assessment_list(actor=actor, patient=patient)
+    services.care_record_read(actor=actor, patient=patient, what="assessment", via=_via(request))
+    return _page(qs, q)
+
+
+@router.post(
+    "/patients/{patient_id}/assessments",
+    response={201: AssessmentOut},
+    summary="Record an assessment (a draft until signed)",
+)
+def create_assessment(
+    request: HttpRequest, patient_id: int, payload: AssessmentIn
+) -> Status[Assessment]:
+    actor = _actor(request)
+    patient = patient_for(actor, patient_id)
+    assessment = services.assessment_create(
+        actor=actor,
+        patient=patient,
+        data=services.AssessmentData(**payload.dict()),
+        via=_via(request),
+    )
+    return Status(201, assessment)
+
+
+def _assessment(actor: Actor, patient_id: int, version: int) -> Assessment:
+    patient = patient_for(actor, patient_id)
+    assessment = selectors.assessment_get(actor=actor, patient=patient, version=version)
+    if assessment is None:
+        raise Http404("No such assessment.")
+    return assessment
+
+
+@router.get(
+    "/patients/{patient_id}/assessments/{version}",
+    response=AssessmentOut,
+    summary="Read an assessment",
+)
+def get_assessment(request: HttpRequest, patient_id: int, version: int) -> Assessment:
+    actor = _actor(request)
+    assessment = _assessment(actor, patient_id, version)
+    services.care_record_read(
+        actor=actor,
+        patient=assessment.patient,
+        what="assessment",
+        obj=assessment,
+        via=_via(request),
+    )
+    return assessment
+
+
+@router.post(
+    "/patients/{patient_id}/assessments/{version}/sign",
+    response=AssessmentOut,
+    summary="Sign an assessment (physicians)",
+)
+def sign_assessment(request: HttpRequest, patient_id: int, version: int) -> Assessment:
+    actor = _actor(request)
+    return services.assessment_sign(
+        actor=actor, assessment=_assessment(actor, patient_id, version), via=_via(request)
+    )
+
+
+# --- screenings ----------------------------------------------------------------------------
+
+
+class FindingOut(Schema):
+    rule: str
+    level: str
+    message: str
+    source: str
+
+
+class ScreeningOut(Schema):
+    id: int
+    procedure: str
+    planned_on: dt.date
+    trigger: str
+    decision: str
+    effective_decision: str
+    earliest_on: dt.date | None
+    ruleset: str
+    findings: list[FindingOut]
+    inputs: dict[str, Any]
+    intake_version: int | None
+    assessment_version: int | None
+    run_by: str
+    run_at: dt.datetime
+    override_by: str | None
+    override_at: dt.datetime | None
+    override_reason: str
+    override_carried_from: int | None
+
+    @staticmethod
+    def resolve_run_by(obj: ScreeningRecord) -> str:
+        return obj.run_by.get_username()
+
+    @staticmethod
+    def resolve_override_by(obj: ScreeningRecord) -> str | None:
+        return _username(obj.override_by)
+
+    @staticmethod
+    def resolve_override_carried_from(obj: ScreeningRecord) -> int | None:
+        return obj.override_carried_from_id
+
+
+class ScreeningIn(Schema):
+    procedure: ProcedureCode
+    planned_on: dt.date | None = None
+
+
+class OverrideIn(Schema):
+    reason: str = Field(max_length=2000)
+
+
+class ScreeningPage(Schema):
+    count: int
+    page: int
+    pages: int
+    results: list[ScreeningOut]
+
+
+@router.get("/patients/{patient_id}/screenings", response=ScreeningPage, summary="Screenings")
+def list_screenings(request: HttpRequest, patient_id: int, q: Query[PageQuery]) -> Any:
+    actor = _actor(request)
+    patient = patient_for(actor, patient_id)
+    qs = selectors.screening_list(actor=actor, patient=patient)
+    services.care_record_read(actor=actor, patient=patient, what="screening", via=_via(request))
+    return _page(qs, q)
+
+
+@router.post(
+    "/patients/{patient_id}/screenings",
+    response={201: ScreeningOut},
+    summary="Screen for a procedure",
+)
+def create_screening(
+    request: HttpRequest, patient_id: int, payload: ScreeningIn
+) -> Status[ScreeningRecord]:
+    actor = _actor(request)
+    patient = patient_for(actor, patient_id)
+    record = services.screening_run(
+        actor=actor,
+        patient=patient,
+        procedure=payload.procedure,
+        planned_on=payload.planned_on,
+        via=_via(request),
+    )
+    return Status(201, record)
+
+
+def _screening(actor: Actor, patient_id: int, screening_id: int) -> ScreeningRecord:
+    patient = patient_for(actor, patient_id)
+    record = selectors.screening_get(actor=actor, patient=patient, screening_id=screening_id)
+    if record is None:
+        raise Http404("No such screening.")
+    return record
+
+
+@router.get(
+    "/patients/{patient_id}/screenings/{screening_id}",
+    response=ScreeningOut,
+    summary="Read a screening",
+)
+def get_screening(request: HttpRequest, patient_id: int, screening_id: int) -> ScreeningRecord:
+    actor = _actor(request)
+    record = _screening(actor, patient_id, screening_id)
+    services.care_record_read(
+        actor=actor, patient=record.patient, what="screening", obj=record, via=_via(request)
+    )
+    return record
+
+
+@router.post(
+    "/patients/{patient_id}/screenings/{screening_id}/override",
+    response=ScreeningOut,
+    summary="Override a `review` result (physicians, with a reason)",
+)
+def override_screening(
+    request: HttpRequest, patient_id: int, screening_id: int, payload: OverrideIn
+) -> ScreeningRecord:
+    actor = _actor(request)
+    return services.screening_override(
+        actor=actor,
+        screening=_screening(actor, patient_id, screening_id),
+        reason=payload.reason,
+        via=_via(request),
+    )
+
+
+# --- consents ------------------------------------------------------------------------------
+
+
+class ConsentOut(Schema):
+    id: int
+    kind: str
+    template_id: int
+    template_version: int
+    signed_at: dt.datetime
+    signed_by_patient_name: str
+    witness: str
+    sha256: str
+    snapshot_html: str
+    withdrawn_at: dt.datetime | None
+    withdrawn_reason: str
+
+    @staticmethod
+    def resolve_template_version(obj: Consent) -> int:
+        return obj.template.version
+
+    @staticmethod
+    def resolve_witness(obj: Consent) -> str:
+        return obj.witness.get_username()
+
+
+class ConsentIn(Schema):
+    kind: ConsentKindCode
+    signed_name: str = Field(max_length=210)
+    agreed: bool
+    template_version: int | None = Field(
+        None, description="The version shown to the patient; refused if a newer one exists."
+    )
+
+
+class WithdrawIn(Schema):
+    reason: str = Field(max_length=2000)
+
+
+class ConsentPage(Schema):
+    count: int
+    page: int
+    pages: int
+    results: list[ConsentOut]
+
+
+class ConsentStatusOut(Schema):
+    kind: str
+    label: str
+    status: str
+    current_version: int | None
+    consent_id: int | None
+    signed_at: dt.datetime | None
+
+
+@router.get(
+    "/patients/{patient_id}/consent-status",
+    response=list[ConsentStatusOut],
+    summary="Consent status per kind (front desk may read it)",
+)
+def consent_status(request: HttpRequest, patient_id: int) -> list[dict[str, Any]]:
+    actor = _actor(request)
+    patient = patient_for(actor, patient_id)
+    return [
+        {
+            "kind": s.kind,
+            "label": s.label,
+            "status": s.status,
+            "current_version": s.template.version if s.template else None,
+            "consent_id": s.consent.pk if s.consent else None,
+            "signed_at": s.consent.signed_at if s.consent else None,
+        }
+        for s in selectors.consent_statuses(actor=actor, patient=patient)
+    ]
+
+
+@router.get("/patients/{patient_id}/consents", response=ConsentPage, summary="Signed consents")
+def list_consents(request: HttpRequest, patient_id: int, q: Query[PageQuery]) -> Any:
+    actor = _actor(request)
+    patient = patient_for(actor, patient_id)
+    qs = selectors.consent_list(actor=actor, patient=patient)
+    services.care_record_read(actor=actor, patient=patient, what="consent", via=_via(request))
+    return _page(qs, q)
+
+
+@router.post(
+    "/patients/{patient_id}/consents",
+    response={201: ConsentOut},
+    summary="Sign a consent (the caller is the witness)",
+)
+def create_consent(request: HttpRequest, patient_id: int, payload: ConsentIn) -> Status[Consent]:
+    actor = _actor(request)
+    patient = patient_for(actor, patient_id)
+    consent = services.consent_sign(
+        actor=actor,
+        patient=patient,
+        kind=payload.kind,
+        signed_name=payload.signed_name,
+        agreed=payload.agreed,
+        template_version=payload.template_version,
+        via=_via(request),
+    )
+    return Status(201, consent)
+
+
+def _consent(actor: Actor, patient_id: int, consent_id: int) -> Consent:
+    patient = patient_for(actor, patient_id)
+    consent = selectors.consent_get(actor=actor, patient=patient, consent_id=consent_id)
+    if consent is None:
+        raise Http404("No such consent.")
+    return consent
+
+
+@router.get(
+    "/patients/{patient_id}/consents/{consent_id}", response=ConsentOut, summary="Read a consent"
+)
+def get_consent(request: HttpRequest, patient_id: int, consent_id: int) -> Consent:
+    actor = _actor(request)
+    consent = _consent(actor, patient_id, consent_id)
+    services.care_record_read(
+        actor=actor, patient=consent.patient, what="consent", obj=consent, via=_via(request)
+    )
+    return consent
+
+
+@router.post(
+    "/patients/{patient_id}/consents/{consent_id}/withdraw",
+    response=ConsentOut,
+    summary="Withdraw a consent",
+)
+def withdraw_consent(
+    request: HttpRequest, patient_id: int, consent_id: int, payload: WithdrawIn
+) -> Consent:
+    actor = _actor(request)
+    return services.consent_withdraw(
+        actor=actor,
+        consent=_consent(actor, patient_id, consent_id),
+        reason=payload.reason,
+        via=_via(request),
+    )
+
+
+class ConsentTemplateOut(Schema):
+    id: int
+    kind: str
+    version: int
+    title: str
+    body: str
+    published_at: dt.datetime
+    clinic_specific: bool
+
+    @staticmethod
+    def resolve_clinic_specific(obj: Any) -> bool:
+        return obj.clinic_id is not None
+
+
+@router.get(
+    "/consent-templates",
+    response=list[ConsentTemplateOut],
+    summary="The current consent text of each kind",
+)
+def list_consent_templates(request: HttpRequest) -> list[Any]:
+    actor = _actor(request)
+    return list(selectors.consent_templates_current(actor.clinic).values())

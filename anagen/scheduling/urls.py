@@ -1,3 +1,33 @@
 from django.urls import path
 
-urlpatterns: list = []
+from anagen.scheduling import views
+
+urlpatterns = [
+    path("patients/<int:patient_id>/plan/new/", views.plan_new, name="plan-new"),
+    path(
+        "patients/<int:patient_id>/appointments/new/",
+        views.appointment_new,
+        name="appointment-new",
+    ),
+    path("plans/<int:plan_id>/", views.plan_detail, name="plan-detail"),
+    path("appointments/<int:appointment_id>/", views.appointment_detail, name="appointment-detail"),
+    path(
+        "appointments/<int:appointment_id>/move/",
+        views.appointment_move,
+        name="appointment-move",
+    ),
+    path(
+        "appointments/<int:appointment_id>/status/",
+        views.appointment_status,
+        name="appointment-status",
+    ),
+    path("calendar/", views.calendar, name="calendar"),
+    path("calendar/feeds/", views.feed_list, name="calendar-feeds"),
+    path("calendar/feed/<str:token>.ics", views.calendar_feed, name="calendar-feed"),
+    path("scheduling/resources/", views.resource_list, name="resource-list"),
+    path(
+        "scheduling/resources/<int:resource_id>/",
+        views.resource_detail,
+        name="resource-detail",
+    ),
+]

@@ -56,8 +56,8 @@ class Command(BaseCommand):
                 state = "revoked" if t.revoked_at else "active"
                 self.stdout.write(f"{t.pk}\t{state}\t{t.name}\t{t.membership}")
         else:
-            token = ApiToken.objects.filter(pk=options["id"]).first()
-            if token is None:
+            found = ApiToken.objects.filter(pk=options["id"]).first()
+            if found is None:
                 raise _fail(f"no token with id {options['id']}")
-            api_token_revoke(token=token)
-            self.stdout.write(f"Token {token.pk} revoked.")
+            api_token_revoke(token=found)
+            self.stdout.write(f"Token {found.pk} revoked.")

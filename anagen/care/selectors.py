@@ -1,0 +1,203 @@
+"""Reads of consultation records. Callers reach the patient through the access helper first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from anagen.accounts.access import Actor
+from anagen.accounts.models import Clinic
+from anagen.accounts.permissions import Perm
+from anagen.care.consent_texts import DEFAULT_TEMPLATES
+from anagen.care.models import (
+    Assessment,
+    Consent,
+    ConsentKind,
+    ConsentTemplate,
+    ScreeningRecord,
+)
+from anagen.patients.models import Patient
+
+# --- assessments ---------------------------------------------------------------------------
+
+
+def assessment_list(*, actor: Actor, patient: Patient) -> QuerySet[Assessment]:
+    actor.require(Perm.CLINICAL_VIEW)
+    return (
+        Assessment.objects.filter(patient=patient)
+        .select_related("created_by", "signed_by")
+        .order_by("-version")
+    )
+
+
+def assessment_get(*, actor: Actor, patient: Patient, version: int) -> Assessment | None:
+    return assessment_list(actor=actor, patient=patient).filter(version=version).first()
+
+
+def assessment_latest(*, actor: Actor, patient: Patient) -> Assessment | None:
+    return assessment_list(actor=actor, patient=patient).first()
+
+
+def assessment_for_screening(patient: Patient) -> Assessment | None:
+    """The latest signed assessment, else the latest draft: what screening reads."""
+    qs = Assessment.objects.filter(patient=patient)
+    return (
+        qs.filter(signed_at__isnull=False).order_by("-version").first()
+        or qs.order_by("-version").first()
+    )
+
+
+# --- screenings ----------------------------------------------------------------------------
+
+
+def screening_list(*, actor: Actor, patient: Patient) -> QuerySet[ScreeningRecord]:
+    actor.require(Perm.CLINICAL_VIEW)
+    return ScreeningRecord.objects.filter(patient=patient).select_related("run_by", "override_by")
+
+
+def screening_get(*, actor: Actor, patient: Patient, screening_id: int) -> ScreeningRecord | None:
+    return screening_list(actor=actor, patient=patient).filter(pk=screening_id).first()
+
+
+def screening_latest(*, actor: Actor, patient: Patient) -> ScreeningRecord | None:
+    return screening_list(actor=actor, patient=patient).first()
+
+
+# --- consent templates -----------------------------------------------------------------------
+
+
+def consent_templates_visible(clinic: Clinic | int) -> QuerySet[ConsentTemplate]:
+    """A clinic's own templates and the shared defaults, active ones only."""
+    clinic_id = clinic if isinstance(clinic, int) else clinic.pk
+    return ConsentTemplate.objects.filter(
+        Q(clinic_id=clinic_id) | Q(clinic__isnull=True), is_active=True
+    )
+
+
+def _ensure_default(kind: str) -> ConsentTemplate | None:
+    """The data migration seeds defaults; this re-creates one if a test database was flushed."""
+    if kind not in DEFAULT_TEMPLATES:
+        return None
+    title, body = DEFAULT_TEMPLATES[kind]
+    template, _ = ConsentTemplate.objects.get_or_create(
+        clinic=None,
+        kind=kind,
+        version=1,
+        defaults={"title": title, "body": body, "published_at": timezone.now()},
+    )
+    return template
+
+
+def consent_template_current(clinic: Clinic | int, kind: str) -> ConsentTemplate | None:
+    """The version a patient signs today: the highest active version visible to the clinic."""
+    current = consent_templates_visible(clinic).filter(kind=kind).order_by("-version").first()
+    return current or _ensure_default(kind)
+
+
+def consent_templates_current(clinic: Clinic | int) -> dict[str, ConsentTemplate]:
+    """Current template per kind, in one query (plus a one-off seed after a flush)."""
+    current: dict[str, ConsentTemplate] = {}
+    for t in consent_templates_visible(clinic).order_by("kind", "-version"):
+        current.setdefault(t.kind, t)
+    for kind in ConsentKind.values:
+        if kind not in current:
+            template = _ensure_default(kind)
+            if template is not None:
+                current[kind] = template
+    return current
+
+
+def consent_template_versions(clinic: Clinic | int, kind: str) -> QuerySet[ConsentTemplate]:
+    clinic_id = clinic if isinstance(clinic, int) else clinic.pk
+    return (
+        ConsentTemplate.objects.filter(Q(clinic_id=clinic_id) | Q(clinic__isnull=True), kind=kind)
+        .select_related("published_by")
+        .order_by("-version")
+    )
+
+
+# --- consents ------------------------------------------------------------------------------
+
+
+def consent_valid_for(patient: Patient, kind: str) -> Consent | None:
+    """The consent that covers ``kind`` today, or None.
+
+    That is the patient's latest consent of the kind, if it is not withdrawn and was signed on
+    the template version that is current now (a new version asks for re-consent). A withdrawn
+    latest consent is not replaced by an older one: withdrawal means no.
+    """
+    latest = (
+        Consent.objects.filter(patient=patient, kind=kind)
+        .select_related("template")
+        .order_by("-signed_at", "-id")
+        .first()
+    )
+    if latest is None or latest.is_withdrawn:
+        return None
+    current = consent_template_current(patient.clinic_id, kind)
+    if current is None or latest.template_id != current.pk:
+        return None
+    return latest
+
+
+@dataclass(frozen=True)
+class ConsentStatus:
+    kind: str
+    label: str
+    status: str  # valid | needs_reconsent | withdrawn | none
+    template: ConsentTemplate | None
+    consent: Consent | None
+
+    @property
+    def status_label(self) -> str:
+        if self.status == "needs_reconsent" and self.consent is not None:
+            return (
+                f"Needs re-consent (signed v{self.consent.template.version}, "
+                f"current v{self.template.version if self.template else '?'})"
+            )
+        return {"valid": "Valid", "withdrawn": "Withdrawn", "none": "Not signed"}.get(
+            self.status, self.status
+        )
+
+
+def consent_statuses(*, actor: Actor, patient: Patient) -> list[ConsentStatus]:
+    """Every consent kind with its state for this patient, in two queries.
+
+    Front desk may read this (booking needs it); it says nothing clinical beyond the kind.
+    """
+    actor.require(Perm.PATIENT_VIEW)
+    current = consent_templates_current(patient.clinic_id)
+    latest: dict[str, Consent] = {}
+    for c in (
+        Consent.objects.filter(patient=patient)
+        .select_related("template", "witness")
+        .order_by("kind", "-signed_at", "-id")
+    ):
+        latest.setdefault(c.kind, c)
+    result = []
+    for kind, label in ConsentKind.choices:
+        consent = latest.get(kind)
+        template = current.get(kind)
+        if consent is None:
+            status = "none"
+        elif consent.is_withdrawn:
+            status = "withdrawn"
+        elif template is not None and consent.template_id == template.pk:
+            status = "valid"
+        else:
+            status = "needs_reconsent"
+        result.append(ConsentStatus(kind, str(label), status, template, consent))
+    return result
+
+
+def consent_list(*, actor: Actor, patient: Patient) -> QuerySet[Consent]:
+    actor.require(Perm.CLINICAL_VIEW)
+    return Consent.objects.filter(patient=patient).select_related(
+        "template", "witness", "withdrawn_by"
+    )
+
+
+def consent_get(*, actor: Actor, patient: Patient, consent_id: int) -> Consent | None:
+    return consent_list(actor=actor, patient=patient).filter(pk=consent_id).first()

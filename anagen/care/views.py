@@ -1,0 +1,427 @@
+"""Consultation pages: assessment, screening, consent, consent texts (form → service → page)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.forms import Form
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from anagen.accounts.access import ClinicRequest, patient_for
+from anagen.accounts.decorators import clinic_view
+from anagen.accounts.models import Role
+from anagen.accounts.permissions import Perm
+from anagen.care import selectors, services
+from anagen.care.forms import (
+    AssessmentForm,
+    ConsentSignForm,
+    OverrideForm,
+    SaltForm,
+    ScreeningForm,
+    TemplatePublishForm,
+    WithdrawForm,
+)
+from anagen.care.models import ConsentKind
+from anagen.clinical import ValidationError as KernelValidationError
+from anagen.clinical import salt_score
+from anagen.patients.views import attach_errors
+
+# Service field names that the assessment form shows under another field.
+_ASSESSMENT_FIELD = {"scale_id": "scale", "scale_value": "scale"}
+
+
+def _attach(form: Form, exc: ValidationError, rename: dict[str, str] | None = None) -> None:
+    if hasattr(exc, "error_dict") and rename:
+        exc = ValidationError(
+            {rename.get(field, field): errors for field, errors in exc.message_dict.items()}
+        )
+    attach_errors(form, exc)
+
+
+def _status(request: ClinicRequest) -> int:
+    return 400 if request.method == "POST" else 200
+
+
+# --- assessments ---------------------------------------------------------------------------
+
+
+@clinic_view(Perm.CLINICAL_VIEW)
+def assessment_create(request: ClinicRequest, patient_id: int) -> HttpResponse:
+    patient = patient_for(request.actor, patient_id)
+    form = AssessmentForm(request.POST or None, initial=AssessmentForm.initial_from(None))
+    if request.method == "POST" and form.is_valid():
+        try:
+            assessment = services.assessment_create(
+                actor=request.actor, patient=patient, data=form.to_data()
+            )
+        except ValidationError as exc:
+            _attach(form, exc, _ASSESSMENT_FIELD)
+        else:
+            messages.success(request, f"Assessment version {assessment.version} saved as a draft.")
+            return redirect("care-assessment-detail", patient.pk, assessment.version)
+    return render(
+        request,
+        "care/assessment_form.html",
+        {"patient": patient, "form": form},
+        status=_status(request),
+    )
+
+
+def _assessment(request: ClinicRequest, patient_id: int, version: int) -> Any:
+    patient = patient_for(request.actor, patient_id)
+    assessment = selectors.assessment_get(actor=request.actor, patient=patient, version=version)
+    if assessment is None:
+        raise Http404("No such assessment.")
+    return patient, assessment
+
+
+@clinic_view(Perm.CLINICAL_VIEW)
+def assessment_edit(request: ClinicRequest, patient_id: int, version: int) -> HttpResponse:
+    patient, assessment = _assessment(request, patient_id, version)
+    if assessment.is_signed:
+        messages.error(request, services.SIGNED_LOCKED)
+        return redirect("care-assessment-detail", patient.pk, version)
+    form = AssessmentForm(request.POST or None, initial=AssessmentForm.initial_from(assessment))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.assessment_update(
+                actor=request.actor, assessment=assessment, data=form.to_data()
+            )
+        except ValidationError as exc:
+            _attach(form, exc, _ASSESSMENT_FIELD)
+        else:
+            messages.success(request, "Draft saved.")
+            return redirect("care-assessment-detail", patient.pk, version)
+    return render(
+        request,
+        "care/assessment_form.html",
+        {"patient": patient, "form": form, "assessment": assessment},
+        status=_status(request),
+    )
+
+
+@clinic_view(Perm.CLINICAL_VIEW)
+def assessment_detail(request: ClinicRequest, patient_id: int, version: int) -> HttpResponse:
+    patient, assessment = _assessment(request, patient_id, version)
+    services.care_record_read(
+        actor=request.actor, patient=patient, what="assessment", obj=assessment
+    )
+    versions = selectors.assessment_list(actor=request.actor, patient=patient)[:50]
+    return render(
+        request,
+        "care/assessment_detail.html",
+        {
+            "patient": patient,
+            "assessment": assessment,
+            "versions": versions,
+            "can_sign": request.actor.role == Role.PHYSICIAN,
+        },
+    )
+
+
+@require_POST
+@clinic_view(Perm.CLINICAL_VIEW)
+def assessment_sign(request: ClinicRequest, patient_id: int, version: int) -> HttpResponse:
+    patient, assessment = _assessment(request, patient_id, version)
+    try:
+        services.assessment_sign(actor=request.actor, assessment=assessment)
+    except PermissionDenied as exc:
+        return render(request, "403.html", {"reason": str(exc)}, status=403)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Assessment version {version} signed.")
+    return redirect("care-assessment-detail", patient.pk, version)
+
+
+@require_POST
+@clinic_view(Perm.CLINICAL_VIEW)
+def salt_preview(request: ClinicRequest) -> HttpResponse:
+    """The live SALT score under the four inputs (htmx fragment), computed by the kernel."""
+    form = SaltForm(request.POST)
+    context: dict[str, Any] = {}
+    if not form.is_valid():
+        filled = [request.POST.get(f, "").strip() for f in form.fields]
+        context["message"] = (
+            "Enter the % hair loss of all four areas (0-100)."
+            if not all(filled)
+            else "Each area is a % between 0 and 100."
+        )
+    else:
+        try:
+            context["score"] = salt_score(*(float(v) for v in form.cleaned_data.values()))
+        except KernelValidationError as exc:
+            context["message"] = f"{exc.field}: {exc.message}"
+    return render(request, "care/_salt_result.html", context)
+
+
+# --- screening -----------------------------------------------------------------------------
+
+
+@clinic_view(Perm.CLINICAL_VIEW)
+def screening_create(request: ClinicRequest, patient_id: int) -> HttpResponse:
+    patient = patient_for(request.actor, patient_id)
+    form = ScreeningForm(
+        request.POST or None,
+        initial={"planned_on": timezone.localdate(), "procedure": request.GET.get("procedure")},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            record = services.screening_run(
+                actor=request.actor, patient=patient, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            _attach(form, exc)
+        else:
+            return redirect("care-screening-detail", patient.pk, record.pk)
+    return render(
+        request,
+        "care/screening_form.html",
+        {"patient": patient, "form": form},
+        status=_status(request),
+    )
+
+
+def _screening(request: ClinicRequest, patient_id: int, screening_id: int) -> Any:
+    patient = patient_for(request.actor, patient_id)
+    record = selectors.screening_get(
+        actor=request.actor, patient=patient, screening_id=screening_id
+    )
+    if record is None:
+        raise Http404("No such screening.")
+    return patient, record
+
+
+def _screening_page(
+    request: ClinicRequest, patient: Any, record: Any, form: OverrideForm, status: int = 200
+) -> HttpResponse:
+    earlier = (
+        selectors.screening_list(actor=request.actor, patient=patient)
+        .filter(procedure=record.procedure)
+        .exclude(pk=record.pk)[:10]
+    )
+    return render(
+        request,
+        "care/screening_detail.html",
+        {
+            "patient": patient,
+            "record": record,
+            "form": form,
+            "earlier": earlier,
+            "refusal": services.NOT_OVERRIDABLE.get(record.decision, ""),
+            "can_override": request.actor.role == Role.PHYSICIAN
+            and record.decision == "review"
+            and not record.is_overridden,
+        },
+        status=status,
+    )
+
+
+@clinic_view(Perm.CLINICAL_VIEW)
+def screening_detail(request: ClinicRequest, patient_id: int, screening_id: int) -> HttpResponse:
+    patient, record = _screening(request, patient_id, screening_id)
+    services.care_record_read(actor=request.actor, patient=patient, what="screening", obj=record)
+    return _screening_page(request, patient, record, OverrideForm())
+
+
+@require_POST
+@clinic_view(Perm.CLINICAL_VIEW)
+def screening_override(request: ClinicRequest, patient_id: int, screening_id: int) -> HttpResponse:
+    patient, record = _screening(request, patient_id, screening_id)
+    form = OverrideForm(request.POST)
+    if form.is_valid():
+        try:
+            services.screening_override(
+                actor=request.actor, screening=record, reason=form.cleaned_data["reason"]
+            )
+        except PermissionDenied as exc:
+            return render(request, "403.html", {"reason": str(exc)}, status=403)
+        except ValidationError as exc:
+            _attach(form, exc)
+        else:
+            messages.success(request, "Override recorded: the screening counts as eligible.")
+            return redirect("care-screening-detail", patient.pk, record.pk)
+    return _screening_page(request, patient, record, form, status=400)
+
+
+# --- consent -------------------------------------------------------------------------------
+
+
+@clinic_view(Perm.PATIENT_VIEW)
+def consent_list(request: ClinicRequest, patient_id: int) -> HttpResponse:
+    """Consent status per kind. Front desk sees it (booking needs it) but cannot sign."""
+    patient = patient_for(request.actor, patient_id)
+    statuses = selectors.consent_statuses(actor=request.actor, patient=patient)
+    history = (
+        selectors.consent_list(actor=request.actor, patient=patient)[:50]
+        if request.actor.can(Perm.CLINICAL_VIEW)
+        else []
+    )
+    return render(
+        request,
+        "care/consent_list.html",
+        {"patient": patient, "statuses": statuses, "history": history},
+    )
+
+
+@clinic_view(Perm.CLINICAL_VIEW)
+def consent_sign(request: ClinicRequest, patient_id: int, kind: str) -> HttpResponse:
+    patient = patient_for(request.actor, patient_id)
+    if kind not in ConsentKind.values:
+        raise Http404("No such consent kind.")
+    template = selectors.consent_template_current(patient.clinic_id, kind)
+    if template is None:
+        raise Http404("No consent text for this kind.")
+    form = ConsentSignForm(request.POST or None, initial={"template_version": template.version})
+    if request.method == "POST" and form.is_valid():
+        try:
+            consent = services.consent_sign(
+                actor=request.actor,
+                patient=patient,
+                kind=kind,
+                signed_name=form.cleaned_data["signed_name"],
+                agreed=form.cleaned_data["agreed"],
+                template_version=form.cleaned_data["template_version"],
+            )
+        except ValidationError as exc:
+            _attach(form, exc)
+        else:
+            messages.success(request, f"Consent signed: {consent.get_kind_display()}.")
+            return redirect("care-consent-detail", patient.pk, consent.pk)
+    document = services.consent_document_html(template=template, patient=patient)
+    return render(
+        request,
+        "care/consent_sign.html",
+        {
+            "patient": patient,
+            "form": form,
+            "template": template,
+            "document": document,
+            "kind_label": ConsentKind(kind).label,
+        },
+        status=_status(request),
+    )
+
+
+def _consent(request: ClinicRequest, patient_id: int, consent_id: int) -> Any:
+    patient = patient_for(request.actor, patient_id)
+    consent = selectors.consent_get(actor=request.actor, patient=patient, consent_id=consent_id)
+    if consent is None:
+        raise Http404("No such consent.")
+    return patient, consent
+
+
+def _consent_page(
+    request: ClinicRequest, patient: Any, consent: Any, form: WithdrawForm, status: int = 200
+) -> HttpResponse:
+    valid = selectors.consent_valid_for(patient, consent.kind)
+    return render(
+        request,
+        "care/consent_detail.html",
+        {
+            "patient": patient,
+            "consent": consent,
+            "form": form,
+            "is_current": valid is not None and valid.pk == consent.pk,
+            # Recomputed on every view: a changed snapshot would no longer match its hash.
+            "hash_ok": services.sha256_of(consent.snapshot_html) == consent.sha256,
+        },
+        status=status,
+    )
+
+
+@clinic_view(Perm.CLINICAL_VIEW)
+def consent_detail(request: ClinicRequest, patient_id: int, consent_id: int) -> HttpResponse:
+    patient, consent = _consent(request, patient_id, consent_id)
+    services.care_record_read(actor=request.actor, patient=patient, what="consent", obj=consent)
+    return _consent_page(request, patient, consent, WithdrawForm())
+
+
+@require_POST
+@clinic_view(Perm.CLINICAL_VIEW)
+def consent_withdraw(request: ClinicRequest, patient_id: int, consent_id: int) -> HttpResponse:
+    patient, consent = _consent(request, patient_id, consent_id)
+    form = WithdrawForm(request.POST)
+    if form.is_valid():
+        try:
+            services.consent_withdraw(
+                actor=request.actor, consent=consent, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as exc:
+            _attach(form, exc)
+        else:
+            messages.success(request, "Consent withdrawn.")
+            return redirect("care-consent-detail", patient.pk, consent.pk)
+    return _consent_page(request, patient, consent, form, status=400)
+
+
+# --- consent texts -------------------------------------------------------------------------
+
+
+def _require_publisher(request: ClinicRequest) -> HttpResponse | None:
+    if not services.can_publish_templates(request.actor):
+        return render(
+            request,
+            "403.html",
+            {"reason": "Only a physician or a clinic admin can manage consent texts."},
+            status=403,
+        )
+    return None
+
+
+@clinic_view()
+def consent_templates(request: ClinicRequest) -> HttpResponse:
+    refused = _require_publisher(request)
+    if refused:
+        return refused
+    current = selectors.consent_templates_current(request.actor.clinic)
+    rows = [(kind, label, current.get(kind)) for kind, label in ConsentKind.choices]
+    return render(request, "care/consent_templates.html", {"rows": rows})
+
+
+@clinic_view()
+def consent_template_publish(request: ClinicRequest, kind: str) -> HttpResponse:
+    refused = _require_publisher(request)
+    if refused:
+        return refused
+    if kind not in ConsentKind.values:
+        raise Http404("No such consent kind.")
+    current = selectors.consent_template_current(request.actor.clinic, kind)
+    initial = {"kind": kind}
+    if current is not None:
+        initial.update(title=current.title, body=current.body)
+    form = TemplatePublishForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            template = services.consent_template_publish(
+                actor=request.actor,
+                kind=kind,
+                title=form.cleaned_data["title"],
+                body=form.cleaned_data["body"],
+            )
+        except ValidationError as exc:
+            _attach(form, exc)
+        else:
+            messages.success(
+                request,
+                f"Published version {template.version} of {template.get_kind_display()}; "
+                "patients who signed an earlier version will be asked to consent again.",
+            )
+            return redirect("care-consent-templates")
+    versions = selectors.consent_template_versions(request.actor.clinic, kind)[:20]
+    return render(
+        request,
+        "care/consent_template_form.html",
+        {
+            "form": form,
+            "kind_label": ConsentKind(kind).label,
+            "current": current,
+            "versions": versions,
+        },
+        status=_status(request),
+    )

@@ -1,0 +1,191 @@
+"""Demo scheduling data: resources, working hours, reminder rules and ~40 booked series per clinic.
+
+Deterministic (random.Random(seed)) and idempotent: resources are get-or-created and the series
+are only added to a clinic that has no treatment plan yet. Past sessions get their status set
+directly (completed, a few no-shows), because a real check-in needs care's consent and screening.
+Bookings are written in bulk with the same phase layout and free-slot search as the services.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.utils import timezone
+
+from anagen.accounts.models import Clinic, Membership
+from anagen.clinical import PROCEDURES, build_plan, get_protocol
+from anagen.patients.models import Patient
+from anagen.scheduling import availability as av
+from anagen.scheduling.models import (
+    Appointment,
+    AppointmentStatus,
+    PlanStatus,
+    Recall,
+    Resource,
+    ResourceBooking,
+    ResourceKind,
+    TreatmentPlan,
+    WorkingHours,
+)
+from anagen.scheduling.services import recall_window, reminder_rules_ensure_defaults
+
+CLINIC_SLUGS = ("north", "river")
+SERIES_PER_CLINIC = 40
+PROTOCOL_MIX = ["prp-aga-monthly-3"] * 6 + [
+    "prp-aga-2x2m",
+    "prp-aga-monthly-3-booster",
+    "meso-hair-biweekly",
+]
+OPEN, CLOSE = dt.time(9, 0), dt.time(17, 30)
+
+
+def _resources(clinic: Clinic) -> list[Resource]:
+    out = []
+    for username in (f"{clinic.slug}.physician", f"{clinic.slug}.nurse"):
+        m = Membership.objects.filter(clinic=clinic, user__username=username).first()
+        if m is None:
+            continue
+        r, _ = Resource.objects.get_or_create(
+            membership=m,
+            defaults={
+                "clinic": clinic,
+                "kind": ResourceKind.PRACTITIONER,
+                "name": m.user.get_full_name() or username,
+                "licensed_procedures": list(PROCEDURES),
+            },
+        )
+        out.append(r)
+    for name in ("Room 1", "Room 2"):
+        r, _ = Resource.objects.get_or_create(clinic=clinic, kind=ResourceKind.ROOM, name=name)
+        out.append(r)
+    r, _ = Resource.objects.get_or_create(
+        clinic=clinic,
+        kind=ResourceKind.CENTRIFUGE,
+        name="Centrifuge A",
+        defaults={"rotor_radius_cm": Decimal("10.0")},
+    )
+    out.append(r)
+    for res in out:
+        if res.kind != ResourceKind.CENTRIFUGE and not res.working_hours.exists():
+            WorkingHours.objects.bulk_create(
+                WorkingHours(resource=res, weekday=d, start=OPEN, end=CLOSE) for d in range(5)
+            )
+    return out
+
+
+def _seed_series(clinic: Clinic, resources: list[Resource], today: dt.date) -> None:
+    rng = random.Random(f"scheduling-{clinic.slug}")
+    tz = ZoneInfo(clinic.timezone)
+    now = timezone.now()
+    author = next(
+        (r.membership.user for r in resources if r.membership and r.membership.role == "physician"),
+        None,
+    )
+    if author is None:
+        return
+    patients = list(Patient.objects.filter(clinic=clinic).order_by("id")[:SERIES_PER_CLINIC])
+    lo = av.local(today - dt.timedelta(days=400), dt.time(0), tz)
+    hi = av.local(today + dt.timedelta(days=400), dt.time(0), tz)
+    cal = av.Calendar.load(resources, lo, hi, tz)
+    long_ago = lo
+    bookings: list[tuple[Appointment, list[tuple[Resource, str, dt.datetime, dt.datetime]]]] = []
+    for patient in patients:
+        protocol_id = rng.choice(PROTOCOL_MIX)
+        doc = get_protocol(protocol_id)
+        start = today + dt.timedelta(days=rng.randint(-150, 45))
+        holds = av.layout(doc["procedure"], protocol_id)
+        combos = av.combos_for(resources, doc["procedure"])
+        rng.shuffle(combos)
+        sessions = [s for s in build_plan(protocol_id, start).sessions if s.kind != "maintenance"]
+        plan = TreatmentPlan.objects.create(
+            clinic=clinic,
+            patient=patient,
+            protocol_id=protocol_id,
+            protocol_name=doc["name"],
+            procedure=doc["procedure"],
+            start_on=start,
+            created_by=author,
+        )
+        done = 0
+        for s in sessions:
+            found = None
+            for day in av.days_by_closeness(s.earliest_on, s.latest_on, s.target_on):
+                found = av.first_free(cal, holds, combos, day, long_ago)
+                if found:
+                    break
+            if found is None:
+                continue
+            at, combo = found
+            items = av.holds_for(holds, combo, at)
+            ends = at + dt.timedelta(minutes=av.duration_minutes(holds))
+            status = AppointmentStatus.BOOKED
+            if ends < now:
+                status = (
+                    AppointmentStatus.NO_SHOW
+                    if rng.random() < 0.05
+                    else AppointmentStatus.COMPLETED
+                )
+                done += status == AppointmentStatus.COMPLETED
+            appt = Appointment(
+                clinic=clinic,
+                patient=patient,
+                plan=plan,
+                sequence=s.n,
+                kind=s.kind,
+                procedure=doc["procedure"],
+                starts_at=at,
+                ends_at=ends,
+                target_on=s.target_on,
+                window_earliest=s.earliest_on,
+                window_latest=s.latest_on,
+                practitioner=combo.practitioner,
+                room=combo.room,
+                centrifuge=combo.centrifuge,
+                status=status,
+                history=[{"at": now.isoformat(timespec="seconds"), "by": "demo", "event": status}],
+            )
+            for r, _p, b_start, b_end in items:
+                cal.add(r.pk, b_start, b_end)
+            bookings.append((appt, items))
+        plan_appts = [a for a, _ in bookings if a.plan is plan]
+        if plan_appts and all(a.status != AppointmentStatus.BOOKED for a in plan_appts):
+            plan.status = PlanStatus.COMPLETED
+            last_day = plan_appts[-1].starts_at.astimezone(tz).date()
+            window = recall_window(plan, last_day)
+            if window:
+                Recall.objects.create(
+                    clinic=clinic,
+                    patient=patient,
+                    plan=plan,
+                    due_from=window[0],
+                    due_until=window[1],
+                )
+        elif done:
+            plan.status = PlanStatus.ACTIVE
+        plan.save(update_fields=["status"])
+    Appointment.objects.bulk_create([a for a, _ in bookings])
+    ResourceBooking.objects.bulk_create(
+        ResourceBooking(
+            appointment=a,
+            resource=r,
+            phase=phase,
+            starts_at=s,
+            ends_at=e,
+            active=a.status != AppointmentStatus.NO_SHOW,
+        )
+        for a, items in bookings
+        for r, phase, s, e in items
+    )
+
+
+def seed_scheduling_demo(today: dt.date) -> None:
+    for clinic in Clinic.objects.filter(slug__in=CLINIC_SLUGS):
+        with transaction.atomic():
+            resources = _resources(clinic)
+            reminder_rules_ensure_defaults(clinic=clinic)
+            if not TreatmentPlan.objects.filter(clinic=clinic).exists():
+                _seed_series(clinic, resources, today)

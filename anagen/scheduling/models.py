@@ -1,0 +1,325 @@
+"""Resources, treatment plans, appointments and the bookings that hold resources for them.
+
+Instants are stored in UTC; working hours are clinic-local wall-clock times (``Clinic.timezone``).
+
+No double booking: a ``ResourceBooking`` row holds one resource for one phase of one session.
+On PostgreSQL an exclusion constraint (added by migration 0002, PostgreSQL only) rejects two
+active rows of the same resource whose ``[starts_at, ends_at)`` ranges overlap. On SQLite the
+booking service serialises writers (``BEGIN IMMEDIATE``) and re-checks overlaps inside the
+transaction. Cancelling or marking a no-show sets ``active=False`` so the slot frees up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class ResourceKind(models.TextChoices):
+    PRACTITIONER = "practitioner", "Practitioner"
+    ROOM = "room", "Room"
+    CENTRIFUGE = "centrifuge", "Centrifuge"
+
+
+class Resource(models.Model):
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="scheduling_resources"
+    )
+    kind = models.CharField(max_length=20, choices=ResourceKind.choices)
+    name = models.CharField(max_length=100)
+    is_active = models.BooleanField(default=True)
+    # Practitioners only: the physician's or nurse's membership and what they may perform
+    # (keys of the clinical kernel's PROCEDURES).
+    membership = models.OneToOneField(
+        "accounts.Membership",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="scheduling_resource",
+    )
+    licensed_procedures = models.JSONField(default=list, blank=True)
+    # Centrifuges only: the rotor radius turns a speed (rpm) into a g-force (RCF).
+    rotor_radius_cm = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "name", "id"]
+        indexes = [models.Index(fields=["clinic", "kind", "is_active"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="practitioner", membership__isnull=False)
+                | (~Q(kind="practitioner") & Q(membership__isnull=True)),
+                name="practitioner_has_membership",
+            ),
+            models.CheckConstraint(
+                condition=Q(rotor_radius_cm__isnull=True) | Q(rotor_radius_cm__gt=0),
+                name="rotor_radius_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WorkingHours(models.Model):
+    """One open interval of a resource on a weekday (0 = Monday), clinic-local time."""
+
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="working_hours")
+    weekday = models.PositiveSmallIntegerField()
+    start = models.TimeField()
+    end = models.TimeField()
+
+    class Meta:
+        ordering = ["weekday", "start"]
+        constraints = [
+            models.CheckConstraint(condition=Q(start__lt=F("end")), name="hours_start_before_end"),
+            models.CheckConstraint(condition=Q(weekday__lte=6), name="hours_weekday_0_6"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource} {self.weekday} {self.start}-{self.end}"
+
+
+class PlanStatus(models.TextChoices):
+    PLANNED = "planned", "Planned"
+    ACTIVE = "active", "Active"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class TreatmentPlan(models.Model):
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="treatment_plans"
+    )
+    protocol_id = models.CharField(max_length=64)
+    protocol_name = models.CharField(max_length=200)
+    procedure = models.CharField(max_length=40)
+    start_on = models.DateField()
+    status = models.CharField(max_length=12, choices=PlanStatus.choices, default="planned")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-start_on", "-id"]
+        indexes = [models.Index(fields=["patient", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.protocol_name} from {self.start_on}"
+
+
+class AppointmentKind(models.TextChoices):
+    INDUCTION = "induction", "Induction"
+    BOOSTER = "booster", "Booster"
+    MAINTENANCE = "maintenance", "Maintenance"
+    CONSULTATION = "consultation", "Consultation"
+
+
+class AppointmentStatus(models.TextChoices):
+    BOOKED = "booked", "Booked"
+    CHECKED_IN = "checked_in", "Checked in"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+    NO_SHOW = "no_show", "No-show"
+
+
+OPEN_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.CHECKED_IN)
+
+
+class Appointment(models.Model):
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="appointments"
+    )
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="appointments"
+    )
+    plan = models.ForeignKey(
+        TreatmentPlan,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="appointments",
+    )
+    sequence = models.PositiveSmallIntegerField(default=1)
+    kind = models.CharField(max_length=20, choices=AppointmentKind.choices)
+    procedure = models.CharField(max_length=40, blank=True)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    # The protocol window this session belongs in (null for a free-standing appointment).
+    target_on = models.DateField(null=True, blank=True)
+    window_earliest = models.DateField(null=True, blank=True)
+    window_latest = models.DateField(null=True, blank=True)
+    # Denormalised from the bookings so calendar filters are one indexed lookup.
+    practitioner = models.ForeignKey(
+        Resource, on_delete=models.PROTECT, related_name="practitioner_appointments"
+    )
+    room = models.ForeignKey(Resource, on_delete=models.PROTECT, related_name="room_appointments")
+    centrifuge = models.ForeignKey(
+        Resource,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="centrifuge_appointments",
+    )
+    status = models.CharField(
+        max_length=12, choices=AppointmentStatus.choices, default=AppointmentStatus.BOOKED
+    )
+    notes = models.TextField(blank=True)
+    # Append-only list of {"at", "by", "event", ...}: moves, status changes and their reasons.
+    history = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        indexes = [
+            models.Index(fields=["clinic", "starts_at"]),
+            models.Index(fields=["patient", "starts_at"]),
+            models.Index(fields=["practitioner", "starts_at"]),
+            models.Index(fields=["room", "starts_at"]),
+            models.Index(fields=["status", "starts_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(starts_at__lt=F("ends_at")), name="appointment_starts_before_end"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.sequence} at {self.starts_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def outside_window(self, on: dt.date | None = None) -> bool:
+        day = on or self.local_date
+        if self.window_earliest is None or self.window_latest is None:
+            return False
+        return not (self.window_earliest <= day <= self.window_latest)
+
+    @property
+    def local_date(self) -> dt.date:
+        return self.starts_at.astimezone(ZoneInfo(self.clinic.timezone)).date()
+
+
+class Phase(models.TextChoices):
+    ANAESTHETIC_CREAM = "anaesthetic_cream", "Anaesthetic cream"
+    DRAW_AND_SPIN = "draw_and_spin", "Draw and spin"
+    INJECTION = "injection", "Injection"
+    CONSULTATION = "consultation", "Consultation"
+
+
+class ResourceBooking(models.Model):
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="bookings")
+    resource = models.ForeignKey(Resource, on_delete=models.PROTECT, related_name="bookings")
+    phase = models.CharField(max_length=20, choices=Phase.choices)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        indexes = [models.Index(fields=["resource", "active", "starts_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(starts_at__lt=F("ends_at")), name="booking_starts_before_end"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource} {self.phase} {self.starts_at}-{self.ends_at}"
+
+
+class RecallStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    BOOKED = "booked", "Booked"
+    DISMISSED = "dismissed", "Dismissed"
+
+
+class Recall(models.Model):
+    """A maintenance session is due: created when a plan's induction series completes."""
+
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="recalls"
+    )
+    plan = models.OneToOneField(TreatmentPlan, on_delete=models.PROTECT, related_name="recall")
+    due_from = models.DateField()
+    due_until = models.DateField()
+    status = models.CharField(max_length=10, choices=RecallStatus.choices, default="open")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["due_from", "id"]
+        indexes = [models.Index(fields=["clinic", "status", "due_from"])]
+
+    def __str__(self) -> str:
+        return f"Recall {self.due_from}–{self.due_until} ({self.status})"
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+
+
+class ReminderRule(models.Model):
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.CASCADE, related_name="reminder_rules"
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    lead_hours = models.PositiveIntegerField()
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["-lead_hours", "channel"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "channel", "lead_hours"], name="one_rule_per_lead_time"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.lead_hours} h before"
+
+
+class ReminderStatus(models.TextChoices):
+    SENT = "sent", "Sent"
+    SKIPPED_NO_CONSENT = "skipped_no_consent", "Skipped: no consent or no address"
+    FAILED = "failed", "Failed"
+
+
+class ReminderSent(models.Model):
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="reminders")
+    rule = models.ForeignKey(ReminderRule, on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    sent_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=20, choices=ReminderStatus.choices)
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-sent_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["appointment", "rule"], name="one_reminder_per_rule")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} reminder {self.status}"
+
+
+class CalendarFeedToken(models.Model):
+    """The secret in a practitioner's iCalendar feed URL. Only its SHA-256 is stored."""
+
+    resource = models.OneToOneField(Resource, on_delete=models.CASCADE, related_name="feed_token")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Feed token of {self.resource_id}"

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from anagen.scheduling import selectors, services
+
+register = template.Library()
+
+
+@register.inclusion_tag("scheduling/_chart_card.html", takes_context=True)
+def schedule_card(context: template.Context, patient: Any, actor: Any) -> dict[str, Any]:
+    """The chart's "Plan and appointments" card (three queries, whatever the history)."""
+    schedule = selectors.patient_schedule(actor=actor, patient=patient)
+    return {
+        "patient": patient,
+        "actor": actor,
+        "s": schedule,
+        "can_plan": actor.role in services.PLAN_ROLES,
+        "can_book": actor.role in services.BOOKING_ROLES,
+    }

@@ -1,0 +1,100 @@
+"""Reminders: lead times, consent, never twice; the task and the command."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.test import override_settings
+
+from anagen.scheduling import services, sms
+from anagen.scheduling.models import ReminderRule, ReminderSent
+from anagen.scheduling.tests.conftest import at, next_monday
+from conftest import make_patient
+
+pytestmark = pytest.mark.django_db
+
+
+def _book(clinic, kit, patient, when):
+    return services.appointment_book(
+        actor=clinic.actor(clinic.front_desk),
+        patient=patient,
+        kind="consultation",
+        procedure="",
+        starts_at=when,
+        practitioner_id=kit.physician.pk,
+        room_id=kit.room1.pk,
+    )
+
+
+@pytest.fixture
+def rules(clinic_a):
+    services.reminder_rules_ensure_defaults(clinic=clinic_a.clinic)
+    return ReminderRule.objects.filter(clinic=clinic_a.clinic)
+
+
+def test_reminders_go_out_at_lead_time_once_and_honour_consent(clinic_a, kit_a, rules):
+    sms.outbox.clear()
+    both = make_patient(
+        clinic_a,
+        given_name="Both",
+        family_name="Yes",
+        email="b@example.com",
+        sms_reminders=True,
+        email_reminders=True,
+    )
+    none = make_patient(
+        clinic_a, given_name="None", family_name="No", sms_reminders=False, email_reminders=False
+    )
+    when = at(next_monday(), 10)
+    _book(clinic_a, kit_a, both, when)
+    b = _book(clinic_a, kit_a, none, when + dt.timedelta(hours=1))
+    # 3 days before: nothing is due yet
+    assert sum(services.reminders_send_due(now=when - dt.timedelta(days=3)).values()) == 0
+    # 47 h before: the 48-hour email and SMS rules are due for both appointments
+    counts = services.reminders_send_due(now=when - dt.timedelta(hours=47))
+    assert counts["sent"] == 2 and counts["skipped_no_consent"] == 2
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["b@example.com"]
+    assert len(sms.outbox) == 1 and sms.outbox[0].to == both.phone
+    assert "Álvarez" not in sms.outbox[0].body and "PRP" not in sms.outbox[0].body
+    # again: nothing is sent twice
+    assert sum(services.reminders_send_due(now=when - dt.timedelta(hours=46)).values()) == 0
+    # 1 h before: the 2-hour SMS rule
+    counts = services.reminders_send_due(now=when - dt.timedelta(hours=1))
+    assert counts["sent"] == 1 and len(sms.outbox) == 2
+    assert ReminderSent.objects.filter(appointment=b, status="skipped_no_consent").count() == 3
+
+
+def test_cancelled_appointments_get_no_reminder(clinic_a, kit_a, rules, patient_a):
+    sms.outbox.clear()
+    when = at(next_monday(), 10)
+    a = _book(clinic_a, kit_a, patient_a, when)
+    services.appointment_cancel(
+        actor=clinic_a.actor(clinic_a.front_desk), appointment=a, reason="x"
+    )
+    assert sum(services.reminders_send_due(now=when - dt.timedelta(hours=1)).values()) == 0
+
+
+def test_sms_failure_is_recorded_not_raised(clinic_a, kit_a, rules, patient_a, settings):
+    settings.ANAGEN_SMS_BACKEND = "anagen.scheduling.tests.test_reminders.BrokenSms"
+    when = at(next_monday(), 10)
+    a = _book(clinic_a, kit_a, patient_a, when)
+    services.reminders_send_due(now=when - dt.timedelta(hours=1))
+    rows = ReminderSent.objects.filter(appointment=a, channel="sms")
+    assert rows.count() == 2  # the 48 h and the 2 h rule
+    assert all(r.status == "failed" and "provider down" in r.detail for r in rows)
+
+
+class BrokenSms:
+    def send(self, *, to: str, body: str) -> str:
+        raise RuntimeError("provider down")
+
+
+@override_settings(
+    TASKS={"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+)
+def test_command_enqueues_the_task(clinic_a, kit_a, rules, patient_a, capsys):
+    call_command("send_reminders")
+    assert "sent" in capsys.readouterr().out

@@ -1,0 +1,496 @@
+"""Scheduling pages: plan preview and booking, calendar, appointment actions, resources, feeds."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from anagen.accounts.access import ClinicRequest, patient_for
+from anagen.accounts.decorators import clinic_view
+from anagen.accounts.models import Membership, Role
+from anagen.accounts.permissions import Perm
+from anagen.patients.views import attach_errors
+from anagen.scheduling import feeds, selectors, services
+from anagen.scheduling.forms import (
+    AppointmentBookForm,
+    CancelForm,
+    HoursForm,
+    MoveForm,
+    PlanChooseForm,
+    ResourceForm,
+)
+from anagen.scheduling.models import CalendarFeedToken, ResourceKind, WorkingHours
+
+WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+def _field(form: Any, name: str) -> forms.ChoiceField:
+    field: forms.ChoiceField = form.fields[name]
+    return field
+
+
+def _refuse(request: HttpRequest, reason: str) -> HttpResponse:
+    return render(request, "403.html", {"reason": reason}, status=403)
+
+
+# --- Plan: choose a protocol, preview, book ------------------------------------------------
+
+
+@clinic_view(Perm.CLINICAL_VIEW)
+def plan_new(request: ClinicRequest, patient_id: int) -> HttpResponse:
+    patient = patient_for(request.actor, patient_id)
+    if request.actor.role not in services.PLAN_ROLES:
+        return _refuse(request, "Only a physician can choose a protocol.")
+    source = request.POST if request.method == "POST" else request.GET
+    form = PlanChooseForm(source if "protocol_id" in source else None)
+    preview: list[services.SessionPreview] | None = None
+    status = 200
+    chosen: dict[int, str] = {}
+    if form.is_bound and form.is_valid():
+        protocol_id, start_on = form.cleaned_data["protocol_id"], form.cleaned_data["start_on"]
+        if request.method == "POST":
+            chosen = {
+                int(k[5:]): str(v)
+                for k, v in request.POST.items()
+                if re.fullmatch(r"slot_\d{1,2}", k)
+            }
+            try:
+                choices = [services.SlotChoice.from_key(n, v) for n, v in sorted(chosen.items())]
+                plan = services.plan_book_series(
+                    actor=request.actor,
+                    patient=patient,
+                    protocol_id=protocol_id,
+                    start_on=start_on,
+                    choices=choices,
+                )
+            except ValidationError as exc:
+                attach_errors(form, exc)
+                status = 400
+            else:
+                messages.success(
+                    request,
+                    f"Booked {plan.appointments.count()} sessions of {plan.protocol_name}.",
+                )
+                return redirect("patient-detail", patient_id=patient.pk)
+        try:
+            preview = services.plan_preview(
+                actor=request.actor, patient=patient, protocol_id=protocol_id, start_on=start_on
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc)
+            preview, status = None, 400
+    elif form.is_bound:
+        status = 400
+    if preview and not chosen:
+        chosen = {s.n: s.slots[0].key for s in preview if s.slots}
+    return render(
+        request,
+        "scheduling/plan_form.html",
+        {
+            "patient": patient,
+            "form": form,
+            "preview": preview,
+            "chosen": chosen,
+            "bookable": bool(preview) and all(s.slots for s in preview or []),
+            "tz": ZoneInfo(request.actor.clinic.timezone),
+        },
+        status=status,
+    )
+
+
+@clinic_view(Perm.PATIENT_VIEW)
+def plan_detail(request: ClinicRequest, plan_id: int) -> HttpResponse:
+    plan = selectors.plan_for(request.actor, plan_id)
+    form = CancelForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.plan_cancel(
+                    actor=request.actor, plan=plan, reason=form.cleaned_data["reason"]
+                )
+            except ValidationError as exc:
+                attach_errors(form, exc)
+            else:
+                messages.success(request, "Plan cancelled; its open appointments were cancelled.")
+                return redirect("plan-detail", plan_id=plan.pk)
+        status = 400
+    appointments = plan.appointments.select_related("practitioner", "room", "clinic").order_by(
+        "sequence", "starts_at"
+    )
+    return render(
+        request,
+        "scheduling/plan_detail.html",
+        {"plan": plan, "appointments": appointments, "form": form},
+        status=status,
+    )
+
+
+# --- Single appointment --------------------------------------------------------------------
+
+
+def _resource_choices(request: ClinicRequest, kind: str) -> list[tuple[Any, str]]:
+    return [
+        (r.pk, r.name)
+        for r in selectors.resources_for(request.actor, active_only=True).filter(kind=kind)
+    ]
+
+
+@clinic_view(Perm.PATIENT_VIEW)
+def appointment_new(request: ClinicRequest, patient_id: int) -> HttpResponse:
+    patient = patient_for(request.actor, patient_id)
+    if request.actor.role not in services.BOOKING_ROLES:
+        return _refuse(request, "Your role cannot book appointments.")
+    form = AppointmentBookForm(request.POST or None)
+    _field(form, "practitioner").choices = _resource_choices(request, ResourceKind.PRACTITIONER)
+    _field(form, "room").choices = _resource_choices(request, ResourceKind.ROOM)
+    _field(form, "centrifuge").choices = [("", "—"), *_resource_choices(request, "centrifuge")]
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        tz = ZoneInfo(request.actor.clinic.timezone)
+        try:
+            appt = services.appointment_book(
+                actor=request.actor,
+                patient=patient,
+                kind=d["kind"],
+                procedure=d["procedure"] if d["kind"] == "maintenance" else "",
+                starts_at=dt.datetime.combine(d["date"], d["time"], tzinfo=tz),
+                practitioner_id=d["practitioner"],
+                room_id=d["room"],
+                centrifuge_id=d["centrifuge"],
+                notes=d["notes"],
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, "Appointment booked.")
+            return redirect("appointment-detail", appointment_id=appt.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "scheduling/appointment_form.html",
+        {"patient": patient, "form": form},
+        status=status,
+    )
+
+
+def _detail_context(request: ClinicRequest, appt: Any) -> dict[str, Any]:
+    return {
+        "appt": appt,
+        "tz": ZoneInfo(appt.clinic.timezone),
+        "cancel_form": CancelForm(),
+        "can_book": request.actor.role in services.BOOKING_ROLES,
+        "can_complete": request.actor.role in services.PERFORMING_ROLES,
+    }
+
+
+@clinic_view(Perm.PATIENT_VIEW)
+def appointment_detail(request: ClinicRequest, appointment_id: int) -> HttpResponse:
+    appt = selectors.appointment_for(request.actor, appointment_id)
+    return render(request, "scheduling/appointment_detail.html", _detail_context(request, appt))
+
+
+ACTIONS = {
+    "check_in": services.appointment_check_in,
+    "complete": services.appointment_complete,
+    "no_show": services.appointment_no_show,
+}
+DONE = {
+    "check_in": "Checked in.",
+    "complete": "Session completed.",
+    "no_show": "Recorded as a no-show.",
+    "cancel": "Appointment cancelled.",
+}
+
+
+@require_POST
+@clinic_view(Perm.PATIENT_VIEW)
+def appointment_status(request: ClinicRequest, appointment_id: int) -> HttpResponse:
+    appt = selectors.appointment_for(request.actor, appointment_id)
+    action = request.POST.get("action", "")
+    context = _detail_context(request, appt)
+    try:
+        if action == "cancel":
+            form = CancelForm(request.POST)
+            context["cancel_form"] = form
+            if not form.is_valid():
+                raise ValidationError(list(form.errors.get("reason") or ["Say why."]))
+            services.appointment_cancel(
+                actor=request.actor, appointment=appt, reason=form.cleaned_data["reason"]
+            )
+        elif action in ACTIONS:
+            ACTIONS[action](actor=request.actor, appointment=appt)
+        else:
+            raise ValidationError("Unknown action.")
+    except PermissionDenied as exc:
+        return _refuse(request, str(exc))
+    except ValidationError as exc:
+        context["action_errors"] = exc.messages
+        return render(request, "scheduling/appointment_detail.html", context, status=400)
+    messages.success(request, DONE[action])
+    return redirect("appointment-detail", appointment_id=appt.pk)
+
+
+@clinic_view(Perm.PATIENT_VIEW)
+def appointment_move(request: ClinicRequest, appointment_id: int) -> HttpResponse:
+    appt = selectors.appointment_for(request.actor, appointment_id)
+    if request.actor.role not in services.BOOKING_ROLES:
+        return _refuse(request, "Your role cannot reschedule appointments.")
+    tz = ZoneInfo(appt.clinic.timezone)
+    local = appt.starts_at.astimezone(tz)
+    form = MoveForm(
+        request.POST or None, initial={"date": local.date(), "time": local.time(), "scope": "this"}
+    )
+    warnings: list[str] = []
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            services.appointment_move(
+                actor=request.actor,
+                appointment=appt,
+                new_start=dt.datetime.combine(d["date"], d["time"], tzinfo=tz),
+                and_following=d["scope"] == "following",
+                confirm_outside_window=d["confirm_outside_window"],
+            )
+        except services.OutsideWindow as exc:
+            warnings = exc.messages
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, "Appointment moved.")
+            return redirect("appointment-detail", appointment_id=appt.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "scheduling/appointment_move.html",
+        {"appt": appt, "form": form, "warnings": warnings, "tz": tz},
+        status=status,
+    )
+
+
+# --- Calendar ------------------------------------------------------------------------------
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+@clinic_view(Perm.PATIENT_VIEW)
+def calendar(request: ClinicRequest) -> HttpResponse:
+    tz = ZoneInfo(request.actor.clinic.timezone)
+    today = dt.datetime.now(tz).date()
+    view = "day" if request.GET.get("view") == "day" else "week"
+    try:
+        day = dt.date.fromisoformat(request.GET.get("date", "")[:10])
+    except ValueError:
+        day = today
+    practitioner = _int_or_none(request.GET.get("practitioner"))
+    room = _int_or_none(request.GET.get("room"))
+    start = day if view == "day" else day - dt.timedelta(days=day.weekday())
+    length = 1 if view == "day" else 7
+    days = selectors.calendar_days(
+        actor=request.actor,
+        start=start,
+        days=length,
+        practitioner_id=practitioner,
+        room_id=room,
+    )
+    base = {"view": view}
+    if practitioner:
+        base["practitioner"] = str(practitioner)
+    if room:
+        base["room"] = str(room)
+
+    def link(**kw: Any) -> str:
+        from urllib.parse import urlencode
+
+        return reverse("calendar") + "?" + urlencode({**base, **kw})
+
+    step = dt.timedelta(days=length)
+    resources = list(selectors.resources_for(request.actor, active_only=True))
+    return render(
+        request,
+        "scheduling/calendar.html",
+        {
+            "days": days,
+            "view": view,
+            "day": day,
+            "today": today,
+            "tz": tz,
+            "practitioners": [r for r in resources if r.kind == ResourceKind.PRACTITIONER],
+            "rooms": [r for r in resources if r.kind == ResourceKind.ROOM],
+            "practitioner": practitioner,
+            "room": room,
+            "prev_url": link(date=(start - step).isoformat()),
+            "next_url": link(date=(start + step).isoformat()),
+            "today_url": link(date=today.isoformat()),
+            "day_url": link(view="day", date=day.isoformat()),
+            "week_url": link(view="week", date=day.isoformat()),
+        },
+    )
+
+
+# --- Resources (clinic admin) --------------------------------------------------------------
+
+
+def _hours_text(rows: list[WorkingHours]) -> str:
+    return "\n".join(f"{WEEKDAYS[h.weekday]} {h.start:%H:%M}-{h.end:%H:%M}" for h in rows)
+
+
+HOURS_LINE = re.compile(
+    r"^(mon|tue|wed|thu|fri|sat|sun)\w*\s+(\d{1,2}:\d{2})\s*[-–]\s*(\d{1,2}:\d{2})$", re.I
+)
+
+
+def parse_hours(text: str) -> list[tuple[int, dt.time, dt.time]]:
+    rows, errors = [], []
+    for n, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        m = HOURS_LINE.match(line)
+        try:
+            if not m:
+                raise ValueError
+            rows.append(
+                (
+                    [w.lower() for w in WEEKDAYS].index(m[1][:3].lower()),
+                    dt.time.fromisoformat(m[2].zfill(5)),
+                    dt.time.fromisoformat(m[3].zfill(5)),
+                )
+            )
+        except ValueError:
+            errors.append(f"Line {n}: write it like “Mon 09:00-17:30”.")
+    if errors:
+        raise ValidationError({"hours": errors})
+    return rows
+
+
+@clinic_view(Perm.PATIENT_VIEW)
+def resource_list(request: ClinicRequest) -> HttpResponse:
+    if request.actor.role not in services.ADMIN_ROLES:
+        return _refuse(request, "Only a clinic admin can manage resources.")
+    form = ResourceForm(request.POST or None)
+    members = (
+        Membership.objects.filter(
+            clinic=request.actor.clinic, is_active=True, role__in=[Role.PHYSICIAN, Role.NURSE]
+        )
+        .exclude(scheduling_resource__isnull=False)
+        .select_related("user")
+    )
+    _field(form, "membership").choices = [("", "—")] + [
+        (m.pk, f"{m.user} ({m.get_role_display()})") for m in members
+    ]
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            resource = services.resource_create(
+                actor=request.actor,
+                kind=d["kind"],
+                name=d["name"],
+                membership_id=d["membership"],
+                rotor_radius_cm=d["rotor_radius_cm"],
+                licensed_procedures=d["licensed_procedures"],
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, f"Added {resource.name}.")
+            return redirect("resource-detail", resource_id=resource.pk)
+    resources = selectors.resources_for(request.actor).prefetch_related("working_hours")
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "scheduling/resources.html",
+        {"form": form, "resources": resources, "weekdays": WEEKDAYS},
+        status=status,
+    )
+
+
+@clinic_view(Perm.PATIENT_VIEW)
+def resource_detail(request: ClinicRequest, resource_id: int) -> HttpResponse:
+    resource = selectors.resource_for(request.actor, resource_id)
+    if request.actor.role not in services.ADMIN_ROLES:
+        return _refuse(request, "Only a clinic admin can manage resources.")
+    hours = list(resource.working_hours.all())
+    form = HoursForm(request.POST or None, initial={"hours": _hours_text(hours)})
+    if request.method == "POST":
+        if "active" in request.POST:
+            services.resource_update(
+                actor=request.actor,
+                resource=resource,
+                data={"is_active": request.POST["active"] == "1"},
+            )
+            messages.success(request, "Saved.")
+            return redirect("resource-detail", resource_id=resource.pk)
+        if form.is_valid():
+            try:
+                rows = parse_hours(form.cleaned_data["hours"])
+                services.working_hours_set(actor=request.actor, resource=resource, hours=rows)
+            except ValidationError as exc:
+                attach_errors(form, exc)
+            else:
+                messages.success(request, "Working hours saved.")
+                return redirect("resource-detail", resource_id=resource.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "scheduling/resource_detail.html",
+        {"resource": resource, "form": form, "radius": resource.rotor_radius_cm or Decimal(0)},
+        status=status,
+    )
+
+
+# --- iCalendar feeds -----------------------------------------------------------------------
+
+
+@clinic_view(Perm.PATIENT_VIEW)
+def feed_list(request: ClinicRequest) -> HttpResponse:
+    qs = selectors.practitioners_for(request.actor)
+    if request.actor.role not in services.ADMIN_ROLES:
+        qs = qs.filter(membership=request.actor.membership)
+    practitioners = list(qs)
+    tokens = {
+        t.resource_id: t for t in CalendarFeedToken.objects.filter(resource__in=practitioners)
+    }
+    new_url = ""
+    if request.method == "POST":
+        resource = selectors.resource_for(request.actor, request.POST.get("resource"))
+        try:
+            raw = services.feed_token_rotate(actor=request.actor, resource=resource)
+        except PermissionDenied as exc:
+            return _refuse(request, str(exc))
+        except Http404:
+            raise
+        new_url = request.build_absolute_uri(reverse("calendar-feed", args=[raw]))
+        messages.success(
+            request, f"New feed address for {resource.name}; the old one stops working now."
+        )
+        tokens[resource.pk] = CalendarFeedToken.objects.get(resource=resource)
+    rows = [(p, tokens.get(p.pk)) for p in practitioners]
+    return render(request, "scheduling/feeds.html", {"rows": rows, "new_url": new_url})
+
+
+def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
+    """The practitioner's appointments as RFC 5545 iCalendar; the token is the only secret."""
+    resource = feeds.resource_for_token(token)
+    if resource is None:
+        raise Http404("No such feed.")
+    response = HttpResponse(feeds.build_feed(resource), content_type="text/calendar; charset=utf-8")
+    response["Cache-Control"] = "private, max-age=300"
+    response["Content-Disposition"] = 'inline; filename="anagen.ics"'
+    return response
