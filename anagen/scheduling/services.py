@@ -1241,3 +1241,47 @@ def reminders_send_due(*, now: dt.datetime | None = None) -> dict[str, int]:
             )
             counts[status] += 1
     return counts
+
+
+# --- Reminder rules (clinic admin) -----------------------------------------------------------
+
+
+@transaction.atomic
+def reminder_rule_add(*, actor: Actor, channel: str, lead_hours: int) -> ReminderRule:
+    """A new lead time for reminders; one rule per channel and lead time."""
+    if actor.role not in ADMIN_ROLES:
+        raise PermissionDenied("Only a clinic admin can change reminder rules.")
+    if channel not in Channel.values:
+        raise ValidationError({"channel": "Choose email or SMS."})
+    if not 1 <= lead_hours <= 24 * 14:
+        raise ValidationError({"lead_hours": "Lead time must be between 1 hour and 14 days."})
+    if ReminderRule.objects.filter(
+        clinic=actor.clinic, channel=channel, lead_hours=lead_hours
+    ).exists():
+        raise ValidationError(
+            {"lead_hours": "There is already a rule for this channel and lead time."}
+        )
+    rule = ReminderRule.objects.create(clinic=actor.clinic, channel=channel, lead_hours=lead_hours)
+    audit_record(
+        action="reminder_rule.create",
+        actor=actor,
+        obj=rule,
+        changes={"channel": channel, "lead_hours": lead_hours},
+    )
+    return rule
+
+
+@transaction.atomic
+def reminder_rule_set_active(*, actor: Actor, rule: ReminderRule, active: bool) -> ReminderRule:
+    if actor.role not in ADMIN_ROLES:
+        raise PermissionDenied("Only a clinic admin can change reminder rules.")
+    if rule.is_active != active:
+        rule.is_active = active
+        rule.save(update_fields=["is_active"])
+        audit_record(
+            action="reminder_rule.update",
+            actor=actor,
+            obj=rule,
+            changes={"is_active": [not active, active]},
+        )
+    return rule

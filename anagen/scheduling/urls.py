@@ -25,6 +25,7 @@ urlpatterns = [
     path("calendar/feeds/", views.feed_list, name="calendar-feeds"),
     path("calendar/feed/<str:token>.ics", views.calendar_feed, name="calendar-feed"),
     path("scheduling/resources/", views.resource_list, name="resource-list"),
+    path("scheduling/reminders/", views.reminder_rules, name="reminder-rules"),
     path(
         "scheduling/resources/<int:resource_id>/",
         views.resource_detail,

@@ -30,7 +30,13 @@ from anagen.scheduling.forms import (
     PlanChooseForm,
     ResourceForm,
 )
-from anagen.scheduling.models import CalendarFeedToken, ResourceKind, WorkingHours
+from anagen.scheduling.models import (
+    CalendarFeedToken,
+    Channel,
+    ReminderRule,
+    ResourceKind,
+    WorkingHours,
+)
 
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
@@ -494,3 +500,46 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
     response["Cache-Control"] = "private, max-age=300"
     response["Content-Disposition"] = 'inline; filename="anagen.ics"'
     return response
+
+
+class ReminderRuleForm(forms.Form):
+    channel = forms.ChoiceField(choices=Channel.choices)
+    lead_hours = forms.IntegerField(
+        min_value=1, max_value=24 * 14, label="Hours before the appointment"
+    )
+
+
+@clinic_view(Perm.PATIENT_VIEW)
+def reminder_rules(request: ClinicRequest) -> HttpResponse:
+    """Clinic admins set when reminders go out; the worker sends them at these lead times."""
+    if request.actor.role not in services.ADMIN_ROLES:
+        return _refuse(request, "Only a clinic admin can change reminder rules.")
+    form = ReminderRuleForm(request.POST if request.POST.get("action") == "add" else None)
+    if request.method == "POST":
+        if request.POST.get("action") == "add":
+            if form.is_valid():
+                try:
+                    services.reminder_rule_add(actor=request.actor, **form.cleaned_data)
+                except ValidationError as exc:
+                    attach_errors(form, exc)
+                else:
+                    messages.success(request, "Reminder rule added.")
+                    return redirect("reminder-rules")
+        else:
+            rule = ReminderRule.objects.filter(
+                clinic=request.actor.clinic, pk=_int_or_none(request.POST.get("rule"))
+            ).first()
+            if rule is None:
+                raise Http404("No such rule.")
+            services.reminder_rule_set_active(
+                actor=request.actor, rule=rule, active=request.POST.get("active") == "1"
+            )
+            messages.success(request, f"{rule} {'enabled' if rule.is_active else 'disabled'}.")
+            return redirect("reminder-rules")
+    rules = ReminderRule.objects.filter(clinic=request.actor.clinic)
+    return render(
+        request,
+        "scheduling/reminder_rules.html",
+        {"form": form, "rules": rules},
+        status=400 if form.is_bound and form.errors else 200,
+    )
