@@ -1,1 +1,44 @@
 """Chart timeline entries from this app (registered with anagen.patients.timeline)."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from anagen.accounts.access import Actor
+from anagen.accounts.permissions import Perm
+from anagen.patients.models import Patient
+from anagen.patients.timeline import TIMELINE_LIMIT, TimelineEntry, timeline_source
+from anagen.procedures.models import TreatmentSession
+
+
+def _figures(s: TreatmentSession) -> str:
+    prep = getattr(s, "preparation", None)
+    parts = [s.get_status_display().lower()]
+    if prep is not None:
+        c = prep.computed
+        if "fold" in c:
+            parts.append(f"fold {c['fold']}× · {c['paw']['code']} · DE {c['dohan_ehrenfest']}")
+        if prep.injected_volume_ml is not None:
+            parts.append(f"{prep.injected_volume_ml} mL injected")
+    return " · ".join(parts)
+
+
+@timeline_source
+def _sessions(actor: Actor, patient: Patient) -> list[TimelineEntry]:
+    if not actor.can(Perm.CLINICAL_VIEW):
+        return []
+    rows = (
+        TreatmentSession.objects.filter(patient=patient, clinic=actor.clinic)
+        .select_related("preparation")
+        .order_by("-started_at", "-id")[:TIMELINE_LIMIT]
+    )
+    return [
+        TimelineEntry(
+            at=s.started_at,
+            kind="session",
+            title=f"Session: {s.procedure_label}",
+            detail=_figures(s),
+            url=reverse("procedures-session-detail", args=[patient.pk, s.pk]),
+        )
+        for s in rows
+    ]

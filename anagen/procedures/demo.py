@@ -1,0 +1,259 @@
+"""Demo treatment-room data: products and lots (one expired), two formulations, and signed PRP
+sessions with preparations, zones and lots for the demo's completed past appointments.
+
+Deterministic (random.Random(seed)) and idempotent: catalogue rows are get-or-created and the
+sessions are only added to a clinic that has none yet. Sessions are written in bulk (the demo
+skips the gate: the scheduling demo likewise sets past statuses directly); labels still come
+from the kernel through ``services.preparation_compute``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+
+from anagen.accounts.models import Clinic, Membership, Role
+from anagen.patients.models import Patient
+from anagen.procedures import rules
+from anagen.procedures.models import (
+    DeliveryZone,
+    FormulationIngredient,
+    Lot,
+    LotUse,
+    MesotherapyFormulation,
+    Preparation,
+    Product,
+    SessionStatus,
+    TreatmentSession,
+)
+from anagen.procedures.services import KERNEL_VERSION, preparation_compute
+
+CLINIC_SLUGS = ("north", "river")
+PRODUCTS = [
+    ("RegenKit PRP double-spin kit", "kit", "Regen Lab"),
+    ("ACD-A 9 mL tube", "tube", "BD"),
+    ("Calcium gluconate 10 %", "activator", "B. Braun"),
+    ("Lidocaine/prilocaine cream 5 %", "anaesthetic_cream", "Aspen"),
+    ("30G 4 mm needle", "needle", "TSK"),
+    ("Dutasteride 0.01 % vial", "meso_ingredient", "Compounding pharmacy"),
+]
+FALLBACK_PATIENTS = 30
+
+
+def _catalogue(clinic: Clinic, today: dt.date, rnd: random.Random) -> dict[str, list[Lot]]:
+    lots: dict[str, list[Lot]] = {}
+    for name, category, maker in PRODUCTS:
+        product, _ = Product.objects.get_or_create(
+            clinic=clinic, name=name, defaults={"category": category, "manufacturer": maker}
+        )
+        prefix = "".join(w[0] for w in name.split()[:2]).upper()
+        specs = [
+            (f"{prefix}-{clinic.slug[:1].upper()}2401", -300, -20),  # expired 20 days ago
+            (f"{prefix}-{clinic.slug[:1].upper()}2507", -200, 250),
+            (f"{prefix}-{clinic.slug[:1].upper()}2603", -40, 500),
+        ]
+        for number, received, expires in specs:
+            lot, _ = Lot.objects.get_or_create(
+                product=product,
+                lot_number=number,
+                defaults={
+                    "received_on": today + dt.timedelta(days=received),
+                    "expires_on": today + dt.timedelta(days=expires),
+                    "quantity": 400,
+                },
+            )
+            lots.setdefault(category, []).append(lot)
+    return lots
+
+
+def _formulations(clinic: Clinic) -> None:
+    specs: list[tuple[str, str, list[str], list[tuple[str, str, str | None, str]]]] = [
+        (
+            "Hair cocktail (dutasteride 0.01 %)",
+            "single",
+            ["scalp"],
+            [
+                ("Dutasteride", "dutasteride", "0.01", "percent"),
+                ("Biotin", "", "5", "mg_per_mL"),
+            ],
+        ),
+        (
+            "Skin booster HA + vitamins",
+            "multi",
+            ["face"],
+            [
+                ("Non-crosslinked hyaluronic acid", "", "20", "mg_per_mL"),
+                ("Vitamin complex", "", None, ""),
+            ],
+        ),
+    ]
+    for name, vial, indications, ingredients in specs:
+        f, created = MesotherapyFormulation.objects.get_or_create(
+            clinic=clinic, name=name, defaults={"vial": vial, "indications": indications}
+        )
+        if created:
+            FormulationIngredient.objects.bulk_create(
+                FormulationIngredient(
+                    formulation=f,
+                    name=n,
+                    code=c,
+                    concentration=Decimal(v) if v else None,
+                    unit=u,
+                )
+                for n, c, v, u in ingredients
+            )
+
+
+def _prep_data(rnd: random.Random) -> dict[str, object]:
+    wb = rnd.randrange(160_000, 330_000, 1000)
+    fold = rnd.uniform(3.5, 6.5)
+    prp_volume = Decimal(rnd.choice(["4.0", "4.5", "5.0", "5.5", "6.0"]))
+    injected = prp_volume + (prp_volume / 10).quantize(Decimal("0.01"))
+    return {
+        "blood_volume_ml": Decimal("54"),
+        "tubes": 6,
+        "anticoagulant_agent": "acd_a",
+        "anticoagulant_volume_ml": Decimal("5.4"),
+        "wb_platelets_per_ul": wb,
+        "wb_wbc_per_ul": rnd.randrange(4500, 9000, 100),
+        "wb_neutrophils_pct": Decimal(rnd.randrange(50, 70)),
+        "wb_rbc_per_ul": rnd.randrange(4_200_000, 5_400_000, 10_000),
+        "spins": [
+            {"g": 100, "minutes": 15},
+            {"rpm": 3783, "radius_cm": 10, "minutes": 20},
+        ],
+        "prp_volume_ml": prp_volume,
+        "prp_platelets_per_ul": int(wb * fold) // 1000 * 1000,
+        "prp_wbc_per_ul": rnd.randrange(1500, 6000, 100),
+        "prp_neutrophils_pct": Decimal(rnd.randrange(10, 40)),
+        "prp_rbc_per_ul": rnd.randrange(10_000, 60_000, 1000),
+        "activation_agent": "calcium_gluconate",
+        "activation_volume_ml": (prp_volume / 10).quantize(Decimal("0.01")),
+        "injected_volume_ml": injected,
+    }
+
+
+def _split(total: Decimal, codes: list[str]) -> list[tuple[str, Decimal]]:
+    share = (total / len(codes)).quantize(Decimal("0.01"))
+    parts = [(c, share) for c in codes[:-1]]
+    return [*parts, (codes[-1], total - share * (len(codes) - 1))]
+
+
+def _seed_clinic(clinic: Clinic, today: dt.date) -> None:
+    rnd = random.Random(f"procedures-{clinic.slug}")
+    lots = _catalogue(clinic, today, rnd)
+    _formulations(clinic)
+    if TreatmentSession.objects.filter(clinic=clinic).exists():
+        return
+    physician = (
+        Membership.objects.filter(clinic=clinic, role=Role.PHYSICIAN, is_active=True)
+        .select_related("user")
+        .order_by("id")
+        .first()
+    )
+    nurse = (
+        Membership.objects.filter(clinic=clinic, role=Role.NURSE, is_active=True)
+        .select_related("user")
+        .order_by("id")
+        .first()
+    )
+    if physician is None:
+        return
+    operator = nurse.user if nurse else physician.user
+    tz = ZoneInfo(clinic.timezone)
+    visits: list[tuple[Patient, dt.datetime, object]] = []
+    try:
+        from anagen.scheduling.models import Appointment
+
+        appts = Appointment.objects.filter(
+            clinic=clinic, status="completed", procedure__startswith="prp_scalp"
+        ).select_related("patient", "centrifuge")
+        visits = [(a.patient, a.starts_at, a) for a in appts if a.starts_at.date() < today]
+    except Exception:  # pragma: no cover - scheduling not installed
+        visits = []
+    if not visits:
+        patients = list(Patient.objects.filter(clinic=clinic).order_by("id")[:FALLBACK_PATIENTS])
+        for p in patients:
+            day = today - dt.timedelta(days=rnd.randrange(7, 270))
+            at = dt.datetime.combine(day, dt.time(rnd.randrange(9, 16), 0), tzinfo=tz)
+            visits.append((p, at, None))
+    zones = [z["code"] for z in rules.zones_for("scalp")]
+    usable = {cat: [lot for lot in ls if lot.received_on <= today] for cat, ls in lots.items()}
+    sessions, preps, zone_rows, uses = [], [], [], []
+    for patient, at, appt in visits:
+        s = TreatmentSession(
+            clinic=clinic,
+            patient=patient,
+            appointment=appt,  # type: ignore[misc]
+            procedure="prp_scalp",
+            started_at=at,
+            started_by=physician.user,
+            status=SessionStatus.SIGNED,
+            rotor_radius_cm=Decimal("10"),
+            checked_in_at=at,
+            cream_applied_at=at + dt.timedelta(minutes=5),
+            draw_at=at + dt.timedelta(minutes=10),
+            spin_started_at=at + dt.timedelta(minutes=15),
+            activation_at=at + dt.timedelta(minutes=55),
+            injection_started_at=at + dt.timedelta(minutes=60),
+            completed_at=at + dt.timedelta(minutes=80),
+            baseline_photos_taken=True,
+            aftercare_given=True,
+            signed_by=physician.user,
+            signed_at=at + dt.timedelta(minutes=85),
+        )
+        sessions.append(s)
+    with transaction.atomic():
+        TreatmentSession.objects.bulk_create(sessions)
+        for s in sessions:
+            data = _prep_data(rnd)
+            preps.append(
+                Preparation(
+                    session=s,
+                    operator=operator,
+                    recorded_by=operator,
+                    computed=preparation_compute(data),
+                    kernel_version=KERNEL_VERSION,
+                    **data,  # type: ignore[arg-type]
+                )
+            )
+            treated = sorted(rnd.sample(zones, rnd.randrange(2, 5)), key=zones.index)
+            injected = data["injected_volume_ml"]
+            assert isinstance(injected, Decimal)
+            for code, volume in _split(injected, treated):
+                zone_rows.append(
+                    DeliveryZone(
+                        session=s,
+                        zone=code,
+                        volume_ml=volume,
+                        depth_mm=Decimal("3"),
+                        technique=rnd.choice(["point_by_point", "nappage"]),
+                        needle_gauge=30,
+                    )
+                )
+            day = s.started_at.astimezone(tz).date()
+            for cat in ("kit", "activator"):
+                valid = [lot for lot in usable.get(cat, []) if lot.expires_on >= day]
+                valid = [lot for lot in valid if lot.received_on <= day] or valid
+                if valid:
+                    uses.append(
+                        LotUse(
+                            session=s,
+                            lot=valid[0],
+                            quantity=1,
+                            used_at=s.started_at + dt.timedelta(minutes=10),
+                            used_by=operator,
+                        )
+                    )
+        Preparation.objects.bulk_create(preps)
+        DeliveryZone.objects.bulk_create(zone_rows)
+        LotUse.objects.bulk_create(uses)
+
+
+def seed_procedures_demo(today: dt.date) -> None:
+    for clinic in Clinic.objects.filter(slug__in=CLINIC_SLUGS).order_by("slug"):
+        _seed_clinic(clinic, today)

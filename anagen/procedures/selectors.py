@@ -1,0 +1,300 @@
+"""Reads of the treatment-room record, always scoped by the actor's clinic (another clinic's
+object is a 404)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet, Sum
+from django.http import Http404
+
+from anagen.accounts.access import MAX_DB_ID, Actor, patient_for
+from anagen.accounts.permissions import Perm
+from anagen.patients.models import Patient
+from anagen.procedures import rules
+from anagen.procedures.models import (
+    AdverseEvent,
+    DeliveryMode,
+    Lot,
+    LotUse,
+    MesotherapyFormulation,
+    Preparation,
+    Product,
+    TreatmentSession,
+)
+
+KIT_CATEGORIES = ("kit", "tube")
+
+
+def _pk(value: Any) -> int:
+    try:
+        pk = int(value)
+    except (TypeError, ValueError):
+        raise Http404("Not found.") from None
+    if not 0 < pk <= MAX_DB_ID:
+        raise Http404("Not found.")
+    return pk
+
+
+# --- sessions ----------------------------------------------------------------------------------
+
+
+def sessions_for(actor: Actor) -> QuerySet[TreatmentSession]:
+    actor.require(Perm.CLINICAL_VIEW)
+    return TreatmentSession.objects.filter(clinic=actor.clinic, patient__deleted_at__isnull=True)
+
+
+def session_list(*, actor: Actor, patient: Patient) -> QuerySet[TreatmentSession]:
+    return (
+        sessions_for(actor)
+        .filter(patient=patient)
+        .select_related("preparation", "signed_by")
+        .order_by("-started_at", "-id")
+    )
+
+
+def session_get(
+    *, actor: Actor, session_id: Any, patient: Patient | None = None
+) -> TreatmentSession:
+    qs = sessions_for(actor).select_related(
+        "patient", "clinic", "started_by", "signed_by", "screening", "consent", "appointment"
+    )
+    if patient is not None:
+        qs = qs.filter(patient=patient)
+    session = qs.filter(pk=_pk(session_id)).first()
+    if session is None:
+        raise Http404("No such session.")
+    return session
+
+
+def session_for_patient(actor: Actor, patient_id: Any, session_id: Any) -> TreatmentSession:
+    patient = patient_for(actor, patient_id)
+    return session_get(actor=actor, patient=patient, session_id=session_id)
+
+
+def preparation_of(session: TreatmentSession) -> Preparation | None:
+    return Preparation.objects.filter(session=session).select_related("operator").first()
+
+
+def preparation_flags(session: TreatmentSession, prep: Preparation | None) -> list[dict[str, str]]:
+    """Kernel warnings plus where the preparation leaves the targets of the data file."""
+    if prep is None:
+        return []
+    flags = [dict(w, level="warning") for w in prep.computed.get("warnings", [])]
+    flags += [
+        f.as_dict()
+        for f in rules.prp_flags(
+            prep.computed, draw_to_injection_minutes=session.draw_to_injection_minutes
+        )
+    ]
+    return flags
+
+
+@dataclass(frozen=True)
+class DeliveryTotals:
+    delivered_ml: Decimal
+    injected_ml: Decimal | None
+    ok: bool
+    message: str
+
+
+def delivery_totals(session: TreatmentSession, prep: Preparation | None = None) -> DeliveryTotals:
+    """Do the zones (or the topical application) add up to the PRP volume injected?"""
+    prep = prep if prep is not None else preparation_of(session)
+    injected = prep.injected_volume_ml if prep is not None else None
+    if session.delivery_mode == DeliveryMode.TOPICAL:
+        topical = getattr(session, "topical", None)
+        delivered = topical.volume_ml if topical is not None else Decimal("0")
+    else:
+        delivered = session.zones.aggregate(v=Sum("volume_ml"))["v"] or Decimal("0")
+    # SQLite sums decimals as floats: back to the stored precision (0.01 mL).
+    delivered = Decimal(delivered).quantize(Decimal("0.01"))
+    if injected is None:
+        return DeliveryTotals(
+            delivered, None, False, "Record the injected volume in the preparation."
+        )
+    tolerance = rules.delivery_tolerance_ml()
+    if abs(delivered - injected) <= tolerance:
+        return DeliveryTotals(
+            delivered, injected, True, f"{delivered} mL delivered of {injected} mL."
+        )
+    return DeliveryTotals(
+        delivered,
+        injected,
+        False,
+        f"Delivery totals {delivered} mL do not match the {injected} mL of PRP injected "
+        f"(difference {delivered - injected:+} mL; allowed ± {tolerance} mL).",
+    )
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    code: str
+    label: str
+    ok: bool
+    detail: str = ""
+
+
+def session_checklist(session: TreatmentSession) -> list[ChecklistItem]:
+    """What must be true before the session can be closed and signed (one function, used by
+    the page, the API and the services)."""
+    items = [
+        ChecklistItem(
+            "consent",
+            "Consent valid at start",
+            session.consent_id is not None,
+            "" if session.consent_id else "no valid consent was on file",
+        )
+    ]
+    screening = session.screening
+    screen_ok = screening is not None and screening.effective_decision == "eligible"
+    items.append(
+        ChecklistItem(
+            "screening",
+            "Screening eligible or overridden",
+            screen_ok,
+            "" if screen_ok else "no eligible pre-session screening",
+        )
+    )
+    categories = set(
+        LotUse.objects.filter(session=session).values_list("lot__product__category", flat=True)
+    )
+    if session.is_prp:
+        lots_ok = bool(categories & set(KIT_CATEGORIES))
+        items.append(
+            ChecklistItem(
+                "lots", "PRP kit or tube lot recorded", lots_ok, "" if lots_ok else "none yet"
+            )
+        )
+        prep = preparation_of(session)
+        items.append(
+            ChecklistItem(
+                "preparation",
+                "Preparation recorded",
+                prep is not None and prep.injected_volume_ml is not None,
+                "" if prep is not None else "none yet",
+            )
+        )
+        totals = delivery_totals(session, prep)
+        items.append(
+            ChecklistItem(
+                "delivery", "Delivery recorded and totals agree", totals.ok, totals.message
+            )
+        )
+    else:
+        lots_ok = bool(categories)
+        items.append(
+            ChecklistItem("lots", "Product lot recorded", lots_ok, "" if lots_ok else "none yet")
+        )
+        has = session.meso_deliveries.exists()
+        items.append(
+            ChecklistItem(
+                "delivery", "Delivery recorded", has, "" if has else "no formulation delivered"
+            )
+        )
+    items.append(ChecklistItem("photos", "Baseline photos taken", session.baseline_photos_taken))
+    items.append(ChecklistItem("aftercare", "Aftercare given", session.aftercare_given))
+    return items
+
+
+# --- inventory ---------------------------------------------------------------------------------
+
+
+def products_for(actor: Actor) -> QuerySet[Product]:
+    return Product.objects.filter(clinic=actor.clinic)
+
+
+def product_get(actor: Actor, product_id: Any) -> Product:
+    product = products_for(actor).filter(pk=_pk(product_id)).first()
+    if product is None:
+        raise Http404("No such product.")
+    return product
+
+
+def lots_for(actor: Actor) -> QuerySet[Lot]:
+    return (
+        Lot.objects.filter(product__clinic=actor.clinic)
+        .select_related("product")
+        .annotate(used=Sum("uses__quantity"))
+        .order_by("expires_on", "id")
+    )
+
+
+def lot_get(actor: Actor, lot_id: Any) -> Lot:
+    lot = (
+        Lot.objects.filter(product__clinic=actor.clinic, pk=_pk(lot_id))
+        .select_related("product")
+        .first()
+    )
+    if lot is None:
+        raise Http404("No such lot.")
+    return lot
+
+
+def lot_choices(
+    actor: Actor, on: dt.date, *, categories: tuple[str, ...] | None = None
+) -> list[Lot]:
+    """Lots to choose from in the room: expired ones are listed (marked) so a refusal is
+    explained rather than the lot silently missing."""
+    qs = lots_for(actor).filter(product__is_active=True)
+    if categories:
+        qs = qs.filter(product__category__in=categories)
+    return list(qs.filter(expires_on__gte=on - dt.timedelta(days=365))[:200])
+
+
+@dataclass(frozen=True)
+class Exposure:
+    patient: Patient
+    session: TreatmentSession
+    quantity: int
+    used_at: dt.datetime
+
+
+def recall_exposures(actor: Actor, lot: Lot) -> list[Exposure]:
+    """Every patient and session exposed to a lot (one query)."""
+    actor.require(Perm.CLINICAL_VIEW)
+    uses = (
+        LotUse.objects.filter(lot=lot, session__clinic=actor.clinic)
+        .select_related("session", "session__patient")
+        .order_by("session__patient__family_name", "session__patient__given_name", "used_at")
+    )
+    return [Exposure(u.session.patient, u.session, u.quantity, u.used_at) for u in uses]
+
+
+# --- mesotherapy -------------------------------------------------------------------------------
+
+
+def formulations_for(actor: Actor) -> QuerySet[MesotherapyFormulation]:
+    return (
+        MesotherapyFormulation.objects.filter(clinic=actor.clinic)
+        .prefetch_related("ingredients")
+        .order_by("name")
+    )
+
+
+def formulation_get(actor: Actor, formulation_id: Any) -> MesotherapyFormulation:
+    f = formulations_for(actor).filter(pk=_pk(formulation_id)).first()
+    if f is None:
+        raise Http404("No such formulation.")
+    return f
+
+
+# --- adverse events ----------------------------------------------------------------------------
+
+
+def adverse_events_of(session: TreatmentSession) -> QuerySet[AdverseEvent]:
+    return (
+        AdverseEvent.objects.filter(session=session)
+        .select_related("lot", "lot__product", "recorded_by")
+        .prefetch_related(Prefetch("follow_ups"))
+    )
+
+
+def adverse_event_get(session: TreatmentSession, event_id: Any) -> AdverseEvent:
+    event = AdverseEvent.objects.filter(session=session, pk=_pk(event_id)).first()
+    if event is None:
+        raise Http404("No such adverse event.")
+    return event

@@ -1,0 +1,540 @@
+"""Session page (one section per phase, each a small POST), inventory, recall, formulations.
+
+Views validate with a form, call one service, and redirect back to the section; a refusal
+re-renders the page with the section's form bound and its errors (status 400).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.forms import Form
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from anagen.accounts.access import ClinicRequest, patient_for
+from anagen.accounts.decorators import clinic_view
+from anagen.accounts.permissions import Perm
+from anagen.patients.views import attach_errors
+from anagen.procedures import forms as f
+from anagen.procedures import rules, selectors, services
+from anagen.procedures.models import PHASES, TreatmentSession
+
+# --- session page ------------------------------------------------------------------------------
+
+
+def _session(request: ClinicRequest, patient_id: int, session_id: int) -> TreatmentSession:
+    return selectors.session_for_patient(request.actor, patient_id, session_id)
+
+
+def _forms(session: TreatmentSession, prep: Any) -> dict[str, Form]:
+    return {
+        "details_form": f.DetailsForm(
+            initial={
+                "delivery_mode": session.delivery_mode,
+                "rotor_radius_cm": session.rotor_radius_cm,
+                "baseline_photos_taken": session.baseline_photos_taken,
+                "aftercare_given": session.aftercare_given,
+                "notes": session.notes,
+            }
+        ),
+        "prep_form": f.PreparationForm(
+            session=session, initial=f.PreparationForm.initial_from(prep)
+        ),
+        "zones_form": f.ZonesForm(
+            session=session, initial=f.ZonesForm.initial_from(session.zones.all())
+        ),
+        "topical_form": f.TopicalForm(
+            initial=(
+                {
+                    "device": session.topical.device,
+                    "needle_depth_mm": session.topical.needle_depth_mm,
+                    "passes": session.topical.passes,
+                    "volume_ml": session.topical.volume_ml,
+                }
+                if hasattr(session, "topical")
+                else {}
+            )
+        ),
+        "meso_form": f.MesoDeliveryForm(session=session),
+        "lot_form": f.LotUseForm(session=session),
+        "ae_form": f.AdverseEventForm(
+            session=session,
+            initial={"onset_at": timezone.localtime().replace(second=0, microsecond=0)},
+        ),
+        "phase_form": f.PhaseForm(),
+        "follow_form": f.FollowUpForm(initial={"on": timezone.localdate(), "outcome": "resolved"}),
+    }
+
+
+def _page(
+    request: ClinicRequest,
+    session: TreatmentSession,
+    bound: dict[str, Form] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    prep = selectors.preparation_of(session)
+    context: dict[str, Any] = {
+        "session": session,
+        "patient": session.patient,
+        "prep": prep,
+        "computed": prep.computed if prep else {},
+        "flags": selectors.preparation_flags(session, prep),
+        "phases": [
+            {"field": fld, "label": label, "at": getattr(session, fld)}
+            for fld, label in PHASES
+            if fld in session.phase_fields
+        ],
+        "zones": list(session.zones.all()),
+        "zone_defs": rules.zones_for(session.site),
+        "totals": selectors.delivery_totals(session, prep) if session.is_prp else None,
+        "meso": list(session.meso_deliveries.select_related("formulation")),
+        "lot_uses": list(session.lot_uses.select_related("lot", "lot__product", "used_by")),
+        "events": list(selectors.adverse_events_of(session)),
+        "checklist": selectors.session_checklist(session),
+        "amendments": list(session.amendments.select_related("by")),
+        "is_physician": request.actor.role == "physician",
+        **_forms(session, prep),
+    }
+    context["zone_volumes"] = {z.zone: z.volume_ml for z in context["zones"]}
+    context["checklist_ok"] = all(i.ok for i in context["checklist"])
+    context.update(bound or {})
+    return render(request, "procedures/session_detail.html", context, status=status)
+
+
+@clinic_view(Perm.CLINICAL_VIEW)
+def session_start(request: ClinicRequest, patient_id: int) -> HttpResponse:
+    patient = patient_for(request.actor, patient_id)
+    form = f.StartForm(request.POST or None, initial={"procedure": request.GET.get("procedure")})
+    if request.method == "POST" and form.is_valid():
+        try:
+            session = services.session_start(
+                actor=request.actor, patient=patient, procedure=form.cleaned_data["procedure"]
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, f"{session.procedure_label} session started.")
+            return redirect("procedures-session-detail", patient.pk, session.pk)
+    return render(
+        request,
+        "procedures/session_start.html",
+        {"patient": patient, "form": form},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@require_POST
+@clinic_view(Perm.CLINICAL_VIEW)
+def session_from_appointment(request: ClinicRequest, appointment_id: int) -> HttpResponse:
+    """Start the session of a checked-in appointment (or open it if it already exists)."""
+    from anagen.scheduling.models import Appointment
+
+    appt = (
+        Appointment.objects.filter(clinic=request.actor.clinic, pk=appointment_id)
+        .select_related("patient", "centrifuge")
+        .first()
+    )
+    if appt is None:
+        raise Http404("No such appointment.")
+    patient = patient_for(request.actor, appt.patient_id)
+    existing = TreatmentSession.objects.filter(appointment=appt).first()
+    if existing is not None:
+        return redirect("procedures-session-detail", patient.pk, existing.pk)
+    try:
+        session = services.session_start(
+            actor=request.actor, patient=patient, procedure=appt.procedure, appointment=appt
+        )
+    except ValidationError as exc:
+        for m in exc.messages:
+            messages.error(request, m)
+        return redirect("patient-detail", patient.pk)
+    return redirect("procedures-session-detail", patient.pk, session.pk)
+
+
+@clinic_view(Perm.CLINICAL_VIEW)
+def session_detail(request: ClinicRequest, patient_id: int, session_id: int) -> HttpResponse:
+    session = _session(request, patient_id, session_id)
+    services.session_read(actor=request.actor, session=session)
+    return _page(request, session)
+
+
+def _section(
+    request: ClinicRequest,
+    patient_id: int,
+    session_id: int,
+    *,
+    key: str,
+    make: Callable[[TreatmentSession], Form],
+    act: Callable[[TreatmentSession, Any], Any],
+    anchor: str,
+    done: str,
+) -> HttpResponse:
+    session = _session(request, patient_id, session_id)
+    form = make(session)
+    if form.is_valid():
+        try:
+            act(session, form)
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, done)
+            url = reverse("procedures-session-detail", args=[session.patient_id, session.pk])
+            return redirect(f"{url}#{anchor}")
+    session.refresh_from_db()
+    return _page(request, session, {key: form}, status=400)
+
+
+def _reason(form: Form) -> str:
+    return str(form.cleaned_data.get("reason") or "")
+
+
+@require_POST
+@clinic_view(Perm.CLINICAL_VIEW)
+def session_phase(request: ClinicRequest, patient_id: int, session_id: int) -> HttpResponse:
+    return _section(
+        request,
+        patient_id,
+        session_id,
+        key="phase_form",
+        make=lambda s: f.PhaseForm(request.POST),
+        act=lambda s, form: services.session_phase_stamp(
+            actor=request.actor,
+            session=s,
+            phase=form.cleaned_data["phase"],
+            at=form.cleaned_data["at"],
+            reason=_reason(form),
+        ),
+        anchor="phases",
+        done="Time recorded.",
+    )
+
+
+@require_POST
+@clinic_view(Perm.CLINICAL_VIEW)
+def session_details(request: ClinicRequest, patient_id: int, session_id: int) -> HttpResponse:
+    return _section(
+        request,
+        patient_id,
+        session_id,
+        key="details_form",
+        make=lambda s: f.DetailsForm(request.POST),
+        act=lambda s, form: services.session_details_update(
+            actor=request.actor, session=s, data=form.data_for_service(s), reason=_reason(form)
+        ),
+        anchor="details",
+        done="Session details saved.",
+    )
+
+
+@require_POST
+@clinic_view(Perm.CLINICAL_VIEW)
+def session_preparation(request: ClinicRequest, patient_id: int, session_id: int) -> HttpResponse:
+    return _section(
+        request,
+        patient_id,
+        session_id,
+        key="prep_form",
+        make=lambda s: f.PreparationForm(request.POST, session=s),
+        act=lambda s, form: services.preparation_record(
+            actor=request.actor, session=s, data=form.data_for_service(), reason=_reason(form)
+        ),
+        anchor="preparation",
+        done="Preparation saved; labels computed.",
+    )
+
+
+@require_POST
+@clinic_view(Perm.CLINICAL_VIEW)
+def session_zones(request: ClinicRequest, patient_id: int, session_id: int) -> HttpResponse:
+    return _section(
+        request,
+        patient_id,
+        session_id,
+        key="zones_form",
+        make=lambda s: f.ZonesForm(request.POST, session=s),
+        act=lambda s, form: services.delivery_record(
+            actor=request.actor, session=s, zones=form.zones_for_service(), reason=_reason(form)
+        ),
+        anchor="delivery",
+        done="Delivery map saved.",
+    )
+
+
+@require_POST
+@clinic_view(Perm.CLINICAL_VIEW)
+def session_topical(request: ClinicRequest, patient_id: int, session_id: int) -> HttpResponse:
+    return _section(
+        request,
+        patient_id,
+        session_id,
+        key="topical_form",
+        make=lambda s: f.TopicalForm(request.POST),
+        act=lambda s, form: services.topical_record(
+            actor=request.actor,
+            session=s,
+            data={k: v for k, v in form.cleaned_data.items() if k != "reason"},
+            reason=_reason(form),
+        ),
+        anchor="delivery",
+        done="Topical application saved.",
+    )
+
+
+@require_POST
+@clinic_view(Perm.CLINICAL_VIEW)
+def session_meso(request: ClinicRequest, patient_id: int, session_id: int) -> HttpResponse:
+    return _section(
+        request,
+        patient_id,
+        session_id,
+        key="meso_form",
+        make=lambda s: f.MesoDeliveryForm(request.POST, session=s),
+        act=lambda s, form: services.meso_delivery_add(
+            actor=request.actor,
+            session=s,
+            formulation=form.cleaned_data["formulation"],
+            data=form.data_for_service(),
+            reason=_reason(form),
+        ),
+        anchor="delivery",
+        done="Mesotherapy delivery recorded.",
+    )
+
+
+@require_POST
+@clinic_view(Perm.CLINICAL_VIEW)
+def session_lot(request: ClinicRequest, patient_id: int, session_id: int) -> HttpResponse:
+    return _section(
+        request,
+        patient_id,
+        session_id,
+        key="lot_form",
+        make=lambda s: f.LotUseForm(request.POST, session=s),
+        act=lambda s, form: services.lot_use_record(
+            actor=request.actor,
+            session=s,
+            lot=form.cleaned_data["lot"],
+            quantity=form.cleaned_data["quantity"],
+            zone=form.cleaned_data.get("zone") or "",
+            reason=_reason(form),
+        ),
+        anchor="lots",
+        done="Lot recorded.",
+    )
+
+
+@require_POST
+@clinic_view(Perm.CLINICAL_VIEW)
+def session_adverse_event(request: ClinicRequest, patient_id: int, session_id: int) -> HttpResponse:
+    return _section(
+        request,
+        patient_id,
+        session_id,
+        key="ae_form",
+        make=lambda s: f.AdverseEventForm(request.POST, session=s),
+        act=lambda s, form: services.adverse_event_record(
+            actor=request.actor, session=s, data=form.cleaned_data
+        ),
+        anchor="adverse-events",
+        done="Adverse event recorded.",
+    )
+
+
+@require_POST
+@clinic_view(Perm.CLINICAL_VIEW)
+def adverse_event_follow_up(
+    request: ClinicRequest, patient_id: int, session_id: int, event_id: int
+) -> HttpResponse:
+    session = _session(request, patient_id, session_id)
+    event = selectors.adverse_event_get(session, event_id)
+    return _section(
+        request,
+        patient_id,
+        session_id,
+        key="follow_form",
+        make=lambda s: f.FollowUpForm(request.POST),
+        act=lambda s, form: services.adverse_event_follow_up(
+            actor=request.actor, event=event, data=form.cleaned_data
+        ),
+        anchor="adverse-events",
+        done="Follow-up recorded.",
+    )
+
+
+class _Empty(Form):
+    pass
+
+
+@require_POST
+@clinic_view(Perm.CLINICAL_VIEW)
+def session_close(request: ClinicRequest, patient_id: int, session_id: int) -> HttpResponse:
+    return _section(
+        request,
+        patient_id,
+        session_id,
+        key="sign_form",
+        make=lambda s: _Empty(request.POST),
+        act=lambda s, form: services.session_close(actor=request.actor, session=s),
+        anchor="checklist",
+        done="Session closed: ready for the physician to sign.",
+    )
+
+
+@require_POST
+@clinic_view(Perm.CLINICAL_VIEW)
+def session_sign(request: ClinicRequest, patient_id: int, session_id: int) -> HttpResponse:
+    return _section(
+        request,
+        patient_id,
+        session_id,
+        key="sign_form",
+        make=lambda s: _Empty(request.POST),
+        act=lambda s, form: services.session_sign(actor=request.actor, session=s),
+        anchor="checklist",
+        done="Session signed and locked.",
+    )
+
+
+# --- inventory ---------------------------------------------------------------------------------
+
+
+def _inventory_allowed(request: ClinicRequest) -> bool:
+    return request.actor.role in services.INVENTORY_ROLES
+
+
+def _forbidden(request: ClinicRequest, reason: str) -> HttpResponse:
+    return render(request, "403.html", {"reason": reason}, status=403)
+
+
+@clinic_view()
+def inventory(request: ClinicRequest) -> HttpResponse:
+    if not _inventory_allowed(request):
+        return _forbidden(request, "Your role cannot manage inventory.")
+    product_form = f.ProductForm(prefix="product")
+    lot_form = f.LotReceiveForm(prefix="lot", clinic_id=request.actor.clinic.pk)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if "product-name" in request.POST:
+            product_form = f.ProductForm(request.POST, prefix="product")
+            if product_form.is_valid():
+                try:
+                    p = services.product_create(actor=request.actor, data=product_form.cleaned_data)
+                except ValidationError as exc:
+                    attach_errors(product_form, exc)
+                else:
+                    messages.success(request, f"Product {p.name} added.")
+                    return redirect("procedures-inventory")
+        else:
+            lot_form = f.LotReceiveForm(
+                request.POST, prefix="lot", clinic_id=request.actor.clinic.pk
+            )
+            if lot_form.is_valid():
+                data = dict(lot_form.cleaned_data)
+                product = data.pop("product")
+                try:
+                    lot = services.lot_receive(actor=request.actor, product=product, data=data)
+                except ValidationError as exc:
+                    attach_errors(lot_form, exc)
+                else:
+                    messages.success(request, f"Lot {lot.lot_number} of {product.name} received.")
+                    return redirect("procedures-inventory")
+    today = timezone.localdate()
+    lots = list(selectors.lots_for(request.actor)[:500])
+    return render(
+        request,
+        "procedures/inventory.html",
+        {
+            "products": selectors.products_for(request.actor),
+            "lots": lots,
+            "today": today,
+            "product_form": product_form,
+            "lot_form": lot_form,
+            "can_recall": request.actor.can(Perm.CLINICAL_VIEW),
+        },
+        status=status,
+    )
+
+
+@clinic_view(Perm.CLINICAL_VIEW)
+def lot_recall(request: ClinicRequest, lot_id: int) -> HttpResponse:
+    lot = selectors.lot_get(request.actor, lot_id)
+    exposures = selectors.recall_exposures(request.actor, lot)
+    from anagen.audit.services import audit_record
+
+    audit_record(
+        action="procedures.lot.recall_read",
+        actor=request.actor,
+        obj=lot,
+        changes={"patients": len({e.patient.pk for e in exposures})},
+    )
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="recall-lot-{lot.pk}.csv"'
+        writer = csv.writer(response)
+        writer.writerow(
+            [
+                "record_number",
+                "patient",
+                "phone",
+                "session_id",
+                "procedure",
+                "session_date",
+                "quantity",
+            ]
+        )
+        for e in exposures:
+            writer.writerow(
+                [
+                    e.patient.record_number,
+                    e.patient.full_name,
+                    e.patient.phone,
+                    e.session.pk,
+                    e.session.procedure,
+                    timezone.localtime(e.session.started_at).date().isoformat(),
+                    e.quantity,
+                ]
+            )
+        return response
+    patients = len({e.patient.pk for e in exposures})
+    return render(
+        request,
+        "procedures/lot_recall.html",
+        {"lot": lot, "exposures": exposures, "patient_count": patients},
+    )
+
+
+@clinic_view(Perm.CLINICAL_VIEW)
+def formulations(request: ClinicRequest) -> HttpResponse:
+    form = f.FormulationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            fm = services.formulation_create(
+                actor=request.actor,
+                name=form.cleaned_data["name"],
+                vial=form.cleaned_data["vial"],
+                indications=form.cleaned_data["indications"],
+                ingredients=form.ingredients(),
+                notes=form.cleaned_data["notes"],
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, f"Formulation {fm.name} added.")
+            return redirect("procedures-formulations")
+    return render(
+        request,
+        "procedures/formulations.html",
+        {"formulations": selectors.formulations_for(request.actor), "form": form},
+        status=400 if request.method == "POST" else 200,
+    )

@@ -1,0 +1,169 @@
+"""The treatment room in Chromium: a PRP scalp session from start to signature, a mesotherapy
+session, and the refusals (expired lot, unsigned consent) with their messages."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import pytest
+from playwright.sync_api import expect
+
+from anagen.care.tests.helpers import assess, consent, ready_patient, record_intake
+from anagen.procedures import services
+from anagen.procedures.tests.helpers import make_lot
+from conftest import make_patient
+from e2e.conftest import login
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def test_prp_scalp_session_recorded_and_signed(page, clinic_a, patient_a):
+    ready_patient(clinic_a, patient_a)
+    old = make_lot(clinic_a, number="OLD-7", expires_in_days=-5)
+    good = make_lot(clinic_a, number="K-2002")
+    login(page, "a.physician")
+    page.goto(f"/patients/{patient_a.pk}/")
+    page.get_by_label("Start session for").select_option("prp_scalp")
+    page.get_by_role("button", name="Start session").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("PRP injection, scalp")
+
+    # Phases are time-stamped as they happen.
+    page.get_by_role("button", name="Stamp Anaesthetic cream applied").click()
+    expect(page.locator("#phase-cream_applied_at time")).to_be_visible()
+    page.get_by_role("button", name="Stamp Blood drawn").click()
+
+    # The centrifuge radius, then spins in rpm: converted to g by the kernel.
+    page.get_by_label("Centrifuge rotor radius (cm)").fill("10")
+    page.get_by_role("button", name="Save details").click()
+    form = page.locator("#preparation form")
+    form.get_by_label("Blood drawn (mL)").fill("10")
+    form.locator("#prep_anticoagulant_agent").select_option("acd_a")
+    form.get_by_label("Anticoagulant volume (mL)").fill("1")
+    form.get_by_label("Baseline platelets (/µL)").fill("200000")
+    form.get_by_label("Baseline WBC (/µL)").fill("6000")
+    form.get_by_label("Baseline neutrophils (% of WBC)").fill("60")
+    form.get_by_label("Baseline RBC (/µL)").fill("4800000")
+    form.get_by_label("Spin 1: g").fill("100")
+    form.get_by_label("Spin 1: minutes").fill("15")
+    form.get_by_label("Spin 2: rpm").fill("3783")
+    form.get_by_label("Spin 2: minutes").fill("20")
+    form.get_by_label("PRP volume (mL)").fill("1.4")
+    form.get_by_label("PRP platelets (/µL)").fill("1280000")
+    form.get_by_label("PRP WBC (/µL)").fill("4000")
+    form.get_by_label("PRP neutrophils (% of WBC)").fill("20")
+    form.get_by_label("PRP RBC (/µL)").fill("30000")
+    form.get_by_label("Activation agent").select_option("calcium_gluconate")
+    form.get_by_label("Activator volume (mL)").fill("0.14")
+    form.get_by_label("PRP volume injected (mL)").fill("1.54")
+    form.get_by_role("button", name="Save preparation").click()
+    expect(page.locator("#spins")).to_contain_text("1600 g")
+    expect(page.locator("#label-fold")).to_have_text("6.4×")
+    expect(page.locator("#label-paw")).to_have_text("P4-x-B-β")
+    expect(page.locator("#label-mishra")).to_have_text("4A")
+    expect(page.locator("#label-de")).to_have_text("P-PRP")
+
+    # Zones: a mismatch is flagged clearly, then corrected; the map shades treated zones.
+    page.get_by_label("Frontal hairline: volume (mL)").fill("0.8")
+    page.get_by_label("Frontal hairline: technique").select_option("point_by_point")
+    page.get_by_label("Frontal hairline: needle (G)").fill("30")
+    page.get_by_role("button", name="Save injection map").click()
+    expect(page.locator("#delivery-totals")).to_contain_text("do not match the 1.54 mL")
+    page.get_by_label("Vertex / crown: volume (mL)").fill("0.74")
+    page.get_by_label("Vertex / crown: technique").select_option("nappage")
+    page.get_by_role("button", name="Save injection map").click()
+    expect(page.locator("#delivery-totals")).to_contain_text("1.54 mL delivered of 1.54 mL")
+    expect(page.locator(".scalp-map .zone.filled")).to_have_count(2)
+
+    # Lots: the expired one is refused, then a good one is recorded.
+    page.locator("#lotuse_lot").select_option(str(old.pk))
+    page.get_by_role("button", name="Record lot").click()
+    expect(
+        page.get_by_text(re.compile(r"Lot OLD-7 of RegenKit A expired on .*; choose another lot\."))
+    ).to_be_visible()
+    page.locator("#lotuse_lot").select_option(str(good.pk))
+    page.get_by_role("button", name="Record lot").click()
+    expect(page.locator("#lot-uses")).to_contain_text("K-2002")
+
+    # An adverse event linked to the zone and lot.
+    page.get_by_text("Record an adverse event").click()
+    ae = page.locator("#adverse-events form.grid")
+    ae.get_by_label("Term").select_option("bruising")
+    ae.get_by_label("CTCAE grade").select_option("1")
+    ae.get_by_label("Relatedness").select_option("probable")
+    ae.get_by_label("Outcome").select_option("recovering")
+    ae.locator("#ae_zone").select_option("vertex")
+    ae.locator("#ae_lot").select_option(str(good.pk))
+    ae.get_by_role("button", name="Record adverse event").click()
+    expect(page.locator("#adverse-events")).to_contain_text("Bruising")
+
+    # Checklist, then the physician signs and the record locks.
+    page.get_by_label("Baseline photos taken").check()
+    page.get_by_label("Aftercare instructions given").check()
+    page.get_by_role("button", name="Save details").click()
+    expect(page.locator("[data-item=aftercare]")).to_have_class("ok")
+    page.get_by_role("button", name="Sign and lock").click()
+    expect(page.locator("#session-status")).to_contain_text("Signed by a Physician")
+    page.goto(f"/patients/{patient_a.pk}/")
+    expect(page.locator("ol.timeline")).to_contain_text("fold 6.4× · P4-x-B-β")
+    expect(page.locator("#procedures-panel")).to_contain_text("signed")
+
+
+def test_mesotherapy_session(page, clinic_a, patient_a):
+    ready_patient(clinic_a, patient_a)
+    consent(clinic_a, patient_a, "mesotherapy_scalp")
+    lot = make_lot(
+        clinic_a, name="Dutasteride 0.01 % vials", category="meso_ingredient", number="D-1"
+    )
+    services.formulation_create(
+        actor=clinic_a.actor(clinic_a.physician),
+        name="Hair cocktail",
+        vial="multi",
+        indications=["scalp"],
+        ingredients=[
+            {
+                "name": "Dutasteride",
+                "code": "dutasteride",
+                "concentration": Decimal("0.01"),
+                "unit": "percent",
+            },
+            {"name": "Biotin", "concentration": Decimal("5"), "unit": "mg_per_mL"},
+        ],
+    )
+    login(page, "a.nurse")
+    page.goto(f"/patients/{patient_a.pk}/")
+    page.get_by_label("Start session for").select_option("mesotherapy_scalp")
+    page.get_by_role("button", name="Start session").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Mesotherapy, scalp")
+    d = page.locator("#delivery form")
+    d.get_by_label("Formulation").select_option(label="Hair cocktail")
+    d.locator("#meso_zone").select_option("vertex")
+    d.get_by_label("Technique (depth)").select_option("nappage")
+    d.get_by_label("Delivery").select_option("gun")
+    d.get_by_label("Injection points").fill("80")
+    d.get_by_label("Volume per point (mL)").fill("0.05")
+    d.get_by_label("Area treated (cm²)").fill("100")
+    d.get_by_role("button", name="Record delivery").click()
+    expect(page.locator("#meso-deliveries")).to_contain_text("4.00 mL")
+    expect(page.locator("#meso-deliveries")).to_contain_text("Multi-dose vial")
+    page.locator("#lotuse_lot").select_option(str(lot.pk))
+    page.get_by_role("button", name="Record lot").click()
+    page.get_by_label("Baseline photos taken").check()
+    page.get_by_label("Aftercare instructions given").check()
+    page.get_by_role("button", name="Save details").click()
+    page.get_by_role("button", name="Close session").click()
+    expect(page.locator("#session-status")).to_contain_text("Ready to sign")
+    expect(page.get_by_text("A physician signs.")).to_be_visible()
+
+
+def test_unsigned_consent_refused(page, clinic_a):
+    patient = make_patient(clinic_a, given_name="Nina", family_name="Noconsent")
+    record_intake(clinic_a, patient)
+    assess(clinic_a, patient)
+    login(page, "a.nurse")
+    page.goto(f"/patients/{patient.pk}/")
+    page.get_by_label("Start session for").select_option("prp_scalp")
+    page.get_by_role("button", name="Start session").click()
+    expect(page.get_by_role("alert")).to_contain_text(
+        "No valid consent for PRP, scalp: none signed."
+    )
