@@ -219,12 +219,14 @@ def seed_demo(today: dt.date | None = None) -> DemoResult:
 def _seed_apps(today: dt.date) -> None:
     """Each app adds its own demo records (assessments, bookings, sessions, outcomes)."""
     from anagen.care.demo import seed_care_demo
+    from anagen.outcomes.demo import seed_outcomes_demo
     from anagen.procedures.demo import seed_procedures_demo
     from anagen.scheduling.demo import seed_scheduling_demo
 
     seed_care_demo(today)
     seed_scheduling_demo(today)
     seed_procedures_demo(today)
+    seed_outcomes_demo(today)
 
 
 def _make_patient(rng: random.Random, clinic: Clinic, n: int, today: dt.date) -> Patient:

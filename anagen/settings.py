@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "anagen.accounts.middleware.ActiveClinicMiddleware",
+    "anagen.web.middleware.OutOfRangeIdMiddleware",
     # Axes must be last: it turns a locked-out login into a response.
     "axes.middleware.AxesMiddleware",
 ]

@@ -77,6 +77,13 @@ def _on_service_validation(request: HttpRequest, exc: DjangoValidationError) -> 
     return problem(request, status, "Invalid input" if status == 422 else "Conflict", errors=errors)
 
 
+@api.exception_handler(OverflowError)
+def _on_overflow(request: HttpRequest, exc: OverflowError) -> HttpResponse:
+    # An integer parameter beyond the database's 64-bit range (SQLite raises this).
+    errors = [{"field": "query", "message": "A number is out of range."}]
+    return problem(request, 422, "Invalid input", errors=errors)
+
+
 @api.exception_handler(Http404)
 def _on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return problem(request, 404, "Not found", str(exc) or "No such resource.")

@@ -1,3 +1,292 @@
-from ninja import Router
+"""Outcomes API: measurement sets (read, record), progress with change and MDC, analytics."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema, Status
+
+from anagen.accounts.access import Actor, patient_for
+from anagen.clinical import RESPONDER_RULES
+from anagen.outcomes import selectors, services
 
 router = Router()
+
+MethodCode = Literal["phototrichogram", "trichoscopy", "manual_count", "imported_device"]
+Unit = Literal["cm2", "in2"]
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return request.actor  # type: ignore[attr-defined,no-any-return]
+
+
+def _via(request: HttpRequest) -> str:
+    return getattr(request, "api_via", "api")
+
+
+class SiteIn(Schema):
+    site_name: str = Field(min_length=1, max_length=80)
+    location: Literal[
+        "vertex",
+        "crown",
+        "midline",
+        "frontal",
+        "temporal_left",
+        "temporal_right",
+        "occipital",
+        "other",
+    ] = "vertex"
+    hair_count: int | None = Field(None, ge=0)
+    area: float | None = Field(None, gt=0)
+    area_unit: Unit = "cm2"
+    density: float | None = Field(None, ge=0)
+    density_unit: Unit = "cm2"
+    mean_diameter_um: float | None = None
+    cumulative_thickness_mm_per_cm2: float | None = None
+    terminal_pct: float | None = None
+    anagen_pct: float | None = None
+
+
+class SetIn(Schema):
+    measured_on: dt.date
+    visit_label: Literal["baseline", "follow_up"]
+    method: MethodCode
+    device: str = Field("", max_length=80)
+    pull_test_pulled: int | None = Field(None, ge=0)
+    pull_test_shed: int | None = Field(None, ge=0)
+    wash_test_count: int | None = Field(None, ge=0)
+    salt: float | None = None
+    stage_scale: str = Field("", max_length=30)
+    stage_value: str = Field("", max_length=20)
+    global_photo_rating: int | None = None
+    satisfaction: int | None = None
+    notes: str = Field("", max_length=2000)
+    sites: list[SiteIn] = Field(default_factory=list, max_length=20)
+
+
+class MeasurementOut(Schema):
+    site: str
+    hair_count: int | None
+    area_cm2: float | None
+    density_per_cm2: float | None
+    mean_diameter_um: float | None
+    cumulative_thickness_mm_per_cm2: float | None
+    terminal_pct: float | None
+    vellus_pct: float | None
+    anagen_pct: float | None
+    telogen_pct: float | None
+
+
+class SetOut(Schema):
+    id: int
+    measured_on: dt.date
+    visit_label: str
+    method: str
+    device: str
+    salt: float | None
+    wash_test_count: int | None
+    pull_test_pulled: int | None
+    pull_test_shed: int | None
+    global_photo_rating: int | None
+    satisfaction: int | None
+    measurements: list[MeasurementOut]
+
+
+def _set_out(s: object) -> dict[str, object]:
+    from anagen.outcomes.models import MeasurementSet
+
+    assert isinstance(s, MeasurementSet)
+
+    def num(v: object) -> float | None:
+        return None if v is None else float(v)  # type: ignore[arg-type]
+
+    return {
+        "id": s.pk,
+        "measured_on": s.measured_on,
+        "visit_label": s.visit_label,
+        "method": s.method,
+        "device": s.device,
+        "salt": num(s.salt),
+        "wash_test_count": s.wash_test_count,
+        "pull_test_pulled": s.pull_test_pulled,
+        "pull_test_shed": s.pull_test_shed,
+        "global_photo_rating": s.global_photo_rating,
+        "satisfaction": s.satisfaction,
+        "measurements": [
+            {
+                "site": m.site.name,
+                "hair_count": m.hair_count,
+                **{
+                    f: num(getattr(m, f))
+                    for f in (
+                        "area_cm2",
+                        "density_per_cm2",
+                        "mean_diameter_um",
+                        "cumulative_thickness_mm_per_cm2",
+                        "terminal_pct",
+                        "vellus_pct",
+                        "anagen_pct",
+                        "telogen_pct",
+                    )
+                },
+            }
+            for m in s.measurements.all()
+        ],
+    }
+
+
+@router.get(
+    "/patients/{patient_id}/measurements",
+    response=list[SetOut],
+    summary="A patient's measurement sets",
+)
+def list_sets(request: HttpRequest, patient_id: int) -> list[dict[str, object]]:
+    actor = _actor(request)
+    patient = patient_for(actor, patient_id)
+    sets = selectors.measurement_sets(actor=actor, patient=patient)
+    from anagen.audit.services import audit_record
+
+    audit_record(action="measurement.read", actor=actor, patient=patient, via=_via(request))
+    return [_set_out(s) for s in sets]
+
+
+@router.post(
+    "/patients/{patient_id}/measurements",
+    response={201: SetOut},
+    summary="Record one visit's measurements (inch² converted to cm²)",
+)
+def create_set(request: HttpRequest, patient_id: int, payload: SetIn) -> Status[object]:
+    actor = _actor(request)
+    patient = patient_for(actor, patient_id)
+    data = payload.dict()
+    sites = [services.SiteValues(**s) for s in data.pop("sites")]
+    mset = services.measurement_set_record(
+        actor=actor,
+        patient=patient,
+        values=services.VisitValues(**data, sites=sites),
+        via=_via(request),
+    )
+    return Status(
+        201, _set_out(selectors.measurement_sets(actor=actor, patient=patient).get(pk=mset.pk))
+    )
+
+
+class PointOut(Schema):
+    on: dt.date
+    value: float
+    visit_label: str
+    change_absolute: float | None
+    change_percent: float | None
+    detectable: bool | None
+
+
+class SeriesOut(Schema):
+    key: str
+    measure: str
+    unit: str
+    site: str | None
+    method: str
+    baseline: float | None
+    baseline_repeats: int
+    mdc95: float | None
+    mdc_source: str
+    points: list[PointOut]
+
+
+@router.get(
+    "/patients/{patient_id}/progress",
+    response=list[SeriesOut],
+    summary="Each measure over time with change from baseline and its MDC95",
+)
+def progress(request: HttpRequest, patient_id: int) -> list[dict[str, object]]:
+    actor = _actor(request)
+    patient = patient_for(actor, patient_id)
+    return [
+        {
+            "key": s.key,
+            "measure": s.measure.id,
+            "unit": s.measure.unit,
+            "site": s.site.name if s.site else None,
+            "method": s.method,
+            "baseline": s.baseline,
+            "baseline_repeats": s.baseline_repeats,
+            "mdc95": s.mdc,
+            "mdc_source": s.mdc_source,
+            "points": [
+                {
+                    "on": p.on,
+                    "value": p.value,
+                    "visit_label": p.visit_label,
+                    "change_absolute": p.change.absolute if p.change else None,
+                    "change_percent": p.change.percent if p.change else None,
+                    "detectable": p.detectable,
+                }
+                for p in s.points
+            ],
+        }
+        for s in selectors.series_for(actor=actor, patient=patient)
+    ]
+
+
+class AnalyticsQuery(Schema):
+    measure: Literal["density_per_cm2", "hair_count", "mean_diameter_um", "salt"] = (
+        "density_per_cm2"
+    )
+    group_by: (
+        Literal[
+            "diagnosis",
+            "protocol",
+            "spin",
+            "activated",
+            "dose_band",
+            "fold_band",
+            "sex",
+            "age_band",
+        ]
+        | None
+    ) = None
+    rule: str = "density_increase_10pct"
+
+
+class CohortOut(Schema):
+    label: str
+    n: int
+    mean_baseline: float
+    mean_follow_up: float
+    change_of_means_percent: float
+    mean_change: float
+    mean_change_ci: tuple[float | None, float | None]
+    median_change: float
+    mean_percent_change: float
+    mean_percent_change_ci: tuple[float | None, float | None]
+    responders: int | None
+    responders_n: int | None
+
+
+@router.get("/analytics", response=list[CohortOut], summary="Cohort outcomes (aggregates only)")
+def analytics(request: HttpRequest, q: Query[AnalyticsQuery]) -> list[dict[str, object]]:
+    actor = _actor(request)
+    selectors.require_analytics(actor)
+    if q.rule not in RESPONDER_RULES:
+        raise ValidationError({"rule": f"Unknown responder rule {q.rule!r}."})
+    outcomes = selectors.patient_outcomes(clinic=actor.clinic, measure=q.measure, rule=q.rule)
+    return [
+        {
+            "label": c.label,
+            "n": c.n,
+            "mean_baseline": c.mean_baseline,
+            "mean_follow_up": c.mean_follow_up,
+            "change_of_means_percent": c.change_of_means.percent,
+            "mean_change": c.absolute.mean,
+            "mean_change_ci": (c.absolute.low, c.absolute.high),
+            "median_change": c.absolute_median.median,
+            "mean_percent_change": c.percent.mean,
+            "mean_percent_change_ci": (c.percent.low, c.percent.high),
+            "responders": c.responders.k if c.responders else None,
+            "responders_n": c.responders.n if c.responders else None,
+        }
+        for c in selectors.cohorts(outcomes, q.group_by)
+    ]

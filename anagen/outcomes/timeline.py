@@ -1,1 +1,46 @@
 """Chart timeline entries from this app (registered with anagen.patients.timeline)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.urls import reverse
+from django.utils import timezone
+
+from anagen.accounts.access import Actor
+from anagen.patients.models import Patient
+from anagen.patients.timeline import TIMELINE_LIMIT, TimelineEntry, timeline_source
+
+
+def _at(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time(12)), dt.UTC)
+
+
+@timeline_source
+def _measurements(actor: Actor, patient: Patient) -> list[TimelineEntry]:
+    from anagen.outcomes.models import MeasurementSet
+
+    rows = MeasurementSet.objects.filter(patient=patient).order_by("-measured_on", "-id")
+    url = reverse("outcomes-progress", args=[patient.pk])
+    return [
+        TimelineEntry(
+            at=_at(s.measured_on),
+            kind="measurement",
+            title=f"{s.get_visit_label_display()} measurements",
+            detail=s.get_method_display(),
+            url=url,
+        )
+        for s in rows[:TIMELINE_LIMIT]
+    ]
+
+
+@timeline_source
+def _photos(actor: Actor, patient: Patient) -> list[TimelineEntry]:
+    from anagen.outcomes.models import PhotoSet
+
+    rows = PhotoSet.objects.filter(patient=patient).order_by("-taken_on", "-id")
+    url = reverse("outcomes-photos", args=[patient.pk])
+    return [
+        TimelineEntry(at=_at(s.taken_on), kind="photos", title="Photo set", url=url)
+        for s in rows[:TIMELINE_LIMIT]
+    ]

@@ -526,9 +526,12 @@ def reminder_rules(request: ClinicRequest) -> HttpResponse:
                     messages.success(request, "Reminder rule added.")
                     return redirect("reminder-rules")
         else:
-            rule = ReminderRule.objects.filter(
-                clinic=request.actor.clinic, pk=_int_or_none(request.POST.get("rule"))
-            ).first()
+            rule_id = _int_or_none(request.POST.get("rule"))
+            rule = (
+                ReminderRule.objects.filter(clinic=request.actor.clinic, pk=rule_id).first()
+                if rule_id is not None
+                else None
+            )
             if rule is None:
                 raise Http404("No such rule.")
             services.reminder_rule_set_active(

@@ -15,7 +15,9 @@ schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_applica
 
 @pytest.fixture
 def token(clinic_a, patient_a):
-    _, raw = api_token_create(membership=Membership.objects.get(user=clinic_a.physician), name="fuzz")
+    _, raw = api_token_create(
+        membership=Membership.objects.get(user=clinic_a.physician), name="fuzz"
+    )
     return raw
 
 
@@ -26,4 +28,6 @@ def token(clinic_a, patient_a):
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_api_never_fails_on_generated_input(case, token):
-    case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, checks=[not_a_server_error])
+    case.call_and_validate(
+        headers={"Authorization": f"Bearer {token}"}, checks=[not_a_server_error]
+    )

@@ -1,0 +1,139 @@
+"""The patient outcome report: one template, rendered to PDF by WeasyPrint.
+
+Images are inlined as data URIs (charts as SVG, photos as JPEG) so WeasyPrint never fetches
+anything over the network; photos appear only with the patient's clinical photo consent.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+
+from anagen.accounts.access import Actor
+from anagen.accounts.permissions import Perm
+from anagen.audit.services import audit_record
+from anagen.outcomes import charts, selectors
+from anagen.outcomes.models import PhotoView
+from anagen.patients.models import Patient
+
+
+def _data_uri(content: bytes, mime: str) -> str:
+    return f"data:{mime};base64,{base64.b64encode(content).decode('ascii')}"
+
+
+@dataclass
+class ComparisonPhotos:
+    view: str
+    before_on: Any
+    after_on: Any
+    before: str
+    after: str
+
+
+def _comparisons(patient: Patient, sets: list[Any]) -> list[ComparisonPhotos]:
+    from anagen.care.selectors import consent_valid_for
+
+    if consent_valid_for(patient, "photo_clinical") is None:
+        return []
+    by_view: dict[str, list[Any]] = {}
+    for photo_set in sets:
+        for photo in photo_set.photos.all():
+            by_view.setdefault(photo.view, []).append(photo)
+    out = []
+    for view in PhotoView.values:
+        photos = by_view.get(view, [])
+        if len(photos) < 2:
+            continue
+        first, last = photos[0], photos[-1]
+        with first.thumbnail.open("rb") as a, last.thumbnail.open("rb") as b:
+            out.append(
+                ComparisonPhotos(
+                    view=PhotoView(view).label,
+                    before_on=first.photo_set.taken_on,
+                    after_on=last.photo_set.taken_on,
+                    before=_data_uri(a.read(), "image/jpeg"),
+                    after=_data_uri(b.read(), "image/jpeg"),
+                )
+            )
+    return out
+
+
+def report_context(*, actor: Actor, patient: Patient) -> dict[str, Any]:
+    from anagen.scheduling.models import TreatmentPlan
+
+    actor.require(Perm.CLINICAL_VIEW)
+    series = selectors.series_for(actor=actor, patient=patient)
+    sessions = selectors.session_dates(patient)
+    plans = list(TreatmentPlan.objects.filter(patient=patient).order_by("-start_on", "-id")[:3])
+    charted = [
+        {
+            "series": s,
+            "svg": _data_uri(charts.series_svg(s, sessions).encode(), "image/svg+xml"),
+        }
+        for s in series
+        if len(s.points) >= 2
+    ][:6]
+    return {
+        "patient": patient,
+        "clinic": actor.clinic,
+        "generated_at": timezone.now(),
+        "plans": plans,
+        "sessions": sessions,
+        "series": series,
+        "charts": charted,
+        "comparisons": _comparisons(patient, selectors.photo_sets(actor=actor, patient=patient)),
+        "blinded": selectors.blinded_results(patient),
+    }
+
+
+def _report_css() -> str:
+    from django.contrib.staticfiles import finders
+
+    path = finders.find("outcomes/report.css")
+    with open(str(path), encoding="utf-8") as fh:
+        return fh.read()
+
+
+def report_html(*, actor: Actor, patient: Patient, request: HttpRequest | None = None) -> str:
+    """The report page. For the PDF (no request) the stylesheet is inlined, since WeasyPrint
+    fetches nothing; the browser preview links the static file instead (strict CSP)."""
+    context = report_context(actor=actor, patient=patient)
+    if request is None:
+        context["report_css"] = mark_safe(_report_css())  # noqa: S308 - our own static file
+    return render_to_string("outcomes/report.html", context, request=request)
+
+
+def render_document(html: str) -> Any:
+    from weasyprint import HTML
+
+    return HTML(string=html, base_url=None).render()
+
+
+def report_pdf(*, actor: Actor, patient: Patient, via: str = "web") -> bytes:
+    """The PDF bytes for one patient; the read of the record is audited."""
+    html = report_html(actor=actor, patient=patient)
+    pdf = render_document(html).write_pdf()
+    with transaction.atomic():
+        audit_record(
+            action="outcome_report.create", actor=actor, patient=patient, obj=patient, via=via
+        )
+    return bytes(pdf)
+
+
+def document_text(document: Any) -> str:
+    """All text laid out in a rendered WeasyPrint document, page by page (for checks)."""
+
+    def walk(box: Any) -> list[str]:
+        text = [box.text] if hasattr(box, "text") and isinstance(box.text, str) else []
+        for child in getattr(box, "children", []) or []:
+            text.extend(walk(child))
+        return text
+
+    return "\n".join(" ".join(walk(page._page_box)) for page in document.pages)

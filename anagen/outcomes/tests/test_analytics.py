@@ -1,0 +1,80 @@
+"""Clinic analytics: cohorts reproduce hand-computed figures; de-identified export; access."""
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+
+from anagen.outcomes import selectors
+from anagen.outcomes.tests.helpers import record
+from conftest import make_patient
+
+pytestmark = pytest.mark.django_db
+D0 = dt.date(2025, 3, 1)
+D1 = dt.date(2025, 9, 1)
+
+
+def _cohort(clinic_a, pairs, **patient_kw):
+    patients = []
+    for i, (before, after) in enumerate(pairs):
+        p = make_patient(clinic_a, given_name=f"P{i}", **patient_kw)
+        record(clinic_a, p, D0, "baseline", before)
+        record(clinic_a, p, D1, "follow_up", after, global_photo_rating=1 if after > before else 0)
+        patients.append(p)
+    return patients
+
+
+def test_cohort_figures_match_facts_t1_group_means(clinic_a):
+    # Two patients whose means are Georgescu 2022's group means: 141.9 → 177.5 (+25.09 %).
+    _cohort(clinic_a, [(131.9, 170.0), (151.9, 185.0)])
+    outcomes = selectors.patient_outcomes(clinic=clinic_a.clinic, rule="density_increase_10pct")
+    [c] = selectors.cohorts(outcomes, None)
+    assert c.n == 2
+    assert c.mean_baseline == pytest.approx(141.9) and c.mean_follow_up == pytest.approx(177.5)
+    assert c.change_of_means.absolute == 35.6 and c.change_of_means.percent == 25.09
+    # Per-patient changes +38.1 and +33.1: mean 35.6, SD 3.5355, t(1) = 12.706
+    assert c.absolute.mean == pytest.approx(35.6)
+    assert c.absolute.low == pytest.approx(35.6 - 12.706 * 3.535534 / 2**0.5, abs=1e-3)
+    # Per-patient % (kernel, 2 decimals): 28.89 and 21.79 → mean 25.34
+    assert c.percent.mean == pytest.approx((28.89 + 21.79) / 2)
+    assert c.responders is not None and (c.responders.k, c.responders.n) == (2, 2)
+
+
+def test_grouping_filters_and_responder_rules(clinic_a):
+    _cohort(clinic_a, [(100, 130), (100, 105)], sex="male")
+    _cohort(clinic_a, [(120, 150)], sex="female")
+    outcomes = selectors.patient_outcomes(clinic=clinic_a.clinic, rule="density_increase_10pct")
+    by_sex = {c.label: c for c in selectors.cohorts(outcomes, "sex")}
+    assert by_sex["male"].n == 2 and by_sex["female"].n == 1
+    male = by_sex["male"].responders
+    assert male is not None and (male.k, male.n) == (1, 2)
+    only_f = selectors.cohorts(outcomes, "age_band", {"sex": "female"})
+    assert [c.n for c in only_f] == [1]
+    photo_rule = selectors.patient_outcomes(clinic=clinic_a.clinic, rule="global_photo_plus2")
+    assert not any(o.responder for o in photo_rule)  # ratings were +1 at most
+
+
+def test_analytics_page_chart_export_and_access(clinic_a, clinic_b):
+    patients = _cohort(clinic_a, [(131.9, 170.0), (151.9, 185.0)])
+    c = clinic_a.client(clinic_a.physician)
+    page = c.get("/analytics/", {"group_by": "sex", "rule": "density_increase_10pct"})
+    body = page.content.decode()
+    assert page.status_code == 200 and "141.9 → 177.5" in body and "+25.09 %" in body
+    assert c.get("/analytics/chart.svg").content.startswith(b"<?xml")
+    export = c.get("/analytics/export.csv", {"group_by": "sex"})
+    text = export.content.decode()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == 2 and rows[0]["days_from_baseline"] == "184"
+    for p in patients:
+        for secret in (p.family_name, p.given_name, p.record_number, str(p.birth_date)):
+            assert secret not in text
+    assert {r["age_band"] for r in rows} == {"40–49"}
+    # Clinic admin may see aggregates; nurse and front desk may not; other clinic sees none.
+    assert clinic_a.client(clinic_a.admin).get("/analytics/").status_code == 200
+    assert clinic_a.client(clinic_a.nurse).get("/analytics/").status_code == 403
+    assert clinic_a.client(clinic_a.front_desk).get("/analytics/export.csv").status_code == 403
+    other = clinic_b.client(clinic_b.physician).get("/analytics/").content.decode()
+    assert "No patient has a baseline" in other
+    # Unknown choices are a form error, not a 500.
+    assert c.get("/analytics/", {"group_by": "shoe_size"}).status_code == 400

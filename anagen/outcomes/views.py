@@ -1,0 +1,597 @@
+"""Outcome pages: measurements, device import, photos, comparison, progress, report, analytics,
+blinded rating. Thin: form → one service/selector → render."""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from anagen.accounts.access import ClinicRequest, patient_for, patients_for
+from anagen.accounts.decorators import clinic_view
+from anagen.accounts.models import Membership, Role
+from anagen.accounts.permissions import Perm
+from anagen.audit.services import audit_record
+from anagen.clinical import RESPONDER_RULES
+from anagen.outcomes import charts, report, selectors, services
+from anagen.outcomes.forms import (
+    AnalyticsForm,
+    ImportForm,
+    MeasurementForm,
+    PanelForm,
+    PhotoSetForm,
+    PhotoUploadForm,
+    RatingForm,
+)
+from anagen.outcomes.models import MeasurementSet, PhotoSet, PhotoView, ReportFile
+from anagen.patients.views import attach_errors
+
+
+def _status(request: ClinicRequest, ok: bool = False) -> int:
+    return 400 if request.method == "POST" and not ok else 200
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        number = int(value or "")
+    except ValueError:
+        return None
+    return number if 0 < number < 2**63 else None
+
+
+# --- measurements ------------------------------------------------------------------------------
+
+
+@clinic_view(Perm.CLINICAL_VIEW)
+def measurement_list(request: ClinicRequest, patient_id: int) -> HttpResponse:
+    patient = patient_for(request.actor, patient_id)
+    sets = selectors.measurement_sets(actor=request.actor, patient=patient)
+    with transaction.atomic():
+        audit_record(action="measurement.read", actor=request.actor, patient=patient)
+    return render(request, "outcomes/measurements.html", {"patient": patient, "sets": sets})
+
+
+@clinic_view(Perm.INTAKE_RECORD)
+def measurement_create(request: ClinicRequest, patient_id: int) -> HttpResponse:
+    patient = patient_for(request.actor, patient_id)
+    has_baseline = MeasurementSet.objects.filter(patient=patient, visit_label="baseline").exists()
+    site = selectors.sites_for(patient).first()
+    initial = {
+        "measured_on": timezone.localdate(),
+        "visit_label": "follow_up" if has_baseline else "baseline",
+        "site_name": site.name if site else "Vertex tattoo dot",
+        "location": site.location if site else "vertex",
+        "area": 1,
+    }
+    form = MeasurementForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            mset = services.measurement_set_record(
+                actor=request.actor, patient=patient, values=form.to_values()
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, f"{mset} recorded.")
+            return redirect("outcomes-measurements", patient.pk)
+    return render(
+        request,
+        "outcomes/measurement_form.html",
+        {"patient": patient, "form": form, "sites": selectors.sites_for(patient)},
+        status=_status(request),
+    )
+
+
+@clinic_view(Perm.INTAKE_RECORD)
+def import_upload(request: ClinicRequest, patient_id: int) -> HttpResponse:
+    patient = patient_for(request.actor, patient_id)
+    form = ImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            batch = services.import_preview(
+                actor=request.actor,
+                patient=patient,
+                filename=upload.name,
+                content=upload.read(services.MAX_IMPORT_BYTES + 1),
+                mapping=form.mapping(),
+                density_unit=form.cleaned_data["density_unit"],
+                device=form.cleaned_data["device"],
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            return redirect("outcomes-import-preview", patient.pk, batch.pk)
+    return render(
+        request,
+        "outcomes/import_form.html",
+        {"patient": patient, "form": form},
+        status=_status(request),
+    )
+
+
+@clinic_view(Perm.INTAKE_RECORD)
+def import_preview(request: ClinicRequest, patient_id: int, batch_id: int) -> HttpResponse:
+    patient = patient_for(request.actor, patient_id)
+    batch = selectors.import_get(actor=request.actor, patient=patient, batch_id=batch_id)
+    if batch is None:
+        raise Http404("No such import.")
+    error = ""
+    if request.method == "POST":
+        try:
+            created = services.import_commit(actor=request.actor, batch=batch)
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+        else:
+            messages.success(request, f"Imported {len(created)} visit(s) from {batch.filename}.")
+            return redirect("outcomes-measurements", patient.pk)
+    return render(
+        request,
+        "outcomes/import_preview.html",
+        {"patient": patient, "batch": batch, "error": error},
+        status=400 if error else 200,
+    )
+
+
+# --- progress ----------------------------------------------------------------------------------
+
+
+@clinic_view(Perm.CLINICAL_VIEW)
+def progress(request: ClinicRequest, patient_id: int) -> HttpResponse:
+    patient = patient_for(request.actor, patient_id)
+    series = selectors.series_for(actor=request.actor, patient=patient)
+    with transaction.atomic():
+        audit_record(action="outcome_progress.read", actor=request.actor, patient=patient)
+    return render(
+        request,
+        "outcomes/progress.html",
+        {
+            "patient": patient,
+            "series": series,
+            "sessions": selectors.session_dates(patient),
+            "blinded": selectors.blinded_results(patient),
+        },
+    )
+
+
+@clinic_view(Perm.CLINICAL_VIEW)
+def progress_chart(request: ClinicRequest, patient_id: int) -> HttpResponse:
+    patient = patient_for(request.actor, patient_id)
+    key = request.GET.get("series", "")
+    found = [s for s in selectors.series_for(actor=request.actor, patient=patient) if s.key == key]
+    if not found:
+        raise Http404("No such series.")
+    svg = charts.series_svg(found[0], selectors.session_dates(patient))
+    response = HttpResponse(svg, content_type="image/svg+xml")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@clinic_view(Perm.CLINICAL_VIEW)
+def report_pdf(request: ClinicRequest, patient_id: int) -> HttpResponse:
+    patient = patient_for(request.actor, patient_id)
+    if request.GET.get("format") == "html":
+        # The same template the PDF uses, for a quick look in the browser.
+        return HttpResponse(
+            report.report_html(actor=request.actor, patient=patient, request=request)
+        )
+    pdf = report.report_pdf(actor=request.actor, patient=patient)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="outcomes-{patient.record_number}.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@clinic_view(Perm.CLINICAL_VIEW)
+def report_jobs(request: ClinicRequest) -> HttpResponse:
+    if request.method == "POST":
+        ids = {i for i in (_int(v) for v in request.POST.getlist("patients")) if i}
+        if request.POST.get("all_measured"):
+            ids |= set(
+                MeasurementSet.objects.filter(patient__clinic=request.actor.clinic)
+                .values_list("patient_id", flat=True)
+                .distinct()
+            )
+        patients = list(patients_for(request.actor).filter(pk__in=ids))
+        try:
+            job = services.report_job_start(actor=request.actor, patients=patients)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            return redirect("outcomes-report-job", job.pk)
+    from anagen.outcomes.models import ReportJob
+
+    jobs = ReportJob.objects.filter(clinic=request.actor.clinic)[:20]
+    return render(request, "outcomes/report_jobs.html", {"jobs": jobs})
+
+
+@clinic_view(Perm.CLINICAL_VIEW)
+def report_job(request: ClinicRequest, job_id: int) -> HttpResponse:
+    job = selectors.report_job_get(actor=request.actor, job_id=job_id)
+    if job is None:
+        raise Http404("No such report batch.")
+    files = job.files.select_related("patient")
+    template = "outcomes/_report_job.html" if request.htmx else "outcomes/report_job.html"  # type: ignore[attr-defined]
+    return render(request, template, {"job": job, "files": files})
+
+
+@clinic_view(Perm.CLINICAL_VIEW)
+def report_file(request: ClinicRequest, job_id: int, file_id: int) -> FileResponse:
+    job = selectors.report_job_get(actor=request.actor, job_id=job_id)
+    stored = ReportFile.objects.filter(pk=file_id, job=job).select_related("patient").first()
+    if job is None or stored is None:
+        raise Http404("No such report.")
+    patient = patient_for(request.actor, stored.patient_id)
+    with transaction.atomic():
+        audit_record(action="outcome_report.read", actor=request.actor, patient=patient, obj=stored)
+    return FileResponse(
+        stored.file.open("rb"),
+        as_attachment=True,
+        filename=f"outcomes-{patient.record_number}.pdf",
+        content_type="application/pdf",
+    )
+
+
+# --- photos ------------------------------------------------------------------------------------
+
+
+def _consent_ok(patient: Any) -> bool:
+    from anagen.care.selectors import consent_valid_for
+
+    return consent_valid_for(patient, "photo_clinical") is not None
+
+
+@clinic_view(Perm.CLINICAL_VIEW)
+def photo_sets(request: ClinicRequest, patient_id: int) -> HttpResponse:
+    patient = patient_for(request.actor, patient_id)
+    form = PhotoSetForm(request.POST or None)
+    if request.method == "POST":
+        request.actor.require(Perm.INTAKE_RECORD)
+        if form.is_valid():
+            try:
+                photo_set = services.photo_set_create(
+                    actor=request.actor, patient=patient, **form.cleaned_data
+                )
+            except ValidationError as exc:
+                attach_errors(form, exc)
+            except PermissionDenied as exc:
+                form.add_error(None, str(exc))
+            else:
+                return redirect("outcomes-photo-capture", patient.pk, photo_set.pk)
+    consent = _consent_ok(patient)
+    sets = selectors.photo_sets(actor=request.actor, patient=patient) if consent else []
+    return render(
+        request,
+        "outcomes/photo_sets.html",
+        {
+            "patient": patient,
+            "form": form,
+            "sets": sets,
+            "consent": consent,
+            "views": PhotoView.choices,
+        },
+        status=_status(request),
+    )
+
+
+@clinic_view(Perm.INTAKE_RECORD)
+def photo_capture(request: ClinicRequest, patient_id: int, set_id: int) -> HttpResponse:
+    patient = patient_for(request.actor, patient_id)
+    photo_set = PhotoSet.objects.filter(pk=set_id, patient=patient).first()
+    if photo_set is None:
+        raise Http404("No such photo set.")
+    view = request.POST.get("view") or request.GET.get("view") or "vertex"
+    if view not in PhotoView.values:
+        view = "vertex"
+    form = PhotoUploadForm(request.POST or None, request.FILES or None, initial={"view": view})
+    if request.method == "POST" and form.is_valid():
+        try:
+            photo = services.photo_add(
+                actor=request.actor,
+                photo_set=photo_set,
+                view=form.cleaned_data["view"],
+                content=form.cleaned_data["file"].read(services.MAX_PHOTO_BYTES + 1),
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"{photo.get_view_display()} photo saved.")
+            taken = set(photo_set.photos.values_list("view", flat=True))
+            remaining = [v for v in PhotoView.values if v not in taken]
+            if remaining:
+                return redirect(f"{request.path}?view={remaining[0]}")
+            return redirect("outcomes-photos", patient.pk)
+    by_view = {p.view: p for p in photo_set.photos.all()}
+    return render(
+        request,
+        "outcomes/photo_capture.html",
+        {
+            "patient": patient,
+            "photo_set": photo_set,
+            "form": form,
+            "view": view,
+            "view_label": PhotoView(view).label,
+            "ghost": selectors.previous_view(photo_set=photo_set, view=view),
+            "views": [(v, label, by_view.get(v)) for v, label in PhotoView.choices],
+        },
+        status=_status(request),
+    )
+
+
+@clinic_view(Perm.CLINICAL_VIEW)
+def photo_file(request: ClinicRequest, patient_id: int, photo_id: int) -> HttpResponse:
+    patient = patient_for(request.actor, patient_id)
+    photo = selectors.photo_get(actor=request.actor, patient=patient, photo_id=photo_id)
+    if photo is None:
+        raise Http404("No such photo.")
+    try:
+        data = services.photo_read(
+            actor=request.actor,
+            photo=photo,
+            purpose=request.GET.get("purpose", "clinical"),
+            thumb=request.GET.get("thumb") == "1",
+        )
+    except ValidationError as exc:
+        return HttpResponse(" ".join(exc.messages), status=400, content_type="text/plain")
+    response = HttpResponse(data, content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@clinic_view(Perm.CLINICAL_VIEW)
+def photo_compare(request: ClinicRequest, patient_id: int) -> HttpResponse:
+    patient = patient_for(request.actor, patient_id)
+    view = request.GET.get("view", "vertex")
+    if view not in PhotoView.values:
+        view = "vertex"
+    consent = _consent_ok(patient)
+    photos = (
+        selectors.photos_of_view(actor=request.actor, patient=patient, view=view) if consent else []
+    )
+    by_id = {p.pk: p for p in photos}
+    before = by_id.get(_int(request.GET.get("a")) or 0) or (photos[0] if photos else None)
+    after = by_id.get(_int(request.GET.get("b")) or 0) or (photos[-1] if photos else None)
+    return render(
+        request,
+        "outcomes/photo_compare.html",
+        {
+            "patient": patient,
+            "view": view,
+            "views": PhotoView.choices,
+            "photos": photos,
+            "before": before,
+            "after": after,
+            "consent": consent,
+            "mode": "slider" if request.GET.get("mode") == "slider" else "side",
+        },
+    )
+
+
+# --- analytics ---------------------------------------------------------------------------------
+
+
+def _analytics(
+    request: ClinicRequest,
+) -> tuple[AnalyticsForm, list[Any], list[Any], dict[str, Any]]:
+    selectors.require_analytics(request.actor)
+    data = request.GET if request.GET else None
+    measure = request.GET.get("measure") or "density_per_cm2"
+    if measure not in selectors.ANALYTIC_MEASURES:
+        measure = "density_per_cm2"
+    rule = request.GET.get("rule") or "density_increase_10pct"
+    if rule not in RESPONDER_RULES:
+        rule = "density_increase_10pct"
+    outcomes = selectors.patient_outcomes(clinic=request.actor.clinic, measure=measure, rule=rule)
+    form = AnalyticsForm(
+        data,
+        options=selectors.group_options(outcomes),
+        initial={"measure": measure, "rule": rule},
+    )
+    group_by, filters = None, {}
+    if form.is_valid():
+        group_by = form.cleaned_data["group_by"] or None
+        filters = form.filters()
+    groups = selectors.cohorts(outcomes, group_by, filters)
+    chosen = [o for o in outcomes if all(o.groups.get(k) == v for k, v in filters.items() if v)]
+    meta = {
+        "measure": selectors.MEASURES[measure],
+        "rule": RESPONDER_RULES[rule],
+        "group_by": group_by,
+    }
+    return form, groups, chosen, meta
+
+
+@clinic_view(Perm.PATIENT_VIEW)
+def analytics(request: ClinicRequest) -> HttpResponse:
+    form, groups, chosen, meta = _analytics(request)
+    return render(
+        request,
+        "outcomes/analytics.html",
+        {
+            "form": form,
+            "cohorts": groups,
+            "n": len(chosen),
+            "query": request.GET.urlencode(),
+            **meta,
+        },
+        status=200 if form.is_bound is False or form.is_valid() else 400,
+    )
+
+
+@clinic_view(Perm.PATIENT_VIEW)
+def analytics_chart(request: ClinicRequest) -> HttpResponse:
+    _form, groups, _chosen, meta = _analytics(request)
+    svg = charts.cohorts_svg(groups, f"{meta['measure'].label}: change from baseline")
+    return HttpResponse(svg, content_type="image/svg+xml")
+
+
+@clinic_view(Perm.PATIENT_VIEW)
+def analytics_export(request: ClinicRequest) -> HttpResponse:
+    """De-identified CSV: a random study id per patient per export, age band instead of birth
+    date, days from baseline instead of dates; no names or record numbers."""
+    _form, _groups, chosen, meta = _analytics(request)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    dims = list(selectors.DIMENSIONS)
+    writer.writerow(
+        [
+            "study_id",
+            *dims,
+            "measure",
+            "unit",
+            "method",
+            "baseline",
+            "follow_up",
+            "days_from_baseline",
+            "change_absolute",
+            "change_percent",
+            "responder",
+            "responder_rule",
+        ]
+    )
+    ids = {o.patient.pk: secrets.token_hex(4) for o in chosen}
+    rows = sorted(chosen, key=lambda o: ids[o.patient.pk])  # order must not reveal the record
+    for o in rows:
+        writer.writerow(
+            [
+                ids[o.patient.pk],
+                *[o.groups.get(d, "") for d in dims],
+                meta["measure"].id,
+                meta["measure"].unit,
+                o.method,
+                round(o.baseline, 2),
+                round(o.follow_up, 2),
+                (o.follow_up_on - o.baseline_on).days,
+                o.change.absolute,
+                o.change.percent,
+                "" if o.responder is None else ("yes" if o.responder else "no"),
+                meta["rule"]["id"],
+            ]
+        )
+    with transaction.atomic():
+        audit_record(
+            action="analytics.export",
+            actor=request.actor,
+            changes={
+                "rows": len(rows),
+                "measure": meta["measure"].id,
+                "query": request.GET.urlencode()[:500],
+            },
+        )
+    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="outcomes-deidentified.csv"'
+    return response
+
+
+# --- blinded rating ----------------------------------------------------------------------------
+
+
+def _rater_choices(request: ClinicRequest) -> list[tuple[int, str]]:
+    members = Membership.objects.filter(
+        clinic=request.actor.clinic, is_active=True, role__in=[Role.PHYSICIAN, Role.NURSE]
+    ).select_related("user")
+    return [(m.user_id, f"{m.user} ({m.get_role_display()})") for m in members]
+
+
+@clinic_view(Perm.CLINICAL_VIEW)
+def panels(request: ClinicRequest) -> HttpResponse:
+    choices = _rater_choices(request)
+    form = PanelForm(request.POST or None, rater_choices=choices)
+    if request.method == "POST" and form.is_valid():
+        try:
+            panel = services.rating_panel_create(
+                actor=request.actor,
+                name=form.cleaned_data["name"],
+                view=form.cleaned_data["view"],
+                rater_ids=[int(r) for r in form.cleaned_data["raters"]],
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request, f"Panel “{panel.name}” created with {panel.pairs.count()} pairs."
+            )
+            return redirect("outcomes-panels")
+    return render(
+        request,
+        "outcomes/panels.html",
+        {
+            "form": form,
+            "panels": selectors.panels_for(request.actor),
+            "can_create": request.actor.role == Role.PHYSICIAN,
+        },
+        status=_status(request),
+    )
+
+
+def _panel(request: ClinicRequest, panel_id: int) -> Any:
+    panel = selectors.panel_get(request.actor, panel_id)
+    if panel is None:
+        raise Http404("No such panel.")
+    return panel
+
+
+@clinic_view(Perm.CLINICAL_VIEW)
+def panel_rate(request: ClinicRequest, panel_id: int) -> HttpResponse:
+    panel = _panel(request, panel_id)
+    form = RatingForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        pair = selectors.pair_by_code(actor=request.actor, code=request.POST.get("pair", ""))
+        if pair is None or pair.panel_id != panel.pk:
+            raise Http404("No such pair.")
+        try:
+            services.rating_submit(actor=request.actor, pair=pair, score=form.cleaned_data["score"])
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            return redirect("outcomes-panel-rate", panel.pk)
+    pending = selectors.pairs_to_rate(actor=request.actor, panel=panel)
+    return render(
+        request,
+        "outcomes/panel_rate.html",
+        {
+            "panel": panel,
+            "pair": pending[0] if pending else None,
+            "left_count": len(pending),
+            "form": form,
+        },
+        status=_status(request),
+    )
+
+
+@clinic_view(Perm.CLINICAL_VIEW)
+def panel_image(request: ClinicRequest, panel_id: int, code: str, side: str) -> HttpResponse:
+    panel = _panel(request, panel_id)
+    pair = selectors.pair_by_code(actor=request.actor, code=code)
+    if pair is None or pair.panel_id != panel.pk or side not in ("left", "right"):
+        raise Http404("No such image.")
+    if not panel.raters.filter(pk=request.actor.user.pk).exists():
+        raise PermissionDenied("You are not a rater on this panel.")
+    photo = pair.before if (side == "left") == pair.before_on_left else pair.after
+    data = services.photo_read(actor=request.actor, photo=photo, purpose="clinical")
+    response = HttpResponse(data, content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@clinic_view(Perm.CLINICAL_VIEW)
+def panel_results(request: ClinicRequest, panel_id: int) -> HttpResponse:
+    panel = _panel(request, panel_id)
+    return render(
+        request,
+        "outcomes/panel_results.html",
+        {"panel": panel, "rows": selectors.panel_summary(panel)},
+    )
