@@ -55,6 +55,18 @@ def _seed_clinic(clinic: Clinic, today: dt.date) -> None:
         return
     rng = random.Random(f"outcomes-{clinic.slug}")
     patients = list(Patient.objects.filter(clinic=clinic, deleted_at__isnull=True).order_by("pk"))
+    # Patients with treatment sessions first, so their baseline comes just before the first one.
+    from django.db.models import Min
+
+    from anagen.procedures.models import TreatmentSession
+
+    first_session = {
+        row["patient_id"]: row["first"].date()
+        for row in TreatmentSession.objects.filter(clinic=clinic)
+        .values("patient_id")
+        .annotate(first=Min("started_at"))
+    }
+    patients.sort(key=lambda p: (p.pk not in first_session, p.pk))
     chosen = patients[:PATIENTS_PER_CLINIC]
     sites: list[MeasurementSite] = []
     for p in chosen:
@@ -73,6 +85,8 @@ def _seed_clinic(clinic: Clinic, today: dt.date) -> None:
         plan: list[tuple[int, float]] = []  # (index in sites, density)
         for i, p in enumerate(chosen):
             start = today - dt.timedelta(days=rng.randint(200, 300))
+            if p.pk in first_session:
+                start = first_session[p.pk] - dt.timedelta(days=rng.randint(1, 14))
             method = "phototrichogram" if rng.random() < 0.7 else "trichoscopy"
             baseline = rng.uniform(120, 160)
             responder = rng.random() > 0.15

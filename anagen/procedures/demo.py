@@ -181,6 +181,22 @@ def _seed_clinic(clinic: Clinic, today: dt.date) -> None:
             day = today - dt.timedelta(days=rnd.randrange(7, 270))
             at = dt.datetime.combine(day, dt.time(rnd.randrange(9, 16), 0), tzinfo=tz)
             visits.append((p, at, None))
+    # The gate each demo session went through: the patient's PRP-scalp consent and screening.
+    from anagen.care.models import Consent, ScreeningRecord
+
+    patient_ids = [p.pk for p, _, _ in visits]
+    consent_of = dict(
+        Consent.objects.filter(
+            patient_id__in=patient_ids, kind="prp_scalp", withdrawn_at__isnull=True
+        )
+        .order_by("signed_at")
+        .values_list("patient_id", "id")
+    )
+    screening_of = dict(
+        ScreeningRecord.objects.filter(patient_id__in=patient_ids, procedure="prp_scalp")
+        .order_by("run_at")
+        .values_list("patient_id", "id")
+    )
     zones = [z["code"] for z in rules.zones_for("scalp")]
     usable = {cat: [lot for lot in ls if lot.received_on <= today] for cat, ls in lots.items()}
     sessions, preps, zone_rows, uses = [], [], [], []
@@ -193,6 +209,8 @@ def _seed_clinic(clinic: Clinic, today: dt.date) -> None:
             started_at=at,
             started_by=physician.user,
             status=SessionStatus.SIGNED,
+            consent_id=consent_of.get(patient.pk),
+            screening_id=screening_of.get(patient.pk),
             rotor_radius_cm=Decimal("10"),
             checked_in_at=at,
             cream_applied_at=at + dt.timedelta(minutes=5),

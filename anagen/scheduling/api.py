@@ -164,14 +164,14 @@ class AppointmentQuery(Schema):
     practitioner: int | None = None
     room: int | None = None
     status: str | None = Field(None, max_length=20)
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=100_000)
     page_size: int = Field(50, ge=1, le=200)
 
 
 class PlanQuery(Schema):
     patient: int | None = None
     status: str | None = Field(None, max_length=20)
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=100_000)
     page_size: int = Field(25, ge=1, le=100)
 
 

@@ -3,7 +3,9 @@ and every response matches the documented status codes and shapes."""
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
@@ -14,7 +16,18 @@ schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_applica
 
 
 @pytest.fixture
-def token(clinic_a, patient_a):
+def keep_test_connection():
+    # Like Django's test client: the WSGI handler must not close the test's DB connection
+    # (and with it the test transaction) at the end of every request.
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in (request_started, request_finished):
+        signal.connect(close_old_connections)
+
+
+@pytest.fixture
+def token(clinic_a, patient_a, keep_test_connection):
     _, raw = api_token_create(
         membership=Membership.objects.get(user=clinic_a.physician), name="fuzz"
     )
