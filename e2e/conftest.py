@@ -24,8 +24,10 @@ FLAGS = [
 
 @pytest.fixture(scope="session")
 def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed (scripts/test.sh installs it with apt)")
+    if not os.path.exists(CHROMIUM) or shutil.which("pdftoppm") is None:
+        pytest.skip(
+            "Debian's chromium or poppler-utils is not installed (scripts/test.sh installs both)"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -5,10 +5,10 @@ source "$(dirname "$0")/_env.sh"
 
 "$UV" sync --frozen --quiet
 
-if ! command -v chromium >/dev/null 2>&1; then
+if ! command -v chromium >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "Installing Debian's Chromium for the browser tests …"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+    echo "Installing Debian's Chromium (browser tests) and poppler-utils (PDF page rendering) …"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils >/dev/null) \
       || echo "Could not install chromium: browser tests will be skipped." >&2
   else
     echo "chromium is not installed (apt-get install chromium): browser tests will be skipped." >&2
