@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -14,6 +13,7 @@ from ninja import Field, Query, Router, Schema, Status
 from anagen.accounts.access import Actor, patient_for
 from anagen.care import selectors, services
 from anagen.care.models import Assessment, Consent, ScreeningRecord
+from anagen.interop.paging import PageQuery, page_of
 
 router = Router()
 
@@ -44,20 +44,8 @@ def _username(user: Any) -> str | None:
     return user.get_username() if user is not None else None
 
 
-class PageQuery(Schema):
-    page: int = Field(1, ge=1, le=100_000)
-    page_size: int = Field(25, ge=1, le=100)
-
-
 def _page(qs: QuerySet[Any], q: PageQuery) -> dict[str, Any]:
-    count = qs.count()
-    start = (q.page - 1) * q.page_size
-    return {
-        "count": count,
-        "page": q.page,
-        "pages": max(1, math.ceil(count / q.page_size)),
-        "results": list(qs[start : start + q.page_size]),
-    }
+    return page_of(qs, q.page, q.page_size)
 
 
 # --- assessments ---------------------------------------------------------------------------

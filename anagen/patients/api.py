@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Literal
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
 from anagen.accounts.access import Actor, patient_for
+from anagen.interop.paging import PageQuery, page_of
 from anagen.patients import selectors, services
 
 router = Router()
@@ -66,10 +66,8 @@ class PatientPage(Schema):
     results: list[PatientOut]
 
 
-class PatientListQuery(Schema):
+class PatientListQuery(PageQuery):
     q: str = Field("", max_length=100)
-    page: int = Field(1, ge=1, le=100_000)
-    page_size: int = Field(25, ge=1, le=100)
 
 
 def _actor(request: HttpRequest) -> Actor:
@@ -83,14 +81,7 @@ def _via(request: HttpRequest) -> str:
 @router.get("", response=PatientPage, summary="Search patients")
 def list_patients(request: HttpRequest, filters: Query[PatientListQuery]) -> dict[str, object]:
     qs = selectors.patient_search(actor=_actor(request), query=filters.q)
-    count = qs.count()
-    start = (filters.page - 1) * filters.page_size
-    return {
-        "count": count,
-        "page": filters.page,
-        "pages": max(1, math.ceil(count / filters.page_size)),
-        "results": list(qs[start : start + filters.page_size]),
-    }
+    return page_of(qs, filters.page, filters.page_size)
 
 
 @router.get("/{patient_id}", response=PatientOut, summary="Read a patient")

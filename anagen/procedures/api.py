@@ -7,7 +7,6 @@ Same services and access rules as the pages: another clinic's object is a 404, s
 from __future__ import annotations
 
 import datetime as dt
-import math
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -17,6 +16,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
 from anagen.accounts.access import Actor, patient_for
+from anagen.interop.paging import PageQuery, page_of
 from anagen.procedures import selectors, services
 from anagen.procedures.models import AdverseEvent, Lot, LotUse, Preparation, TreatmentSession
 
@@ -35,20 +35,8 @@ def _via(request: HttpRequest) -> str:
     return getattr(request, "api_via", "api")
 
 
-class PageQuery(Schema):
-    page: int = Field(1, ge=1, le=100_000)
-    page_size: int = Field(25, ge=1, le=100)
-
-
 def _page(qs: QuerySet[Any], q: PageQuery) -> dict[str, Any]:
-    count = qs.count()
-    start = (q.page - 1) * q.page_size
-    return {
-        "count": count,
-        "page": q.page,
-        "pages": max(1, math.ceil(count / q.page_size)),
-        "results": list(qs[start : start + q.page_size]),
-    }
+    return page_of(qs, q.page, q.page_size)
 
 
 # --- sessions ----------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ naming the resource and time; other rule violations are 422 with field paths.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
@@ -16,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
 from anagen.accounts.access import Actor, patient_for
+from anagen.interop.paging import MAX_PAGE, page_of
 from anagen.scheduling import selectors, services
 
 router = Router()
@@ -164,26 +164,18 @@ class AppointmentQuery(Schema):
     practitioner: int | None = None
     room: int | None = None
     status: str | None = Field(None, max_length=20)
-    page: int = Field(1, ge=1, le=100_000)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(50, ge=1, le=200)
 
 
 class PlanQuery(Schema):
     patient: int | None = None
     status: str | None = Field(None, max_length=20)
-    page: int = Field(1, ge=1, le=100_000)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(25, ge=1, le=100)
 
 
-def _page(qs: Any, page: int, size: int) -> dict[str, Any]:
-    count = qs.count()
-    start = (page - 1) * size
-    return {
-        "count": count,
-        "page": page,
-        "pages": max(1, math.ceil(count / size)),
-        "results": list(qs[start : start + size]),
-    }
+_page = page_of
 
 
 @router.get("/plans", response=PlanPage, summary="List treatment plans")
