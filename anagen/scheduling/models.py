@@ -255,6 +255,9 @@ class Recall(models.Model):
     due_until = models.DateField()
     status = models.CharField(max_length=10, choices=RecallStatus.choices, default="open")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set when the patient was told the maintenance window has opened (claimed before sending).
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    reminder_status = models.CharField(max_length=20, blank=True)
 
     class Meta:
         ordering = ["due_from", "id"]

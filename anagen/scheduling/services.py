@@ -1182,8 +1182,6 @@ def reminders_send_due(*, now: dt.datetime | None = None) -> dict[str, int]:
 
     Claims the (appointment, rule) row before sending, so two workers never send it twice.
     """
-    from anagen.scheduling.sms import get_sms_backend
-
     now = now or timezone.now()
     counts = {s.value: 0 for s in ReminderStatus}
     rules = ReminderRule.objects.filter(is_active=True).select_related("clinic")
@@ -1215,21 +1213,17 @@ def reminders_send_due(*, now: dt.datetime | None = None) -> dict[str, int]:
             except IntegrityError:
                 continue  # another worker claimed it
             if status == ReminderStatus.SENT:
-                try:
-                    if rule.channel == Channel.SMS:
-                        get_sms_backend().send(to=address, body=_reminder_text(appt))
-                    else:
-                        send_mail(
-                            subject=f"Appointment reminder — {appt.clinic.name}",
-                            message=_reminder_text(appt),
-                            from_email=settings.DEFAULT_FROM_EMAIL,
-                            recipient_list=[address],
-                        )
-                except Exception as exc:  # a provider failure must not stop the others
-                    log.warning("reminder %s failed: %s", sent.pk, exc)
+                failure = _deliver(
+                    rule.channel,
+                    address,
+                    f"Appointment reminder — {appt.clinic.name}",
+                    _reminder_text(appt),
+                )
+                if failure:
+                    log.warning("reminder %s failed: %s", sent.pk, failure)
                     status = ReminderStatus.FAILED
                     sent.status = status
-                    sent.detail = str(exc)[:300]
+                    sent.detail = failure[:300]
                     sent.save(update_fields=["status", "detail"])
             audit_record(
                 action=f"reminder.{status}",
@@ -1240,6 +1234,69 @@ def reminders_send_due(*, now: dt.datetime | None = None) -> dict[str, int]:
                 via="task",
             )
             counts[status] += 1
+    counts.update(_recall_reminders_send(now=now))
+    return counts
+
+
+def _deliver(channel: str, address: str, subject: str, body: str) -> str:
+    """Send by SMS or email; the error text on failure, "" on success."""
+    from anagen.scheduling.sms import get_sms_backend
+
+    try:
+        if channel == Channel.SMS:
+            get_sms_backend().send(to=address, body=body)
+        else:
+            send_mail(
+                subject=subject,
+                message=body,
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                recipient_list=[address],
+            )
+    except Exception as exc:  # a provider failure must not stop the others
+        return str(exc) or exc.__class__.__name__
+    return ""
+
+
+def _recall_reminders_send(*, now: dt.datetime) -> dict[str, int]:
+    """Tell each patient once when their maintenance window opens: email if they agreed to
+    email reminders, else SMS if they agreed to SMS, else nothing (recorded as skipped)."""
+    counts = {"recall_sent": 0, "recall_skipped_no_consent": 0, "recall_failed": 0}
+    due = Recall.objects.filter(
+        status=RecallStatus.OPEN, reminded_at__isnull=True, due_from__lte=now.date()
+    ).select_related("patient", "clinic")
+    for recall in due:
+        # Claim the recall first, so two workers never send the same message.
+        if not Recall.objects.filter(pk=recall.pk, reminded_at__isnull=True).update(
+            reminded_at=now
+        ):
+            continue
+        patient = recall.patient
+        channel: Channel | None
+        if patient.email_reminders and patient.email:
+            channel, address = Channel.EMAIL, patient.email
+        elif patient.sms_reminders and patient.phone:
+            channel, address = Channel.SMS, patient.phone
+        else:
+            channel, address = None, ""
+        status = "skipped_no_consent"
+        if channel:
+            body = (
+                f"It is time to book your maintenance session at {recall.clinic.name} "
+                f"(between {recall.due_from:%d %b %Y} and {recall.due_until:%d %b %Y}). "
+                "Please call us to book."
+            )
+            failure = _deliver(channel, address, f"Time to book — {recall.clinic.name}", body)
+            status = "failed" if failure else "sent"
+        Recall.objects.filter(pk=recall.pk).update(reminder_status=status)
+        audit_record(
+            action=f"recall_reminder.{status}",
+            clinic=recall.clinic,
+            patient=patient,
+            obj=recall,
+            changes={"channel": channel or ""},
+            via="task",
+        )
+        counts[f"recall_{status}"] += 1
     return counts
 
 

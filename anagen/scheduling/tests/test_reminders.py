@@ -98,3 +98,64 @@ class BrokenSms:
 def test_command_enqueues_the_task(clinic_a, kit_a, rules, patient_a, capsys):
     call_command("send_reminders")
     assert "sent" in capsys.readouterr().out
+
+
+def test_recall_reminder_once_when_the_maintenance_window_opens(clinic_a, patient_a):
+    from anagen.audit.models import AuditEvent
+    from anagen.scheduling.models import Recall, TreatmentPlan
+
+    sms.outbox.clear()
+    plan = TreatmentPlan.objects.create(
+        clinic=clinic_a.clinic,
+        patient=patient_a,
+        protocol_id="prp-aga-monthly-3",
+        protocol_name="PRP AGA",
+        procedure="prp_scalp",
+        start_on=dt.date(2026, 1, 5),
+        status="completed",
+        created_by=clinic_a.physician,
+    )
+    recall = Recall.objects.create(
+        clinic=clinic_a.clinic,
+        patient=patient_a,
+        plan=plan,
+        due_from=dt.date(2026, 6, 5),
+        due_until=dt.date(2026, 9, 5),
+    )
+    before = dt.datetime(2026, 6, 4, 12, tzinfo=dt.UTC)
+    assert services.reminders_send_due(now=before)["recall_sent"] == 0
+    opened = dt.datetime(2026, 6, 5, 12, tzinfo=dt.UTC)
+    counts = services.reminders_send_due(now=opened)
+    # patient_a agreed to SMS only (conftest): one SMS naming the window, no email.
+    assert counts["recall_sent"] == 1 and len(sms.outbox) == 1 and len(mail.outbox) == 0
+    assert "05 Jun 2026" in sms.outbox[0].body and "05 Sep 2026" in sms.outbox[0].body
+    assert services.reminders_send_due(now=opened)["recall_sent"] == 0  # never twice
+    recall.refresh_from_db()
+    assert recall.reminder_status == "sent"
+    assert AuditEvent.objects.filter(action="recall_reminder.sent", patient=patient_a).exists()
+
+
+def test_recall_reminder_without_consent_is_skipped(clinic_a):
+    from anagen.scheduling.models import Recall, TreatmentPlan
+
+    sms.outbox.clear()
+    patient = make_patient(clinic_a, given_name="No", family_name="Consent", sms_reminders=False)
+    plan = TreatmentPlan.objects.create(
+        clinic=clinic_a.clinic,
+        patient=patient,
+        protocol_id="prp-aga-monthly-3",
+        protocol_name="PRP AGA",
+        procedure="prp_scalp",
+        start_on=dt.date(2026, 1, 5),
+        status="completed",
+        created_by=clinic_a.physician,
+    )
+    Recall.objects.create(
+        clinic=clinic_a.clinic,
+        patient=patient,
+        plan=plan,
+        due_from=dt.date(2026, 6, 5),
+        due_until=dt.date(2026, 9, 5),
+    )
+    counts = services.reminders_send_due(now=dt.datetime(2026, 6, 6, tzinfo=dt.UTC))
+    assert counts["recall_skipped_no_consent"] == 1 and not sms.outbox and not mail.outbox
