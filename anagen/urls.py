@@ -13,6 +13,7 @@ urlpatterns = [
     path("login/", accounts_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("clinic/switch/", accounts_views.clinic_switch, name="clinic-switch"),
+    path("account/tokens/", accounts_views.api_tokens, name="api-tokens"),
     path("staff/", accounts_views.staff_list, name="staff-list"),
     path("staff/<int:membership_id>/role/", accounts_views.staff_role, name="staff-role"),
     path("staff/<int:membership_id>/active/", accounts_views.staff_active, name="staff-active"),

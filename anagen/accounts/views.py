@@ -12,7 +12,7 @@ from anagen.accounts.access import ClinicRequest
 from anagen.accounts.decorators import clinic_view
 from anagen.accounts.forms import RoleChangeForm, StaffCreateForm
 from anagen.accounts.middleware import SESSION_KEY
-from anagen.accounts.models import Membership
+from anagen.accounts.models import ApiToken, Membership
 from anagen.accounts.permissions import Perm
 from anagen.accounts.selectors import memberships_of, staff_of
 
@@ -108,3 +108,40 @@ def _attach_errors(form: StaffCreateForm, exc: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, exc.messages)
+
+
+@clinic_view()
+def api_tokens(request: ClinicRequest) -> HttpResponse:
+    """Your own bearer tokens for the active clinic: create (shown once) and revoke."""
+    membership = request.actor.membership
+    new_key = ""
+    error = ""
+    if request.method == "POST":
+        if request.POST.get("action") == "revoke":
+            token_id = _int(request.POST.get("token"))
+            token = (
+                ApiToken.objects.filter(membership=membership, pk=token_id).first()
+                if token_id is not None
+                else None
+            )
+            if token is None:
+                raise Http404("No such token.")
+            services.api_token_revoke(token=token)
+            messages.success(request, f"Token “{token.name}” revoked.")
+            return redirect("api-tokens")
+        name = request.POST.get("name", "").strip()
+        if not name or len(name) > 100:
+            error = "Give the token a name of 1 to 100 characters, e.g. “Booking website”."
+        else:
+            _, new_key = services.api_token_create(membership=membership, name=name)
+    tokens = ApiToken.objects.filter(membership=membership).order_by("-created_at")
+    return render(
+        request,
+        "accounts/api_tokens.html",
+        {"tokens": tokens, "new_key": new_key, "error": error},
+        status=400 if error else 200,
+    )
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) < 19 else None

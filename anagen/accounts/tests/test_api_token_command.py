@@ -34,3 +34,31 @@ def test_bad_input_exits_2_with_one_line(clinic_a, clinic_b, argv):
     with pytest.raises(CommandError) as exc:
         call_command("api_token", *argv)
     assert exc.value.returncode == 2 and "\n" not in str(exc.value)
+
+
+def test_tokens_page_creates_shows_once_and_revokes(clinic_a, clinic_b, patient_a):
+    client = clinic_a.client(clinic_a.nurse)
+    assert b"No tokens yet." in client.get("/account/tokens/").content
+    bad = client.post("/account/tokens/", {"name": "  "})
+    assert bad.status_code == 400 and "Give the token a name" in bad.content.decode()
+    page = client.post("/account/tokens/", {"name": "Booking website"}).content.decode()
+    raw = page.split("<strong>New token:</strong> <code>")[1].split("</code>")[0]
+    assert (
+        Client().get("/api/v1/patients", headers={"Authorization": f"Bearer {raw}"}).status_code
+        == 200
+    )
+    assert raw not in client.get("/account/tokens/").content.decode()  # shown once
+    token = ApiToken.objects.get(name="Booking website")
+    assert (
+        client.post("/account/tokens/", {"action": "revoke", "token": token.pk}).status_code == 302
+    )
+    assert (
+        Client().get("/api/v1/patients", headers={"Authorization": f"Bearer {raw}"}).status_code
+        == 401
+    )
+    other = clinic_b.client(clinic_b.nurse)
+    other.post("/account/tokens/", {"name": "theirs"})
+    theirs = ApiToken.objects.get(name="theirs")
+    assert (
+        client.post("/account/tokens/", {"action": "revoke", "token": theirs.pk}).status_code == 404
+    )
