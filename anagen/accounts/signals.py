@@ -8,6 +8,7 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
 
+from anagen.accounts.session_cap import mark_signed_in
 from anagen.audit.services import audit_record
 
 
@@ -20,6 +21,8 @@ def _ip(request: HttpRequest | None) -> str | None:
 @receiver(user_logged_in)
 def _audit_login(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
     audit_record(action="login.success", user=user, ip_address=_ip(request))
+    if request is not None and hasattr(request, "session"):
+        mark_signed_in(request)
 
 
 @receiver(user_login_failed)

@@ -72,3 +72,19 @@ def test_audit_page_filters(clinic_a, patient_a):
     assert "<code>patient.create</code>" in html and "<code>chart.read</code>" not in html
     bad = client.get("/audit/", {"date_from": "not-a-date"})
     assert bad.status_code == 400 and b"Enter a valid date." in bad.content
+
+
+def test_session_has_an_absolute_cap(clinic_a, settings):
+    import time
+
+    from anagen.accounts.session_cap import SESSION_KEY
+
+    client = Client()
+    assert _login(client, "a.nurse", "correct-horse-battery").status_code == 302
+    assert client.get("/patients/").status_code == 200
+    session = client.session
+    session[SESSION_KEY] = int(time.time()) - settings.SESSION_ABSOLUTE_MAX_AGE - 1
+    session.save()
+    response = client.get("/patients/")
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+    assert client.get("/patients/").status_code == 302  # signed out for good
