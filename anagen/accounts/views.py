@@ -15,6 +15,7 @@ from anagen.accounts.middleware import SESSION_KEY
 from anagen.accounts.models import ApiToken, Membership
 from anagen.accounts.permissions import Perm
 from anagen.accounts.selectors import memberships_of, staff_of
+from anagen.web.forms import attach_errors
 
 
 class LoginView(auth_views.LoginView):
@@ -52,7 +53,7 @@ def staff_list(request: ClinicRequest) -> HttpResponse:
             try:
                 membership = services.staff_create(actor=request.actor, **form.cleaned_data)
             except ValidationError as exc:
-                _attach_errors(form, exc)
+                attach_errors(form, exc)
             else:
                 messages.success(
                     request, f"{membership.user} added as {membership.get_role_display()}."
@@ -100,14 +101,6 @@ def staff_active(request: ClinicRequest, membership_id: int) -> HttpResponse:
             request, f"{membership.user} {'reactivated' if active else 'deactivated'}."
         )
     return redirect("staff-list")
-
-
-def _attach_errors(form: StaffCreateForm, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 @clinic_view()

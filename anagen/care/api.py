@@ -13,6 +13,8 @@ from ninja import Field, Query, Router, Schema, Status
 from anagen.accounts.access import Actor, patient_for
 from anagen.care import selectors, services
 from anagen.care.models import Assessment, Consent, ScreeningRecord
+from anagen.interop.auth import api_actor as _actor
+from anagen.interop.auth import api_via as _via
 from anagen.interop.paging import PageQuery, page_of
 
 router = Router()
@@ -30,14 +32,6 @@ ConsentKindCode = Literal[
     "photo_teaching",
     "photo_marketing",
 ]
-
-
-def _actor(request: HttpRequest) -> Actor:
-    return request.actor  # type: ignore[attr-defined,no-any-return]
-
-
-def _via(request: HttpRequest) -> str:
-    return getattr(request, "api_via", "api")
 
 
 def _username(user: Any) -> str | None:

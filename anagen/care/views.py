@@ -29,7 +29,7 @@ from anagen.care.forms import (
 from anagen.care.models import ConsentKind
 from anagen.clinical import ValidationError as KernelValidationError
 from anagen.clinical import salt_score
-from anagen.patients.views import attach_errors
+from anagen.web.forms import attach_errors
 
 # Service field names that the assessment form shows under another field.
 _ASSESSMENT_FIELD = {"scale_id": "scale", "scale_value": "scale"}

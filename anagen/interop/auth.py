@@ -42,3 +42,13 @@ class ClinicSessionAuth(SessionAuth):
             return None
         request.api_via = "web"  # type: ignore[attr-defined]
         return user
+
+
+def api_actor(request: HttpRequest) -> Actor:
+    """The acting membership that TokenAuth or ClinicSessionAuth put on the request."""
+    return request.actor  # type: ignore[attr-defined,no-any-return]
+
+
+def api_via(request: HttpRequest) -> str:
+    """ "api" for token calls, "web" for the pages' own session calls (for the audit trail)."""
+    return getattr(request, "api_via", "api")

@@ -9,22 +9,16 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
-from anagen.accounts.access import Actor, patient_for
+from anagen.accounts.access import patient_for
 from anagen.clinical import RESPONDER_RULES
+from anagen.interop.auth import api_actor as _actor
+from anagen.interop.auth import api_via as _via
 from anagen.outcomes import selectors, services
 
 router = Router()
 
 MethodCode = Literal["phototrichogram", "trichoscopy", "manual_count", "imported_device"]
 Unit = Literal["cm2", "in2"]
-
-
-def _actor(request: HttpRequest) -> Actor:
-    return request.actor  # type: ignore[attr-defined,no-any-return]
-
-
-def _via(request: HttpRequest) -> str:
-    return getattr(request, "api_via", "api")
 
 
 class SiteIn(Schema):

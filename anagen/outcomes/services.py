@@ -11,7 +11,6 @@ import datetime as dt
 import hashlib
 import io
 import secrets
-import threading
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -644,7 +643,6 @@ def photo_add(
     return photo
 
 
-_READ_AUDIT_LOCK = threading.Lock()
 PHOTO_PURPOSES = {
     "clinical": "photo_clinical",
     "teaching": "photo_teaching",
@@ -666,9 +664,7 @@ def photo_read(
     stored = photo.thumbnail if thumb else photo.file
     with stored.open("rb") as fh:
         data = fh.read()
-    # A page loads several photos at once; serialising their audit writes within a process keeps
-    # SQLite's shared-cache test database (table-level locks) from refusing one of them.
-    with _READ_AUDIT_LOCK, transaction.atomic():
+    with transaction.atomic():
         audit_record(
             action="photo.read",
             actor=actor,

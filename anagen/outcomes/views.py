@@ -32,7 +32,7 @@ from anagen.outcomes.forms import (
     RatingForm,
 )
 from anagen.outcomes.models import MeasurementSet, PhotoSet, PhotoView, ReportFile
-from anagen.patients.views import attach_errors
+from anagen.web.forms import attach_errors
 
 
 def _status(request: ClinicRequest, ok: bool = False) -> int:

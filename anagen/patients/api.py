@@ -6,7 +6,9 @@ from typing import Literal
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
-from anagen.accounts.access import Actor, patient_for
+from anagen.accounts.access import patient_for
+from anagen.interop.auth import api_actor as _actor
+from anagen.interop.auth import api_via as _via
 from anagen.interop.paging import PageQuery, page_of
 from anagen.patients import selectors, services
 
@@ -68,14 +70,6 @@ class PatientPage(Schema):
 
 class PatientListQuery(PageQuery):
     q: str = Field("", max_length=100)
-
-
-def _actor(request: HttpRequest) -> Actor:
-    return request.actor  # type: ignore[attr-defined,no-any-return]
-
-
-def _via(request: HttpRequest) -> str:
-    return getattr(request, "api_via", "api")
 
 
 @router.get("", response=PatientPage, summary="Search patients")

@@ -6,7 +6,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.forms import Form
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 
@@ -18,15 +17,7 @@ from anagen.patients.forms import IntakeForm, PatientForm, intake_formsets
 from anagen.patients.models import Patient
 from anagen.patients.templatetags.anagen_format import plain
 from anagen.patients.timeline import timeline_for
-
-
-def attach_errors(form: Form, exc: ValidationError) -> None:
-    """Put a service's ValidationError on the form, field by field where it can."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
+from anagen.web.forms import attach_errors
 
 
 @clinic_view(Perm.PATIENT_VIEW)

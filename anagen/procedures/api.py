@@ -16,6 +16,8 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
 from anagen.accounts.access import Actor, patient_for
+from anagen.interop.auth import api_actor as _actor
+from anagen.interop.auth import api_via as _via
 from anagen.interop.paging import PageQuery, page_of
 from anagen.procedures import selectors, services
 from anagen.procedures.models import AdverseEvent, Lot, LotUse, Preparation, TreatmentSession
@@ -25,14 +27,6 @@ router = Router()
 ProcedureCode = Literal[
     "prp_scalp", "prp_face", "mesotherapy_scalp", "mesotherapy_face", "mesotherapy_body"
 ]
-
-
-def _actor(request: HttpRequest) -> Actor:
-    return request.actor  # type: ignore[attr-defined,no-any-return]
-
-
-def _via(request: HttpRequest) -> str:
-    return getattr(request, "api_via", "api")
 
 
 def _page(qs: QuerySet[Any], q: PageQuery) -> dict[str, Any]:

@@ -22,10 +22,10 @@ from django.views.decorators.http import require_POST
 from anagen.accounts.access import ClinicRequest, patient_for
 from anagen.accounts.decorators import clinic_view
 from anagen.accounts.permissions import Perm
-from anagen.patients.views import attach_errors
 from anagen.procedures import forms as f
 from anagen.procedures import rules, selectors, services
 from anagen.procedures.models import PHASES, TreatmentSession
+from anagen.web.forms import attach_errors
 
 # --- session page ------------------------------------------------------------------------------
 

@@ -14,19 +14,13 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
-from anagen.accounts.access import Actor, patient_for
+from anagen.accounts.access import patient_for
+from anagen.interop.auth import api_actor as _actor
+from anagen.interop.auth import api_via as _via
 from anagen.interop.paging import MAX_PAGE, page_of
 from anagen.scheduling import selectors, services
 
 router = Router()
-
-
-def _actor(request: HttpRequest) -> Actor:
-    return request.actor  # type: ignore[attr-defined,no-any-return]
-
-
-def _via(request: HttpRequest) -> str:
-    return getattr(request, "api_via", "api")
 
 
 def _conflict(request: HttpRequest, exc: ValidationError) -> HttpResponse:
@@ -175,9 +169,6 @@ class PlanQuery(Schema):
     page_size: int = Field(25, ge=1, le=100)
 
 
-_page = page_of
-
-
 @router.get("/plans", response=PlanPage, summary="List treatment plans")
 def list_plans(request: HttpRequest, filters: Query[PlanQuery]) -> dict[str, Any]:
     actor = _actor(request)
@@ -186,7 +177,7 @@ def list_plans(request: HttpRequest, filters: Query[PlanQuery]) -> dict[str, Any
         qs = qs.filter(patient=patient_for(actor, filters.patient))
     if filters.status:
         qs = qs.filter(status=filters.status)
-    return _page(qs.order_by("-created_at", "-id"), filters.page, filters.page_size)
+    return page_of(qs.order_by("-created_at", "-id"), filters.page, filters.page_size)
 
 
 @router.post(
@@ -277,7 +268,7 @@ def list_appointments(request: HttpRequest, filters: Query[AppointmentQuery]) ->
         qs = qs.filter(room_id=filters.room)
     if filters.status:
         qs = qs.filter(status=filters.status)
-    return _page(qs.order_by("starts_at", "id"), filters.page, filters.page_size)
+    return page_of(qs.order_by("starts_at", "id"), filters.page, filters.page_size)
 
 
 @router.get("/appointments/{appointment_id}", response=AppointmentOut, summary="Read one")

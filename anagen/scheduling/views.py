@@ -20,7 +20,6 @@ from anagen.accounts.access import ClinicRequest, patient_for
 from anagen.accounts.decorators import clinic_view
 from anagen.accounts.models import Membership, Role
 from anagen.accounts.permissions import Perm
-from anagen.patients.views import attach_errors
 from anagen.scheduling import feeds, selectors, services
 from anagen.scheduling.forms import (
     AppointmentBookForm,
@@ -37,6 +36,7 @@ from anagen.scheduling.models import (
     ResourceKind,
     WorkingHours,
 )
+from anagen.web.forms import attach_errors
 
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
