@@ -7,6 +7,7 @@ requires `SECRET_KEY`; the default is a development set-up on SQLite that runs o
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -84,6 +85,16 @@ ROOT_URLCONF = "anagen.urls"
 WSGI_APPLICATION = "anagen.wsgi.application"
 ASGI_APPLICATION = "anagen.asgi.application"
 
+# The test suite (pytest) renders templates strictly: see _strict_invalid.
+TESTING = "pytest" in sys.modules or os.environ.get("ANAGEN_STRICT_TEMPLATES") == "1"
+
+
+def _strict_invalid() -> str:
+    from anagen.web.strict_templates import MissingVariable
+
+    return MissingVariable()
+
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -97,6 +108,11 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "anagen.accounts.context_processors.clinic_context",
             ],
+            # Clinic time and labels in every template without a {% load %}.
+            "builtins": ["anagen.web.templatetags.human"],
+            # Under the test suite a template that prints a missing variable fails loudly
+            # instead of rendering an empty string.
+            **({"string_if_invalid": _strict_invalid()} if TESTING else {}),
         },
     }
 ]
@@ -187,6 +203,8 @@ if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LANGUAGE_CODE = "en-gb"
+# One human format everywhere (anagen/formats): "30 Nov 2026, 14:05"; ISO first for inputs.
+FORMAT_MODULE_PATH = ["anagen.formats"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

@@ -7,14 +7,18 @@ by the caller's active clinic membership and role. A patient of another clinic i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import TYPE_CHECKING, Literal
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 
+from anagen.accounts.clinic_time import zone_of
 from anagen.accounts.models import Clinic, Membership, User
-from anagen.accounts.permissions import Perm, role_has
+from anagen.accounts.permissions import ROLE_PERMS, Perm, PermSet
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -25,12 +29,27 @@ if TYPE_CHECKING:
 MAX_DB_ID = 2**63 - 1
 
 
+Via = Literal["web", "api", "task", "cli"]
+
+
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting, for which clinic, in which role: what every service receives."""
+    """The one request context every service and selector receives.
+
+    Who acts (user), in which clinic and role (membership), how the call came (`via`: web,
+    api, task, cli), what the role may do (`perms`, from the one permission table) and the
+    clinic's time zone (`tz`). Build it once per request, task or command.
+    """
 
     user: User
     membership: Membership
+    via: Via = "web"
+    perm_set: frozenset[Perm] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        granted = ROLE_PERMS.get(self.membership.role, frozenset())
+        # A deactivated membership may do nothing at all.
+        object.__setattr__(self, "perm_set", granted if self.membership.is_active else frozenset())
 
     @property
     def clinic(self) -> Clinic:
@@ -38,14 +57,36 @@ class Actor:
 
     @property
     def role(self) -> str:
+        """For display only: decisions go through `can`/`require`."""
         return self.membership.role
 
+    @cached_property
+    def perms(self) -> PermSet:
+        return PermSet(self.perm_set)
+
+    @cached_property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zone_of(self.clinic)
+
     def can(self, perm: Perm) -> bool:
-        return self.membership.is_active and role_has(self.role, perm)
+        return perm in self.perm_set
 
     def require(self, perm: Perm) -> None:
-        if not self.can(perm):
-            raise PermissionDenied(f"Your role cannot do this ({perm.value}).")
+        if perm not in self.perm_set:
+            raise PermissionDenied(f"Your role cannot {perm.label}.")
+
+    def acting_via(self, via: Via) -> Actor:
+        return replace(self, via=via)
+
+    def now(self) -> dt.datetime:
+        """This instant in the clinic's zone."""
+        from django.utils import timezone
+
+        return timezone.now().astimezone(self.tz)
+
+    def today(self) -> dt.date:
+        """Today's date where the clinic is (not in UTC)."""
+        return self.now().date()
 
 
 def patients_for(actor: Actor) -> QuerySet[Patient]:

@@ -4,7 +4,6 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from anagen.accounts.permissions import ROLE_PERMS
 from anagen.accounts.selectors import memberships_of
 
 
@@ -14,6 +13,5 @@ def clinic_context(request: HttpRequest) -> dict[str, Any]:
         return {"actor": None}
     return {
         "actor": actor,
-        "perms_now": {p.value.replace(".", "_") for p in ROLE_PERMS.get(actor.role, ())},
         "my_memberships": list(memberships_of(user=actor.user)),
     }

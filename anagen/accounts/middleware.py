@@ -1,10 +1,15 @@
-"""Puts the signed-in user's active clinic membership on the request as `request.actor`."""
+"""Puts the request context on the request as `request.actor` and activates clinic time.
+
+Every page and API call by a signed-in member of a clinic runs in that clinic's time zone, so
+templates, forms and `timezone.localtime` show clinic time without each view asking.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from anagen.accounts.access import Actor
 from anagen.accounts.selectors import membership_active_for
@@ -25,5 +30,11 @@ class ActiveClinicMiddleware:
             )
             if membership is not None:
                 request.session[SESSION_KEY] = membership.clinic_id
-                request.actor = Actor(user=user, membership=membership)  # type: ignore[attr-defined]
+                actor = Actor(user=user, membership=membership, via="web")
+                request.actor = actor  # type: ignore[attr-defined]
+                timezone.activate(actor.tz)
+                try:
+                    return self.get_response(request)
+                finally:
+                    timezone.deactivate()
         return self.get_response(request)

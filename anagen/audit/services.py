@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import models
 
-from anagen.audit.models import AuditEvent
+from anagen.audit.models import AuditAction, AuditEvent
 
 if TYPE_CHECKING:
     from anagen.accounts.access import Actor
@@ -30,7 +30,7 @@ def _jsonable(value: Any) -> Any:
 
 def audit_record(
     *,
-    action: str,
+    action: AuditAction | str,
     actor: Actor | None = None,
     user: User | None = None,
     clinic: Clinic | None = None,
@@ -39,11 +39,14 @@ def audit_record(
     changes: dict[str, Any] | None = None,
     username: str = "",
     ip_address: str | None = None,
-    via: str = "web",
+    via: str | None = None,
 ) -> AuditEvent:
+    # A closed list: an action nobody declared is a bug, not a new kind of event.
+    action = AuditAction(action)
     if actor is not None:
         user = actor.user
         clinic = clinic or actor.clinic
+        via = via or actor.via
     return AuditEvent.objects.create(
         action=action,
         actor=user,
@@ -54,7 +57,7 @@ def audit_record(
         object_id=str(obj.pk) if obj is not None else "",
         changes=_jsonable(changes or {}),
         ip_address=ip_address,
-        via=via,
+        via=via or "web",
     )
 
 

@@ -94,7 +94,7 @@ def _next_record_number(clinic: Clinic) -> str:
 def patient_create(
     *, actor: Actor, data: dict[str, Any], confirm_duplicate: bool = False, via: str = "web"
 ) -> Patient:
-    actor.require(Perm.PATIENT_EDIT)
+    actor.require(Perm.PATIENT_REGISTER)
     clean = _clean_patient_data(data, actor.clinic)
     for required in ("given_name", "family_name", "birth_date", "sex"):
         if not clean.get(required):
@@ -129,7 +129,7 @@ def patient_create(
 def patient_update(
     *, actor: Actor, patient: Patient, data: dict[str, Any], via: str = "web"
 ) -> Patient:
-    actor.require(Perm.PATIENT_EDIT)
+    actor.require(Perm.PATIENT_REGISTER)
     clean = _clean_patient_data(data, actor.clinic)
     before = {k: getattr(patient, k) for k in clean}
     for key, value in clean.items():

@@ -30,7 +30,7 @@ def patient_list(request: ClinicRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-@clinic_view(Perm.PATIENT_EDIT)
+@clinic_view(Perm.PATIENT_REGISTER)
 def patient_create(request: ClinicRequest) -> HttpResponse:
     form = PatientForm(request.POST or None)
     duplicates: list[Patient] = []
@@ -58,7 +58,7 @@ def patient_create(request: ClinicRequest) -> HttpResponse:
     )
 
 
-@clinic_view(Perm.PATIENT_EDIT)
+@clinic_view(Perm.PATIENT_REGISTER)
 def patient_edit(request: ClinicRequest, patient_id: int) -> HttpResponse:
     patient = patient_for(request.actor, patient_id)
     initial = {f: getattr(patient, f) for f in services.PATIENT_FIELDS}

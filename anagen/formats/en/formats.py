@@ -1,0 +1,1 @@
+from anagen.formats.en_GB.formats import *  # noqa: F403
