@@ -24,17 +24,17 @@ class ActiveClinicMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.actor = None  # type: ignore[attr-defined]
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated:
-            membership = membership_active_for(
-                user=user, clinic_id=request.session.get(SESSION_KEY)
-            )
-            if membership is not None:
-                request.session[SESSION_KEY] = membership.clinic_id
-                actor = Actor(user=user, membership=membership, via="web")
-                request.actor = actor  # type: ignore[attr-defined]
-                timezone.activate(actor.tz)
-                try:
-                    return self.get_response(request)
-                finally:
-                    timezone.deactivate()
-        return self.get_response(request)
+        try:
+            if user is not None and user.is_authenticated:
+                membership = membership_active_for(
+                    user=user, clinic_id=request.session.get(SESSION_KEY)
+                )
+                if membership is not None:
+                    request.session[SESSION_KEY] = membership.clinic_id
+                    actor = Actor(user=user, membership=membership, via="web")
+                    request.actor = actor  # type: ignore[attr-defined]
+                    timezone.activate(actor.tz)
+            return self.get_response(request)
+        finally:
+            # Never let one clinic's zone leak into the next request on this thread.
+            timezone.deactivate()

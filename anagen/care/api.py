@@ -14,7 +14,6 @@ from anagen.accounts.access import Actor, patient_for
 from anagen.care import selectors, services
 from anagen.care.models import Assessment, Consent, ScreeningRecord
 from anagen.interop.auth import api_actor as _actor
-from anagen.interop.auth import api_via as _via
 from anagen.interop.paging import PageQuery, page_of
 
 router = Router()
@@ -116,7 +115,7 @@ def list_assessments(request: HttpRequest, patient_id: int, q: Query[PageQuery])
     actor = _actor(request)
     patient = patient_for(actor, patient_id)
     qs = selectors.assessment_list(actor=actor, patient=patient)
-    services.care_record_read(actor=actor, patient=patient, what="assessment", via=_via(request))
+    services.care_record_read(actor=actor, patient=patient, what="assessment")
     return _page(qs, q)
 
 
@@ -134,7 +133,6 @@ def create_assessment(
         actor=actor,
         patient=patient,
         data=services.AssessmentData(**payload.dict()),
-        via=_via(request),
     )
     return Status(201, assessment)
 
@@ -160,7 +158,6 @@ def get_assessment(request: HttpRequest, patient_id: int, version: int) -> Asses
         patient=assessment.patient,
         what="assessment",
         obj=assessment,
-        via=_via(request),
     )
     return assessment
 
@@ -173,7 +170,7 @@ def get_assessment(request: HttpRequest, patient_id: int, version: int) -> Asses
 def sign_assessment(request: HttpRequest, patient_id: int, version: int) -> Assessment:
     actor = _actor(request)
     return services.assessment_sign(
-        actor=actor, assessment=_assessment(actor, patient_id, version), via=_via(request)
+        actor=actor, assessment=_assessment(actor, patient_id, version)
     )
 
 
@@ -241,7 +238,7 @@ def list_screenings(request: HttpRequest, patient_id: int, q: Query[PageQuery]) 
     actor = _actor(request)
     patient = patient_for(actor, patient_id)
     qs = selectors.screening_list(actor=actor, patient=patient)
-    services.care_record_read(actor=actor, patient=patient, what="screening", via=_via(request))
+    services.care_record_read(actor=actor, patient=patient, what="screening")
     return _page(qs, q)
 
 
@@ -260,7 +257,6 @@ def create_screening(
         patient=patient,
         procedure=payload.procedure,
         planned_on=payload.planned_on,
-        via=_via(request),
     )
     return Status(201, record)
 
@@ -282,7 +278,7 @@ def get_screening(request: HttpRequest, patient_id: int, screening_id: int) -> S
     actor = _actor(request)
     record = _screening(actor, patient_id, screening_id)
     services.care_record_read(
-        actor=actor, patient=record.patient, what="screening", obj=record, via=_via(request)
+        actor=actor, patient=record.patient, what="screening", obj=record
     )
     return record
 
@@ -300,7 +296,6 @@ def override_screening(
         actor=actor,
         screening=_screening(actor, patient_id, screening_id),
         reason=payload.reason,
-        via=_via(request),
     )
 
 
@@ -384,7 +379,7 @@ def list_consents(request: HttpRequest, patient_id: int, q: Query[PageQuery]) ->
     actor = _actor(request)
     patient = patient_for(actor, patient_id)
     qs = selectors.consent_list(actor=actor, patient=patient)
-    services.care_record_read(actor=actor, patient=patient, what="consent", via=_via(request))
+    services.care_record_read(actor=actor, patient=patient, what="consent")
     return _page(qs, q)
 
 
@@ -403,7 +398,6 @@ def create_consent(request: HttpRequest, patient_id: int, payload: ConsentIn) ->
         signed_name=payload.signed_name,
         agreed=payload.agreed,
         template_version=payload.template_version,
-        via=_via(request),
     )
     return Status(201, consent)
 
@@ -423,7 +417,7 @@ def get_consent(request: HttpRequest, patient_id: int, consent_id: int) -> Conse
     actor = _actor(request)
     consent = _consent(actor, patient_id, consent_id)
     services.care_record_read(
-        actor=actor, patient=consent.patient, what="consent", obj=consent, via=_via(request)
+        actor=actor, patient=consent.patient, what="consent", obj=consent
     )
     return consent
 
@@ -441,7 +435,6 @@ def withdraw_consent(
         actor=actor,
         consent=_consent(actor, patient_id, consent_id),
         reason=payload.reason,
-        via=_via(request),
     )
 
 

@@ -31,7 +31,7 @@ def _actor(clinic: Clinic, key: str) -> Actor | None:
         .filter(clinic=clinic, user__username=f"{clinic.slug}.{key}", is_active=True)
         .first()
     )
-    return Actor(user=membership.user, membership=membership) if membership else None
+    return Actor(user=membership.user, membership=membership, via="cli") if membership else None
 
 
 def _assessment_data(
@@ -97,16 +97,15 @@ def seed_care_demo(today: dt.date | None = None) -> None:
             visit_on = today - dt.timedelta(days=rng.randint(0, 45))
             data = _assessment_data(rng, latest_pattern[patient.pk] or "other", visit_on)
             assessment = services.assessment_create(
-                actor=nurse, patient=patient, data=data, via="demo"
+                actor=nurse, patient=patient, data=data
             )
-            services.assessment_sign(actor=physician, assessment=assessment, via="demo")
+            services.assessment_sign(actor=physician, assessment=assessment)
             services._screening_run(
                 actor=physician,
                 patient=patient,
                 procedure="prp_scalp",
                 planned_on=today,
                 trigger=ScreeningTrigger.MANUAL,
-                via="demo",
             )
             if rng.random() < CONSENTED_SHARE:
                 for kind in ("prp_scalp", "photo_clinical"):
@@ -116,5 +115,4 @@ def seed_care_demo(today: dt.date | None = None) -> None:
                         kind=kind,
                         signed_name=patient.full_name,
                         agreed=True,
-                        via="demo",
                     )

@@ -66,10 +66,10 @@ def _scale_label(scale_id: str) -> str:
 
 
 def care_record_read(
-    *, actor: Actor, patient: Patient, what: str, obj: Any = None, via: str = "web"
+    *, actor: Actor, patient: Patient, what: str, obj: Any = None
 ) -> None:
     """Audit that a clinical record of this app was opened (page or API)."""
-    audit_record(action=f"{what}.read", actor=actor, patient=patient, obj=obj, via=via)
+    audit_record(action=f"{what}.read", actor=actor, patient=patient, obj=obj)
 
 
 # --- assessments ---------------------------------------------------------------------------
@@ -191,7 +191,7 @@ def _require_clinical(actor: Actor, patient: Patient) -> None:
 
 @transaction.atomic
 def assessment_create(
-    *, actor: Actor, patient: Patient, data: AssessmentData, via: str = "web"
+    *, actor: Actor, patient: Patient, data: AssessmentData
 ) -> Assessment:
     """Record a new assessment version (a draft until a physician signs it)."""
     _require_clinical(actor, patient)
@@ -208,14 +208,13 @@ def assessment_create(
         patient=patient,
         obj=assessment,
         changes={"version": assessment.version, **clean},
-        via=via,
     )
     return assessment
 
 
 @transaction.atomic
 def assessment_update(
-    *, actor: Actor, assessment: Assessment, data: AssessmentData, via: str = "web"
+    *, actor: Actor, assessment: Assessment, data: AssessmentData
 ) -> Assessment:
     """Change a draft. Signed assessments are locked: a correction is a new version."""
     _require_clinical(actor, assessment.patient)
@@ -235,13 +234,12 @@ def assessment_update(
             patient=assessment.patient,
             obj=locked,
             changes=changes,
-            via=via,
         )
     return locked
 
 
 @transaction.atomic
-def assessment_sign(*, actor: Actor, assessment: Assessment, via: str = "web") -> Assessment:
+def assessment_sign(*, actor: Actor, assessment: Assessment) -> Assessment:
     _require_clinical(actor, assessment.patient)
     if actor.role != Role.PHYSICIAN:
         raise PermissionDenied("Only a physician can sign an assessment.")
@@ -257,7 +255,6 @@ def assessment_sign(*, actor: Actor, assessment: Assessment, via: str = "web") -
         patient=assessment.patient,
         obj=locked,
         changes={"version": locked.version, "signed_at": locked.signed_at},
-        via=via,
     )
     return locked
 
@@ -359,7 +356,6 @@ def _screening_run(
     procedure: str,
     planned_on: dt.date,
     trigger: str,
-    via: str,
 ) -> ScreeningRecord:
     if procedure not in PROCEDURES:
         raise ValidationError(
@@ -426,7 +422,6 @@ def _screening_run(
             "assessment_version": assessment.version,
             "override_carried_from": carried.pk if carried else None,
         },
-        via=via,
     )
     return record
 
@@ -438,7 +433,6 @@ def screening_run(
     patient: Patient,
     procedure: str,
     planned_on: dt.date | None = None,
-    via: str = "web",
 ) -> ScreeningRecord:
     """Screen the patient's latest intake, labs, medications and assessment for a procedure."""
     _require_clinical(actor, patient)
@@ -451,7 +445,6 @@ def screening_run(
         procedure=procedure,
         planned_on=planned_on,
         trigger=ScreeningTrigger.MANUAL,
-        via=via,
     )
 
 
@@ -465,7 +458,7 @@ NOT_OVERRIDABLE = {
 
 @transaction.atomic
 def screening_override(
-    *, actor: Actor, screening: ScreeningRecord, reason: str, via: str = "web"
+    *, actor: Actor, screening: ScreeningRecord, reason: str
 ) -> ScreeningRecord:
     """A physician accepts a `review` result (relative contraindications) with a reason."""
     _require_clinical(actor, screening.patient)
@@ -500,7 +493,6 @@ def screening_override(
             "findings": locked.finding_rules,
             "inputs": locked.inputs,
         },
-        via=via,
     )
     return locked
 
@@ -542,7 +534,6 @@ def consent_sign(
     signed_name: str,
     agreed: bool,
     template_version: int | None = None,
-    via: str = "web",
 ) -> Consent:
     """Store the signed consent as an immutable snapshot with its SHA-256; the actor witnesses."""
     # Witnessing is clinical work: physicians and nurses only (front desk sees the status).
@@ -598,13 +589,12 @@ def consent_sign(
             "template_version": template.version,
             "sha256": consent.sha256,
         },
-        via=via,
     )
     return consent
 
 
 @transaction.atomic
-def consent_withdraw(*, actor: Actor, consent: Consent, reason: str, via: str = "web") -> Consent:
+def consent_withdraw(*, actor: Actor, consent: Consent, reason: str) -> Consent:
     _require_clinical(actor, consent.patient)
     locked = Consent.objects.select_for_update().get(pk=consent.pk)
     if locked.is_withdrawn:
@@ -622,7 +612,6 @@ def consent_withdraw(*, actor: Actor, consent: Consent, reason: str, via: str = 
         patient=locked.patient,
         obj=locked,
         changes={"kind": locked.kind, "reason": reason},
-        via=via,
     )
     return locked
 
@@ -635,7 +624,7 @@ def can_publish_templates(actor: Actor) -> bool:
 
 @transaction.atomic
 def consent_template_publish(
-    *, actor: Actor, kind: str, title: str, body: str, via: str = "web"
+    *, actor: Actor, kind: str, title: str, body: str
 ) -> ConsentTemplate:
     """Publish a new version for the actor's clinic; earlier consents then need re-consent."""
     if not can_publish_templates(actor):
@@ -674,7 +663,6 @@ def consent_template_publish(
         actor=actor,
         obj=template,
         changes={"kind": kind, "version": template.version, "title": title},
-        via=via,
     )
     return template
 
@@ -756,7 +744,6 @@ def session_gate(*, actor: Actor, patient: Patient, procedure: str, on: dt.date)
                 procedure=procedure,
                 planned_on=on,
                 trigger=ScreeningTrigger.PRE_SESSION,
-                via="gate",
             )
     except ValidationError as exc:
         reasons.extend(f"Cannot screen: {m}" for m in exc.messages)

@@ -28,8 +28,10 @@ class TokenAuth(HttpBearer):
             return None
         ApiToken.objects.filter(pk=token_row.pk).update(last_used_at=timezone.now())
         membership = token_row.membership
-        request.actor = Actor(user=membership.user, membership=membership)  # type: ignore[attr-defined]
-        request.api_via = "api"  # type: ignore[attr-defined]
+        actor = Actor(user=membership.user, membership=membership, via="api")
+        request.actor = actor  # type: ignore[attr-defined]
+        # Clinic time for token calls too (the middleware reset it when the request ends).
+        timezone.activate(actor.tz)
         return membership.user
 
 
@@ -40,7 +42,6 @@ class ClinicSessionAuth(SessionAuth):
         user = super().authenticate(request, key)
         if user is None or getattr(request, "actor", None) is None:
             return None
-        request.api_via = "web"  # type: ignore[attr-defined]
         return user
 
 
@@ -48,7 +49,3 @@ def api_actor(request: HttpRequest) -> Actor:
     """The acting membership that TokenAuth or ClinicSessionAuth put on the request."""
     return request.actor  # type: ignore[attr-defined,no-any-return]
 
-
-def api_via(request: HttpRequest) -> str:
-    """ "api" for token calls, "web" for the pages' own session calls (for the audit trail)."""
-    return getattr(request, "api_via", "api")

@@ -12,7 +12,6 @@ from ninja import Field, Query, Router, Schema, Status
 from anagen.accounts.access import patient_for
 from anagen.clinical import RESPONDER_RULES
 from anagen.interop.auth import api_actor as _actor
-from anagen.interop.auth import api_via as _via
 from anagen.outcomes import selectors, services
 
 router = Router()
@@ -143,7 +142,7 @@ def list_sets(request: HttpRequest, patient_id: int) -> list[dict[str, object]]:
     sets = selectors.measurement_sets(actor=actor, patient=patient)
     from anagen.audit.services import audit_record
 
-    audit_record(action="measurement.read", actor=actor, patient=patient, via=_via(request))
+    audit_record(action="measurement.read", actor=actor, patient=patient)
     return [_set_out(s) for s in sets]
 
 
@@ -161,7 +160,6 @@ def create_set(request: HttpRequest, patient_id: int, payload: SetIn) -> Status[
         actor=actor,
         patient=patient,
         values=services.VisitValues(**data, sites=sites),
-        via=_via(request),
     )
     return Status(
         201, _set_out(selectors.measurement_sets(actor=actor, patient=patient).get(pk=mset.pk))

@@ -34,7 +34,7 @@ def _actor(clinic: Clinic, key: str) -> Actor | None:
         .filter(clinic=clinic, user__username=f"{clinic.slug}.{key}", is_active=True)
         .first()
     )
-    return Actor(user=membership.user, membership=membership) if membership else None
+    return Actor(user=membership.user, membership=membership, via="cli") if membership else None
 
 
 def _placeholder(rng: random.Random, hairs: int) -> bytes:
@@ -156,14 +156,13 @@ def _seed_photos(clinic: Clinic, nurse: Actor, patients: list[Patient], rng: ran
         hairs = 120
         for mset in (sets[0], sets[-1]):
             photo_set = services.photo_set_create(
-                actor=nurse, patient=p, taken_on=mset.measured_on, via="demo"
+                actor=nurse, patient=p, taken_on=mset.measured_on
             )
             services.photo_add(
                 actor=nurse,
                 photo_set=photo_set,
                 view="vertex",
                 content=_placeholder(rng, hairs),
-                via="demo",
             )
             hairs = int(hairs * 1.3)
         done += 1

@@ -116,13 +116,13 @@ def render_document(html: str) -> Any:
     return HTML(string=html, base_url=None).render()
 
 
-def report_pdf(*, actor: Actor, patient: Patient, via: str = "web") -> bytes:
+def report_pdf(*, actor: Actor, patient: Patient) -> bytes:
     """The PDF bytes for one patient; the read of the record is audited."""
     html = report_html(actor=actor, patient=patient)
     pdf = render_document(html).write_pdf()
     with transaction.atomic():
         audit_record(
-            action="outcome_report.create", actor=actor, patient=patient, obj=patient, via=via
+            action="outcome_report.create", actor=actor, patient=patient, obj=patient
         )
     return bytes(pdf)
 

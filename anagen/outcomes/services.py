@@ -70,7 +70,6 @@ def site_create(
     name: str,
     location: str,
     marked_on: dt.date | None = None,
-    via: str = "web",
 ) -> MeasurementSite:
     actor.require(Perm.INTAKE_RECORD)
     _check_patient(actor, patient)
@@ -93,7 +92,6 @@ def site_create(
             patient=patient,
             obj=site,
             changes={"name": name, "location": location},
-            via=via,
         )
     return site
 
@@ -272,7 +270,6 @@ def measurement_set_record(
     patient: Patient,
     values: VisitValues,
     import_batch: ImportBatch | None = None,
-    via: str = "web",
 ) -> MeasurementSet:
     """Record one visit's measurements (visit-level values and one row per site)."""
     actor.require(Perm.INTAKE_RECORD)
@@ -303,7 +300,6 @@ def measurement_set_record(
                 **visit,
                 "sites": [{"site": v.site_name, **f} for v, f in rows],
             },
-            via=via,
         )
     return mset
 
@@ -450,7 +446,6 @@ def import_preview(
     mapping: dict[str, str],
     density_unit: str = AreaUnit.CM2,
     device: str = "",
-    via: str = "web",
 ) -> ImportBatch:
     actor.require(Perm.INTAKE_RECORD)
     _check_patient(actor, patient)
@@ -472,12 +467,11 @@ def import_preview(
             patient=patient,
             obj=batch,
             changes={"filename": filename, "rows": len(rows), "errors": len(errors)},
-            via=via,
         )
     return batch
 
 
-def import_commit(*, actor: Actor, batch: ImportBatch, via: str = "web") -> list[MeasurementSet]:
+def import_commit(*, actor: Actor, batch: ImportBatch) -> list[MeasurementSet]:
     """Import every row or none: one set per date, the first date baseline if none exists yet."""
     actor.require(Perm.INTAKE_RECORD)
     patient = batch.patient
@@ -518,7 +512,7 @@ def import_commit(*, actor: Actor, batch: ImportBatch, via: str = "web") -> list
             )
             created.append(
                 measurement_set_record(
-                    actor=actor, patient=patient, values=values, import_batch=batch, via=via
+                    actor=actor, patient=patient, values=values, import_batch=batch
                 )
             )
         batch.status = ImportStatus.COMMITTED
@@ -530,7 +524,6 @@ def import_commit(*, actor: Actor, batch: ImportBatch, via: str = "web") -> list
             patient=patient,
             obj=batch,
             changes={"sets": [s.pk for s in created], "rows": len(batch.rows)},
-            via=via,
         )
     return created
 
@@ -584,7 +577,7 @@ def _reencode(content: bytes) -> tuple[bytes, bytes, int, int]:
 
 
 def photo_set_create(
-    *, actor: Actor, patient: Patient, taken_on: dt.date, notes: str = "", via: str = "web"
+    *, actor: Actor, patient: Patient, taken_on: dt.date, notes: str = ""
 ) -> PhotoSet:
     actor.require(Perm.INTAKE_RECORD)
     _check_patient(actor, patient)
@@ -601,13 +594,12 @@ def photo_set_create(
             patient=patient,
             obj=photo_set,
             changes={"taken_on": taken_on},
-            via=via,
         )
     return photo_set
 
 
 def photo_add(
-    *, actor: Actor, photo_set: PhotoSet, view: str, content: bytes, via: str = "web"
+    *, actor: Actor, photo_set: PhotoSet, view: str, content: bytes
 ) -> Photo:
     actor.require(Perm.INTAKE_RECORD)
     patient = photo_set.patient
@@ -638,7 +630,6 @@ def photo_add(
             patient=patient,
             obj=photo,
             changes={"view": view, "sha256": digest, "width": width, "height": height},
-            via=via,
         )
     return photo
 
@@ -651,7 +642,7 @@ PHOTO_PURPOSES = {
 
 
 def photo_read(
-    *, actor: Actor, photo: Photo, purpose: str = "clinical", thumb: bool = False, via: str = "web"
+    *, actor: Actor, photo: Photo, purpose: str = "clinical", thumb: bool = False
 ) -> bytes:
     """The stored bytes of a photo, after the consent check for ``purpose``; audited."""
     actor.require(Perm.CLINICAL_VIEW)
@@ -671,7 +662,6 @@ def photo_read(
             patient=patient,
             obj=photo,
             changes={"purpose": purpose, "thumbnail": thumb},
-            via=via,
         )
     return data
 

@@ -22,7 +22,7 @@ def generate_reports(job_id: int) -> dict[str, int]:
 
     job = ReportJob.objects.select_related("clinic", "requested_by").get(pk=job_id)
     membership = Membership.objects.get(user=job.requested_by, clinic=job.clinic)
-    actor = Actor(user=job.requested_by, membership=membership)
+    actor = Actor(user=job.requested_by, membership=membership, via="task")
     ReportJob.objects.filter(pk=job.pk).update(status=ReportStatus.RUNNING)
     patients = Patient.objects.filter(
         pk__in=job.patient_ids, clinic=job.clinic, deleted_at__isnull=True
@@ -30,7 +30,7 @@ def generate_reports(job_id: int) -> dict[str, int]:
     done = 0
     try:
         for patient in patients:
-            pdf = report_pdf(actor=actor, patient=patient, via="task")
+            pdf = report_pdf(actor=actor, patient=patient)
             with transaction.atomic():
                 ReportFile.objects.create(
                     job=job,

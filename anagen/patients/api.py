@@ -8,7 +8,6 @@ from ninja import Field, Query, Router, Schema, Status
 
 from anagen.accounts.access import patient_for
 from anagen.interop.auth import api_actor as _actor
-from anagen.interop.auth import api_via as _via
 from anagen.interop.paging import PageQuery, page_of
 from anagen.patients import selectors, services
 
@@ -82,7 +81,7 @@ def list_patients(request: HttpRequest, filters: Query[PatientListQuery]) -> dic
 def get_patient(request: HttpRequest, patient_id: int) -> object:
     actor = _actor(request)
     patient = patient_for(actor, patient_id)
-    services.patient_record_read(actor=actor, patient=patient, what="patient", via=_via(request))
+    services.patient_record_read(actor=actor, patient=patient, what="patient")
     return patient
 
 
@@ -91,7 +90,7 @@ def create_patient(request: HttpRequest, payload: PatientIn) -> Status[object]:
     data = payload.dict()
     confirm = data.pop("confirm_duplicate")
     patient = services.patient_create(
-        actor=_actor(request), data=data, confirm_duplicate=confirm, via=_via(request)
+        actor=_actor(request), data=data, confirm_duplicate=confirm
     )
     return Status(201, patient)
 
@@ -106,4 +105,4 @@ def update_patient(request: HttpRequest, patient_id: int, payload: PatientPatch)
         from django.core.exceptions import ValidationError
 
         raise ValidationError({k: "May not be null." for k in nulls})
-    return services.patient_update(actor=actor, patient=patient, data=data, via=_via(request))
+    return services.patient_update(actor=actor, patient=patient, data=data)

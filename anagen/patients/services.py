@@ -92,7 +92,7 @@ def _next_record_number(clinic: Clinic) -> str:
 
 @transaction.atomic
 def patient_create(
-    *, actor: Actor, data: dict[str, Any], confirm_duplicate: bool = False, via: str = "web"
+    *, actor: Actor, data: dict[str, Any], confirm_duplicate: bool = False
 ) -> Patient:
     actor.require(Perm.PATIENT_REGISTER)
     clean = _clean_patient_data(data, actor.clinic)
@@ -120,14 +120,13 @@ def patient_create(
         patient=patient,
         obj=patient,
         changes={k: [None, v] for k, v in clean.items()},
-        via=via,
     )
     return patient
 
 
 @transaction.atomic
 def patient_update(
-    *, actor: Actor, patient: Patient, data: dict[str, Any], via: str = "web"
+    *, actor: Actor, patient: Patient, data: dict[str, Any]
 ) -> Patient:
     actor.require(Perm.PATIENT_REGISTER)
     clean = _clean_patient_data(data, actor.clinic)
@@ -148,14 +147,13 @@ def patient_update(
             patient=patient,
             obj=patient,
             changes=changes,
-            via=via,
         )
     return patient
 
 
-def patient_record_read(*, actor: Actor, patient: Patient, what: str, via: str = "web") -> None:
+def patient_record_read(*, actor: Actor, patient: Patient, what: str) -> None:
     """Audit that the actor opened part of a patient's record (chart, intake, API read)."""
-    audit_record(action=f"{what}.read", actor=actor, patient=patient, obj=patient, via=via)
+    audit_record(action=f"{what}.read", actor=actor, patient=patient, obj=patient)
 
 
 @dataclass
@@ -215,7 +213,7 @@ def _validate_intake(data: IntakeData) -> None:
 
 
 @transaction.atomic
-def intake_record(*, actor: Actor, patient: Patient, data: IntakeData, via: str = "web") -> Intake:
+def intake_record(*, actor: Actor, patient: Patient, data: IntakeData) -> Intake:
     """Record a new intake version; earlier versions stay as they were."""
     actor.require(Perm.INTAKE_RECORD)
     _validate_intake(data)
@@ -272,6 +270,5 @@ def intake_record(*, actor: Actor, patient: Patient, data: IntakeData, via: str 
             "medications": len(data.medications),
             "labs": len(data.labs),
         },
-        via=via,
     )
     return intake

@@ -17,7 +17,6 @@ from ninja import Field, Query, Router, Schema, Status
 
 from anagen.accounts.access import Actor, patient_for
 from anagen.interop.auth import api_actor as _actor
-from anagen.interop.auth import api_via as _via
 from anagen.interop.paging import PageQuery, page_of
 from anagen.procedures import selectors, services
 from anagen.procedures.models import AdverseEvent, Lot, LotUse, Preparation, TreatmentSession
@@ -134,7 +133,7 @@ def list_sessions(request: HttpRequest, patient_id: int, q: Query[PageQuery]) ->
     qs = selectors.session_list(actor=actor, patient=patient)
     from anagen.audit.services import audit_record
 
-    audit_record(action="procedures.session.list", actor=actor, patient=patient, via=_via(request))
+    audit_record(action="procedures.session.list", actor=actor, patient=patient)
     return _page(qs, q)
 
 
@@ -168,7 +167,6 @@ def create_session(request: HttpRequest, payload: SessionIn) -> Status[Treatment
         patient=patient,
         procedure=payload.procedure or "",
         appointment=appointment,
-        via=_via(request),
     )
     return Status(201, session)
 
@@ -180,7 +178,7 @@ def _session(request: HttpRequest, session_id: int) -> TreatmentSession:
 @router.get("/sessions/{session_id}", response=SessionDetailOut, summary="One session")
 def read_session(request: HttpRequest, session_id: int) -> Any:
     session = _session(request, session_id)
-    services.session_read(actor=_actor(request), session=session, via=_via(request))
+    services.session_read(actor=_actor(request), session=session)
     return session
 
 
@@ -255,7 +253,7 @@ def read_preparation(request: HttpRequest, session_id: int) -> Any:
         from django.http import Http404
 
         raise Http404("No preparation recorded yet.")
-    services.session_read(actor=_actor(request), session=session, via=_via(request))
+    services.session_read(actor=_actor(request), session=session)
     return prep
 
 
@@ -270,7 +268,7 @@ def put_preparation(request: HttpRequest, session_id: int, payload: PreparationI
     reason = data.pop("reason")
     data["spins"] = [{k: v for k, v in s.items() if v is not None} for s in data["spins"]]
     return services.preparation_record(
-        actor=_actor(request), session=session, data=data, reason=reason, via=_via(request)
+        actor=_actor(request), session=session, data=data, reason=reason
     )
 
 
@@ -300,7 +298,6 @@ def create_lot_use(request: HttpRequest, session_id: int, payload: LotUseIn) -> 
         quantity=payload.quantity,
         zone=payload.zone,
         reason=payload.reason,
-        via=_via(request),
     )
     return Status(201, use)
 
@@ -372,7 +369,6 @@ def create_lot(request: HttpRequest, payload: LotIn) -> Status[Lot]:
         actor=actor,
         product=product,
         data=payload.dict(exclude={"product_id"}),
-        via=_via(request),
     )
     return Status(201, lot)
 
@@ -418,7 +414,7 @@ class AdverseEventOut(Schema):
 )
 def list_adverse_events(request: HttpRequest, session_id: int) -> Any:
     session = _session(request, session_id)
-    services.session_read(actor=_actor(request), session=session, via=_via(request))
+    services.session_read(actor=_actor(request), session=session)
     return list(selectors.adverse_events_of(session))
 
 
@@ -436,6 +432,6 @@ def create_adverse_event(
     lot_id = data.pop("lot_id")
     data["lot"] = selectors.lot_get(actor, lot_id) if lot_id is not None else None
     event = services.adverse_event_record(
-        actor=actor, session=session, data=data, via=_via(request)
+        actor=actor, session=session, data=data
     )
     return Status(201, event)

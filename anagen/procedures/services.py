@@ -106,7 +106,6 @@ def _record_change(
     before: dict[str, Any],
     after: dict[str, Any],
     obj: Any,
-    via: str,
 ) -> None:
     changes = diff_fields(before, after)
     if amending:
@@ -124,7 +123,6 @@ def _record_change(
         patient=session.patient,
         obj=obj,
         changes={**changes, **({"reason": reason.strip()} if amending else {})},
-        via=via,
     )
 
 
@@ -154,7 +152,6 @@ def session_start(
     patient: Patient,
     procedure: str,
     appointment: Any = None,
-    via: str = "web",
 ) -> TreatmentSession:
     """Open the session record after care's gate (screening + consent) lets it go ahead."""
     from anagen.care.selectors import consent_valid_for
@@ -208,19 +205,17 @@ def session_start(
                 "screening": session.screening_id,
                 "consent": session.consent_id,
             },
-            via=via,
         )
     return session
 
 
-def session_read(*, actor: Actor, session: TreatmentSession, via: str = "web") -> None:
+def session_read(*, actor: Actor, session: TreatmentSession) -> None:
     _check_session(actor, session)
     audit_record(
         action="procedures.session.read",
         actor=actor,
         patient=session.patient,
         obj=session,
-        via=via,
     )
 
 
@@ -235,7 +230,6 @@ def session_phase_stamp(
     phase: str,
     at: dt.datetime | None = None,
     reason: str = "",
-    via: str = "web",
 ) -> TreatmentSession:
     """Time-stamp a phase (now, or a time given when it is recorded afterwards)."""
     amending = _amending(actor, session, reason)
@@ -258,7 +252,6 @@ def session_phase_stamp(
         before=before,
         after={phase: at},
         obj=session,
-        via=via,
     )
     return session
 
@@ -279,7 +272,6 @@ def session_details_update(
     session: TreatmentSession,
     data: dict[str, Any],
     reason: str = "",
-    via: str = "web",
 ) -> TreatmentSession:
     """Delivery mode, rotor radius, photo and aftercare ticks, notes."""
     amending = _amending(actor, session, reason)
@@ -304,7 +296,6 @@ def session_details_update(
         before=before,
         after=dict(data),
         obj=session,
-        via=via,
     )
     return session
 
@@ -488,7 +479,6 @@ def preparation_record(
     session: TreatmentSession,
     data: dict[str, Any],
     reason: str = "",
-    via: str = "web",
 ) -> Preparation:
     """Store the measured preparation and the kernel's labels for it (create or replace)."""
     with transaction.atomic():
@@ -538,7 +528,6 @@ def preparation_record(
             before=before,
             after=_prep_snapshot(prep),
             obj=prep,
-            via=via,
         )
     return prep
 
@@ -557,7 +546,6 @@ def delivery_record(
     session: TreatmentSession,
     zones: Iterable[dict[str, Any]],
     reason: str = "",
-    via: str = "web",
 ) -> list[DeliveryZone]:
     """Replace the per-zone injection map (zone, volume, depth, technique, needle gauge)."""
     amending = _amending(actor, session, reason)
@@ -610,7 +598,6 @@ def delivery_record(
         before=before,
         after={z.zone: [str(z.volume_ml), z.technique] for z in created},
         obj=session,
-        via=via,
     )
     return created
 
@@ -622,7 +609,6 @@ def topical_record(
     session: TreatmentSession,
     data: dict[str, Any],
     reason: str = "",
-    via: str = "web",
 ) -> TopicalApplication:
     """PRP applied topically after microneedling: device, needle depth, passes, volume."""
     amending = _amending(actor, session, reason)
@@ -676,7 +662,6 @@ def topical_record(
             "volume_ml": topical.volume_ml,
         },
         obj=topical,
-        via=via,
     )
     return topical
 
@@ -692,7 +677,6 @@ def formulation_create(
     indications: list[str],
     ingredients: list[dict[str, Any]],
     notes: str = "",
-    via: str = "web",
 ) -> MesotherapyFormulation:
     """A named cocktail with its ingredients, concentrations and units."""
     _require_clinical(actor)
@@ -743,7 +727,6 @@ def formulation_create(
             actor=actor,
             obj=formulation,
             changes={"name": name, "vial": vial, "ingredients": [str(r) for r in rows]},
-            via=via,
         )
     return formulation
 
@@ -797,7 +780,6 @@ def meso_delivery_add(
     formulation: MesotherapyFormulation,
     data: dict[str, Any],
     reason: str = "",
-    via: str = "web",
 ) -> MesotherapyDelivery:
     """One formulation delivered to one area; label limits are hard stops, the rest warnings."""
     amending = _amending(actor, session, reason)
@@ -862,7 +844,6 @@ def meso_delivery_add(
             "volume_per_point_ml": vpp,
         },
         obj=delivery,
-        via=via,
     )
     return delivery
 
@@ -875,7 +856,7 @@ def _require_inventory(actor: Actor) -> None:
         raise PermissionDenied("Your role cannot manage inventory.")
 
 
-def product_create(*, actor: Actor, data: dict[str, Any], via: str = "web") -> Product:
+def product_create(*, actor: Actor, data: dict[str, Any]) -> Product:
     _require_inventory(actor)
     name = " ".join((data.get("name") or "").split())
     errors = {}
@@ -899,12 +880,11 @@ def product_create(*, actor: Actor, data: dict[str, Any], via: str = "web") -> P
             actor=actor,
             obj=product,
             changes={"name": name, "category": product.category},
-            via=via,
         )
     return product
 
 
-def lot_receive(*, actor: Actor, product: Product, data: dict[str, Any], via: str = "web") -> Lot:
+def lot_receive(*, actor: Actor, product: Product, data: dict[str, Any]) -> Lot:
     """Receive a lot of a product into stock."""
     _require_inventory(actor)
     if product.clinic_id != actor.clinic.pk:
@@ -945,7 +925,6 @@ def lot_receive(*, actor: Actor, product: Product, data: dict[str, Any], via: st
                 "expires_on": expires_on,
                 "quantity": int(quantity),
             },
-            via=via,
         )
     return lot
 
@@ -965,7 +944,6 @@ def lot_use_record(
     quantity: int = 1,
     zone: str = "",
     reason: str = "",
-    via: str = "web",
 ) -> LotUse:
     """The lot used, chosen at the moment of use. An expired lot is refused; another clinic's
     lot does not exist (404)."""
@@ -1003,7 +981,6 @@ def lot_use_record(
             before={},
             after={"lot": lot.lot_number, "product": lot.product.name, "quantity": int(quantity)},
             obj=use,
-            via=via,
         )
     return use
 
@@ -1020,7 +997,7 @@ def _ae_code(vocab_key: str, value: Any, field: str, what: str) -> str:
 
 @transaction.atomic
 def adverse_event_record(
-    *, actor: Actor, session: TreatmentSession, data: dict[str, Any], via: str = "web"
+    *, actor: Actor, session: TreatmentSession, data: dict[str, Any]
 ) -> AdverseEvent:
     """An AE linked to the session (and optionally the zone and lot). Allowed after signing:
     events such as infection or shedding appear days or weeks later."""
@@ -1086,14 +1063,13 @@ def adverse_event_record(
             "outcome": outcome,
             "lot": lot.pk if lot is not None else None,
         },
-        via=via,
     )
     return event
 
 
 @transaction.atomic
 def adverse_event_follow_up(
-    *, actor: Actor, event: AdverseEvent, data: dict[str, Any], via: str = "web"
+    *, actor: Actor, event: AdverseEvent, data: dict[str, Any]
 ) -> AdverseEventFollowUp:
     """A follow-up note; the event's outcome follows the latest one until resolved."""
     _check_session(actor, event.session)
@@ -1122,7 +1098,6 @@ def adverse_event_follow_up(
         patient=event.patient,
         obj=event,
         changes=diff_fields(before, {"outcome": outcome, "resolved_on": event.resolved_on}),
-        via=via,
     )
     return follow
 
@@ -1141,7 +1116,7 @@ def _checklist_refusal(session: TreatmentSession) -> None:
 
 
 @transaction.atomic
-def session_close(*, actor: Actor, session: TreatmentSession, via: str = "web") -> TreatmentSession:
+def session_close(*, actor: Actor, session: TreatmentSession) -> TreatmentSession:
     """The room work is done: the checklist must be complete; the physician signs next."""
     _check_session(actor, session)
     session = TreatmentSession.objects.select_for_update().get(pk=session.pk)
@@ -1158,13 +1133,12 @@ def session_close(*, actor: Actor, session: TreatmentSession, via: str = "web") 
         patient=session.patient,
         obj=session,
         changes={"status": [SessionStatus.IN_PROGRESS, SessionStatus.READY_TO_SIGN]},
-        via=via,
     )
     return session
 
 
 @transaction.atomic
-def session_sign(*, actor: Actor, session: TreatmentSession, via: str = "web") -> TreatmentSession:
+def session_sign(*, actor: Actor, session: TreatmentSession) -> TreatmentSession:
     """The physician signs; the record is locked from then on (amendments only)."""
     _check_session(actor, session)
     if actor.role != Role.PHYSICIAN:
@@ -1186,11 +1160,10 @@ def session_sign(*, actor: Actor, session: TreatmentSession, via: str = "web") -
         patient=session.patient,
         obj=session,
         changes={"status": [old, SessionStatus.SIGNED]},
-        via=via,
     )
     appointment = session.appointment
     if appointment is not None and appointment.status == "checked_in":
         from anagen.scheduling.services import appointment_complete
 
-        appointment_complete(actor=actor, appointment=appointment, via=via)
+        appointment_complete(actor=actor, appointment=appointment)
     return session

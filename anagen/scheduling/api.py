@@ -16,7 +16,6 @@ from ninja import Field, Query, Router, Schema, Status
 
 from anagen.accounts.access import patient_for
 from anagen.interop.auth import api_actor as _actor
-from anagen.interop.auth import api_via as _via
 from anagen.interop.paging import MAX_PAGE, page_of
 from anagen.scheduling import selectors, services
 
@@ -238,7 +237,6 @@ def create_plan(request: HttpRequest, payload: PlanIn) -> Any:
             protocol_id=payload.protocol_id,
             start_on=payload.start_on,
             choices=choices,
-            via=_via(request),
         )
     except services.BookingConflict as exc:
         return _conflict(request, exc)
@@ -249,7 +247,7 @@ def create_plan(request: HttpRequest, payload: PlanIn) -> Any:
 def update_plan(request: HttpRequest, plan_id: int, payload: PlanPatch) -> object:
     actor = _actor(request)
     plan = selectors.plan_for(actor, plan_id)
-    return services.plan_cancel(actor=actor, plan=plan, reason=payload.reason, via=_via(request))
+    return services.plan_cancel(actor=actor, plan=plan, reason=payload.reason)
 
 
 @router.get("/appointments", response=AppointmentPage, summary="List appointments")
@@ -295,7 +293,6 @@ def create_appointment(request: HttpRequest, payload: AppointmentIn) -> Any:
             room_id=payload.room_id,
             centrifuge_id=payload.centrifuge_id,
             notes=payload.notes,
-            via=_via(request),
         )
     except services.BookingConflict as exc:
         return _conflict(request, exc)
@@ -310,7 +307,6 @@ def create_appointment(request: HttpRequest, payload: AppointmentIn) -> Any:
 def update_appointment(request: HttpRequest, appointment_id: int, payload: AppointmentPatch) -> Any:
     actor = _actor(request)
     appt = selectors.appointment_for(actor, appointment_id)
-    via = _via(request)
     data = payload.dict(exclude_unset=True)
     if not {"starts_at", "status", "notes"} & {k for k, v in data.items() if v is not None}:
         raise ValidationError({"__all__": "Send starts_at, status or notes."})
@@ -318,7 +314,7 @@ def update_appointment(request: HttpRequest, appointment_id: int, payload: Appoi
         with transaction.atomic():  # all the changes of one PATCH, or none
             if payload.notes is not None:
                 services.appointment_update_notes(
-                    actor=actor, appointment=appt, notes=payload.notes, via=via
+                    actor=actor, appointment=appt, notes=payload.notes
                 )
             if payload.starts_at is not None:
                 services.appointment_move(
@@ -327,18 +323,17 @@ def update_appointment(request: HttpRequest, appointment_id: int, payload: Appoi
                     new_start=payload.starts_at,
                     and_following=payload.and_following,
                     confirm_outside_window=payload.confirm_outside_window,
-                    via=via,
                 )
             if payload.status == "checked_in":
-                services.appointment_check_in(actor=actor, appointment=appt, via=via)
+                services.appointment_check_in(actor=actor, appointment=appt)
             elif payload.status == "completed":
-                services.appointment_complete(actor=actor, appointment=appt, via=via)
+                services.appointment_complete(actor=actor, appointment=appt)
             elif payload.status == "cancelled":
                 services.appointment_cancel(
-                    actor=actor, appointment=appt, reason=payload.reason, via=via
+                    actor=actor, appointment=appt, reason=payload.reason
                 )
             elif payload.status == "no_show":
-                services.appointment_no_show(actor=actor, appointment=appt, via=via)
+                services.appointment_no_show(actor=actor, appointment=appt)
     except services.BookingConflict as exc:
         return _conflict(request, exc)
     return selectors.appointment_for(actor, appt.pk)

@@ -485,7 +485,6 @@ def plan_book_series(
     protocol_id: str,
     start_on: dt.date,
     choices: list[SlotChoice] | None = None,
-    via: str = "web",
 ) -> TreatmentPlan:
     """Create the plan and book every session of the series, all or none.
 
@@ -581,7 +580,6 @@ def plan_book_series(
             patient=patient,
             obj=plan,
             changes={"protocol_id": protocol_id, "start_on": start_on, "sessions": len(sessions)},
-            via=via,
         )
     return plan
 
@@ -598,7 +596,6 @@ def appointment_book(
     room_id: int,
     centrifuge_id: int | None = None,
     notes: str = "",
-    via: str = "web",
 ) -> Appointment:
     """Book one free-standing appointment (consultation or maintenance session)."""
     _require_role(actor, BOOKING_ROLES, "book appointments")
@@ -649,7 +646,6 @@ def appointment_book(
             patient=patient,
             obj=appt,
             changes={"kind": kind, "starts_at": appt.starts_at, "procedure": procedure},
-            via=via,
         )
     return appt
 
@@ -706,7 +702,6 @@ def appointment_move(
     new_start: dt.datetime,
     and_following: bool = False,
     confirm_outside_window: bool = False,
-    via: str = "web",
 ) -> list[Appointment]:
     """Move a session (and optionally the later sessions of its plan) by the same delta.
 
@@ -790,7 +785,6 @@ def appointment_move(
                     "starts_at": [old, a.starts_at],
                     "outside_window_confirmed": a.pk in outside,
                 },
-                via=via,
             )
     return targets
 
@@ -809,7 +803,6 @@ def _set_status(
     appointment: Appointment,
     status: str,
     allowed_from: Iterable[str],
-    via: str,
     **extra: Any,
 ) -> Appointment:
     with transaction.atomic():
@@ -837,20 +830,19 @@ def _set_status(
             patient=appt.patient,
             obj=appt,
             changes={"status": [old, status], **extra},
-            via=via,
         )
         if status == AppointmentStatus.CHECKED_IN and appt.plan_id:
             TreatmentPlan.objects.filter(pk=appt.plan_id, status=PlanStatus.PLANNED).update(
                 status=PlanStatus.ACTIVE
             )
         if status == AppointmentStatus.COMPLETED and appt.plan_id:
-            _maybe_complete_plan(actor, appt, via)
+            _maybe_complete_plan(actor, appt)
     appointment.refresh_from_db()
     return appointment
 
 
 def appointment_check_in(
-    *, actor: Actor, appointment: Appointment, via: str = "web"
+    *, actor: Actor, appointment: Appointment
 ) -> Appointment:
     """Check the patient in, if care's gate (screening + consent) lets the session go ahead."""
     _require_role(actor, BOOKING_ROLES, "check patients in")
@@ -868,22 +860,22 @@ def appointment_check_in(
         if not gate.ok:
             raise GateRefused({"status": ["The session cannot go ahead:", *gate.reasons]})
     return _set_status(
-        actor, appointment, AppointmentStatus.CHECKED_IN, [AppointmentStatus.BOOKED], via
+        actor, appointment, AppointmentStatus.CHECKED_IN, [AppointmentStatus.BOOKED]
     )
 
 
 def appointment_complete(
-    *, actor: Actor, appointment: Appointment, via: str = "web"
+    *, actor: Actor, appointment: Appointment
 ) -> Appointment:
     _require_role(actor, PERFORMING_ROLES, "complete a session")
     _check_patient(actor, appointment.patient)
     return _set_status(
-        actor, appointment, AppointmentStatus.COMPLETED, [AppointmentStatus.CHECKED_IN], via
+        actor, appointment, AppointmentStatus.COMPLETED, [AppointmentStatus.CHECKED_IN]
     )
 
 
 def appointment_cancel(
-    *, actor: Actor, appointment: Appointment, reason: str, via: str = "web"
+    *, actor: Actor, appointment: Appointment, reason: str
 ) -> Appointment:
     _require_role(actor, BOOKING_ROLES, "cancel appointments")
     _check_patient(actor, appointment.patient)
@@ -891,22 +883,22 @@ def appointment_cancel(
     if not reason:
         raise ValidationError({"reason": "Say why the appointment is cancelled."})
     return _set_status(
-        actor, appointment, AppointmentStatus.CANCELLED, OPEN_STATUSES, via, reason=reason[:500]
+        actor, appointment, AppointmentStatus.CANCELLED, OPEN_STATUSES, reason=reason[:500]
     )
 
 
-def appointment_no_show(*, actor: Actor, appointment: Appointment, via: str = "web") -> Appointment:
+def appointment_no_show(*, actor: Actor, appointment: Appointment) -> Appointment:
     _require_role(actor, BOOKING_ROLES, "record a no-show")
     _check_patient(actor, appointment.patient)
     if appointment.starts_at > timezone.now():
         raise ValidationError({"status": "A no-show can only be recorded once the time has come."})
     return _set_status(
-        actor, appointment, AppointmentStatus.NO_SHOW, [AppointmentStatus.BOOKED], via
+        actor, appointment, AppointmentStatus.NO_SHOW, [AppointmentStatus.BOOKED]
     )
 
 
 def appointment_update_notes(
-    *, actor: Actor, appointment: Appointment, notes: str, via: str = "web"
+    *, actor: Actor, appointment: Appointment, notes: str
 ) -> Appointment:
     _require_role(actor, BOOKING_ROLES, "edit appointments")
     _check_patient(actor, appointment.patient)
@@ -920,7 +912,6 @@ def appointment_update_notes(
             patient=appointment.patient,
             obj=appointment,
             changes={"notes": [old, appointment.notes]},
-            via=via,
         )
     return appointment
 
@@ -936,7 +927,7 @@ def recall_window(plan: TreatmentPlan, last_done_on: dt.date) -> tuple[dt.date, 
     return maintenance[0].earliest_on + shift, maintenance[0].latest_on + shift
 
 
-def _maybe_complete_plan(actor: Actor, appt: Appointment, via: str) -> None:
+def _maybe_complete_plan(actor: Actor, appt: Appointment) -> None:
     assert appt.plan_id is not None
     plan = TreatmentPlan.objects.select_for_update().get(pk=appt.plan_id)
     if plan.status in (PlanStatus.COMPLETED, PlanStatus.CANCELLED):
@@ -945,7 +936,7 @@ def _maybe_complete_plan(actor: Actor, appt: Appointment, via: str) -> None:
         return
     plan.status = PlanStatus.COMPLETED
     plan.save(update_fields=["status"])
-    audit_record(action="plan.complete", actor=actor, patient=plan.patient, obj=plan, via=via)
+    audit_record(action="plan.complete", actor=actor, patient=plan.patient, obj=plan)
     window = recall_window(plan, appt.starts_at.astimezone(_tz(appt.clinic)).date())
     if window and not Recall.objects.filter(plan=plan).exists():
         recall = Recall.objects.create(
@@ -961,12 +952,11 @@ def _maybe_complete_plan(actor: Actor, appt: Appointment, via: str) -> None:
             patient=plan.patient,
             obj=recall,
             changes={"due_from": window[0], "due_until": window[1]},
-            via=via,
         )
 
 
 def plan_cancel(
-    *, actor: Actor, plan: TreatmentPlan, reason: str, via: str = "web"
+    *, actor: Actor, plan: TreatmentPlan, reason: str
 ) -> TreatmentPlan:
     """Cancel a plan and every open appointment of it (freeing their slots)."""
     _require_role(actor, BOOKING_ROLES, "cancel a plan")
@@ -991,19 +981,18 @@ def plan_cancel(
             patient=plan.patient,
             obj=plan,
             changes={"reason": reason, "appointments_cancelled": len(open_appts)},
-            via=via,
         )
     return plan
 
 
-def recall_dismiss(*, actor: Actor, recall: Recall, via: str = "web") -> Recall:
+def recall_dismiss(*, actor: Actor, recall: Recall) -> Recall:
     _require_role(actor, BOOKING_ROLES, "dismiss a recall")
     _check_patient(actor, recall.patient)
     with transaction.atomic():
         recall.status = RecallStatus.DISMISSED
         recall.save(update_fields=["status"])
         audit_record(
-            action="recall.dismiss", actor=actor, patient=recall.patient, obj=recall, via=via
+            action="recall.dismiss", actor=actor, patient=recall.patient, obj=recall
         )
     return recall
 

@@ -36,7 +36,7 @@ def test_eligible_with_consent_passes_and_records_pre_session_screening(clinic_a
     assert result.screening is not None
     assert result.screening.trigger == "pre_session"
     assert result.screening.planned_on == timezone.localdate()
-    assert AuditEvent.objects.filter(action="screening.run", via="gate").count() == 1
+    assert AuditEvent.objects.filter(action="screening.run").count() == 1
 
 
 def test_no_consent_blocks(clinic_a, patient_a):
