@@ -133,7 +133,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # Tests use a file, like production: an in-memory database is shared between the live
     # server's threads without SQLite's busy timeout, so parallel requests fail on locks.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-anagen.sqlite3")}
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.environ.get("ANAGEN_TEST_DB", str(VAR_DIR / "test-anagen.sqlite3"))
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
