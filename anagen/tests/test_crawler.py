@@ -1,0 +1,182 @@
+"""No page ever answers 5xx: every role crawls the demo clinic by following links.
+
+The demo clinic holds objects in every state (a preparation with kernel warnings, signed and
+amended session records, cancelled and no-show appointments, a recalled lot …). Each role
+signs in, starts at the home page and follows every link and htmx `hx-get` it is shown, plus
+the detail pages of those interesting objects. A URL pattern is visited a bounded number of
+times (different objects, page 2 of lists); templates are strict under the test suite, so a
+missing variable is a failure too. Any 5xx fails the test with the list of URLs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from html.parser import HTMLParser
+from urllib.parse import parse_qsl, urldefrag, urlencode, urlsplit
+
+import pytest
+from django.test import Client
+from django.urls import Resolver404, resolve
+
+from anagen.accounts.models import Membership, Role
+from anagen.demo import seed_demo
+
+# How many different URLs of one pattern (and query shape) each role visits.
+PER_PATTERN = 3
+MAX_PAGES_PER_ROLE = 900
+SKIP_PREFIXES = ("/static/", "/media/", "/admin/", "/api/v1/docs", "/accounts/logout")
+BINARY_TYPES = ("application/pdf", "text/csv", "image/", "text/calendar", "application/zip")
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if value and (
+                (tag == "a" and name == "href") or name in ("hx-get", "data-hx-get")
+            ):
+                self.urls.append(value)
+
+
+def _links(html: str) -> list[str]:
+    parser = _Links()
+    parser.feed(html)
+    return parser.urls
+
+
+def _pattern_key(path: str, query: str) -> tuple[str, tuple[str, ...]] | None:
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return None
+    keys = tuple(sorted({k for k, _ in parse_qsl(query, keep_blank_values=True)}))
+    # page=2 of a list is its own shape, so paginated lists are walked to page 2.
+    if "page" in keys:
+        keys = (*keys, "page>1" if "page=1" not in query else "page=1")
+    return (match.route, keys)
+
+
+def _normalise(base: str, href: str) -> str | None:
+    href, _ = urldefrag(href)
+    if not href or href.startswith(("mailto:", "tel:", "javascript:", "#")):
+        return None
+    parts = urlsplit(href)
+    if parts.scheme or parts.netloc:
+        if parts.netloc not in ("testserver", ""):
+            return None
+    path = parts.path or urlsplit(base).path
+    if not path.startswith("/"):
+        path = urlsplit(base).path.rsplit("/", 1)[0] + "/" + path
+    if path.startswith(SKIP_PREFIXES):
+        return None
+    query = urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))
+    return path + (f"?{query}" if query else "")
+
+
+def _interesting_urls() -> list[str]:
+    """Detail pages of the objects whose states broke pages before."""
+    from django.urls import reverse
+
+    from anagen.procedures.models import Lot, TreatmentSession
+    from anagen.scheduling.models import Appointment
+
+    from anagen.procedures.models import Amendment, Preparation
+
+    urls: list[str] = []
+
+    def add(name: str, *args: object) -> None:
+        urls.append(reverse(name, args=args))
+
+    sessions = list(TreatmentSession.objects.order_by("pk")[:12])
+    sessions += [p.session for p in Preparation.objects.all() if p.computed.get("warnings")][:4]
+    sessions += [a.session for a in Amendment.objects.order_by("pk")[:4]]
+    for status in {s.status for s in TreatmentSession.objects.all()}:
+        sessions += list(TreatmentSession.objects.filter(status=status)[:2])
+    for session in {s.pk: s for s in sessions}.values():
+        add("procedures-session-detail", session.patient_id, session.pk)
+    for status in ("booked", "checked_in", "completed", "cancelled", "no_show"):
+        for appt in Appointment.objects.filter(status=status).order_by("pk")[:3]:
+            add("appointment-detail", appt.pk)
+    for lot in Lot.objects.order_by("pk")[:20]:
+        add("procedures-lot-recall", lot.pk)
+    return urls
+
+
+def _crawl(client: Client, start: list[str]) -> tuple[list[str], int]:
+    seen: set[str] = set()
+    per_pattern: Counter[tuple[str, tuple[str, ...]]] = Counter()
+    queue = list(start)
+    failures: list[str] = []
+    visited = 0
+    while queue and visited < MAX_PAGES_PER_ROLE:
+        url = queue.pop(0)
+        if url in seen:
+            continue
+        seen.add(url)
+        path, _, query = url.partition("?")
+        key = _pattern_key(path, query)
+        if key is None:
+            continue
+        if per_pattern[key] >= PER_PATTERN and url not in start:
+            continue
+        per_pattern[key] += 1
+        response = client.get(url, HTTP_HX_REQUEST="true" if "hx" in url else None)
+        visited += 1
+        if response.status_code >= 500:
+            failures.append(f"{response.status_code} {url}")
+            continue
+        ctype = response.get("Content-Type", "")
+        if response.status_code != 200 or ctype.startswith(BINARY_TYPES):
+            continue
+        if "html" not in ctype:
+            continue
+        body = response.content.decode("utf-8", "replace")
+        for href in _links(body):
+            nxt = _normalise(url, href)
+            if nxt and nxt not in seen:
+                queue.append(nxt)
+    return failures, visited
+
+
+@pytest.mark.django_db(transaction=False)
+def test_every_role_crawls_the_demo_clinic_without_a_server_error():
+    seed_demo()
+    interesting = _interesting_urls()
+    assert interesting, "the demo must hold sessions and appointments to crawl"
+    failures: dict[str, list[str]] = defaultdict(list)
+    visits: dict[str, int] = {}
+    memberships = (
+        Membership.objects.select_related("user", "clinic")
+        .filter(clinic__slug="north", is_active=True)
+        .order_by("role")
+    )
+    roles_seen = set()
+    for membership in memberships:
+        if membership.role in roles_seen:
+            continue
+        roles_seen.add(membership.role)
+        client = Client(raise_request_exception=False)
+        client.force_login(membership.user)
+        start = ["/", *interesting] if membership.role != Role.FRONT_DESK else ["/", *interesting]
+        bad, visited = _crawl(client, start)
+        visits[membership.role] = visited
+        failures[membership.role].extend(bad)
+    assert roles_seen == set(Role.values)
+    problems = {role: urls for role, urls in failures.items() if urls}
+    assert not problems, f"server errors while crawling: {problems}"
+    # The crawl really walked the clinic (not a login page over and over).
+    print("crawl visits", visits, len(interesting))
+    assert all(n > 40 for n in visits.values()), visits
+
+
+def test_link_extraction_follows_hrefs_and_htmx_gets():
+    html = '<a href="/patients/?page=2">2</a><div hx-get="/x/partial"></div><a href="#top">t</a>'
+    assert _links(html) == ["/patients/?page=2", "/x/partial", "#top"]
+    assert _normalise("/patients/", "#top") is None
+    assert _normalise("/patients/", "https://example.org/") is None
+    assert _normalise("/patients/", "/patients/?q=a&page=2") == "/patients/?page=2&q=a"
+    assert re.match(r"^/", _normalise("/a/b/", "c/") or "")
