@@ -2,8 +2,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from anagen.accounts import views as accounts_views
+from anagen.api import api
 from anagen.audit import views as audit_views
-from anagen.interop.api import api
 from anagen.patients import views as patient_views
 from anagen.web import views as web_views
 
@@ -32,6 +32,7 @@ urlpatterns = [
         patient_views.intake_detail,
         name="intake-detail",
     ),
+    path("", include("anagen.patients.urls")),
     path("", include("anagen.care.urls")),
     path("", include("anagen.scheduling.urls")),
     path("", include("anagen.procedures.urls")),

@@ -51,6 +51,8 @@ def test_measure_photograph_compare_progress_and_report(page, clinic_a, tmp_path
     # Chart card → record the baseline; a validation error first (count without area).
     page.goto(f"/patients/{patient.pk}/")
     page.locator("#outcomes-panel").get_by_role("link", name="Record measurements").click()
+    # The date input is pre-filled with the clinic's today (ISO, which the browser accepts).
+    expect(page.locator("#id_measured_on")).to_have_value(re.compile(r"^\d{4}-\d{2}-\d{2}$"))
     page.locator("#id_measured_on").fill("2025-06-01")
     page.locator("#id_hair_count").fill("142")
     page.locator("#id_area").fill("")
@@ -59,9 +61,12 @@ def test_measure_photograph_compare_progress_and_report(page, clinic_a, tmp_path
     _measure(page, patient.pk, "2025-06-01", "baseline", "142")
     _measure(page, patient.pk, "2025-12-01", "follow_up", "178")
     expect(page.locator("#measurement-sets")).to_contain_text("178 in 1 cm²")
+    expect(page.locator("#measurement-sets")).to_contain_text("1 Jun 2025")
+    expect(page.locator("#measurement-sets")).not_to_contain_text("2025-06-01")
 
     # Photos: first visit, then the second with the first as the ghost overlay.
     page.goto(f"/patients/{patient.pk}/photos/")
+    expect(page.locator("#id_taken_on")).to_have_value(re.compile(r"^\d{4}-\d{2}-\d{2}$"))
     page.locator("#id_taken_on").fill("2025-06-01")
     page.get_by_role("button", name="Start photo set").click()
     expect(page.locator("#no-ghost")).to_be_visible()
@@ -136,4 +141,22 @@ def test_measure_photograph_compare_progress_and_report(page, clinic_a, tmp_path
     assert rendered.width < rendered.height  # portrait A4
     dark = sum(rendered.histogram()[:128])
     assert dark > 500  # text and the chart were drawn, not a blank page
+
+    # Analytics: cohorts read as labels, not codes.
+    page.goto("/analytics/?group_by=sex")
+    expect(page.locator("#cohorts")).to_contain_text("Male")
+    expect(page.locator("#cohorts")).not_to_contain_text("male (n")
+    page.goto("/analytics/?group_by=diagnosis")
+    expect(page.locator("#cohorts")).to_contain_text("Not assessed")
+    expect(page.locator("#cohorts")).not_to_contain_text("not_assessed")
+
+    # A photo whose file is lost: the page says so instead of breaking.
+    from anagen.outcomes.models import Photo
+
+    lost = Photo.objects.filter(photo_set__patient=patient).order_by("pk").first()
+    assert lost is not None
+    lost.thumbnail.storage.delete(str(lost.thumbnail.name))
+    page.goto(f"/patients/{patient.pk}/photos/")
+    expect(page.locator(".photo-missing")).to_have_count(1)
+    expect(page.locator(".photo-missing")).to_contain_text("File missing")
     assert not server_errors

@@ -167,3 +167,30 @@ def test_unsigned_consent_refused(page, clinic_a):
     expect(page.get_by_role("alert")).to_contain_text(
         "No valid consent for PRP, scalp: none signed."
     )
+
+
+def test_preparation_with_a_warning_opens_saves_and_signs(page, clinic_a, patient_a):
+    """Bovine thrombin and a fold under 2x: kernel warnings shown with their references; the
+    record still opens, saves again and signs (it used to answer 500 from then on)."""
+    from anagen.procedures.tests.helpers import complete_prp, start
+
+    ready_patient(clinic_a, patient_a)
+    session = start(clinic_a, patient_a)
+    complete_prp(clinic_a, session)
+    login(page, "a.physician")
+    page.goto(f"/patients/{patient_a.pk}/sessions/{session.pk}/")
+    form = page.locator("#preparation form")
+    form.get_by_label("PRP platelets (/µL)").fill("300000")
+    form.get_by_label("Activation agent").select_option("bovine_thrombin")
+    form.get_by_role("button", name="Save preparation").click()
+    expect(page.locator("[data-flag=bovine_thrombin]")).to_contain_text("immunogenic")
+    expect(page.locator("[data-flag=min_fold]")).to_contain_text("barely concentrated")
+    expect(page.locator("#labels")).not_to_contain_text("clinical-facts")
+    page.reload()  # opens again
+    expect(page.locator("[data-flag=bovine_thrombin]")).to_be_visible()
+    page.locator("#preparation form").get_by_role("button", name="Save preparation").click()
+    expect(page.locator("[data-flag=min_fold]")).to_be_visible()
+    page.get_by_role("button", name="Sign and lock").click()
+    expect(page.locator("#session-status")).to_contain_text("Signed by a Physician")
+    page.reload()
+    expect(page.locator("[data-flag=bovine_thrombin]")).to_be_visible()

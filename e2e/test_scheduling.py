@@ -1,11 +1,14 @@
-"""A physician chooses a protocol and books the series; front desk moves a session out of its window."""
+"""A physician chooses a protocol and books the series; front desk moves a session out of its
+window; front desk checks a patient in (arrival, not the clinical gate)."""
 
 import datetime as dt
 import re
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
+from anagen.accounts.clinic_time import human_date
 from anagen.scheduling.models import Appointment
 from anagen.scheduling.tests.conftest import make_kit, next_monday
 from conftest import make_patient
@@ -56,6 +59,47 @@ def test_choose_protocol_preview_book_then_reschedule_with_window_warning(page, 
     page.get_by_label("Move it anyway, outside the protocol window").check()
     page.get_by_role("button", name="Move").click()
     expect(page.get_by_text("Appointment moved.")).to_be_visible()
-    expect(page.locator("#appt-when")).to_contain_text(new_day.strftime("%-d %B %Y"))
+    expect(page.locator("#appt-when")).to_contain_text(human_date(new_day))
     second.refresh_from_db()
     assert second.local_date == new_day
+
+
+def test_front_desk_checks_in_a_patient_whose_gate_would_fail(page, clinic_a):
+    """No consent and no screening yet: the session record may not start, but the patient has
+    arrived. Front desk checks them in and sees no clinical reason."""
+    from anagen.care.services import session_gate
+
+    kit = make_kit(clinic_a, hours=False)
+    patient = make_patient(clinic_a)
+    now = timezone.now()
+    appt = Appointment.objects.create(
+        clinic=clinic_a.clinic,
+        patient=patient,
+        kind="induction",
+        procedure="prp_scalp",
+        starts_at=now,
+        ends_at=now + dt.timedelta(minutes=75),
+        practitioner=kit.physician,
+        room=kit.room1,
+        centrifuge=kit.centrifuge,
+    )
+    gate = session_gate(
+        actor=clinic_a.actor(clinic_a.physician),
+        patient=patient,
+        procedure="prp_scalp",
+        on=timezone.localdate(),
+    )
+    assert not gate.ok and gate.reasons
+
+    login(page, "a.front_desk")
+    page.goto(f"/appointments/{appt.pk}/")
+    page.get_by_role("button", name="Check in").click()
+    expect(page.locator("#appt-status")).to_have_text("Checked in")
+    expect(page.get_by_text("Checked in.")).to_be_visible()
+    body = page.locator("main").inner_text()
+    for reason in gate.reasons:
+        assert str(reason) not in body
+    assert "consent" not in body.lower() and "screening" not in body.lower()
+    expect(page.locator("#action-errors")).to_have_count(0)
+    appt.refresh_from_db()
+    assert appt.status == "checked_in"

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from anagen.accounts.models import Clinic, Membership, User
+from anagen.accounts.models import ApiToken, Clinic, Membership, User
 
 
 def memberships_of(*, user: User) -> QuerySet[Membership]:
@@ -28,3 +28,12 @@ def staff_of(*, clinic: Clinic, include_inactive: bool = True) -> QuerySet[Membe
     if not include_inactive:
         qs = qs.filter(is_active=True)
     return qs.order_by("-is_active", "user__last_name", "user__first_name")
+
+
+def api_tokens_of(*, membership: Membership) -> QuerySet[ApiToken]:
+    """A member's own API tokens for one clinic, newest first."""
+    return ApiToken.objects.filter(membership=membership).order_by("-created_at")
+
+
+def api_token_of(*, membership: Membership, token_id: int) -> ApiToken | None:
+    return api_tokens_of(membership=membership).filter(pk=token_id).first()

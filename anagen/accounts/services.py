@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from anagen.accounts.access import Actor
 from anagen.accounts.models import ApiToken, Membership, Role, User
-from anagen.accounts.permissions import Perm
-from anagen.audit.services import audit_record
+from anagen.accounts.permissions import Perm, role_has
+from anagen.audit.services import audit_record, diff_fields
 
 
 @transaction.atomic
@@ -45,10 +45,12 @@ def staff_create(
 
 
 def _guard_last_admin(membership: Membership) -> None:
-    if membership.role != Role.CLINIC_ADMIN:
+    """A clinic keeps at least one active member who may manage staff."""
+    if not role_has(membership.role, Perm.STAFF_MANAGE):
         return
+    managers = [r for r in Role.values if role_has(r, Perm.STAFF_MANAGE)]
     others = Membership.objects.filter(
-        clinic=membership.clinic, role=Role.CLINIC_ADMIN, is_active=True
+        clinic=membership.clinic, role__in=managers, is_active=True
     ).exclude(pk=membership.pk)
     if not others.exists():
         raise ValidationError("A clinic must keep at least one active clinic admin.")
@@ -59,9 +61,9 @@ def membership_change_role(*, actor: Actor, membership: Membership, role: str) -
     actor.require(Perm.STAFF_MANAGE)
     if role not in Role.values:
         raise ValidationError({"role": "Choose a role."})
-    if role == membership.role:
+    if not diff_fields({"role": membership.role}, {"role": role}):
         return membership
-    if role != Role.CLINIC_ADMIN:
+    if not role_has(role, Perm.STAFF_MANAGE):
         _guard_last_admin(membership)
     old = membership.role
     membership.role = role

@@ -12,9 +12,9 @@ from anagen.accounts.access import ClinicRequest
 from anagen.accounts.decorators import clinic_view
 from anagen.accounts.forms import RoleChangeForm, StaffCreateForm
 from anagen.accounts.middleware import SESSION_KEY
-from anagen.accounts.models import ApiToken, Membership
+from anagen.accounts.models import Membership
 from anagen.accounts.permissions import Perm
-from anagen.accounts.selectors import memberships_of, staff_of
+from anagen.accounts.selectors import api_token_of, api_tokens_of, memberships_of, staff_of
 from anagen.web.forms import attach_errors
 
 
@@ -44,6 +44,12 @@ def _membership_in_clinic(request: ClinicRequest, membership_id: int) -> Members
     return membership
 
 
+def _role_form(membership: Membership) -> RoleChangeForm:
+    form = RoleChangeForm(initial={"role": membership.role})
+    form.fields["role"].widget.attrs["id"] = f"role-{membership.pk}"
+    return form
+
+
 @clinic_view(Perm.STAFF_MANAGE)
 def staff_list(request: ClinicRequest) -> HttpResponse:
     form = StaffCreateForm()
@@ -59,11 +65,12 @@ def staff_list(request: ClinicRequest) -> HttpResponse:
                     request, f"{membership.user} added as {membership.get_role_display()}."
                 )
                 return redirect("staff-list")
-    staff = staff_of(clinic=request.actor.clinic)
+    # Each row's role picker is a form of its own, showing that member's current role.
+    staff = [(m, _role_form(m)) for m in staff_of(clinic=request.actor.clinic)]
     return render(
         request,
         "accounts/staff_list.html",
-        {"form": form, "staff": staff, "role_form": RoleChangeForm()},
+        {"form": form, "staff": staff},
         status=400 if form.errors else 200,
     )
 
@@ -113,7 +120,7 @@ def api_tokens(request: ClinicRequest) -> HttpResponse:
         if request.POST.get("action") == "revoke":
             token_id = _int(request.POST.get("token"))
             token = (
-                ApiToken.objects.filter(membership=membership, pk=token_id).first()
+                api_token_of(membership=membership, token_id=token_id)
                 if token_id is not None
                 else None
             )
@@ -127,7 +134,7 @@ def api_tokens(request: ClinicRequest) -> HttpResponse:
             error = "Give the token a name of 1 to 100 characters, e.g. “Booking website”."
         else:
             _, new_key = services.api_token_create(membership=membership, name=name)
-    tokens = ApiToken.objects.filter(membership=membership).order_by("-created_at")
+    tokens = api_tokens_of(membership=membership)
     return render(
         request,
         "accounts/api_tokens.html",

@@ -9,15 +9,24 @@ from anagen.accounts.access import ClinicRequest
 from anagen.accounts.decorators import clinic_view
 from anagen.accounts.permissions import Perm
 from anagen.accounts.selectors import staff_of
+from anagen.audit.models import AuditAction
 from anagen.audit.selectors import audit_actions_in, audit_events_for
 
 
 class AuditFilterForm(forms.Form):
     user = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
-    patient = forms.IntegerField(required=False, min_value=1, label="Patient id")
+    patient = forms.IntegerField(required=False, min_value=1, label="Patient (internal id)")
     action = forms.ChoiceField(required=False)
-    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(
+        required=False,
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    date_to = forms.DateField(
+        required=False,
+        label="To",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
 
 
 @clinic_view(Perm.AUDIT_VIEW)
@@ -28,11 +37,12 @@ def audit_list(request: ClinicRequest) -> HttpResponse:
         (m.user_id, str(m.user)) for m in staff_of(clinic=clinic)
     ]
     actions = audit_actions_in(clinic=clinic)
+    labels = dict(AuditAction.choices)
     groups = sorted({a.split(".")[0] for a in actions})
     form.fields["action"].choices = [  # type: ignore[attr-defined]
         ("", "Any action"),
-        ("Kinds", [(g, f"{g}.*") for g in groups]),
-        ("Actions", [(a, a) for a in actions]),
+        ("Kinds", [(g, f"Anything about {g.replace('_', ' ')}") for g in groups]),
+        ("Actions", sorted(((a, str(labels.get(a, a))) for a in actions), key=lambda c: c[1])),
     ]
     filters = form.cleaned_data if form.is_valid() else {}
     events = audit_events_for(

@@ -11,10 +11,12 @@ from django.http import Http404, HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
 from anagen.accounts.access import Actor, patient_for
+from anagen.accounts.permissions import Perm
 from anagen.care import selectors, services
 from anagen.care.models import Assessment, Consent, ScreeningRecord
-from anagen.interop.auth import api_actor as _actor
+from anagen.interop.auth import api_actor
 from anagen.interop.paging import PageQuery, page_of
+from anagen.interop.schemas import BodyIn
 
 router = Router()
 
@@ -87,7 +89,7 @@ class AssessmentOut(Schema):
         return _username(obj.signed_by)
 
 
-class AssessmentIn(Schema):
+class AssessmentIn(BodyIn):
     visit_on: dt.date
     diagnosis_code: str = Field(max_length=40)
     scale_id: str = Field("", max_length=30)
@@ -112,7 +114,7 @@ class AssessmentPage(Schema):
 
 @router.get("/patients/{patient_id}/assessments", response=AssessmentPage, summary="Assessments")
 def list_assessments(request: HttpRequest, patient_id: int, q: Query[PageQuery]) -> Any:
-    actor = _actor(request)
+    actor = api_actor(request, Perm.CLINICAL_VIEW)
     patient = patient_for(actor, patient_id)
     qs = selectors.assessment_list(actor=actor, patient=patient)
     services.care_record_read(actor=actor, patient=patient, what="assessment")
@@ -127,7 +129,7 @@ def list_assessments(request: HttpRequest, patient_id: int, q: Query[PageQuery])
 def create_assessment(
     request: HttpRequest, patient_id: int, payload: AssessmentIn
 ) -> Status[Assessment]:
-    actor = _actor(request)
+    actor = api_actor(request, Perm.ASSESS)
     patient = patient_for(actor, patient_id)
     assessment = services.assessment_create(
         actor=actor,
@@ -151,7 +153,7 @@ def _assessment(actor: Actor, patient_id: int, version: int) -> Assessment:
     summary="Read an assessment",
 )
 def get_assessment(request: HttpRequest, patient_id: int, version: int) -> Assessment:
-    actor = _actor(request)
+    actor = api_actor(request, Perm.CLINICAL_VIEW)
     assessment = _assessment(actor, patient_id, version)
     services.care_record_read(
         actor=actor,
@@ -168,10 +170,8 @@ def get_assessment(request: HttpRequest, patient_id: int, version: int) -> Asses
     summary="Sign an assessment (physicians)",
 )
 def sign_assessment(request: HttpRequest, patient_id: int, version: int) -> Assessment:
-    actor = _actor(request)
-    return services.assessment_sign(
-        actor=actor, assessment=_assessment(actor, patient_id, version)
-    )
+    actor = api_actor(request, Perm.ASSESSMENT_SIGN)
+    return services.assessment_sign(actor=actor, assessment=_assessment(actor, patient_id, version))
 
 
 # --- screenings ----------------------------------------------------------------------------
@@ -217,12 +217,12 @@ class ScreeningOut(Schema):
         return obj.override_carried_from_id
 
 
-class ScreeningIn(Schema):
+class ScreeningIn(BodyIn):
     procedure: ProcedureCode
     planned_on: dt.date | None = None
 
 
-class OverrideIn(Schema):
+class OverrideIn(BodyIn):
     reason: str = Field(max_length=2000)
 
 
@@ -235,7 +235,7 @@ class ScreeningPage(Schema):
 
 @router.get("/patients/{patient_id}/screenings", response=ScreeningPage, summary="Screenings")
 def list_screenings(request: HttpRequest, patient_id: int, q: Query[PageQuery]) -> Any:
-    actor = _actor(request)
+    actor = api_actor(request, Perm.CLINICAL_VIEW)
     patient = patient_for(actor, patient_id)
     qs = selectors.screening_list(actor=actor, patient=patient)
     services.care_record_read(actor=actor, patient=patient, what="screening")
@@ -250,7 +250,7 @@ def list_screenings(request: HttpRequest, patient_id: int, q: Query[PageQuery]) 
 def create_screening(
     request: HttpRequest, patient_id: int, payload: ScreeningIn
 ) -> Status[ScreeningRecord]:
-    actor = _actor(request)
+    actor = api_actor(request, Perm.SCREEN)
     patient = patient_for(actor, patient_id)
     record = services.screening_run(
         actor=actor,
@@ -275,11 +275,9 @@ def _screening(actor: Actor, patient_id: int, screening_id: int) -> ScreeningRec
     summary="Read a screening",
 )
 def get_screening(request: HttpRequest, patient_id: int, screening_id: int) -> ScreeningRecord:
-    actor = _actor(request)
+    actor = api_actor(request, Perm.CLINICAL_VIEW)
     record = _screening(actor, patient_id, screening_id)
-    services.care_record_read(
-        actor=actor, patient=record.patient, what="screening", obj=record
-    )
+    services.care_record_read(actor=actor, patient=record.patient, what="screening", obj=record)
     return record
 
 
@@ -291,7 +289,7 @@ def get_screening(request: HttpRequest, patient_id: int, screening_id: int) -> S
 def override_screening(
     request: HttpRequest, patient_id: int, screening_id: int, payload: OverrideIn
 ) -> ScreeningRecord:
-    actor = _actor(request)
+    actor = api_actor(request, Perm.SCREENING_OVERRIDE)
     return services.screening_override(
         actor=actor,
         screening=_screening(actor, patient_id, screening_id),
@@ -324,7 +322,7 @@ class ConsentOut(Schema):
         return obj.witness.get_username()
 
 
-class ConsentIn(Schema):
+class ConsentIn(BodyIn):
     kind: ConsentKindCode
     signed_name: str = Field(max_length=210)
     agreed: bool
@@ -333,7 +331,7 @@ class ConsentIn(Schema):
     )
 
 
-class WithdrawIn(Schema):
+class WithdrawIn(BodyIn):
     reason: str = Field(max_length=2000)
 
 
@@ -359,7 +357,7 @@ class ConsentStatusOut(Schema):
     summary="Consent status per kind (front desk may read it)",
 )
 def consent_status(request: HttpRequest, patient_id: int) -> list[dict[str, Any]]:
-    actor = _actor(request)
+    actor = api_actor(request, Perm.CONSENT_STATUS_VIEW)
     patient = patient_for(actor, patient_id)
     return [
         {
@@ -376,7 +374,7 @@ def consent_status(request: HttpRequest, patient_id: int) -> list[dict[str, Any]
 
 @router.get("/patients/{patient_id}/consents", response=ConsentPage, summary="Signed consents")
 def list_consents(request: HttpRequest, patient_id: int, q: Query[PageQuery]) -> Any:
-    actor = _actor(request)
+    actor = api_actor(request, Perm.CLINICAL_VIEW)
     patient = patient_for(actor, patient_id)
     qs = selectors.consent_list(actor=actor, patient=patient)
     services.care_record_read(actor=actor, patient=patient, what="consent")
@@ -389,7 +387,7 @@ def list_consents(request: HttpRequest, patient_id: int, q: Query[PageQuery]) ->
     summary="Sign a consent (the caller is the witness)",
 )
 def create_consent(request: HttpRequest, patient_id: int, payload: ConsentIn) -> Status[Consent]:
-    actor = _actor(request)
+    actor = api_actor(request, Perm.CONSENT_RECORD)
     patient = patient_for(actor, patient_id)
     consent = services.consent_sign(
         actor=actor,
@@ -414,11 +412,9 @@ def _consent(actor: Actor, patient_id: int, consent_id: int) -> Consent:
     "/patients/{patient_id}/consents/{consent_id}", response=ConsentOut, summary="Read a consent"
 )
 def get_consent(request: HttpRequest, patient_id: int, consent_id: int) -> Consent:
-    actor = _actor(request)
+    actor = api_actor(request, Perm.CLINICAL_VIEW)
     consent = _consent(actor, patient_id, consent_id)
-    services.care_record_read(
-        actor=actor, patient=consent.patient, what="consent", obj=consent
-    )
+    services.care_record_read(actor=actor, patient=consent.patient, what="consent", obj=consent)
     return consent
 
 
@@ -430,7 +426,7 @@ def get_consent(request: HttpRequest, patient_id: int, consent_id: int) -> Conse
 def withdraw_consent(
     request: HttpRequest, patient_id: int, consent_id: int, payload: WithdrawIn
 ) -> Consent:
-    actor = _actor(request)
+    actor = api_actor(request, Perm.CONSENT_RECORD)
     return services.consent_withdraw(
         actor=actor,
         consent=_consent(actor, patient_id, consent_id),
@@ -458,5 +454,5 @@ class ConsentTemplateOut(Schema):
     summary="The current consent text of each kind",
 )
 def list_consent_templates(request: HttpRequest) -> list[Any]:
-    actor = _actor(request)
+    actor = api_actor(request, Perm.CONSENT_STATUS_VIEW)
     return list(selectors.consent_templates_current(actor.clinic).values())

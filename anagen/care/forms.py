@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
@@ -75,9 +76,9 @@ class AssessmentForm(forms.Form):
         return AssessmentData(**data, scale_id=scale_id, scale_value=scale_value)
 
     @staticmethod
-    def initial_from(assessment: Any) -> dict[str, Any]:
+    def initial_from(assessment: Any, today: dt.date | None = None) -> dict[str, Any]:
         if assessment is None:
-            return {"visit_on": timezone.localdate()}
+            return {"visit_on": today or timezone.localdate()}
         values = {
             f: getattr(assessment, f)
             for f in (

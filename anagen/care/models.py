@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
 from anagen.clinical import DIAGNOSES, PROCEDURES, SCALES
@@ -56,7 +57,41 @@ class Assessment(models.Model):
     class Meta:
         ordering = ["-version"]
         constraints = [
-            models.UniqueConstraint(fields=["patient", "version"], name="assessment_version_unique")
+            models.UniqueConstraint(
+                fields=["patient", "version"], name="assessment_version_unique"
+            ),
+            models.CheckConstraint(condition=Q(version__gte=1), name="assessment_version_positive"),
+            *(
+                models.CheckConstraint(
+                    condition=Q(**{f"{f}__isnull": True}) | Q(**{f"{f}__gte": 0, f"{f}__lte": 100}),
+                    name=f"assessment_{f}_0_100",
+                )
+                for f in ("salt_vertex", "salt_posterior", "salt_right", "salt_left", "salt_score")
+            ),
+            # Signed means both who and when; a draft has neither.
+            models.CheckConstraint(
+                condition=Q(signed_at__isnull=True, signed_by__isnull=True)
+                | Q(signed_at__isnull=False, signed_by__isnull=False),
+                name="assessment_signed_by_and_at",
+            ),
+            models.CheckConstraint(
+                condition=Q(pull_test_pulled__isnull=True)
+                | Q(pull_test_pulled__gte=1, pull_test_pulled__lte=200),
+                name="assessment_pull_test_pulled_range",
+            ),
+            # Counts come in pairs, and no more hairs come out than were pulled.
+            models.CheckConstraint(
+                condition=Q(pull_test_pulled__isnull=True, pull_test_shed__isnull=True)
+                | Q(
+                    pull_test_pulled__isnull=False,
+                    pull_test_shed__isnull=False,
+                    pull_test_shed__lte=F("pull_test_pulled"),
+                ),
+                name="assessment_pull_test_shed_le_pulled",
+            ),
+            models.CheckConstraint(
+                condition=Q(pull_test__in=PullTest.values), name="assessment_pull_test_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -88,6 +123,23 @@ class Assessment(models.Model):
         if self.scale_id == "salt":
             return f"SALT {self.salt_score} ({self.salt_band})"
         return f"{self.scale_label} {self.scale_value}"
+
+
+# What staff read for the kernel's decisions and finding levels (the codes stay in the data).
+DECISION_LABELS = {
+    "contraindicated": "Contraindicated",
+    "not_indicated": "Not indicated",
+    "defer": "Defer",
+    "review": "Needs a physician's review",
+    "eligible": "Eligible",
+}
+LEVEL_LABELS = {
+    "absolute": "Absolute contraindication",
+    "suitability": "Not suitable",
+    "defer": "Defer",
+    "relative": "Relative contraindication",
+    "advisory": "Advice",
+}
 
 
 class ScreeningTrigger(models.TextChoices):
@@ -127,6 +179,20 @@ class ScreeningRecord(models.Model):
     class Meta:
         ordering = ["-run_at", "-id"]
         indexes = [models.Index(fields=["patient", "procedure", "-run_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(decision__in=list(DECISION_LABELS)), name="screening_decision_valid"
+            ),
+            # An override names who and when, with a reason, and only ever accepts a review.
+            models.CheckConstraint(
+                condition=Q(override_at__isnull=True, override_by__isnull=True)
+                | (
+                    Q(override_at__isnull=False, override_by__isnull=False, decision="review")
+                    & ~Q(override_reason="")
+                ),
+                name="screening_override_complete",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Screening {self.procedure} {self.decision} for {self.patient_id}"
@@ -138,6 +204,21 @@ class ScreeningRecord(models.Model):
     @property
     def effective_decision(self) -> str:
         return "eligible" if self.is_overridden and self.decision == "review" else self.decision
+
+    @property
+    def decision_label(self) -> str:
+        return DECISION_LABELS.get(self.decision, self.decision.replace("_", " ").capitalize())
+
+    @property
+    def effective_decision_label(self) -> str:
+        code = self.effective_decision
+        return DECISION_LABELS.get(code, code.replace("_", " ").capitalize())
+
+    @property
+    def ruleset_label(self) -> str:
+        """'anagen-prp-screening@1.0.0' → 'Screening rules, version 1.0.0'."""
+        _, _, version = self.ruleset.partition("@")
+        return f"Screening rules, version {version}" if version else "Screening rules"
 
     @property
     def findings(self) -> list[dict[str, str]]:
@@ -187,6 +268,9 @@ class ConsentTemplate(models.Model):
     class Meta:
         ordering = ["kind", "-version"]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(version__gte=1), name="consent_template_version_positive"
+            ),
             models.UniqueConstraint(
                 fields=["clinic", "kind", "version"], name="consent_template_version_unique"
             ),
@@ -227,6 +311,21 @@ class Consent(models.Model):
     class Meta:
         ordering = ["-signed_at", "-id"]
         indexes = [models.Index(fields=["patient", "kind", "-signed_at"])]
+        constraints = [
+            # A signed consent always has its snapshot, the hash of it and the typed name.
+            models.CheckConstraint(
+                condition=~Q(snapshot_html="") & ~Q(sha256="") & ~Q(signed_by_patient_name=""),
+                name="consent_signed_snapshot_present",
+            ),
+            models.CheckConstraint(
+                condition=Q(withdrawn_at__isnull=True, withdrawn_by__isnull=True)
+                | (
+                    Q(withdrawn_at__isnull=False, withdrawn_by__isnull=False)
+                    & ~Q(withdrawn_reason="")
+                ),
+                name="consent_withdrawal_complete",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} consent for {self.patient_id}"

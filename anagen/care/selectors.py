@@ -121,6 +121,16 @@ def consent_template_versions(clinic: Clinic | int, kind: str) -> QuerySet[Conse
 # --- consents ------------------------------------------------------------------------------
 
 
+def consent_latest(patient: Patient, kind: str) -> Consent | None:
+    """The patient's latest consent of ``kind`` (withdrawn or not), or None."""
+    return (
+        Consent.objects.filter(patient=patient, kind=kind)
+        .select_related("template")
+        .order_by("-signed_at", "-id")
+        .first()
+    )
+
+
 def consent_valid_for(patient: Patient, kind: str) -> Consent | None:
     """The consent that covers ``kind`` today, or None.
 
@@ -128,12 +138,7 @@ def consent_valid_for(patient: Patient, kind: str) -> Consent | None:
     the template version that is current now (a new version asks for re-consent). A withdrawn
     latest consent is not replaced by an older one: withdrawal means no.
     """
-    latest = (
-        Consent.objects.filter(patient=patient, kind=kind)
-        .select_related("template")
-        .order_by("-signed_at", "-id")
-        .first()
-    )
+    latest = consent_latest(patient, kind)
     if latest is None or latest.is_withdrawn:
         return None
     current = consent_template_current(patient.clinic_id, kind)
@@ -167,7 +172,7 @@ def consent_statuses(*, actor: Actor, patient: Patient) -> list[ConsentStatus]:
 
     Front desk may read this (booking needs it); it says nothing clinical beyond the kind.
     """
-    actor.require(Perm.PATIENT_VIEW)
+    actor.require(Perm.CONSENT_STATUS_VIEW)
     current = consent_templates_current(patient.clinic_id)
     latest: dict[str, Consent] = {}
     for c in (

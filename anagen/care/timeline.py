@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import reverse
 
 from anagen.accounts.access import Actor
+from anagen.accounts.clinic_time import human_date
 from anagen.care.models import Assessment, Consent, ScreeningRecord
 from anagen.patients.models import Patient
 from anagen.patients.timeline import TIMELINE_LIMIT, TimelineEntry, timeline_source
@@ -33,9 +34,9 @@ def _screenings(actor: Actor, patient: Patient) -> list[TimelineEntry]:
         TimelineEntry(
             at=s.run_at,
             kind="screening",
-            title=f"Screening {s.procedure_label}: {s.effective_decision}"
+            title=f"Screening {s.procedure_label}: {s.effective_decision_label}"
             + (" (override)" if s.is_overridden else ""),
-            detail=(f"earliest {s.earliest_on:%Y-%m-%d} · " if s.earliest_on else "")
+            detail=(f"earliest {human_date(s.earliest_on)} · " if s.earliest_on else "")
             + s.get_trigger_display().lower(),
             url=reverse("care-screening-detail", args=[patient.pk, s.pk]),
         )

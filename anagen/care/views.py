@@ -9,12 +9,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms import Form
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from anagen.accounts.access import ClinicRequest, patient_for
 from anagen.accounts.decorators import clinic_view
-from anagen.accounts.models import Role
 from anagen.accounts.permissions import Perm
 from anagen.care import selectors, services
 from anagen.care.forms import (
@@ -50,10 +48,12 @@ def _status(request: ClinicRequest) -> int:
 # --- assessments ---------------------------------------------------------------------------
 
 
-@clinic_view(Perm.CLINICAL_VIEW)
+@clinic_view(Perm.ASSESS)
 def assessment_create(request: ClinicRequest, patient_id: int) -> HttpResponse:
     patient = patient_for(request.actor, patient_id)
-    form = AssessmentForm(request.POST or None, initial=AssessmentForm.initial_from(None))
+    form = AssessmentForm(
+        request.POST or None, initial=AssessmentForm.initial_from(None, request.actor.today())
+    )
     if request.method == "POST" and form.is_valid():
         try:
             assessment = services.assessment_create(
@@ -80,7 +80,7 @@ def _assessment(request: ClinicRequest, patient_id: int, version: int) -> Any:
     return patient, assessment
 
 
-@clinic_view(Perm.CLINICAL_VIEW)
+@clinic_view(Perm.ASSESS)
 def assessment_edit(request: ClinicRequest, patient_id: int, version: int) -> HttpResponse:
     patient, assessment = _assessment(request, patient_id, version)
     if assessment.is_signed:
@@ -119,13 +119,12 @@ def assessment_detail(request: ClinicRequest, patient_id: int, version: int) -> 
             "patient": patient,
             "assessment": assessment,
             "versions": versions,
-            "can_sign": request.actor.role == Role.PHYSICIAN,
         },
     )
 
 
 @require_POST
-@clinic_view(Perm.CLINICAL_VIEW)
+@clinic_view(Perm.ASSESSMENT_SIGN)
 def assessment_sign(request: ClinicRequest, patient_id: int, version: int) -> HttpResponse:
     patient, assessment = _assessment(request, patient_id, version)
     try:
@@ -140,7 +139,7 @@ def assessment_sign(request: ClinicRequest, patient_id: int, version: int) -> Ht
 
 
 @require_POST
-@clinic_view(Perm.CLINICAL_VIEW)
+@clinic_view(Perm.ASSESS)
 def salt_preview(request: ClinicRequest) -> HttpResponse:
     """The live SALT score under the four inputs (htmx fragment), computed by the kernel."""
     form = SaltForm(request.POST)
@@ -163,12 +162,12 @@ def salt_preview(request: ClinicRequest) -> HttpResponse:
 # --- screening -----------------------------------------------------------------------------
 
 
-@clinic_view(Perm.CLINICAL_VIEW)
+@clinic_view(Perm.SCREEN)
 def screening_create(request: ClinicRequest, patient_id: int) -> HttpResponse:
     patient = patient_for(request.actor, patient_id)
     form = ScreeningForm(
         request.POST or None,
-        initial={"planned_on": timezone.localdate(), "procedure": request.GET.get("procedure")},
+        initial={"planned_on": request.actor.today(), "procedure": request.GET.get("procedure")},
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -214,9 +213,6 @@ def _screening_page(
             "form": form,
             "earlier": earlier,
             "refusal": services.NOT_OVERRIDABLE.get(record.decision, ""),
-            "can_override": request.actor.role == Role.PHYSICIAN
-            and record.decision == "review"
-            and not record.is_overridden,
         },
         status=status,
     )
@@ -230,7 +226,7 @@ def screening_detail(request: ClinicRequest, patient_id: int, screening_id: int)
 
 
 @require_POST
-@clinic_view(Perm.CLINICAL_VIEW)
+@clinic_view(Perm.SCREENING_OVERRIDE)
 def screening_override(request: ClinicRequest, patient_id: int, screening_id: int) -> HttpResponse:
     patient, record = _screening(request, patient_id, screening_id)
     form = OverrideForm(request.POST)
@@ -252,7 +248,7 @@ def screening_override(request: ClinicRequest, patient_id: int, screening_id: in
 # --- consent -------------------------------------------------------------------------------
 
 
-@clinic_view(Perm.PATIENT_VIEW)
+@clinic_view(Perm.CONSENT_STATUS_VIEW)
 def consent_list(request: ClinicRequest, patient_id: int) -> HttpResponse:
     """Consent status per kind. Front desk sees it (booking needs it) but cannot sign."""
     patient = patient_for(request.actor, patient_id)
@@ -269,7 +265,7 @@ def consent_list(request: ClinicRequest, patient_id: int) -> HttpResponse:
     )
 
 
-@clinic_view(Perm.CLINICAL_VIEW)
+@clinic_view(Perm.CONSENT_RECORD)
 def consent_sign(request: ClinicRequest, patient_id: int, kind: str) -> HttpResponse:
     patient = patient_for(request.actor, patient_id)
     if kind not in ConsentKind.values:
@@ -343,7 +339,7 @@ def consent_detail(request: ClinicRequest, patient_id: int, consent_id: int) -> 
 
 
 @require_POST
-@clinic_view(Perm.CLINICAL_VIEW)
+@clinic_view(Perm.CONSENT_RECORD)
 def consent_withdraw(request: ClinicRequest, patient_id: int, consent_id: int) -> HttpResponse:
     patient, consent = _consent(request, patient_id, consent_id)
     form = WithdrawForm(request.POST)
@@ -363,32 +359,15 @@ def consent_withdraw(request: ClinicRequest, patient_id: int, consent_id: int) -
 # --- consent texts -------------------------------------------------------------------------
 
 
-def _require_publisher(request: ClinicRequest) -> HttpResponse | None:
-    if not services.can_publish_templates(request.actor):
-        return render(
-            request,
-            "403.html",
-            {"reason": "Only a physician or a clinic admin can manage consent texts."},
-            status=403,
-        )
-    return None
-
-
-@clinic_view()
+@clinic_view(Perm.CONSENT_PUBLISH)
 def consent_templates(request: ClinicRequest) -> HttpResponse:
-    refused = _require_publisher(request)
-    if refused:
-        return refused
     current = selectors.consent_templates_current(request.actor.clinic)
     rows = [(kind, label, current.get(kind)) for kind, label in ConsentKind.choices]
     return render(request, "care/consent_templates.html", {"rows": rows})
 
 
-@clinic_view()
+@clinic_view(Perm.CONSENT_PUBLISH)
 def consent_template_publish(request: ClinicRequest, kind: str) -> HttpResponse:
-    refused = _require_publisher(request)
-    if refused:
-        return refused
     if kind not in ConsentKind.values:
         raise Http404("No such consent kind.")
     current = selectors.consent_template_current(request.actor.clinic, kind)

@@ -15,6 +15,7 @@ from typing import Any
 from anagen.clinical import inputs as inp
 from anagen.clinical.datafiles import load
 from anagen.clinical.errors import ValidationError
+from anagen.clinical.references import format_reference
 from anagen.clinical.vocabularies import (
     CONDITIONS,
     DIAGNOSES,
@@ -276,8 +277,28 @@ def _finding(
         values["until"] = ends_on.isoformat()
     text = (template or rule["message"]).format(**values)
     return Finding(
-        rule=rule["id"], level=rule["level"], message=text, source=rule["source"], until=ends_on
+        rule=rule["id"], level=rule["level"], message=text, source=rule_source(rule), until=ends_on
     )
+
+
+def reference_text(reference_id: str) -> str:
+    """A reference of ``data/references.json`` as staff read it: authors (year). Title. Where."""
+    text = format_reference(load("references")["references"][reference_id])
+    return text.replace("?.", "?").replace("!.", "!")
+
+
+def rule_source(rule: dict[str, Any]) -> str:
+    """The references a rule rests on, in words ("Le QD (2018). What are …? Medscape.")."""
+    return "; ".join(reference_text(r) for r in rule["references"])
+
+
+def source_for_rule(rule_id: str) -> str:
+    """The references of every rule with this id (some ids have one rule per procedure kind)."""
+    ids: list[str] = []
+    for rule in load("screening")["rules"]:
+        if rule["id"] == rule_id:
+            ids.extend(r for r in rule["references"] if r not in ids)
+    return "; ".join(reference_text(r) for r in ids)
 
 
 def _threshold(data: dict[str, Any], name: str) -> float:

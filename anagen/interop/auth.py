@@ -1,4 +1,7 @@
-"""API authentication: bearer tokens for integrations, the session (with CSRF) for pages."""
+"""API authentication: bearer tokens for integrations, the session (with CSRF) for pages.
+
+Every handler names the permission it needs: `actor = api_actor(request, Perm.BOOK)`.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from ninja.security import HttpBearer, SessionAuth
 
 from anagen.accounts.access import Actor
 from anagen.accounts.models import ApiToken
+from anagen.accounts.permissions import Perm
 
 
 class TokenAuth(HttpBearer):
@@ -45,7 +49,9 @@ class ClinicSessionAuth(SessionAuth):
         return user
 
 
-def api_actor(request: HttpRequest) -> Actor:
-    """The acting membership that TokenAuth or ClinicSessionAuth put on the request."""
-    return request.actor  # type: ignore[attr-defined,no-any-return]
-
+def api_actor(request: HttpRequest, perm: Perm) -> Actor:
+    """The acting membership that TokenAuth or ClinicSessionAuth put on the request, once it is
+    known to hold `perm` (PermissionDenied, a 403 problem, otherwise)."""
+    actor: Actor = request.actor  # type: ignore[attr-defined]
+    actor.require(perm)
+    return actor

@@ -6,12 +6,14 @@ import math
 from typing import Any
 
 from django.db.models import QuerySet
-from ninja import Field, Schema
+from ninja import Field
+
+from anagen.interop.schemas import QueryIn
 
 MAX_PAGE = 100_000  # beyond any real list; bounds the OFFSET the database is asked for
 
 
-class PageQuery(Schema):
+class PageQuery(QueryIn):
     page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(25, ge=1, le=100)
 

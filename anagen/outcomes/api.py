@@ -8,11 +8,16 @@ from typing import Literal
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
+from pydantic import JsonValue
 
 from anagen.accounts.access import patient_for
+from anagen.accounts.permissions import Perm
+from anagen.audit.services import audit_record
 from anagen.clinical import RESPONDER_RULES
-from anagen.interop.auth import api_actor as _actor
+from anagen.interop.auth import api_actor
+from anagen.interop.schemas import BodyIn, QueryIn
 from anagen.outcomes import selectors, services
+from anagen.outcomes.models import MeasurementSet
 
 router = Router()
 
@@ -20,7 +25,7 @@ MethodCode = Literal["phototrichogram", "trichoscopy", "manual_count", "imported
 Unit = Literal["cm2", "in2"]
 
 
-class SiteIn(Schema):
+class SiteIn(BodyIn):
     site_name: str = Field(min_length=1, max_length=80)
     location: Literal[
         "vertex",
@@ -43,7 +48,7 @@ class SiteIn(Schema):
     anagen_pct: float | None = None
 
 
-class SetIn(Schema):
+class SetIn(BodyIn):
     measured_on: dt.date
     visit_label: Literal["baseline", "follow_up"]
     method: MethodCode
@@ -89,8 +94,6 @@ class SetOut(Schema):
 
 
 def _set_out(s: object) -> dict[str, object]:
-    from anagen.outcomes.models import MeasurementSet
-
     assert isinstance(s, MeasurementSet)
 
     def num(v: object) -> float | None:
@@ -137,11 +140,9 @@ def _set_out(s: object) -> dict[str, object]:
     summary="A patient's measurement sets",
 )
 def list_sets(request: HttpRequest, patient_id: int) -> list[dict[str, object]]:
-    actor = _actor(request)
+    actor = api_actor(request, Perm.CLINICAL_VIEW)
     patient = patient_for(actor, patient_id)
     sets = selectors.measurement_sets(actor=actor, patient=patient)
-    from anagen.audit.services import audit_record
-
     audit_record(action="measurement.read", actor=actor, patient=patient)
     return [_set_out(s) for s in sets]
 
@@ -152,7 +153,7 @@ def list_sets(request: HttpRequest, patient_id: int) -> list[dict[str, object]]:
     summary="Record one visit's measurements (inch² converted to cm²)",
 )
 def create_set(request: HttpRequest, patient_id: int, payload: SetIn) -> Status[object]:
-    actor = _actor(request)
+    actor = api_actor(request, Perm.OUTCOMES_RECORD)
     patient = patient_for(actor, patient_id)
     data = payload.dict()
     sites = [services.SiteValues(**s) for s in data.pop("sites")]
@@ -162,7 +163,7 @@ def create_set(request: HttpRequest, patient_id: int, payload: SetIn) -> Status[
         values=services.VisitValues(**data, sites=sites),
     )
     return Status(
-        201, _set_out(selectors.measurement_sets(actor=actor, patient=patient).get(pk=mset.pk))
+        201, _set_out(selectors.measurement_set_get(actor=actor, patient=patient, set_id=mset.pk))
     )
 
 
@@ -194,7 +195,7 @@ class SeriesOut(Schema):
     summary="Each measure over time with change from baseline and its MDC95",
 )
 def progress(request: HttpRequest, patient_id: int) -> list[dict[str, object]]:
-    actor = _actor(request)
+    actor = api_actor(request, Perm.CLINICAL_VIEW)
     patient = patient_for(actor, patient_id)
     return [
         {
@@ -223,7 +224,7 @@ def progress(request: HttpRequest, patient_id: int) -> list[dict[str, object]]:
     ]
 
 
-class AnalyticsQuery(Schema):
+class AnalyticsQuery(QueryIn):
     measure: Literal["density_per_cm2", "hair_count", "mean_diameter_um", "salt"] = (
         "density_per_cm2"
     )
@@ -240,7 +241,10 @@ class AnalyticsQuery(Schema):
         ]
         | None
     ) = None
-    rule: str = "density_increase_10pct"
+    rule: str = Field(
+        "density_increase_10pct",
+        json_schema_extra={"enum": list[JsonValue](sorted(RESPONDER_RULES))},
+    )
 
 
 class CohortOut(Schema):
@@ -260,10 +264,9 @@ class CohortOut(Schema):
 
 @router.get("/analytics", response=list[CohortOut], summary="Cohort outcomes (aggregates only)")
 def analytics(request: HttpRequest, q: Query[AnalyticsQuery]) -> list[dict[str, object]]:
-    actor = _actor(request)
-    selectors.require_analytics(actor)
+    actor = api_actor(request, Perm.ANALYTICS_VIEW)
     if q.rule not in RESPONDER_RULES:
-        raise ValidationError({"rule": f"Unknown responder rule {q.rule!r}."})
+        raise ValidationError({"query.rule": "Unknown responder rule."})
     outcomes = selectors.patient_outcomes(clinic=actor.clinic, measure=q.measure, rule=q.rule)
     return [
         {

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.utils import timezone
 
 from anagen.clinical import SCALES
 from anagen.outcomes import services
 from anagen.outcomes.models import AreaUnit, Method, PhotoView, SiteLocation, VisitLabel
 from anagen.outcomes.selectors import ANALYTIC_MEASURES, DIMENSIONS, MEASURES
 
-DATE = forms.DateInput(attrs={"type": "date"})
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 RATING_CHOICES = [("", "—")] + [(str(i), f"{i:+d}" if i else "0") for i in range(-3, 4)]
 SATISFACTION_CHOICES = [
     ("", "—"),
@@ -135,7 +134,7 @@ class ImportForm(forms.Form):
                 initial=header,
                 required=key in services.REQUIRED_IMPORT_FIELDS,
                 max_length=80,
-                label=f"Column for {key.replace('_', ' ')}",
+                label=f"Column for {services.FIELD_LABELS.get(key, key).lower()}",
             )
 
     def mapping(self) -> dict[str, str]:
@@ -143,13 +142,14 @@ class ImportForm(forms.Form):
 
 
 class PhotoSetForm(forms.Form):
-    taken_on = forms.DateField(widget=DATE, initial=timezone.localdate)
+    # The view gives the clinic's today as the initial value.
+    taken_on = forms.DateField(widget=DATE)
     notes = forms.CharField(required=False, max_length=200)
 
 
 class PhotoUploadForm(forms.Form):
     view = forms.ChoiceField(choices=PhotoView.choices)
-    # A plain file field: the service re-checks and re-encodes with Pillow and says why it fails.
+    # A plain file field: the service re-checks and re-encodes the image and says why it fails.
     file = forms.FileField(
         widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "environment"}),
         label="Photo",
@@ -167,7 +167,9 @@ class AnalyticsForm(forms.Form):
     )
     rule = forms.ChoiceField(required=False, label="Responder rule")
 
-    def __init__(self, *args: Any, options: dict[str, list[str]], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, options: dict[str, list[tuple[str, str]]], **kwargs: Any
+    ) -> None:
         from anagen.clinical import RESPONDER_RULES
 
         super().__init__(*args, **kwargs)
@@ -178,7 +180,7 @@ class AnalyticsForm(forms.Form):
             self.fields[f"f_{key}"] = forms.ChoiceField(
                 required=False,
                 label=label,
-                choices=[("", "any")] + [(v, v) for v in options.get(key, [])],
+                choices=[("", "any"), *options.get(key, [])],
             )
 
     def filters(self) -> dict[str, str]:

@@ -7,9 +7,11 @@ edge by the clinical kernel and only the unit they used is kept beside the canon
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
 
@@ -110,10 +112,50 @@ class MeasurementSet(models.Model):
                 | Q(satisfaction__gte=1, satisfaction__lte=5),
                 name="outcome_satisfaction_range",
             ),
+            models.CheckConstraint(
+                condition=Q(salt__isnull=True) | Q(salt__gte=0, salt__lte=100),
+                name="outcome_salt_range",
+            ),
+            # A pull test is both numbers or neither, and cannot shed more hairs than it pulled.
+            models.CheckConstraint(
+                condition=Q(pull_test_pulled__isnull=True, pull_test_shed__isnull=True)
+                | Q(
+                    pull_test_pulled__isnull=False,
+                    pull_test_shed__isnull=False,
+                    pull_test_shed__gte=0,
+                    pull_test_shed__lte=F("pull_test_pulled"),
+                ),
+                name="outcome_pull_test_shed_le_pulled",
+            ),
+            models.CheckConstraint(
+                condition=Q(wash_test_count__isnull=True) | Q(wash_test_count__gte=0),
+                name="outcome_wash_test_count_nonnegative",
+            ),
+            models.CheckConstraint(
+                condition=Q(visit_label__in=VisitLabel.values), name="outcome_visit_label_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(method__in=Method.values), name="outcome_method_valid"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_visit_label_display()} {self.measured_on} ({self.get_method_display()})"
+        from anagen.accounts.clinic_time import human_date
+
+        return (
+            f"{self.get_visit_label_display()} {human_date(self.measured_on)} "
+            f"({self.get_method_display()})"
+        )
+
+    @property
+    def stage_display(self) -> str:
+        """The scale's label and the stage ("Norwood–Hamilton IV"), not the scale's code."""
+        if not self.stage_value:
+            return ""
+        from anagen.clinical import SCALES
+
+        scale = SCALES.get(self.stage_scale)
+        return f"{scale.label if scale else self.stage_scale} {self.stage_value}".strip()
 
 
 class Measurement(models.Model):
@@ -147,7 +189,50 @@ class Measurement(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["measurement_set", "site"], name="outcome_one_row_per_site_and_set"
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(hair_count__isnull=True) | Q(hair_count__gte=0),
+                name="outcome_hair_count_nonnegative",
+            ),
+            # A count belongs to the target area it was counted in.
+            models.CheckConstraint(
+                condition=Q(hair_count__isnull=True) | Q(area_cm2__isnull=False),
+                name="outcome_hair_count_has_area",
+            ),
+            models.CheckConstraint(
+                condition=Q(area_cm2__isnull=True) | Q(area_cm2__gt=0),
+                name="outcome_area_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(area_value_entered__isnull=True) | Q(area_value_entered__gt=0),
+                name="outcome_area_entered_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(density_per_cm2__isnull=True) | Q(density_per_cm2__gte=0),
+                name="outcome_density_nonnegative",
+            ),
+            models.CheckConstraint(
+                condition=Q(density_value_entered__isnull=True) | Q(density_value_entered__gte=0),
+                name="outcome_density_entered_nonnegative",
+            ),
+            models.CheckConstraint(
+                condition=Q(mean_diameter_um__isnull=True)
+                | Q(mean_diameter_um__gt=0, mean_diameter_um__lte=300),
+                name="outcome_diameter_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(cumulative_thickness_mm_per_cm2__isnull=True)
+                | Q(cumulative_thickness_mm_per_cm2__gte=0),
+                name="outcome_thickness_nonnegative",
+            ),
+            *(
+                models.CheckConstraint(
+                    condition=Q(**{f"{name}__isnull": True})
+                    | Q(**{f"{name}__gte": 0, f"{name}__lte": 100}),
+                    name=f"outcome_{name}_range",
+                )
+                for name in ("terminal_pct", "vellus_pct", "anagen_pct", "telogen_pct")
+            ),
         ]
 
     def __str__(self) -> str:
@@ -181,9 +266,14 @@ class ImportBatch(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=ImportStatus.values), name="outcome_import_status_valid"
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"Import {self.filename} ({self.status})"
+        return f"Device import ({self.get_status_display().lower()})"
 
 
 # --- photos ----------------------------------------------------------------------------------
@@ -216,7 +306,9 @@ class PhotoSet(models.Model):
         indexes = [models.Index(fields=["patient", "taken_on"])]
 
     def __str__(self) -> str:
-        return f"Photos {self.taken_on}"
+        from anagen.accounts.clinic_time import human_date
+
+        return f"Photos {human_date(self.taken_on)}"
 
 
 class Photo(models.Model):
@@ -238,11 +330,26 @@ class Photo(models.Model):
     class Meta:
         ordering = ["photo_set__taken_on", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["photo_set", "view"], name="outcome_one_photo_per_view")
+            models.UniqueConstraint(
+                fields=["photo_set", "view"], name="outcome_one_photo_per_view"
+            ),
+            models.CheckConstraint(
+                condition=Q(width__gt=0, height__gt=0), name="outcome_photo_size_positive"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_view_display()} {self.photo_set.taken_on}"
+        from anagen.accounts.clinic_time import human_date
+
+        return f"{self.get_view_display()} {human_date(self.photo_set.taken_on)}"
+
+    @cached_property
+    def file_missing(self) -> bool:
+        """True when the photo or its thumbnail is gone from storage (pages say so; no 500)."""
+        for stored in (self.file, self.thumbnail):
+            if not stored.name or not stored.storage.exists(stored.name):
+                return True
+        return False
 
 
 # --- blinded rating ----------------------------------------------------------------------------
@@ -278,6 +385,9 @@ class RatingPair(models.Model):
 
     class Meta:
         ordering = ["panel", "position"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(before=F("after")), name="outcome_pair_two_photos"),
+        ]
 
     def __str__(self) -> str:
         return f"Pair {self.code}"
@@ -298,6 +408,11 @@ class Rating(models.Model):
             models.UniqueConstraint(fields=["pair", "rater"], name="outcome_one_rating_per_rater"),
             models.CheckConstraint(
                 condition=Q(score__gte=-3, score__lte=3), name="outcome_rating_score_range"
+            ),
+            # The change is the score read after-vs-before: the score or its opposite.
+            models.CheckConstraint(
+                condition=Q(change=F("score")) | Q(change=-F("score")),
+                name="outcome_rating_change_matches_score",
             ),
         ]
 
@@ -330,9 +445,17 @@ class ReportJob(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(done_count__lte=F("total")), name="outcome_report_done_le_total"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=ReportStatus.values), name="outcome_report_status_valid"
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"Report batch {self.pk} ({self.status})"
+        return f"Report batch {self.pk} ({self.get_status_display().lower()})"
 
 
 class ReportFile(models.Model):

@@ -35,6 +35,7 @@ class ComparisonPhotos:
     after_on: Any
     before: str
     after: str
+    missing: bool = False  # a stored file is gone: the report says so instead of failing
 
 
 def _comparisons(patient: Patient, sets: list[Any]) -> list[ComparisonPhotos]:
@@ -52,16 +53,20 @@ def _comparisons(patient: Patient, sets: list[Any]) -> list[ComparisonPhotos]:
         if len(photos) < 2:
             continue
         first, last = photos[0], photos[-1]
-        with first.thumbnail.open("rb") as a, last.thumbnail.open("rb") as b:
-            out.append(
-                ComparisonPhotos(
-                    view=PhotoView(view).label,
-                    before_on=first.photo_set.taken_on,
-                    after_on=last.photo_set.taken_on,
-                    before=_data_uri(a.read(), "image/jpeg"),
-                    after=_data_uri(b.read(), "image/jpeg"),
-                )
-            )
+        entry = ComparisonPhotos(
+            view=PhotoView(view).label,
+            before_on=first.photo_set.taken_on,
+            after_on=last.photo_set.taken_on,
+            before="",
+            after="",
+        )
+        try:
+            with first.thumbnail.open("rb") as a, last.thumbnail.open("rb") as b:
+                entry.before = _data_uri(a.read(), "image/jpeg")
+                entry.after = _data_uri(b.read(), "image/jpeg")
+        except (FileNotFoundError, ValueError):
+            entry.missing = True
+        out.append(entry)
     return out
 
 
@@ -83,7 +88,7 @@ def report_context(*, actor: Actor, patient: Patient) -> dict[str, Any]:
     return {
         "patient": patient,
         "clinic": actor.clinic,
-        "generated_at": timezone.now(),
+        "generated_at": actor.now(),
         "plans": plans,
         "sessions": sessions,
         "series": series,
@@ -104,10 +109,12 @@ def _report_css() -> str:
 def report_html(*, actor: Actor, patient: Patient, request: HttpRequest | None = None) -> str:
     """The report page. For the PDF (no request) the stylesheet is inlined, since WeasyPrint
     fetches nothing; the browser preview links the static file instead (strict CSP)."""
-    context = report_context(actor=actor, patient=patient)
-    if request is None:
-        context["report_css"] = mark_safe(_report_css())  # noqa: S308 - our own static file
-    return render_to_string("outcomes/report.html", context, request=request)
+    # Dates and times in the clinic's zone whoever renders it (a request, a task, a command).
+    with timezone.override(actor.tz):
+        context = report_context(actor=actor, patient=patient)
+        if request is None:
+            context["report_css"] = mark_safe(_report_css())  # noqa: S308 - our own static file
+        return render_to_string("outcomes/report.html", context, request=request)
 
 
 def render_document(html: str) -> Any:
@@ -121,9 +128,7 @@ def report_pdf(*, actor: Actor, patient: Patient) -> bytes:
     html = report_html(actor=actor, patient=patient)
     pdf = render_document(html).write_pdf()
     with transaction.atomic():
-        audit_record(
-            action="outcome_report.create", actor=actor, patient=patient, obj=patient
-        )
+        audit_record(action="outcome_report.create", actor=actor, patient=patient, obj=patient)
     return bytes(pdf)
 
 

@@ -12,8 +12,9 @@ from anagen.patients.models import Patient
 from anagen.patients.timeline import TIMELINE_LIMIT, TimelineEntry, timeline_source
 
 
-def _at(day: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time(12)), dt.UTC)
+def _at(day: dt.date, actor: Actor) -> dt.datetime:
+    """Noon of the clinic's day, so the entry shows on that date in the clinic's zone."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time(12)), actor.tz)
 
 
 @timeline_source
@@ -24,7 +25,7 @@ def _measurements(actor: Actor, patient: Patient) -> list[TimelineEntry]:
     url = reverse("outcomes-progress", args=[patient.pk])
     return [
         TimelineEntry(
-            at=_at(s.measured_on),
+            at=_at(s.measured_on, actor),
             kind="measurement",
             title=f"{s.get_visit_label_display()} measurements",
             detail=s.get_method_display(),
@@ -41,6 +42,6 @@ def _photos(actor: Actor, patient: Patient) -> list[TimelineEntry]:
     rows = PhotoSet.objects.filter(patient=patient).order_by("-taken_on", "-id")
     url = reverse("outcomes-photos", args=[patient.pk])
     return [
-        TimelineEntry(at=_at(s.taken_on), kind="photos", title="Photo set", url=url)
+        TimelineEntry(at=_at(s.taken_on, actor), kind="photos", title="Photo set", url=url)
         for s in rows[:TIMELINE_LIMIT]
     ]

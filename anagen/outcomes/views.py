@@ -13,14 +13,15 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 
 from anagen.accounts.access import ClinicRequest, patient_for, patients_for
+from anagen.accounts.clinic_time import human_datetime
 from anagen.accounts.decorators import clinic_view
-from anagen.accounts.models import Membership, Role
 from anagen.accounts.permissions import Perm
 from anagen.audit.services import audit_record
 from anagen.clinical import RESPONDER_RULES
+from anagen.clinical.cohort_stats import t_table_reference
+from anagen.clinical.references import format_reference
 from anagen.outcomes import charts, report, selectors, services
 from anagen.outcomes.forms import (
     AnalyticsForm,
@@ -31,7 +32,7 @@ from anagen.outcomes.forms import (
     PhotoUploadForm,
     RatingForm,
 )
-from anagen.outcomes.models import MeasurementSet, PhotoSet, PhotoView, ReportFile
+from anagen.outcomes.models import Method, PhotoView
 from anagen.web.forms import attach_errors
 
 
@@ -59,14 +60,13 @@ def measurement_list(request: ClinicRequest, patient_id: int) -> HttpResponse:
     return render(request, "outcomes/measurements.html", {"patient": patient, "sets": sets})
 
 
-@clinic_view(Perm.INTAKE_RECORD)
+@clinic_view(Perm.OUTCOMES_RECORD)
 def measurement_create(request: ClinicRequest, patient_id: int) -> HttpResponse:
     patient = patient_for(request.actor, patient_id)
-    has_baseline = MeasurementSet.objects.filter(patient=patient, visit_label="baseline").exists()
     site = selectors.sites_for(patient).first()
     initial = {
-        "measured_on": timezone.localdate(),
-        "visit_label": "follow_up" if has_baseline else "baseline",
+        "measured_on": request.actor.today(),
+        "visit_label": "follow_up" if selectors.has_baseline(patient) else "baseline",
         "site_name": site.name if site else "Vertex tattoo dot",
         "location": site.location if site else "vertex",
         "area": 1,
@@ -90,7 +90,7 @@ def measurement_create(request: ClinicRequest, patient_id: int) -> HttpResponse:
     )
 
 
-@clinic_view(Perm.INTAKE_RECORD)
+@clinic_view(Perm.OUTCOMES_RECORD)
 def import_upload(request: ClinicRequest, patient_id: int) -> HttpResponse:
     patient = patient_for(request.actor, patient_id)
     form = ImportForm(request.POST or None, request.FILES or None)
@@ -118,7 +118,7 @@ def import_upload(request: ClinicRequest, patient_id: int) -> HttpResponse:
     )
 
 
-@clinic_view(Perm.INTAKE_RECORD)
+@clinic_view(Perm.OUTCOMES_RECORD)
 def import_preview(request: ClinicRequest, patient_id: int, batch_id: int) -> HttpResponse:
     patient = patient_for(request.actor, patient_id)
     batch = selectors.import_get(actor=request.actor, patient=patient, batch_id=batch_id)
@@ -131,7 +131,11 @@ def import_preview(request: ClinicRequest, patient_id: int, batch_id: int) -> Ht
         except ValidationError as exc:
             error = " ".join(exc.messages)
         else:
-            messages.success(request, f"Imported {len(created)} visit(s) from {batch.filename}.")
+            messages.success(
+                request,
+                f"Imported {len(created)} visit{'' if len(created) == 1 else 's'} "
+                "from the device file.",
+            )
             return redirect("outcomes-measurements", patient.pk)
     return render(
         request,
@@ -193,13 +197,10 @@ def report_pdf(request: ClinicRequest, patient_id: int) -> HttpResponse:
 @clinic_view(Perm.CLINICAL_VIEW)
 def report_jobs(request: ClinicRequest) -> HttpResponse:
     if request.method == "POST":
+        request.actor.require(Perm.OUTCOMES_RECORD)
         ids = {i for i in (_int(v) for v in request.POST.getlist("patients")) if i}
         if request.POST.get("all_measured"):
-            ids |= set(
-                MeasurementSet.objects.filter(patient__clinic=request.actor.clinic)
-                .values_list("patient_id", flat=True)
-                .distinct()
-            )
+            ids |= selectors.measured_patient_ids(request.actor)
         patients = list(patients_for(request.actor).filter(pk__in=ids))
         try:
             job = services.report_job_start(actor=request.actor, patients=patients)
@@ -207,9 +208,7 @@ def report_jobs(request: ClinicRequest) -> HttpResponse:
             messages.error(request, " ".join(exc.messages))
         else:
             return redirect("outcomes-report-job", job.pk)
-    from anagen.outcomes.models import ReportJob
-
-    jobs = ReportJob.objects.filter(clinic=request.actor.clinic)[:20]
+    jobs = selectors.report_jobs_for(request.actor)
     return render(request, "outcomes/report_jobs.html", {"jobs": jobs})
 
 
@@ -218,7 +217,7 @@ def report_job(request: ClinicRequest, job_id: int) -> HttpResponse:
     job = selectors.report_job_get(actor=request.actor, job_id=job_id)
     if job is None:
         raise Http404("No such report batch.")
-    files = job.files.select_related("patient")
+    files = selectors.report_files(job)
     template = "outcomes/_report_job.html" if request.htmx else "outcomes/report_job.html"  # type: ignore[attr-defined]
     return render(request, template, {"job": job, "files": files})
 
@@ -226,14 +225,18 @@ def report_job(request: ClinicRequest, job_id: int) -> HttpResponse:
 @clinic_view(Perm.CLINICAL_VIEW)
 def report_file(request: ClinicRequest, job_id: int, file_id: int) -> FileResponse:
     job = selectors.report_job_get(actor=request.actor, job_id=job_id)
-    stored = ReportFile.objects.filter(pk=file_id, job=job).select_related("patient").first()
-    if job is None or stored is None:
+    stored = selectors.report_file_get(actor=request.actor, job=job, file_id=file_id)
+    if stored is None:
         raise Http404("No such report.")
     patient = patient_for(request.actor, stored.patient_id)
+    try:
+        handle = stored.file.open("rb")
+    except (FileNotFoundError, ValueError):
+        raise Http404("The file of this report is missing.") from None
     with transaction.atomic():
         audit_record(action="outcome_report.read", actor=request.actor, patient=patient, obj=stored)
     return FileResponse(
-        stored.file.open("rb"),
+        handle,
         as_attachment=True,
         filename=f"outcomes-{patient.record_number}.pdf",
         content_type="application/pdf",
@@ -252,9 +255,9 @@ def _consent_ok(patient: Any) -> bool:
 @clinic_view(Perm.CLINICAL_VIEW)
 def photo_sets(request: ClinicRequest, patient_id: int) -> HttpResponse:
     patient = patient_for(request.actor, patient_id)
-    form = PhotoSetForm(request.POST or None)
+    form = PhotoSetForm(request.POST or None, initial={"taken_on": request.actor.today()})
     if request.method == "POST":
-        request.actor.require(Perm.INTAKE_RECORD)
+        request.actor.require(Perm.OUTCOMES_RECORD)
         if form.is_valid():
             try:
                 photo_set = services.photo_set_create(
@@ -282,10 +285,10 @@ def photo_sets(request: ClinicRequest, patient_id: int) -> HttpResponse:
     )
 
 
-@clinic_view(Perm.INTAKE_RECORD)
+@clinic_view(Perm.OUTCOMES_RECORD)
 def photo_capture(request: ClinicRequest, patient_id: int, set_id: int) -> HttpResponse:
     patient = patient_for(request.actor, patient_id)
-    photo_set = PhotoSet.objects.filter(pk=set_id, patient=patient).first()
+    photo_set = selectors.photo_set_get(actor=request.actor, patient=patient, set_id=set_id)
     if photo_set is None:
         raise Http404("No such photo set.")
     view = request.POST.get("view") or request.GET.get("view") or "vertex"
@@ -306,12 +309,12 @@ def photo_capture(request: ClinicRequest, patient_id: int, set_id: int) -> HttpR
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"{photo.get_view_display()} photo saved.")
-            taken = set(photo_set.photos.values_list("view", flat=True))
+            taken = set(selectors.photo_set_photos(photo_set))
             remaining = [v for v in PhotoView.values if v not in taken]
             if remaining:
                 return redirect(f"{request.path}?view={remaining[0]}")
             return redirect("outcomes-photos", patient.pk)
-    by_view = {p.view: p for p in photo_set.photos.all()}
+    by_view = selectors.photo_set_photos(photo_set)
     return render(
         request,
         "outcomes/photo_capture.html",
@@ -343,6 +346,8 @@ def photo_file(request: ClinicRequest, patient_id: int, photo_id: int) -> HttpRe
         )
     except ValidationError as exc:
         return HttpResponse(" ".join(exc.messages), status=400, content_type="text/plain")
+    except services.PhotoFileMissing:
+        raise Http404("The file of this photo is missing.") from None
     response = HttpResponse(data, content_type="image/jpeg")
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
@@ -373,6 +378,7 @@ def photo_compare(request: ClinicRequest, patient_id: int) -> HttpResponse:
             "before": before,
             "after": after,
             "consent": consent,
+            "view_label": PhotoView(view).label,
             "mode": "slider" if request.GET.get("mode") == "slider" else "side",
         },
     )
@@ -407,12 +413,14 @@ def _analytics(
     meta = {
         "measure": selectors.MEASURES[measure],
         "rule": RESPONDER_RULES[rule],
+        "rule_reference": format_reference(RESPONDER_RULES[rule].get("reference")),
         "group_by": group_by,
+        "group_by_label": selectors.DIMENSIONS.get(group_by or "", ""),
     }
     return form, groups, chosen, meta
 
 
-@clinic_view(Perm.PATIENT_VIEW)
+@clinic_view(Perm.ANALYTICS_VIEW)
 def analytics(request: ClinicRequest) -> HttpResponse:
     form, groups, chosen, meta = _analytics(request)
     return render(
@@ -423,34 +431,39 @@ def analytics(request: ClinicRequest) -> HttpResponse:
             "cohorts": groups,
             "n": len(chosen),
             "query": request.GET.urlencode(),
+            "t_reference": t_table_reference(),
             **meta,
         },
         status=200 if form.is_bound is False or form.is_valid() else 400,
     )
 
 
-@clinic_view(Perm.PATIENT_VIEW)
+@clinic_view(Perm.ANALYTICS_VIEW)
 def analytics_chart(request: ClinicRequest) -> HttpResponse:
     _form, groups, _chosen, meta = _analytics(request)
     svg = charts.cohorts_svg(groups, f"{meta['measure'].label}: change from baseline")
     return HttpResponse(svg, content_type="image/svg+xml")
 
 
-@clinic_view(Perm.PATIENT_VIEW)
+@clinic_view(Perm.ANALYTICS_VIEW)
 def analytics_export(request: ClinicRequest) -> HttpResponse:
     """De-identified CSV: a random study id per patient per export, age band instead of birth
-    date, days from baseline instead of dates; no names or record numbers."""
+    date, days from baseline instead of dates; no names or record numbers. Each group carries
+    its label and, in a ``_code`` column, its stable code; the export time is clinic time."""
     _form, _groups, chosen, meta = _analytics(request)
     out = io.StringIO()
     writer = csv.writer(out)
     dims = list(selectors.DIMENSIONS)
+    exported_at = human_datetime(request.actor.now())
     writer.writerow(
         [
             "study_id",
-            *dims,
+            *[c for d in dims for c in (d, f"{d}_code")],
             "measure",
+            "measure_code",
             "unit",
             "method",
+            "method_code",
             "baseline",
             "follow_up",
             "days_from_baseline",
@@ -458,17 +471,22 @@ def analytics_export(request: ClinicRequest) -> HttpResponse:
             "change_percent",
             "responder",
             "responder_rule",
+            "responder_rule_code",
+            "exported_at",
         ]
     )
     ids = {o.patient.pk: secrets.token_hex(4) for o in chosen}
     rows = sorted(chosen, key=lambda o: ids[o.patient.pk])  # order must not reveal the record
     for o in rows:
+        labels = o.group_labels()
         writer.writerow(
             [
                 ids[o.patient.pk],
-                *[o.groups.get(d, "") for d in dims],
+                *[c for d in dims for c in (labels.get(d, ""), o.groups.get(d, ""))],
+                meta["measure"].label,
                 meta["measure"].id,
                 meta["measure"].unit,
+                Method(o.method).label,
                 o.method,
                 round(o.baseline, 2),
                 round(o.follow_up, 2),
@@ -476,7 +494,9 @@ def analytics_export(request: ClinicRequest) -> HttpResponse:
                 o.change.absolute,
                 o.change.percent,
                 "" if o.responder is None else ("yes" if o.responder else "no"),
+                meta["rule"]["label"],
                 meta["rule"]["id"],
+                exported_at,
             ]
         )
     with transaction.atomic():
@@ -497,16 +517,9 @@ def analytics_export(request: ClinicRequest) -> HttpResponse:
 # --- blinded rating ----------------------------------------------------------------------------
 
 
-def _rater_choices(request: ClinicRequest) -> list[tuple[int, str]]:
-    members = Membership.objects.filter(
-        clinic=request.actor.clinic, is_active=True, role__in=[Role.PHYSICIAN, Role.NURSE]
-    ).select_related("user")
-    return [(m.user_id, f"{m.user} ({m.get_role_display()})") for m in members]
-
-
 @clinic_view(Perm.CLINICAL_VIEW)
 def panels(request: ClinicRequest) -> HttpResponse:
-    choices = _rater_choices(request)
+    choices = selectors.rater_choices(request.actor)
     form = PanelForm(request.POST or None, rater_choices=choices)
     if request.method == "POST" and form.is_valid():
         try:
@@ -531,7 +544,6 @@ def panels(request: ClinicRequest) -> HttpResponse:
         {
             "form": form,
             "panels": selectors.panels_for(request.actor),
-            "can_create": request.actor.role == Role.PHYSICIAN,
         },
         status=_status(request),
     )
@@ -578,10 +590,13 @@ def panel_image(request: ClinicRequest, panel_id: int, code: str, side: str) -> 
     pair = selectors.pair_by_code(actor=request.actor, code=code)
     if pair is None or pair.panel_id != panel.pk or side not in ("left", "right"):
         raise Http404("No such image.")
-    if not panel.raters.filter(pk=request.actor.user.pk).exists():
+    if not selectors.is_rater(actor=request.actor, panel=panel):
         raise PermissionDenied("You are not a rater on this panel.")
     photo = pair.before if (side == "left") == pair.before_on_left else pair.after
-    data = services.photo_read(actor=request.actor, photo=photo, purpose="clinical")
+    try:
+        data = services.photo_read(actor=request.actor, photo=photo, purpose="clinical")
+    except services.PhotoFileMissing:
+        raise Http404("The file of this photo is missing.") from None
     response = HttpResponse(data, content_type="image/jpeg")
     response["Cache-Control"] = "private, no-store"
     return response

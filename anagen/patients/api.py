@@ -1,14 +1,20 @@
+"""Patients API: search, read, register and update (same services and rules as the pages)."""
+
 from __future__ import annotations
 
 import datetime as dt
 from typing import Literal
 
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
 from anagen.accounts.access import patient_for
-from anagen.interop.auth import api_actor as _actor
+from anagen.accounts.permissions import Perm
+from anagen.interop.auth import api_actor
 from anagen.interop.paging import PageQuery, page_of
+from anagen.interop.problems import problems
+from anagen.interop.schemas import BodyIn
 from anagen.patients import selectors, services
 
 router = Router()
@@ -33,7 +39,7 @@ class PatientOut(Schema):
     updated_at: dt.datetime
 
 
-class PatientIn(Schema):
+class PatientIn(BodyIn):
     given_name: str = Field(min_length=1, max_length=100)
     family_name: str = Field(min_length=1, max_length=100)
     birth_date: dt.date
@@ -47,7 +53,7 @@ class PatientIn(Schema):
     confirm_duplicate: bool = False
 
 
-class PatientPatch(Schema):
+class PatientPatch(BodyIn):
     given_name: str | None = Field(None, min_length=1, max_length=100)
     family_name: str | None = Field(None, min_length=1, max_length=100)
     birth_date: dt.date | None = None
@@ -73,36 +79,38 @@ class PatientListQuery(PageQuery):
 
 @router.get("", response=PatientPage, summary="Search patients")
 def list_patients(request: HttpRequest, filters: Query[PatientListQuery]) -> dict[str, object]:
-    qs = selectors.patient_search(actor=_actor(request), query=filters.q)
+    qs = selectors.patient_search(actor=api_actor(request, Perm.PATIENT_VIEW), query=filters.q)
     return page_of(qs, filters.page, filters.page_size)
 
 
 @router.get("/{patient_id}", response=PatientOut, summary="Read a patient")
 def get_patient(request: HttpRequest, patient_id: int) -> object:
-    actor = _actor(request)
+    actor = api_actor(request, Perm.PATIENT_VIEW)
     patient = patient_for(actor, patient_id)
     services.patient_record_read(actor=actor, patient=patient, what="patient")
     return patient
 
 
-@router.post("", response={201: PatientOut}, summary="Register a patient")
+@router.post(
+    "",
+    response={201: PatientOut, **problems(409)},
+    summary="Register a patient (409 for a possible duplicate until confirmed)",
+)
 def create_patient(request: HttpRequest, payload: PatientIn) -> Status[object]:
     data = payload.dict()
     confirm = data.pop("confirm_duplicate")
     patient = services.patient_create(
-        actor=_actor(request), data=data, confirm_duplicate=confirm
+        actor=api_actor(request, Perm.PATIENT_REGISTER), data=data, confirm_duplicate=confirm
     )
     return Status(201, patient)
 
 
 @router.patch("/{patient_id}", response=PatientOut, summary="Update a patient's details")
 def update_patient(request: HttpRequest, patient_id: int, payload: PatientPatch) -> object:
-    actor = _actor(request)
+    actor = api_actor(request, Perm.PATIENT_REGISTER)
     patient = patient_for(actor, patient_id)
     data = payload.dict(exclude_unset=True)
     nulls = [k for k, v in data.items() if v is None]
     if nulls:
-        from django.core.exceptions import ValidationError
-
         raise ValidationError({k: "May not be null." for k in nulls})
     return services.patient_update(actor=actor, patient=patient, data=data)

@@ -33,6 +33,15 @@ class PatientForm(forms.Form):
     )
 
 
+class DeleteForm(forms.Form):
+    reason = forms.CharField(
+        label="Why is this record deleted?",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+        help_text="E.g. registered twice, or a test record. Nothing is erased: it can be restored.",
+    )
+
+
 class IntakeForm(forms.Form):
     conditions = forms.MultipleChoiceField(
         choices=vocab.CONDITIONS, required=False, widget=forms.CheckboxSelectMultiple

@@ -9,6 +9,13 @@ from simple_history.models import HistoricalRecords
 from anagen.patients import vocab
 
 
+class LivePatientManager(models.Manager["Patient"]):
+    """Patients not soft-deleted: the default everywhere (lists, search, access, API)."""
+
+    def get_queryset(self) -> models.QuerySet[Patient]:
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
 class Patient(models.Model):
     clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="patients")
     record_number = models.CharField(max_length=20)
@@ -32,14 +39,35 @@ class Patient(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    deleted_reason = models.TextField(blank=True)
     history = HistoricalRecords()
+
+    # One manager hides soft-deleted patients: `objects` is live patients only. Related lookups
+    # (an appointment's patient, an audit row's patient) use Django's plain base manager and
+    # still reach a deleted patient; `all_objects` is for the deleted-patients list and restore.
+    objects = LivePatientManager()
+    all_objects = models.Manager()  # noqa: DJ012  (ruff reads the custom manager above as a field)
 
     class Meta:
         ordering = ["family_name", "given_name", "id"]
+        default_manager_name = "objects"
+        base_manager_name = "all_objects"
         constraints = [
             models.UniqueConstraint(
                 fields=["clinic", "record_number"], name="record_number_unique_in_clinic"
-            )
+            ),
+            # A deletion says why (the service also records who); a live record carries no
+            # deletion details. (Rows deleted before this rule get a reason in the migration.)
+            models.CheckConstraint(
+                condition=models.Q(
+                    deleted_at__isnull=True, deleted_by__isnull=True, deleted_reason=""
+                )
+                | (models.Q(deleted_at__isnull=False) & ~models.Q(deleted_reason="")),
+                name="patient_deletion_complete",
+            ),
         ]
         indexes = [
             models.Index(fields=["clinic", "search_name"]),
@@ -54,6 +82,10 @@ class Patient(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.given_name} {self.family_name}"
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
 
 
 class Intake(models.Model):
@@ -87,7 +119,10 @@ class Intake(models.Model):
     class Meta:
         ordering = ["-version"]
         constraints = [
-            models.UniqueConstraint(fields=["patient", "version"], name="intake_version_unique")
+            models.UniqueConstraint(fields=["patient", "version"], name="intake_version_unique"),
+            models.CheckConstraint(
+                condition=models.Q(version__gte=1), name="intake_version_positive"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -138,6 +173,12 @@ class IntakeLab(models.Model):
 
     class Meta:
         ordering = ["analyte", "-taken_on"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(value_entered__gte=0, value__gte=0),
+                name="intake_lab_value_not_negative",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_analyte_display()} {self.value_entered} {self.unit_entered}"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db.models import Q, QuerySet
+from django.http import Http404
 
-from anagen.accounts.access import Actor, patients_for
+from anagen.accounts.access import MAX_DB_ID, Actor, patients_for
 from anagen.accounts.permissions import Perm
 from anagen.patients.models import Intake, Patient
 from anagen.patients.normalise import digits_of, fold_text, parse_loose_date, search_name_for
@@ -51,6 +52,26 @@ def patient_possible_duplicates(
     if exclude_id is not None:
         qs = qs.exclude(pk=exclude_id)
     return qs
+
+
+def patients_deleted(*, actor: Actor) -> QuerySet[Patient]:
+    """The clinic's soft-deleted patients, most recently deleted first (for restore)."""
+    actor.require(Perm.PATIENT_DELETE)
+    return (
+        Patient.all_objects.filter(clinic=actor.clinic, deleted_at__isnull=False)
+        .select_related("deleted_by")
+        .order_by("-deleted_at", "-id")
+    )
+
+
+def patient_deleted_get(*, actor: Actor, patient_id: int) -> Patient:
+    """One deleted patient of the actor's clinic; anything else is a 404."""
+    if not 0 < patient_id <= MAX_DB_ID:
+        raise Http404("No such patient.")
+    patient = patients_deleted(actor=actor).filter(pk=patient_id).first()
+    if patient is None:
+        raise Http404("No such patient.")
+    return patient
 
 
 def intake_latest(*, actor: Actor, patient: Patient) -> Intake | None:

@@ -10,11 +10,14 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Max
+from django.http import Http404
 from django.utils import timezone
 
 from anagen.accounts.access import Actor
+from anagen.accounts.clinic_time import local_today
 from anagen.accounts.models import Clinic
 from anagen.accounts.permissions import Perm
+from anagen.audit.models import AuditAction
 from anagen.audit.services import audit_record, diff_fields
 from anagen.patients import vocab
 from anagen.patients.models import (
@@ -64,12 +67,12 @@ def _clean_patient_data(data: dict[str, Any], clinic: Clinic) -> dict[str, Any]:
                 errors[name] = "This field is required."
     birth_date = clean.get("birth_date")
     if birth_date is not None:
-        if birth_date > timezone.localdate():
+        if birth_date > local_today(clinic):
             errors["birth_date"] = "Date of birth cannot be in the future."
         elif birth_date < dt.date(1900, 1, 1):
             errors["birth_date"] = "Date of birth must be after 1900."
     if "sex" in clean and clean["sex"] not in vocab.Sex.values:
-        errors["sex"] = f"Choose one of: {', '.join(vocab.Sex.values)}."
+        errors["sex"] = f"Choose one of: {', '.join(map(str, vocab.Sex.labels))}."
     if "phone" in clean:
         try:
             clean["phone"] = phone_to_e164(str(clean["phone"] or ""), clinic.default_phone_region)
@@ -125,9 +128,7 @@ def patient_create(
 
 
 @transaction.atomic
-def patient_update(
-    *, actor: Actor, patient: Patient, data: dict[str, Any]
-) -> Patient:
+def patient_update(*, actor: Actor, patient: Patient, data: dict[str, Any]) -> Patient:
     actor.require(Perm.PATIENT_REGISTER)
     clean = _clean_patient_data(data, actor.clinic)
     before = {k: getattr(patient, k) for k in clean}
@@ -149,6 +150,64 @@ def patient_update(
             changes=changes,
         )
     return patient
+
+
+DELETE_MIN_REASON = 5
+
+
+@transaction.atomic
+def patient_soft_delete(*, actor: Actor, patient: Patient, reason: str) -> Patient:
+    """Hide a patient everywhere (lists, search, pages, API), keeping every record; audited.
+
+    Nothing is erased: `patient_restore` brings the record back as it was.
+    """
+    actor.require(Perm.PATIENT_DELETE)
+    if patient.clinic_id != actor.clinic.pk:
+        raise Http404("No such patient.")
+    locked = Patient.all_objects.select_for_update().get(pk=patient.pk)
+    if locked.is_deleted:
+        raise ValidationError("This patient record is already deleted.", code="deleted")
+    reason = " ".join((reason or "").split())
+    if len(reason) < DELETE_MIN_REASON:
+        raise ValidationError(
+            {"reason": "Say why the record is deleted (e.g. registered twice, test record)."}
+        )
+    locked.deleted_at = timezone.now()
+    locked.deleted_by = actor.user
+    locked.deleted_reason = reason
+    locked.save(update_fields=["deleted_at", "deleted_by", "deleted_reason", "updated_at"])
+    audit_record(
+        action=AuditAction.PATIENT_DELETE,
+        actor=actor,
+        patient=locked,
+        obj=locked,
+        changes={"reason": reason},
+    )
+    return locked
+
+
+@transaction.atomic
+def patient_restore(*, actor: Actor, patient: Patient) -> Patient:
+    """Bring a soft-deleted patient back, with every record it had; audited."""
+    actor.require(Perm.PATIENT_DELETE)
+    if patient.clinic_id != actor.clinic.pk:
+        raise Http404("No such patient.")
+    locked = Patient.all_objects.select_for_update().get(pk=patient.pk)
+    if not locked.is_deleted:
+        raise ValidationError("This patient record is not deleted.", code="not_deleted")
+    reason = locked.deleted_reason
+    locked.deleted_at = None
+    locked.deleted_by = None
+    locked.deleted_reason = ""
+    locked.save(update_fields=["deleted_at", "deleted_by", "deleted_reason", "updated_at"])
+    audit_record(
+        action=AuditAction.PATIENT_RESTORE,
+        actor=actor,
+        patient=locked,
+        obj=locked,
+        changes={"deleted_reason": reason},
+    )
+    return locked
 
 
 def patient_record_read(*, actor: Actor, patient: Patient, what: str) -> None:
@@ -176,21 +235,29 @@ class IntakeData:
     prior_treatments: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _analyte_label(analyte: str) -> str:
+    return str(dict(vocab.LabAnalyte.choices).get(analyte, "this test"))
+
+
 def lab_to_canonical(analyte: str, value: Decimal, unit: str) -> tuple[Decimal, str]:
     spec = vocab.LAB_UNITS[analyte]
     if unit not in spec.units:
         raise ValidationError(
-            {"unit": f"{unit!r} is not a unit for {analyte}; use one of {', '.join(spec.units)}."}
+            {
+                "unit": f"{unit} is not a unit for {_analyte_label(analyte)}; "
+                f"use {', '.join(spec.units)}."
+            }
         )
     return (value * spec.units[unit]).quantize(Decimal("0.001")), spec.canonical
 
 
-def _validate_intake(data: IntakeData) -> None:
+def _validate_intake(data: IntakeData, today: dt.date) -> None:
     errors: dict[str, str] = {}
     unknown = [c for c in data.conditions if c not in vocab.CONDITION_LABELS]
     if unknown:
-        errors["conditions"] = f"Unknown condition code(s): {', '.join(unknown)}."
-    today = timezone.localdate()
+        errors["conditions"] = (
+            f"{len(unknown)} condition(s) are not on the list; choose from the conditions shown."
+        )
     if data.hair_loss_onset and data.hair_loss_onset > today:
         errors["hair_loss_onset"] = "Onset cannot be in the future."
     for i, med in enumerate(data.medications):
@@ -203,7 +270,9 @@ def _validate_intake(data: IntakeData) -> None:
             errors[f"labs[{i}].analyte"] = "Choose a lab test."
         elif lab.get("unit") not in vocab.LAB_UNITS[lab["analyte"]].units:
             units = ", ".join(vocab.LAB_UNITS[lab["analyte"]].units)
-            errors[f"labs[{i}].unit"] = f"Not a unit for {lab['analyte']}: use {units}."
+            errors[f"labs[{i}].unit"] = (
+                f"Not a unit for {_analyte_label(lab['analyte'])}: use {units}."
+            )
         if lab.get("value") is not None and lab["value"] < 0:
             errors[f"labs[{i}].value"] = "A lab value cannot be negative."
         if lab.get("taken_on") and lab["taken_on"] > today:
@@ -216,7 +285,7 @@ def _validate_intake(data: IntakeData) -> None:
 def intake_record(*, actor: Actor, patient: Patient, data: IntakeData) -> Intake:
     """Record a new intake version; earlier versions stay as they were."""
     actor.require(Perm.INTAKE_RECORD)
-    _validate_intake(data)
+    _validate_intake(data, actor.today())
     # Lock the patient row so two intakes recorded at once get distinct versions.
     Patient.objects.select_for_update().filter(pk=patient.pk).first()
     last = Intake.objects.filter(patient=patient).aggregate(v=Max("version"))["v"] or 0

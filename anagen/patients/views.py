@@ -8,12 +8,13 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from anagen.accounts.access import ClinicRequest, patient_for
 from anagen.accounts.decorators import clinic_view
 from anagen.accounts.permissions import Perm
 from anagen.patients import selectors, services
-from anagen.patients.forms import IntakeForm, PatientForm, intake_formsets
+from anagen.patients.forms import DeleteForm, IntakeForm, PatientForm, intake_formsets
 from anagen.patients.models import Patient
 from anagen.patients.templatetags.anagen_format import plain
 from anagen.patients.timeline import timeline_for
@@ -88,6 +89,51 @@ def patient_detail(request: ClinicRequest, patient_id: int) -> HttpResponse:
         context["intake"] = selectors.intake_latest(actor=request.actor, patient=patient)
         context["timeline"] = timeline_for(actor=request.actor, patient=patient)
     return render(request, "patients/detail.html", context)
+
+
+@clinic_view(Perm.PATIENT_DELETE)
+def patient_delete(request: ClinicRequest, patient_id: int) -> HttpResponse:
+    """Confirm, with a reason, then hide the record everywhere (it can be restored)."""
+    patient = patient_for(request.actor, patient_id)
+    form = DeleteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.patient_soft_delete(
+                actor=request.actor, patient=patient, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                f"Deleted the record of {patient.full_name} ({patient.record_number}). "
+                "It can be restored from Deleted patients.",
+            )
+            return redirect("patient-list")
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request, "patients/delete.html", {"patient": patient, "form": form}, status=status
+    )
+
+
+@clinic_view(Perm.PATIENT_DELETE)
+def patients_deleted(request: ClinicRequest) -> HttpResponse:
+    patients = selectors.patients_deleted(actor=request.actor)
+    page = Paginator(patients, settings.PATIENT_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "patients/deleted.html", {"page": page})
+
+
+@require_POST
+@clinic_view(Perm.PATIENT_DELETE)
+def patient_restore(request: ClinicRequest, patient_id: int) -> HttpResponse:
+    patient = selectors.patient_deleted_get(actor=request.actor, patient_id=patient_id)
+    try:
+        services.patient_restore(actor=request.actor, patient=patient)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("patients-deleted")
+    messages.success(request, f"Restored the record of {patient.full_name}.")
+    return redirect("patient-detail", patient_id=patient.pk)
 
 
 @clinic_view(Perm.INTAKE_RECORD)

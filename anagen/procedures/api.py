@@ -10,14 +10,19 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Literal
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
+from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 
-from anagen.accounts.access import Actor, patient_for
-from anagen.interop.auth import api_actor as _actor
+from anagen.accounts.access import patient_for
+from anagen.accounts.permissions import Perm
+from anagen.audit.services import audit_record
+from anagen.interop.auth import api_actor
 from anagen.interop.paging import PageQuery, page_of
+from anagen.interop.problems import problems
+from anagen.interop.schemas import BodyIn
 from anagen.procedures import selectors, services
 from anagen.procedures.models import AdverseEvent, Lot, LotUse, Preparation, TreatmentSession
 
@@ -106,7 +111,7 @@ class SessionDetailOut(SessionOut):
 
     @staticmethod
     def resolve_lot_uses(obj: TreatmentSession) -> list[Any]:
-        return list(obj.lot_uses.select_related("lot", "lot__product"))
+        return list(selectors.session_lot_uses(obj))
 
     @staticmethod
     def resolve_checklist(obj: TreatmentSession) -> list[Any]:
@@ -120,47 +125,37 @@ class SessionPage(Schema):
     results: list[SessionOut]
 
 
-class SessionIn(Schema):
+class SessionIn(BodyIn):
     patient_id: int
     procedure: ProcedureCode | None = None
     appointment_id: int | None = None
 
 
-@router.get("/sessions", response=SessionPage, summary="Treatment sessions of a patient")
+@router.get(
+    "/sessions",
+    response={200: SessionPage, **problems(404)},
+    summary="Treatment sessions of a patient",
+)
 def list_sessions(request: HttpRequest, patient_id: int, q: Query[PageQuery]) -> Any:
-    actor = _actor(request)
+    actor = api_actor(request, Perm.CLINICAL_VIEW)
     patient = patient_for(actor, patient_id)
     qs = selectors.session_list(actor=actor, patient=patient)
-    from anagen.audit.services import audit_record
-
     audit_record(action="procedures.session.list", actor=actor, patient=patient)
     return _page(qs, q)
 
 
 @router.post(
     "/sessions",
-    response={201: SessionDetailOut},
+    response={201: SessionDetailOut, **problems(404)},
     summary="Start a session (care's gate: screening and consent)",
 )
 def create_session(request: HttpRequest, payload: SessionIn) -> Status[TreatmentSession]:
-    actor = _actor(request)
+    actor = api_actor(request, Perm.SESSION_PERFORM)
     patient = patient_for(actor, payload.patient_id)
     appointment = None
     if payload.appointment_id is not None:
-        from django.http import Http404
-
-        from anagen.scheduling.models import Appointment
-
-        appointment = (
-            Appointment.objects.filter(clinic=actor.clinic, pk=payload.appointment_id)
-            .select_related("centrifuge")
-            .first()
-        )
-        if appointment is None:
-            raise Http404("No such appointment.")
+        appointment = selectors.appointment_for_session(actor, payload.appointment_id)
     if payload.procedure is None and appointment is None:
-        from django.core.exceptions import ValidationError
-
         raise ValidationError({"procedure": "Give the procedure (or an appointment)."})
     session = services.session_start(
         actor=actor,
@@ -171,28 +166,25 @@ def create_session(request: HttpRequest, payload: SessionIn) -> Status[Treatment
     return Status(201, session)
 
 
-def _session(request: HttpRequest, session_id: int) -> TreatmentSession:
-    return selectors.session_get(actor=_actor(request), session_id=session_id)
-
-
 @router.get("/sessions/{session_id}", response=SessionDetailOut, summary="One session")
 def read_session(request: HttpRequest, session_id: int) -> Any:
-    session = _session(request, session_id)
-    services.session_read(actor=_actor(request), session=session)
+    actor = api_actor(request, Perm.CLINICAL_VIEW)
+    session = selectors.session_get(actor=actor, session_id=session_id)
+    services.session_read(actor=actor, session=session)
     return session
 
 
 # --- preparation -------------------------------------------------------------------------------
 
 
-class Spin(Schema):
+class Spin(BodyIn):
     g: float | None = Field(None, gt=0)
     rpm: float | None = Field(None, gt=0)
     radius_cm: float | None = Field(None, gt=0)
     minutes: float = Field(gt=0)
 
 
-class PreparationIn(Schema):
+class PreparationIn(BodyIn):
     blood_volume_ml: Decimal = Field(gt=0, max_digits=6, decimal_places=2)
     tubes: int | None = Field(None, ge=1, le=20)
     anticoagulant_agent: str = Field("", max_length=30)
@@ -247,13 +239,12 @@ class PreparationOut(Schema):
     summary="The PRP preparation with the kernel's labels",
 )
 def read_preparation(request: HttpRequest, session_id: int) -> Any:
-    session = _session(request, session_id)
+    actor = api_actor(request, Perm.CLINICAL_VIEW)
+    session = selectors.session_get(actor=actor, session_id=session_id)
     prep = selectors.preparation_of(session)
     if prep is None:
-        from django.http import Http404
-
         raise Http404("No preparation recorded yet.")
-    services.session_read(actor=_actor(request), session=session)
+    services.session_read(actor=actor, session=session)
     return prep
 
 
@@ -263,19 +254,18 @@ def read_preparation(request: HttpRequest, session_id: int) -> Any:
     summary="Record the preparation (a signed session needs a reason: amendment)",
 )
 def put_preparation(request: HttpRequest, session_id: int, payload: PreparationIn) -> Any:
-    session = _session(request, session_id)
+    actor = api_actor(request, Perm.SESSION_PERFORM)
+    session = selectors.session_get(actor=actor, session_id=session_id)
     data = payload.dict()
     reason = data.pop("reason")
     data["spins"] = [{k: v for k, v in s.items() if v is not None} for s in data["spins"]]
-    return services.preparation_record(
-        actor=_actor(request), session=session, data=data, reason=reason
-    )
+    return services.preparation_record(actor=actor, session=session, data=data, reason=reason)
 
 
 # --- lot use and lots --------------------------------------------------------------------------
 
 
-class LotUseIn(Schema):
+class LotUseIn(BodyIn):
     lot_id: int
     quantity: int = Field(1, ge=1, le=1000)
     zone: str = Field("", max_length=30)
@@ -288,8 +278,8 @@ class LotUseIn(Schema):
     summary="Record the lot used (an expired lot is refused)",
 )
 def create_lot_use(request: HttpRequest, session_id: int, payload: LotUseIn) -> Status[LotUse]:
-    actor = _actor(request)
-    session = _session(request, session_id)
+    actor = api_actor(request, Perm.SESSION_PERFORM)
+    session = selectors.session_get(actor=actor, session_id=session_id)
     lot = selectors.lot_get(actor, payload.lot_id)
     use = services.lot_use_record(
         actor=actor,
@@ -328,8 +318,6 @@ class LotOut(Schema):
 
     @staticmethod
     def resolve_expired(obj: Lot) -> bool:
-        from django.utils import timezone
-
         return obj.is_expired(timezone.localdate())
 
 
@@ -340,7 +328,7 @@ class LotPage(Schema):
     results: list[LotOut]
 
 
-class LotIn(Schema):
+class LotIn(BodyIn):
     product_id: int
     lot_number: str = Field(min_length=1, max_length=60)
     expires_on: dt.date
@@ -348,22 +336,15 @@ class LotIn(Schema):
     quantity: int = Field(ge=1, le=100000)
 
 
-def _require_inventory(actor: Actor) -> None:
-    if actor.role not in services.INVENTORY_ROLES:
-        raise PermissionDenied("Your role cannot manage inventory.")
-
-
 @router.get("/lots", response=LotPage, summary="Lots in stock (soonest expiry first)")
 def list_lots(request: HttpRequest, q: Query[PageQuery]) -> Any:
-    actor = _actor(request)
-    _require_inventory(actor)
+    actor = api_actor(request, Perm.INVENTORY_MANAGE)
     return _page(selectors.lots_for(actor), q)
 
 
-@router.post("/lots", response={201: LotOut}, summary="Receive a lot")
+@router.post("/lots", response={201: LotOut, **problems(404)}, summary="Receive a lot")
 def create_lot(request: HttpRequest, payload: LotIn) -> Status[Lot]:
-    actor = _actor(request)
-    _require_inventory(actor)
+    actor = api_actor(request, Perm.INVENTORY_MANAGE)
     product = selectors.product_get(actor, payload.product_id)
     lot = services.lot_receive(
         actor=actor,
@@ -376,7 +357,7 @@ def create_lot(request: HttpRequest, payload: LotIn) -> Status[Lot]:
 # --- adverse events ----------------------------------------------------------------------------
 
 
-class AdverseEventIn(Schema):
+class AdverseEventIn(BodyIn):
     term: str = Field(max_length=40)
     term_other: str = Field("", max_length=200)
     ctcae_grade: int = Field(ge=1, le=5)
@@ -413,8 +394,9 @@ class AdverseEventOut(Schema):
     summary="Adverse events of a session",
 )
 def list_adverse_events(request: HttpRequest, session_id: int) -> Any:
-    session = _session(request, session_id)
-    services.session_read(actor=_actor(request), session=session)
+    actor = api_actor(request, Perm.CLINICAL_VIEW)
+    session = selectors.session_get(actor=actor, session_id=session_id)
+    services.session_read(actor=actor, session=session)
     return list(selectors.adverse_events_of(session))
 
 
@@ -426,12 +408,10 @@ def list_adverse_events(request: HttpRequest, session_id: int) -> Any:
 def create_adverse_event(
     request: HttpRequest, session_id: int, payload: AdverseEventIn
 ) -> Status[AdverseEvent]:
-    actor = _actor(request)
-    session = _session(request, session_id)
+    actor = api_actor(request, Perm.SESSION_PERFORM)
+    session = selectors.session_get(actor=actor, session_id=session_id)
     data = payload.dict()
     lot_id = data.pop("lot_id")
     data["lot"] = selectors.lot_get(actor, lot_id) if lot_id is not None else None
-    event = services.adverse_event_record(
-        actor=actor, session=session, data=data
-    )
+    event = services.adverse_event_record(actor=actor, session=session, data=data)
     return Status(201, event)

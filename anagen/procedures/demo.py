@@ -1,8 +1,14 @@
 """Demo treatment-room data: products and lots (one expired), two formulations, and signed PRP
 sessions with preparations, zones and lots for the demo's completed past appointments.
 
-Deterministic (random.Random(seed)) and idempotent: catalogue rows are get-or-created and the
-sessions are only added to a clinic that has none yet. Sessions are written in bulk (the demo
+The demo holds a record in every state a page must show: a preparation whose kernel result
+carries warnings (bovine thrombin, fold under 2x, EDTA), a signed record amended with a reason,
+and lots whose recall page lists the patients exposed (lots have no "recalled" state: a recall
+is the list of exposures of a lot).
+
+Deterministic (random.Random(seed)) and idempotent: catalogue rows are get-or-created, the
+sessions are only added to a clinic that has none yet, and the warning preparation and the
+amendment are only made where the clinic has none. Sessions are written in bulk (the demo
 skips the gate: the scheduling demo likewise sets past statuses directly); labels still come
 from the kernel through ``services.preparation_compute``.
 """
@@ -16,10 +22,12 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 
-from anagen.accounts.models import Clinic, Membership, Role
+from anagen.accounts.models import Clinic, Membership
+from anagen.accounts.permissions import PERMISSION_TABLE, Perm
+from anagen.clinical import procedure_rules as rules
 from anagen.patients.models import Patient
-from anagen.procedures import rules
 from anagen.procedures.models import (
+    Amendment,
     DeliveryZone,
     FormulationIngredient,
     Lot,
@@ -30,7 +38,7 @@ from anagen.procedures.models import (
     SessionStatus,
     TreatmentSession,
 )
-from anagen.procedures.services import KERNEL_VERSION, preparation_compute
+from anagen.procedures.services import KERNEL_VERSION, PREP_FIELDS, preparation_compute
 
 CLINIC_SLUGS = ("north", "river")
 PRODUCTS = [
@@ -42,6 +50,11 @@ PRODUCTS = [
     ("Dutasteride 0.01 % vial", "meso_ingredient", "Compounding pharmacy"),
 ]
 FALLBACK_PATIENTS = 30
+
+
+def _roles_with(perm: Perm) -> list[str]:
+    """Who the demo records as signing physician and operating nurse: by permission."""
+    return sorted(PERMISSION_TABLE[perm][1])
 
 
 def _catalogue(clinic: Clinic, today: dt.date, rnd: random.Random) -> dict[str, list[Lot]]:
@@ -143,20 +156,72 @@ def _split(total: Decimal, codes: list[str]) -> list[tuple[str, Decimal]]:
     return [*parts, (codes[-1], total - share * (len(codes) - 1))]
 
 
+WARNING_PREP = {
+    # Bovine thrombin as activator, EDTA as anticoagulant and a product barely concentrated
+    # (fold under 2x): three kernel warnings on one record, as a clinic might mistype it.
+    "anticoagulant_agent": "edta",
+    "activation_agent": "bovine_thrombin",
+}
+AMENDMENT_REASON = "Aftercare sheet was given at the desk; ticked after signing."
+
+
+def _ensure_states(clinic: Clinic) -> None:
+    """A preparation with kernel warnings and an amended signed record (once per clinic)."""
+    signed = list(
+        TreatmentSession.objects.filter(clinic=clinic, status=SessionStatus.SIGNED)
+        .select_related("preparation", "signed_by")
+        .order_by("started_at", "id")[:2]
+    )
+    has_warning = any(
+        p.computed.get("warnings")
+        for p in Preparation.objects.filter(session__clinic=clinic).only("computed")
+    )
+    if signed and not has_warning and hasattr(signed[0], "preparation"):
+        prep = signed[0].preparation
+        data = {f: getattr(prep, f) for f in PREP_FIELDS}
+        data.update(WARNING_PREP)
+        wb = data["wb_platelets_per_ul"]
+        if isinstance(wb, int):
+            data["prp_platelets_per_ul"] = int(wb * 1.8) // 1000 * 1000
+        for f, v in data.items():
+            setattr(prep, f, v)
+        prep.computed = preparation_compute(data)
+        prep.save()
+    if len(signed) > 1 and not Amendment.objects.filter(session__clinic=clinic).exists():
+        session = signed[1]
+        Amendment.objects.create(
+            session=session,
+            section="details",
+            reason=AMENDMENT_REASON,
+            by=session.signed_by or session.started_by,
+            before={"aftercare_given": False, "notes": ""},
+            after={"aftercare_given": True, "notes": "Aftercare sheet handed over at the desk."},
+        )
+        session.aftercare_given = True
+        session.notes = "Aftercare sheet handed over at the desk."
+        session.save(update_fields=["aftercare_given", "notes", "updated_at"])
+
+
 def _seed_clinic(clinic: Clinic, today: dt.date) -> None:
     rnd = random.Random(f"procedures-{clinic.slug}")
     lots = _catalogue(clinic, today, rnd)
     _formulations(clinic)
     if TreatmentSession.objects.filter(clinic=clinic).exists():
+        _ensure_states(clinic)
         return
     physician = (
-        Membership.objects.filter(clinic=clinic, role=Role.PHYSICIAN, is_active=True)
+        Membership.objects.filter(
+            clinic=clinic, role__in=_roles_with(Perm.SESSION_SIGN), is_active=True
+        )
         .select_related("user")
         .order_by("id")
         .first()
     )
     nurse = (
-        Membership.objects.filter(clinic=clinic, role=Role.NURSE, is_active=True)
+        Membership.objects.filter(
+            clinic=clinic, role__in=_roles_with(Perm.SESSION_PERFORM), is_active=True
+        )
+        .exclude(role__in=_roles_with(Perm.SESSION_SIGN))
         .select_related("user")
         .order_by("id")
         .first()
@@ -270,6 +335,7 @@ def _seed_clinic(clinic: Clinic, today: dt.date) -> None:
         Preparation.objects.bulk_create(preps)
         DeliveryZone.objects.bulk_create(zone_rows)
         LotUse.objects.bulk_create(uses)
+        _ensure_states(clinic)
 
 
 def seed_procedures_demo(today: dt.date) -> None:

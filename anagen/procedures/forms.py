@@ -9,9 +9,10 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from anagen.accounts.clinic_time import human_date
 from anagen.accounts.models import User
 from anagen.clinical import ACTIVATION_AGENTS, ANTICOAGULANT_AGENTS, PROCEDURES
-from anagen.procedures import rules
+from anagen.clinical import procedure_rules as rules
 from anagen.procedures.models import (
     ConcentrationUnit,
     DeliveryMode,
@@ -26,9 +27,17 @@ from anagen.procedures.models import (
     VialType,
 )
 
-DT_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+DT_FORMAT = "%Y-%m-%dT%H:%M"
+DT_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DT_FORMAT)
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 MAX_SPINS = 2
+
+
+def local_input(value: dt.datetime | None, tz: dt.tzinfo | None = None) -> str:
+    """An instant as a datetime-local input's value, in the clinic's zone ('' for None)."""
+    if value is None:
+        return ""
+    return timezone.localtime(value, tz).strftime(DT_FORMAT)
 
 
 def _vocab(v: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
@@ -139,6 +148,13 @@ class PreparationForm(ReasonMixin):
                 label=f"Spin {n}: rpm", required=False, min_value=1, max_value=30000
             )
             self.fields[f"spin{n}_minutes"] = _dec(5, 1, label=f"Spin {n}: minutes", max_value=120)
+            self.fields[f"spin{n}_radius_cm"] = _dec(
+                5,
+                2,
+                label=f"Spin {n}: rotor radius (cm)",
+                max_value=50,
+                help_text="With rpm; blank: the radius under Session details.",
+            )
 
     @staticmethod
     def initial_from(prep: Any) -> dict[str, Any]:
@@ -148,7 +164,7 @@ class PreparationForm(ReasonMixin):
 
         initial = {f: getattr(prep, f) for f in PREP_FIELDS if f != "spins"}
         for n, spin in enumerate(prep.spins[:MAX_SPINS], start=1):
-            for key in ("g", "rpm", "minutes"):
+            for key in ("g", "rpm", "minutes", "radius_cm"):
                 if spin.get(key) is not None:
                     initial[f"spin{n}_{key}"] = spin[key]
         return initial
@@ -168,9 +184,10 @@ class PreparationForm(ReasonMixin):
         for n in range(1, MAX_SPINS + 1):
             g, rpm = self.cleaned_data.get(f"spin{n}_g"), self.cleaned_data.get(f"spin{n}_rpm")
             minutes = self.cleaned_data.get(f"spin{n}_minutes")
+            radius = self.cleaned_data.get(f"spin{n}_radius_cm") if rpm is not None else None
             if g is None and rpm is None and minutes is None:
                 continue
-            spins.append({"g": g, "rpm": rpm, "minutes": minutes})
+            spins.append({"g": g, "rpm": rpm, "minutes": minutes, "radius_cm": radius})
         data["spins"] = spins
         return data
 
@@ -304,11 +321,11 @@ class MesoDeliveryForm(ReasonMixin):
 
 class LotChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
-        today = timezone.localdate()
+        today = timezone.localdate()  # the active zone is the clinic's during a request
         state = (
-            f"expired {obj.expires_on:%Y-%m-%d}"
+            f"expired {human_date(obj.expires_on)}"
             if obj.expires_on < today
-            else f"exp. {obj.expires_on:%Y-%m-%d}"
+            else f"expires {human_date(obj.expires_on)}"
         )
         return f"{obj.product.name} — lot {obj.lot_number} ({state})"
 
@@ -378,7 +395,7 @@ class FollowUpForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["outcome"].choices = _vocab(rules.ae_vocab()["outcomes"])  # type: ignore[attr-defined]
+        self.fields["outcome"].choices = rules.choices(rules.ae_vocab()["outcomes"])  # type: ignore[attr-defined]
 
 
 # --- inventory and formulations ---------------------------------------------------------------
@@ -426,7 +443,7 @@ class FormulationForm(forms.Form):
                 label=f"Ingredient {n}", required=False, max_length=120
             )
             self.fields[f"ing{n}_code"] = forms.ChoiceField(
-                label=f"Ingredient {n}: rule code", required=False, choices=codes
+                label=f"Ingredient {n}: label rules", required=False, choices=codes
             )
             self.fields[f"ing{n}_concentration"] = forms.DecimalField(
                 label=f"Ingredient {n}: concentration",

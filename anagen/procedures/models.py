@@ -14,10 +14,12 @@ from typing import Any
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from anagen.accounts.clinic_time import human_date
 from anagen.clinical import PROCEDURES
-from anagen.procedures import rules
+from anagen.clinical import procedure_rules as rules
 
 
 class SessionStatus(models.TextChoices):
@@ -42,6 +44,37 @@ PHASES: tuple[tuple[str, str], ...] = (
     ("completed_at", "Completed"),
 )
 PHASE_FIELDS = tuple(f for f, _ in PHASES)
+
+
+def _null_or(field: str, **lookup: Any) -> Q:
+    """A nullable value, when given, satisfies ``lookup`` (e.g. ``gte=0``)."""
+    ((op, value),) = lookup.items()
+    return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__{op}": value})
+
+
+def _checks(prefix: str, **rules: Q) -> list[models.BaseConstraint]:
+    return [
+        models.CheckConstraint(condition=q, name=f"{prefix}_{name}") for name, q in rules.items()
+    ]
+
+
+# A spin is {g, minutes} or {rpm, radius_cm, minutes}; each number given is above 0. Up to four
+# spins are checked (the page records two, the API accepts four).
+MAX_CHECKED_SPINS = 4
+_SPIN_KEYS = ("g", "rpm", "radius_cm", "minutes")
+
+
+def _spin_checks() -> dict[str, Q]:
+    out = {}
+    for i in range(MAX_CHECKED_SPINS):
+        for key in _SPIN_KEYS:
+            path = f"spins__{i}__{key}"
+            out[f"spin{i + 1}_{key}_positive"] = Q(**{f"{path}__isnull": True}) | Q(
+                **{f"{path}__gt": 0}
+            )
+    return out
+
+
 # Mesotherapy has no blood work.
 MESO_PHASES = ("checked_in_at", "cream_applied_at", "injection_started_at", "completed_at")
 
@@ -104,9 +137,19 @@ class TreatmentSession(models.Model):
             models.Index(fields=["patient", "-started_at"]),
             models.Index(fields=["clinic", "-started_at"]),
         ]
+        constraints = _checks(
+            "session",
+            # Signed iff signed by someone at a time: a signed record always says who and when.
+            signed_consistent=(
+                Q(status="signed", signed_at__isnull=False, signed_by__isnull=False)
+                | (~Q(status="signed") & Q(signed_at__isnull=True, signed_by__isnull=True))
+            ),
+            status_known=Q(status__in=["in_progress", "ready_to_sign", "signed"]),
+            rotor_radius_positive=_null_or("rotor_radius_cm", gt=0),
+        )
 
     def __str__(self) -> str:
-        return f"{self.procedure_label} {self.started_at:%Y-%m-%d}"
+        return f"{self.procedure_label} {human_date(self.started_at)}"
 
     @property
     def procedure_label(self) -> str:
@@ -180,6 +223,28 @@ class Preparation(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
 
+    class Meta:
+        constraints = _checks(
+            "preparation",
+            blood_volume_nonneg=Q(blood_volume_ml__gte=0),
+            anticoagulant_volume_nonneg=_null_or("anticoagulant_volume_ml", gte=0),
+            prp_volume_nonneg=_null_or("prp_volume_ml", gte=0),
+            activation_volume_nonneg=_null_or("activation_volume_ml", gte=0),
+            injected_volume_nonneg=_null_or("injected_volume_ml", gte=0),
+            tubes_positive=_null_or("tubes", gte=1),
+            wb_platelets_nonneg=_null_or("wb_platelets_per_ul", gte=0),
+            wb_wbc_nonneg=_null_or("wb_wbc_per_ul", gte=0),
+            wb_rbc_nonneg=_null_or("wb_rbc_per_ul", gte=0),
+            prp_platelets_nonneg=_null_or("prp_platelets_per_ul", gte=0),
+            prp_wbc_nonneg=_null_or("prp_wbc_per_ul", gte=0),
+            prp_rbc_nonneg=_null_or("prp_rbc_per_ul", gte=0),
+            wb_neutrophils_pct=Q(wb_neutrophils_pct__isnull=True)
+            | Q(wb_neutrophils_pct__gte=0, wb_neutrophils_pct__lte=100),
+            prp_neutrophils_pct=Q(prp_neutrophils_pct__isnull=True)
+            | Q(prp_neutrophils_pct__gte=0, prp_neutrophils_pct__lte=100),
+            **_spin_checks(),
+        )
+
     def __str__(self) -> str:
         return f"Preparation of session {self.session_id}"
 
@@ -201,7 +266,14 @@ class DeliveryZone(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["session", "zone"], name="deliveryzone_unique_zone")
+            models.UniqueConstraint(fields=["session", "zone"], name="deliveryzone_unique_zone"),
+            *_checks(
+                "deliveryzone",
+                volume_nonneg=Q(volume_ml__gte=0),
+                depth_nonneg=_null_or("depth_mm", gte=0),
+                gauge_range=Q(needle_gauge__isnull=True)
+                | Q(needle_gauge__gte=18, needle_gauge__lte=34),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -223,6 +295,14 @@ class TopicalApplication(models.Model):
     passes = models.PositiveSmallIntegerField()
     volume_ml = models.DecimalField(max_digits=6, decimal_places=2)
     history = HistoricalRecords()
+
+    class Meta:
+        constraints = _checks(
+            "topical",
+            depth_nonneg=Q(needle_depth_mm__gte=0),
+            passes_positive=Q(passes__gte=1),
+            volume_nonneg=Q(volume_ml__gte=0),
+        )
 
     def __str__(self) -> str:
         return f"{self.device} {self.needle_depth_mm} mm × {self.passes}"
@@ -279,13 +359,14 @@ class FormulationIngredient(models.Model):
         MesotherapyFormulation, on_delete=models.CASCADE, related_name="ingredients"
     )
     name = models.CharField(max_length=120)
-    # A rule-bearing ingredient code from data/procedure_rules.json, or blank.
+    # A rule-bearing ingredient code from anagen/clinical/data/procedure_rules.json, or blank.
     code = models.CharField(max_length=40, blank=True)
     concentration = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
     unit = models.CharField(max_length=12, choices=ConcentrationUnit.choices, blank=True)
 
     class Meta:
         ordering = ["id"]
+        constraints = _checks("ingredient", concentration_positive=_null_or("concentration", gt=0))
 
     def __str__(self) -> str:
         if self.concentration is None:
@@ -327,6 +408,12 @@ class MesotherapyDelivery(models.Model):
 
     class Meta:
         ordering = ["id"]
+        constraints = _checks(
+            "mesodelivery",
+            points_nonneg=Q(injection_points__gte=0),
+            volume_per_point_nonneg=Q(volume_per_point_ml__gte=0),
+            area_positive=_null_or("area_cm2", gt=0),
+        )
 
     def __str__(self) -> str:
         return f"{self.formulation} × {self.injection_points}"
@@ -384,7 +471,8 @@ class Lot(models.Model):
     class Meta:
         ordering = ["expires_on", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["product", "lot_number"], name="lot_unique_number")
+            models.UniqueConstraint(fields=["product", "lot_number"], name="lot_unique_number"),
+            *_checks("lot", quantity_nonneg=Q(quantity__gte=0)),
         ]
         indexes = [models.Index(fields=["lot_number"])]
 
@@ -408,9 +496,14 @@ class LotUse(models.Model):
 
     class Meta:
         ordering = ["used_at", "id"]
+        constraints = _checks("lotuse", quantity_nonneg=Q(quantity__gte=0))
 
     def __str__(self) -> str:
         return f"{self.lot} × {self.quantity}"
+
+    @property
+    def zone_label(self) -> str:
+        return rules.zone_label(self.zone) if self.zone else ""
 
 
 # --- adverse events ----------------------------------------------------------------------------
@@ -443,9 +536,16 @@ class AdverseEvent(models.Model):
 
     class Meta:
         ordering = ["onset_at", "id"]
+        constraints = _checks(
+            "adverseevent", ctcae_grade_range=Q(ctcae_grade__gte=1, ctcae_grade__lte=5)
+        )
 
     def __str__(self) -> str:
         return f"{self.term_label} grade {self.ctcae_grade}"
+
+    @property
+    def zone_label(self) -> str:
+        return rules.zone_label(self.zone) if self.zone else ""
 
     @property
     def term_label(self) -> str:
@@ -484,7 +584,11 @@ class AdverseEventFollowUp(models.Model):
         ordering = ["on", "id"]
 
     def __str__(self) -> str:
-        return f"Follow-up {self.on}"
+        return f"Follow-up {human_date(self.on)}"
+
+    @property
+    def outcome_label(self) -> str:
+        return rules.ae_label("outcomes", self.outcome)
 
 
 class Amendment(models.Model):
@@ -502,6 +606,7 @@ class Amendment(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+        constraints = _checks("amendment", reason_given=~Q(reason=""))
 
     def __str__(self) -> str:
-        return f"Amendment of {self.section} ({self.at:%Y-%m-%d})"
+        return f"Amendment of {self.section} ({human_date(self.at)})"

@@ -13,8 +13,8 @@ from django.http import Http404
 
 from anagen.accounts.access import MAX_DB_ID, Actor, patient_for
 from anagen.accounts.permissions import Perm
+from anagen.clinical import procedure_rules as rules
 from anagen.patients.models import Patient
-from anagen.procedures import rules
 from anagen.procedures.models import (
     AdverseEvent,
     DeliveryMode,
@@ -80,17 +80,16 @@ def preparation_of(session: TreatmentSession) -> Preparation | None:
 
 
 def preparation_flags(session: TreatmentSession, prep: Preparation | None) -> list[dict[str, str]]:
-    """Kernel warnings plus where the preparation leaves the targets of the data file."""
+    """Kernel warnings plus where the preparation leaves the targets of the data file, every
+    one in the same shape: code (= rule), level, message and source (a reference)."""
     if prep is None:
         return []
-    flags = [dict(w, level="warning") for w in prep.computed.get("warnings", [])]
-    flags += [
-        f.as_dict()
-        for f in rules.prp_flags(
-            prep.computed, draw_to_injection_minutes=session.draw_to_injection_minutes
-        )
-    ]
-    return flags
+    computed = prep.computed if isinstance(prep.computed, dict) else {}
+    findings = rules.prp_warnings(computed)
+    findings += rules.prp_flags(
+        computed, draw_to_injection_minutes=session.draw_to_injection_minutes
+    )
+    return [f.as_dict() for f in findings]
 
 
 @dataclass(frozen=True)
@@ -200,6 +199,65 @@ def session_checklist(session: TreatmentSession) -> list[ChecklistItem]:
     return items
 
 
+@dataclass(frozen=True)
+class AmendmentRow:
+    at: dt.datetime
+    by: Any
+    section: str
+    reason: str
+    changes: list[str]
+
+
+def amendments_of(session: TreatmentSession) -> list[AmendmentRow]:
+    """The amendment trail in words: "Field: before → after" per changed field."""
+    from anagen.procedures.labels import change_lines, section_label
+
+    rows = []
+    for a in session.amendments.select_related("by"):
+        before = a.before if isinstance(a.before, dict) else {}
+        after = a.after if isinstance(a.after, dict) else {}
+        rows.append(
+            AmendmentRow(
+                at=a.at,
+                by=a.by,
+                section=section_label(a.section),
+                reason=a.reason,
+                changes=change_lines(a.section, before, after) or ["No value changed"],
+            )
+        )
+    return rows
+
+
+def appointment_for_session(actor: Actor, appointment_id: Any) -> Any:
+    """A checked-in appointment of this clinic (404 otherwise) and the session it already has."""
+    from anagen.scheduling.models import Appointment
+
+    actor.require(Perm.CLINICAL_VIEW)
+    appt = (
+        Appointment.objects.filter(clinic=actor.clinic, pk=_pk(appointment_id))
+        .select_related("patient", "centrifuge")
+        .first()
+    )
+    if appt is None:
+        raise Http404("No such appointment.")
+    return appt
+
+
+def session_of_appointment(appointment: Any) -> TreatmentSession | None:
+    return TreatmentSession.objects.filter(appointment=appointment).first()
+
+
+def panel_sessions(actor: Actor, patient: Patient, limit: int) -> list[TreatmentSession]:
+    """The latest few sessions with their preparation (one query; chart card and timeline)."""
+    if not actor.can(Perm.CLINICAL_VIEW):
+        return []
+    return list(
+        TreatmentSession.objects.filter(patient=patient, clinic=actor.clinic)
+        .select_related("preparation")
+        .order_by("-started_at", "-id")[:limit]
+    )
+
+
 # --- inventory ---------------------------------------------------------------------------------
 
 
@@ -298,3 +356,8 @@ def adverse_event_get(session: TreatmentSession, event_id: Any) -> AdverseEvent:
     if event is None:
         raise Http404("No such adverse event.")
     return event
+
+
+def session_lot_uses(session: TreatmentSession) -> QuerySet[LotUse]:
+    """The lots used in a session, with their product (for the API's session detail)."""
+    return session.lot_uses.select_related("lot", "lot__product")

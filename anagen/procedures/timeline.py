@@ -8,6 +8,7 @@ from anagen.accounts.access import Actor
 from anagen.accounts.permissions import Perm
 from anagen.patients.models import Patient
 from anagen.patients.timeline import TIMELINE_LIMIT, TimelineEntry, timeline_source
+from anagen.procedures import selectors
 from anagen.procedures.models import TreatmentSession
 
 
@@ -27,11 +28,7 @@ def _figures(s: TreatmentSession) -> str:
 def _sessions(actor: Actor, patient: Patient) -> list[TimelineEntry]:
     if not actor.can(Perm.CLINICAL_VIEW):
         return []
-    rows = (
-        TreatmentSession.objects.filter(patient=patient, clinic=actor.clinic)
-        .select_related("preparation")
-        .order_by("-started_at", "-id")[:TIMELINE_LIMIT]
-    )
+    rows = selectors.panel_sessions(actor, patient, TIMELINE_LIMIT)
     return [
         TimelineEntry(
             at=s.started_at,

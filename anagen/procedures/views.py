@@ -13,17 +13,18 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms import Form
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from anagen.accounts.access import ClinicRequest, patient_for
+from anagen.accounts.clinic_time import human_date
 from anagen.accounts.decorators import clinic_view
 from anagen.accounts.permissions import Perm
+from anagen.clinical import procedure_rules as rules
 from anagen.procedures import forms as f
-from anagen.procedures import rules, selectors, services
+from anagen.procedures import selectors, services
 from anagen.procedures.models import PHASES, TreatmentSession
 from anagen.web.forms import attach_errors
 
@@ -34,7 +35,8 @@ def _session(request: ClinicRequest, patient_id: int, session_id: int) -> Treatm
     return selectors.session_for_patient(request.actor, patient_id, session_id)
 
 
-def _forms(session: TreatmentSession, prep: Any) -> dict[str, Form]:
+def _forms(request: ClinicRequest, session: TreatmentSession, prep: Any) -> dict[str, Form]:
+    actor = request.actor
     return {
         "details_form": f.DetailsForm(
             initial={
@@ -67,10 +69,10 @@ def _forms(session: TreatmentSession, prep: Any) -> dict[str, Form]:
         "lot_form": f.LotUseForm(session=session),
         "ae_form": f.AdverseEventForm(
             session=session,
-            initial={"onset_at": timezone.localtime().replace(second=0, microsecond=0)},
+            initial={"onset_at": f.local_input(actor.now(), actor.tz)},
         ),
         "phase_form": f.PhaseForm(),
-        "follow_form": f.FollowUpForm(initial={"on": timezone.localdate(), "outcome": "resolved"}),
+        "follow_form": f.FollowUpForm(initial={"on": actor.today(), "outcome": "resolved"}),
     }
 
 
@@ -88,7 +90,12 @@ def _page(
         "computed": prep.computed if prep else {},
         "flags": selectors.preparation_flags(session, prep),
         "phases": [
-            {"field": fld, "label": label, "at": getattr(session, fld)}
+            {
+                "field": fld,
+                "label": label,
+                "at": getattr(session, fld),
+                "local": f.local_input(getattr(session, fld), request.actor.tz),
+            }
             for fld, label in PHASES
             if fld in session.phase_fields
         ],
@@ -99,9 +106,12 @@ def _page(
         "lot_uses": list(session.lot_uses.select_related("lot", "lot__product", "used_by")),
         "events": list(selectors.adverse_events_of(session)),
         "checklist": selectors.session_checklist(session),
-        "amendments": list(session.amendments.select_related("by")),
-        "is_physician": request.actor.role == "physician",
-        **_forms(session, prep),
+        "amendments": selectors.amendments_of(session),
+        "today": request.actor.today(),
+        "kernel_version": (prep.kernel_version.partition("@")[2] or prep.kernel_version)
+        if prep
+        else "",
+        **_forms(request, session, prep),
     }
     context["zone_volumes"] = {z.zone: z.volume_ml for z in context["zones"]}
     context["checklist_ok"] = all(i.ok for i in context["checklist"])
@@ -109,7 +119,7 @@ def _page(
     return render(request, "procedures/session_detail.html", context, status=status)
 
 
-@clinic_view(Perm.CLINICAL_VIEW)
+@clinic_view(Perm.SESSION_PERFORM)
 def session_start(request: ClinicRequest, patient_id: int) -> HttpResponse:
     patient = patient_for(request.actor, patient_id)
     form = f.StartForm(request.POST or None, initial={"procedure": request.GET.get("procedure")})
@@ -132,20 +142,12 @@ def session_start(request: ClinicRequest, patient_id: int) -> HttpResponse:
 
 
 @require_POST
-@clinic_view(Perm.CLINICAL_VIEW)
+@clinic_view(Perm.SESSION_PERFORM)
 def session_from_appointment(request: ClinicRequest, appointment_id: int) -> HttpResponse:
     """Start the session of a checked-in appointment (or open it if it already exists)."""
-    from anagen.scheduling.models import Appointment
-
-    appt = (
-        Appointment.objects.filter(clinic=request.actor.clinic, pk=appointment_id)
-        .select_related("patient", "centrifuge")
-        .first()
-    )
-    if appt is None:
-        raise Http404("No such appointment.")
+    appt = selectors.appointment_for_session(request.actor, appointment_id)
     patient = patient_for(request.actor, appt.patient_id)
-    existing = TreatmentSession.objects.filter(appointment=appt).first()
+    existing = selectors.session_of_appointment(appt)
     if existing is not None:
         return redirect("procedures-session-detail", patient.pk, existing.pk)
     try:
@@ -199,7 +201,7 @@ def _reason(form: Form) -> str:
 
 
 @require_POST
-@clinic_view(Perm.CLINICAL_VIEW)
+@clinic_view(Perm.SESSION_PERFORM)
 def session_phase(request: ClinicRequest, patient_id: int, session_id: int) -> HttpResponse:
     return _section(
         request,
@@ -220,7 +222,7 @@ def session_phase(request: ClinicRequest, patient_id: int, session_id: int) -> H
 
 
 @require_POST
-@clinic_view(Perm.CLINICAL_VIEW)
+@clinic_view(Perm.SESSION_PERFORM)
 def session_details(request: ClinicRequest, patient_id: int, session_id: int) -> HttpResponse:
     return _section(
         request,
@@ -237,7 +239,7 @@ def session_details(request: ClinicRequest, patient_id: int, session_id: int) ->
 
 
 @require_POST
-@clinic_view(Perm.CLINICAL_VIEW)
+@clinic_view(Perm.SESSION_PERFORM)
 def session_preparation(request: ClinicRequest, patient_id: int, session_id: int) -> HttpResponse:
     return _section(
         request,
@@ -254,7 +256,7 @@ def session_preparation(request: ClinicRequest, patient_id: int, session_id: int
 
 
 @require_POST
-@clinic_view(Perm.CLINICAL_VIEW)
+@clinic_view(Perm.SESSION_PERFORM)
 def session_zones(request: ClinicRequest, patient_id: int, session_id: int) -> HttpResponse:
     return _section(
         request,
@@ -271,7 +273,7 @@ def session_zones(request: ClinicRequest, patient_id: int, session_id: int) -> H
 
 
 @require_POST
-@clinic_view(Perm.CLINICAL_VIEW)
+@clinic_view(Perm.SESSION_PERFORM)
 def session_topical(request: ClinicRequest, patient_id: int, session_id: int) -> HttpResponse:
     return _section(
         request,
@@ -291,7 +293,7 @@ def session_topical(request: ClinicRequest, patient_id: int, session_id: int) ->
 
 
 @require_POST
-@clinic_view(Perm.CLINICAL_VIEW)
+@clinic_view(Perm.SESSION_PERFORM)
 def session_meso(request: ClinicRequest, patient_id: int, session_id: int) -> HttpResponse:
     return _section(
         request,
@@ -312,7 +314,7 @@ def session_meso(request: ClinicRequest, patient_id: int, session_id: int) -> Ht
 
 
 @require_POST
-@clinic_view(Perm.CLINICAL_VIEW)
+@clinic_view(Perm.SESSION_PERFORM)
 def session_lot(request: ClinicRequest, patient_id: int, session_id: int) -> HttpResponse:
     return _section(
         request,
@@ -334,7 +336,7 @@ def session_lot(request: ClinicRequest, patient_id: int, session_id: int) -> Htt
 
 
 @require_POST
-@clinic_view(Perm.CLINICAL_VIEW)
+@clinic_view(Perm.SESSION_PERFORM)
 def session_adverse_event(request: ClinicRequest, patient_id: int, session_id: int) -> HttpResponse:
     return _section(
         request,
@@ -351,7 +353,7 @@ def session_adverse_event(request: ClinicRequest, patient_id: int, session_id: i
 
 
 @require_POST
-@clinic_view(Perm.CLINICAL_VIEW)
+@clinic_view(Perm.SESSION_PERFORM)
 def adverse_event_follow_up(
     request: ClinicRequest, patient_id: int, session_id: int, event_id: int
 ) -> HttpResponse:
@@ -376,7 +378,7 @@ class _Empty(Form):
 
 
 @require_POST
-@clinic_view(Perm.CLINICAL_VIEW)
+@clinic_view(Perm.SESSION_PERFORM)
 def session_close(request: ClinicRequest, patient_id: int, session_id: int) -> HttpResponse:
     return _section(
         request,
@@ -391,7 +393,7 @@ def session_close(request: ClinicRequest, patient_id: int, session_id: int) -> H
 
 
 @require_POST
-@clinic_view(Perm.CLINICAL_VIEW)
+@clinic_view(Perm.SESSION_SIGN)
 def session_sign(request: ClinicRequest, patient_id: int, session_id: int) -> HttpResponse:
     return _section(
         request,
@@ -408,18 +410,8 @@ def session_sign(request: ClinicRequest, patient_id: int, session_id: int) -> Ht
 # --- inventory ---------------------------------------------------------------------------------
 
 
-def _inventory_allowed(request: ClinicRequest) -> bool:
-    return request.actor.role in services.INVENTORY_ROLES
-
-
-def _forbidden(request: ClinicRequest, reason: str) -> HttpResponse:
-    return render(request, "403.html", {"reason": reason}, status=403)
-
-
-@clinic_view()
+@clinic_view(Perm.INVENTORY_MANAGE)
 def inventory(request: ClinicRequest) -> HttpResponse:
-    if not _inventory_allowed(request):
-        return _forbidden(request, "Your role cannot manage inventory.")
     product_form = f.ProductForm(prefix="product")
     lot_form = f.LotReceiveForm(prefix="lot", clinic_id=request.actor.clinic.pk)
     status = 200
@@ -449,7 +441,7 @@ def inventory(request: ClinicRequest) -> HttpResponse:
                 else:
                     messages.success(request, f"Lot {lot.lot_number} of {product.name} received.")
                     return redirect("procedures-inventory")
-    today = timezone.localdate()
+    today = request.actor.today()
     lots = list(selectors.lots_for(request.actor)[:500])
     return render(
         request,
@@ -460,7 +452,6 @@ def inventory(request: ClinicRequest) -> HttpResponse:
             "today": today,
             "product_form": product_form,
             "lot_form": lot_form,
-            "can_recall": request.actor.can(Perm.CLINICAL_VIEW),
         },
         status=status,
     )
@@ -470,27 +461,20 @@ def inventory(request: ClinicRequest) -> HttpResponse:
 def lot_recall(request: ClinicRequest, lot_id: int) -> HttpResponse:
     lot = selectors.lot_get(request.actor, lot_id)
     exposures = selectors.recall_exposures(request.actor, lot)
-    from anagen.audit.services import audit_record
-
-    audit_record(
-        action="procedures.lot.recall_read",
-        actor=request.actor,
-        obj=lot,
-        changes={"patients": len({e.patient.pk for e in exposures})},
-    )
+    services.lot_recall_read(actor=request.actor, lot=lot, exposures=exposures)
     if request.GET.get("format") == "csv":
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="recall-lot-{lot.pk}.csv"'
         writer = csv.writer(response)
         writer.writerow(
             [
-                "record_number",
-                "patient",
-                "phone",
-                "session_id",
-                "procedure",
-                "session_date",
-                "quantity",
+                "Record number",
+                "Patient",
+                "Phone",
+                "Session",
+                "Procedure",
+                "Session date",
+                "Quantity",
             ]
         )
         for e in exposures:
@@ -500,8 +484,8 @@ def lot_recall(request: ClinicRequest, lot_id: int) -> HttpResponse:
                     e.patient.full_name,
                     e.patient.phone,
                     e.session.pk,
-                    e.session.procedure,
-                    timezone.localtime(e.session.started_at).date().isoformat(),
+                    e.session.procedure_label,
+                    human_date(e.session.started_at, request.actor.tz),
                     e.quantity,
                 ]
             )
@@ -514,7 +498,7 @@ def lot_recall(request: ClinicRequest, lot_id: int) -> HttpResponse:
     )
 
 
-@clinic_view(Perm.CLINICAL_VIEW)
+@clinic_view(Perm.INVENTORY_MANAGE)
 def formulations(request: ClinicRequest) -> HttpResponse:
     form = f.FormulationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -1,7 +1,8 @@
 """Scheduling API: treatment plans and appointments (list, read, create, update).
 
 Same services and rules as the pages. A slot that is already taken is a 409 problem document
-naming the resource and time; other rule violations are 422 with field paths.
+naming the resource and time (the service's conflict, mapped in `anagen.interop.errors`); other
+rule violations are 422 with field paths.
 """
 
 from __future__ import annotations
@@ -11,25 +12,18 @@ from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
-from anagen.accounts.access import patient_for
-from anagen.interop.auth import api_actor as _actor
+from anagen.accounts.access import Actor, patient_for
+from anagen.accounts.permissions import Perm
+from anagen.interop.auth import api_actor
 from anagen.interop.paging import MAX_PAGE, page_of
+from anagen.interop.problems import problems
+from anagen.interop.schemas import BodyIn, QueryIn
 from anagen.scheduling import selectors, services
 
 router = Router()
-
-
-def _conflict(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    from anagen.interop.api import problem  # the API root imports this module
-
-    errors = [
-        {"field": f"body.{field}", "message": " ".join(msgs)}
-        for field, msgs in exc.message_dict.items()
-    ]
-    return problem(request, 409, "Conflict", "That time is already booked.", errors=errors)
 
 
 class AppointmentOut(Schema):
@@ -67,10 +61,10 @@ class PlanOut(Schema):
 
     @staticmethod
     def resolve_appointments(obj: Any) -> list[Any]:
-        return list(obj.appointments.order_by("sequence"))
+        return sorted(obj.appointments.all(), key=lambda a: a.sequence)
 
 
-class SlotIn(Schema):
+class SlotIn(BodyIn):
     n: int = Field(ge=1, le=50)
     starts_at: dt.datetime
     practitioner_id: int
@@ -78,7 +72,7 @@ class SlotIn(Schema):
     centrifuge_id: int | None = None
 
 
-class PlanIn(Schema):
+class PlanIn(BodyIn):
     patient_id: int
     protocol_id: str = Field(min_length=1, max_length=64)
     start_on: dt.date
@@ -87,7 +81,7 @@ class PlanIn(Schema):
     )
 
 
-class PreviewIn(Schema):
+class PreviewIn(BodyIn):
     patient_id: int
     protocol_id: str = Field(min_length=1, max_length=64)
     start_on: dt.date
@@ -111,12 +105,12 @@ class SessionPreviewOut(Schema):
     slots: list[SlotOut]
 
 
-class PlanPatch(Schema):
+class PlanPatch(BodyIn):
     status: Literal["cancelled"]
     reason: str = Field(min_length=1, max_length=500)
 
 
-class AppointmentIn(Schema):
+class AppointmentIn(BodyIn):
     patient_id: int
     kind: Literal["consultation", "maintenance"]
     procedure: str = Field("", max_length=40)
@@ -127,7 +121,7 @@ class AppointmentIn(Schema):
     notes: str = Field("", max_length=2000)
 
 
-class AppointmentPatch(Schema):
+class AppointmentPatch(BodyIn):
     starts_at: dt.datetime | None = Field(None, description="Move (by the same delta).")
     and_following: bool = Field(False, description="Also move the later sessions of the plan.")
     confirm_outside_window: bool = False
@@ -150,7 +144,7 @@ class PlanPage(Page):
     results: list[PlanOut]
 
 
-class AppointmentQuery(Schema):
+class AppointmentQuery(QueryIn):
     starts_from: dt.datetime | None = Field(None, alias="from")
     starts_before: dt.datetime | None = Field(None, alias="to")
     patient: int | None = None
@@ -161,31 +155,31 @@ class AppointmentQuery(Schema):
     page_size: int = Field(50, ge=1, le=200)
 
 
-class PlanQuery(Schema):
+class PlanQuery(QueryIn):
     patient: int | None = None
     status: str | None = Field(None, max_length=20)
     page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(25, ge=1, le=100)
 
 
-@router.get("/plans", response=PlanPage, summary="List treatment plans")
+@router.get("/plans", response={200: PlanPage, **problems(404)}, summary="List treatment plans")
 def list_plans(request: HttpRequest, filters: Query[PlanQuery]) -> dict[str, Any]:
-    actor = _actor(request)
-    qs = selectors.plans_for(actor).prefetch_related("appointments")
-    if filters.patient is not None:
-        qs = qs.filter(patient=patient_for(actor, filters.patient))
-    if filters.status:
-        qs = qs.filter(status=filters.status)
-    return page_of(qs.order_by("-created_at", "-id"), filters.page, filters.page_size)
+    actor = api_actor(request, Perm.PATIENT_VIEW)
+    qs = selectors.plan_search(
+        actor=actor,
+        patient=patient_for(actor, filters.patient) if filters.patient is not None else None,
+        status=filters.status,
+    )
+    return page_of(qs, filters.page, filters.page_size)
 
 
 @router.post(
     "/plans/preview",
-    response=list[SessionPreviewOut],
+    response={200: list[SessionPreviewOut], **problems(404)},
     summary="Preview a series: windows and free slots",
 )
 def preview_plan(request: HttpRequest, payload: PreviewIn) -> list[dict[str, Any]]:
-    actor = _actor(request)
+    actor = api_actor(request, Perm.PLAN)
     sessions = services.plan_preview(
         actor=actor,
         patient=patient_for(actor, payload.patient_id),
@@ -214,126 +208,128 @@ def preview_plan(request: HttpRequest, payload: PreviewIn) -> list[dict[str, Any
 
 @router.get("/plans/{plan_id}", response=PlanOut, summary="Read a treatment plan")
 def get_plan(request: HttpRequest, plan_id: int) -> object:
-    return selectors.plan_for(_actor(request), plan_id)
+    return selectors.plan_for(api_actor(request, Perm.PATIENT_VIEW), plan_id)
 
 
 @router.post(
     "/plans",
-    response={201: PlanOut, 409: dict},
+    response={201: PlanOut, **problems(404, 409)},
     summary="Choose a protocol and book its whole series (all or none)",
 )
 def create_plan(request: HttpRequest, payload: PlanIn) -> Any:
-    actor = _actor(request)
+    actor = api_actor(request, Perm.PLAN)
     patient = patient_for(actor, payload.patient_id)
     choices = (
         [services.SlotChoice(**c.dict()) for c in payload.choices]
         if payload.choices is not None
         else None
     )
-    try:
-        plan = services.plan_book_series(
-            actor=actor,
-            patient=patient,
-            protocol_id=payload.protocol_id,
-            start_on=payload.start_on,
-            choices=choices,
-        )
-    except services.BookingConflict as exc:
-        return _conflict(request, exc)
+    plan = services.plan_book_series(
+        actor=actor,
+        patient=patient,
+        protocol_id=payload.protocol_id,
+        start_on=payload.start_on,
+        choices=choices,
+    )
     return Status(201, plan)
 
 
 @router.patch("/plans/{plan_id}", response=PlanOut, summary="Cancel a treatment plan")
 def update_plan(request: HttpRequest, plan_id: int, payload: PlanPatch) -> object:
-    actor = _actor(request)
+    actor = api_actor(request, Perm.BOOK)
     plan = selectors.plan_for(actor, plan_id)
     return services.plan_cancel(actor=actor, plan=plan, reason=payload.reason)
 
 
-@router.get("/appointments", response=AppointmentPage, summary="List appointments")
+@router.get(
+    "/appointments",
+    response={200: AppointmentPage, **problems(404)},
+    summary="List appointments",
+)
 def list_appointments(request: HttpRequest, filters: Query[AppointmentQuery]) -> dict[str, Any]:
-    actor = _actor(request)
-    qs = selectors.appointments_for(actor)
-    if filters.patient is not None:
-        qs = qs.filter(patient=patient_for(actor, filters.patient))
-    if filters.starts_from:
-        qs = qs.filter(starts_at__gte=filters.starts_from)
-    if filters.starts_before:
-        qs = qs.filter(starts_at__lt=filters.starts_before)
-    if filters.practitioner:
-        qs = qs.filter(practitioner_id=filters.practitioner)
-    if filters.room:
-        qs = qs.filter(room_id=filters.room)
-    if filters.status:
-        qs = qs.filter(status=filters.status)
-    return page_of(qs.order_by("starts_at", "id"), filters.page, filters.page_size)
+    actor = api_actor(request, Perm.PATIENT_VIEW)
+    qs = selectors.appointment_search(
+        actor=actor,
+        patient=patient_for(actor, filters.patient) if filters.patient is not None else None,
+        starts_from=filters.starts_from,
+        starts_before=filters.starts_before,
+        practitioner_id=filters.practitioner,
+        room_id=filters.room,
+        status=filters.status,
+    )
+    return page_of(qs, filters.page, filters.page_size)
 
 
 @router.get("/appointments/{appointment_id}", response=AppointmentOut, summary="Read one")
 def get_appointment(request: HttpRequest, appointment_id: int) -> object:
-    return selectors.appointment_for(_actor(request), appointment_id)
+    return selectors.appointment_for(api_actor(request, Perm.PATIENT_VIEW), appointment_id)
 
 
 @router.post(
     "/appointments",
-    response={201: AppointmentOut, 409: dict},
+    response={201: AppointmentOut, **problems(404, 409)},
     summary="Book a consultation or maintenance session",
 )
 def create_appointment(request: HttpRequest, payload: AppointmentIn) -> Any:
-    actor = _actor(request)
+    actor = api_actor(request, Perm.BOOK)
     patient = patient_for(actor, payload.patient_id)
-    try:
-        appt = services.appointment_book(
-            actor=actor,
-            patient=patient,
-            kind=payload.kind,
-            procedure=payload.procedure,
-            starts_at=payload.starts_at,
-            practitioner_id=payload.practitioner_id,
-            room_id=payload.room_id,
-            centrifuge_id=payload.centrifuge_id,
-            notes=payload.notes,
-        )
-    except services.BookingConflict as exc:
-        return _conflict(request, exc)
+    appt = services.appointment_book(
+        actor=actor,
+        patient=patient,
+        kind=payload.kind,
+        procedure=payload.procedure,
+        starts_at=payload.starts_at,
+        practitioner_id=payload.practitioner_id,
+        room_id=payload.room_id,
+        centrifuge_id=payload.centrifuge_id,
+        notes=payload.notes,
+    )
     return Status(201, appt)
+
+
+def _patch_actor(request: HttpRequest, payload: AppointmentPatch) -> Actor:
+    """The permission of each change the PATCH asks for: moving, cancelling, a no-show and notes
+    are booking; arrival is check-in; completing a visit is performing it."""
+    needed = {
+        "checked_in": Perm.CHECK_IN,
+        "completed": Perm.SESSION_PERFORM,
+        "cancelled": Perm.BOOK,
+        "no_show": Perm.BOOK,
+    }
+    actor = api_actor(request, needed[payload.status] if payload.status else Perm.BOOK)
+    if payload.starts_at is not None or payload.notes is not None:
+        actor.require(Perm.BOOK)
+    return actor
 
 
 @router.patch(
     "/appointments/{appointment_id}",
-    response={200: AppointmentOut, 409: dict},
+    response={200: AppointmentOut, **problems(409)},
     summary="Move, change status or edit notes",
 )
 def update_appointment(request: HttpRequest, appointment_id: int, payload: AppointmentPatch) -> Any:
-    actor = _actor(request)
+    actor = _patch_actor(request, payload)
     appt = selectors.appointment_for(actor, appointment_id)
     data = payload.dict(exclude_unset=True)
     if not {"starts_at", "status", "notes"} & {k for k, v in data.items() if v is not None}:
         raise ValidationError({"__all__": "Send starts_at, status or notes."})
-    try:
-        with transaction.atomic():  # all the changes of one PATCH, or none
-            if payload.notes is not None:
-                services.appointment_update_notes(
-                    actor=actor, appointment=appt, notes=payload.notes
-                )
-            if payload.starts_at is not None:
-                services.appointment_move(
-                    actor=actor,
-                    appointment=appt,
-                    new_start=payload.starts_at,
-                    and_following=payload.and_following,
-                    confirm_outside_window=payload.confirm_outside_window,
-                )
-            if payload.status == "checked_in":
-                services.appointment_check_in(actor=actor, appointment=appt)
-            elif payload.status == "completed":
-                services.appointment_complete(actor=actor, appointment=appt)
-            elif payload.status == "cancelled":
-                services.appointment_cancel(
-                    actor=actor, appointment=appt, reason=payload.reason
-                )
-            elif payload.status == "no_show":
-                services.appointment_no_show(actor=actor, appointment=appt)
-    except services.BookingConflict as exc:
-        return _conflict(request, exc)
+    with transaction.atomic():  # all the changes of one PATCH, or none
+        if payload.notes is not None:
+            services.appointment_update_notes(actor=actor, appointment=appt, notes=payload.notes)
+        if payload.starts_at is not None:
+            services.appointment_move(
+                actor=actor,
+                appointment=appt,
+                new_start=payload.starts_at,
+                and_following=payload.and_following,
+                confirm_outside_window=payload.confirm_outside_window,
+            )
+        if payload.status == "checked_in":
+            services.appointment_check_in(actor=actor, appointment=appt)
+        elif payload.status == "completed":
+            services.appointment_complete(actor=actor, appointment=appt)
+        elif payload.status == "cancelled":
+            services.appointment_cancel(actor=actor, appointment=appt, reason=payload.reason)
+        elif payload.status == "no_show":
+            services.appointment_no_show(actor=actor, appointment=appt)
     return selectors.appointment_for(actor, appt.pk)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import random
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
 
+from anagen.accounts.clinic_time import zone_of
 from anagen.accounts.models import Clinic, Membership
+from anagen.accounts.permissions import Perm, role_has
 from anagen.clinical import PROCEDURES, build_plan, get_protocol
 from anagen.patients.models import Patient
 from anagen.scheduling import availability as av
@@ -79,10 +80,14 @@ def _resources(clinic: Clinic) -> list[Resource]:
 
 def _seed_series(clinic: Clinic, resources: list[Resource], today: dt.date) -> None:
     rng = random.Random(f"scheduling-{clinic.slug}")
-    tz = ZoneInfo(clinic.timezone)
+    tz = zone_of(clinic)
     now = timezone.now()
     author = next(
-        (r.membership.user for r in resources if r.membership and r.membership.role == "physician"),
+        (
+            r.membership.user
+            for r in resources
+            if r.membership and role_has(r.membership.role, Perm.PLAN)
+        ),
         None,
     )
     if author is None:

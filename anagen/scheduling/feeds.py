@@ -12,6 +12,7 @@ import datetime as dt
 from django.utils import timezone
 from icalendar import Calendar, Event
 
+from anagen.accounts.clinic_time import human_datetime, human_time, zone_of
 from anagen.scheduling.models import (
     Appointment,
     AppointmentStatus,
@@ -49,6 +50,8 @@ def build_feed(resource: Resource, now: dt.datetime | None = None) -> bytes:
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("x-wr-calname", f"{resource.name} — {resource.clinic.name}")
+    tz = zone_of(resource.clinic)
+    cal.add("x-wr-timezone", tz.key)
     appts = (
         Appointment.objects.filter(
             practitioner=resource,
@@ -68,6 +71,13 @@ def build_feed(resource: Resource, now: dt.datetime | None = None) -> bytes:
         who = f"{_initials(a.patient.given_name, a.patient.family_name)} {a.patient.record_number}"
         ev.add("summary", f"{a.get_kind_display()} — {who}")
         ev.add("location", a.room.name)
+        # Instants are UTC above; the words a person reads are in the clinic's time.
+        ev.add(
+            "description",
+            f"{a.get_kind_display()}{f' {a.sequence}' if a.plan_id else ''}, "
+            f"{human_datetime(a.starts_at, tz)}–{human_time(a.ends_at, tz)} ({tz.key}), "
+            f"{a.room.name}. {a.get_status_display()}.",
+        )
         ev.add("status", "TENTATIVE" if a.status == AppointmentStatus.BOOKED else "CONFIRMED")
         ev.add("sequence", len(a.history))
         cal.add_component(ev)

@@ -12,11 +12,23 @@ transaction. Cancelling or marking a no-show sets ``active=False`` so the slot f
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+
+from anagen.accounts.clinic_time import human_date, human_datetime, zone_of
+from anagen.clinical import PROCEDURES
+
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# Reminder lead times: at least an hour, at most two weeks before the appointment.
+MIN_LEAD_HOURS, MAX_LEAD_HOURS = 1, 24 * 14
+
+
+def _choices_check(
+    field: str, choices: type[models.TextChoices], name: str
+) -> models.CheckConstraint:
+    return models.CheckConstraint(condition=Q(**{f"{field}__in": choices.values}), name=name)
 
 
 class ResourceKind(models.TextChoices):
@@ -59,10 +71,23 @@ class Resource(models.Model):
                 condition=Q(rotor_radius_cm__isnull=True) | Q(rotor_radius_cm__gt=0),
                 name="rotor_radius_positive",
             ),
+            models.CheckConstraint(
+                condition=Q(kind="centrifuge") | Q(rotor_radius_cm__isnull=True),
+                name="rotor_radius_only_on_centrifuges",
+            ),
+            _choices_check("kind", ResourceKind, "resource_kind_valid"),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def licensed_labels(self) -> list[str]:
+        """What the practitioner may perform, in words."""
+        return [
+            str(PROCEDURES[p]["label"]) if p in PROCEDURES else p
+            for p in self.licensed_procedures or []
+        ]
 
 
 class WorkingHours(models.Model):
@@ -81,7 +106,11 @@ class WorkingHours(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.resource} {self.weekday} {self.start}-{self.end}"
+        return f"{self.resource} {self.weekday_name} {self.start:%H:%M}–{self.end:%H:%M}"
+
+    @property
+    def weekday_name(self) -> str:
+        return WEEKDAY_NAMES[self.weekday] if 0 <= self.weekday <= 6 else str(self.weekday)
 
 
 class PlanStatus(models.TextChoices):
@@ -109,9 +138,10 @@ class TreatmentPlan(models.Model):
     class Meta:
         ordering = ["-start_on", "-id"]
         indexes = [models.Index(fields=["patient", "status"])]
+        constraints = [_choices_check("status", PlanStatus, "plan_status_valid")]
 
     def __str__(self) -> str:
-        return f"{self.protocol_name} from {self.start_on}"
+        return f"{self.protocol_name} from {human_date(self.start_on)}"
 
 
 class AppointmentKind(models.TextChoices):
@@ -188,15 +218,37 @@ class Appointment(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(starts_at__lt=F("ends_at")), name="appointment_starts_before_end"
-            )
+            ),
+            models.CheckConstraint(condition=Q(sequence__gte=1), name="appointment_sequence_1_up"),
+            # A protocol window is both ends or none, in order.
+            models.CheckConstraint(
+                condition=Q(window_earliest__isnull=True, window_latest__isnull=True)
+                | Q(
+                    window_earliest__isnull=False,
+                    window_latest__isnull=False,
+                    window_earliest__lte=F("window_latest"),
+                ),
+                name="appointment_window_in_order",
+            ),
+            _choices_check("status", AppointmentStatus, "appointment_status_valid"),
+            _choices_check("kind", AppointmentKind, "appointment_kind_valid"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.sequence} at {self.starts_at:%Y-%m-%d %H:%M}"
+        return f"{self.get_kind_display()} {self.sequence} at {human_datetime(self.starts_at)}"
 
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def needs_session_record(self) -> bool:
+        """A PRP or mesotherapy visit: it completes when its session record is signed."""
+        return self.procedure in PROCEDURES
+
+    @property
+    def procedure_label(self) -> str:
+        return str(PROCEDURES.get(self.procedure, {}).get("label", self.procedure))
 
     def outside_window(self, on: dt.date | None = None) -> bool:
         day = on or self.local_date
@@ -206,7 +258,7 @@ class Appointment(models.Model):
 
     @property
     def local_date(self) -> dt.date:
-        return self.starts_at.astimezone(ZoneInfo(self.clinic.timezone)).date()
+        return self.starts_at.astimezone(zone_of(self.clinic)).date()
 
 
 class Phase(models.TextChoices):
@@ -230,7 +282,8 @@ class ResourceBooking(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(starts_at__lt=F("ends_at")), name="booking_starts_before_end"
-            )
+            ),
+            _choices_check("phase", Phase, "booking_phase_valid"),
         ]
 
     def __str__(self) -> str:
@@ -262,9 +315,18 @@ class Recall(models.Model):
     class Meta:
         ordering = ["due_from", "id"]
         indexes = [models.Index(fields=["clinic", "status", "due_from"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(due_from__lte=F("due_until")), name="recall_due_in_order"
+            ),
+            _choices_check("status", RecallStatus, "recall_status_valid"),
+        ]
 
     def __str__(self) -> str:
-        return f"Recall {self.due_from}–{self.due_until} ({self.status})"
+        return (
+            f"Recall {human_date(self.due_from)} – {human_date(self.due_until)} "
+            f"({self.get_status_display().lower()})"
+        )
 
 
 class Channel(models.TextChoices):
@@ -285,7 +347,12 @@ class ReminderRule(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["clinic", "channel", "lead_hours"], name="one_rule_per_lead_time"
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(lead_hours__gte=MIN_LEAD_HOURS, lead_hours__lte=MAX_LEAD_HOURS),
+                name="reminder_lead_hours_range",
+            ),
+            _choices_check("channel", Channel, "reminder_rule_channel_valid"),
         ]
 
     def __str__(self) -> str:
@@ -309,11 +376,12 @@ class ReminderSent(models.Model):
     class Meta:
         ordering = ["-sent_at"]
         constraints = [
-            models.UniqueConstraint(fields=["appointment", "rule"], name="one_reminder_per_rule")
+            models.UniqueConstraint(fields=["appointment", "rule"], name="one_reminder_per_rule"),
+            _choices_check("status", ReminderStatus, "reminder_sent_status_valid"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.channel} reminder {self.status}"
+        return f"{self.get_channel_display()} reminder: {self.get_status_display().lower()}"
 
 
 class CalendarFeedToken(models.Model):

@@ -4,25 +4,29 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
+from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from anagen.accounts.access import Actor
-from anagen.accounts.permissions import Perm
+from anagen.accounts.access import MAX_DB_ID, Actor
+from anagen.accounts.models import Membership
+from anagen.accounts.permissions import ROLE_PERMS, Perm
 from anagen.patients.models import Patient
 from anagen.scheduling.models import (
     OPEN_STATUSES,
     Appointment,
     AppointmentStatus,
+    CalendarFeedToken,
     PlanStatus,
     Recall,
     RecallStatus,
+    ReminderRule,
     Resource,
     ResourceKind,
     TreatmentPlan,
+    WorkingHours,
 )
 
 UPCOMING_LIMIT = 5
@@ -30,9 +34,12 @@ UPCOMING_LIMIT = 5
 
 def _pk(value: object) -> int:
     try:
-        return int(value)  # type: ignore[call-overload]
+        pk = int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError):
         raise Http404("Not found.") from None
+    if not 0 < pk <= MAX_DB_ID:  # larger ids cannot exist and overflow SQLite's integer
+        raise Http404("Not found.")
+    return pk
 
 
 def appointments_for(actor: Actor) -> QuerySet[Appointment]:
@@ -105,7 +112,7 @@ def calendar_days(
     include_cancelled: bool = False,
 ) -> list[CalendarDay]:
     """Appointments of ``days`` clinic-local days from ``start``, in one query."""
-    tz = ZoneInfo(actor.clinic.timezone)
+    tz = actor.tz
     lo = dt.datetime.combine(start, dt.time(0), tzinfo=tz)
     hi = dt.datetime.combine(start + dt.timedelta(days=days), dt.time(0), tzinfo=tz)
     qs = appointments_for(actor).filter(starts_at__gte=lo, starts_at__lt=hi)
@@ -153,7 +160,9 @@ def patient_schedule(*, actor: Actor, patient: Patient) -> PatientSchedule:
         .select_related("practitioner", "room", "clinic")
         .order_by("starts_at")[:UPCOMING_LIMIT]
     )
-    recall = Recall.objects.filter(patient=patient, status=RecallStatus.OPEN).first()
+    recall = Recall.objects.filter(
+        patient=patient, clinic=actor.clinic, status=RecallStatus.OPEN
+    ).first()
     return PatientSchedule(
         plan=plan,
         done=getattr(plan, "n_done", 0),
@@ -169,3 +178,152 @@ def practitioners_for(actor: Actor) -> QuerySet[Resource]:
 
 def rooms_for(actor: Actor) -> QuerySet[Resource]:
     return resources_for(actor, active_only=True).filter(kind=ResourceKind.ROOM)
+
+
+def plan_appointments(plan: TreatmentPlan) -> QuerySet[Appointment]:
+    """A plan's sessions in order (the plan came through ``plan_for``)."""
+    return plan.appointments.select_related("practitioner", "room", "clinic").order_by(
+        "sequence", "starts_at"
+    )
+
+
+# --- Appointment history -------------------------------------------------------------------
+
+EVENT_LABELS = {
+    "booked": "Booked",
+    "moved": "Moved",
+    **{s.value: str(s.label) for s in AppointmentStatus},
+}
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: dt.datetime | None
+    event: str
+    by: str
+    reason: str = ""
+    moved_from: dt.datetime | None = None
+    moved_to: dt.datetime | None = None
+    outside_window: bool = False
+
+
+def _instant(value: Any) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        return value
+    try:
+        parsed = dt.datetime.fromisoformat(str(value))
+    except (TypeError, ValueError):
+        return None
+    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=dt.UTC)
+
+
+def appointment_history(appointment: Appointment) -> list[HistoryEntry]:
+    """The appointment's history as instants and words (the JSON stores ISO stamps and codes);
+    pages show the instants in the clinic's zone."""
+    out = []
+    for h in appointment.history or []:
+        if not isinstance(h, dict):
+            continue
+        code = str(h.get("event", ""))
+        out.append(
+            HistoryEntry(
+                at=_instant(h.get("at")),
+                event=EVENT_LABELS.get(code, code.replace("_", " ").capitalize()),
+                by=str(h.get("by", "")),
+                reason=str(h.get("reason", "") or ""),
+                moved_from=_instant(h["starts_at"]) if code == "moved" else None,
+                moved_to=_instant(h.get("to")) if code == "moved" else None,
+                outside_window=bool(h.get("outside_window")),
+            )
+        )
+    return out
+
+
+# --- Resources, feeds and reminder rules (management pages) --------------------------------
+
+
+def resources_with_hours(actor: Actor) -> QuerySet[Resource]:
+    return resources_for(actor).prefetch_related("working_hours")
+
+
+def working_hours_of(resource: Resource) -> list[WorkingHours]:
+    return list(resource.working_hours.all())
+
+
+def practitioner_candidates(actor: Actor) -> QuerySet[Membership]:
+    """Active members who may perform sessions (the permission table says which roles) and are
+    not yet a practitioner resource."""
+    actor.require(Perm.RESOURCES_MANAGE)
+    roles = [role for role, perms in ROLE_PERMS.items() if Perm.SESSION_PERFORM in perms]
+    return (
+        Membership.objects.filter(clinic=actor.clinic, is_active=True, role__in=roles)
+        .exclude(scheduling_resource__isnull=False)
+        .select_related("user")
+    )
+
+
+def feed_practitioners(actor: Actor) -> list[Resource]:
+    """Whose feeds the actor may see: everyone's for a resource manager, else their own."""
+    qs = practitioners_for(actor)
+    if not actor.can(Perm.RESOURCES_MANAGE):
+        qs = qs.filter(membership=actor.membership)
+    return list(qs)
+
+
+def feed_tokens(resources: list[Resource]) -> dict[int, CalendarFeedToken]:
+    return {t.resource_id: t for t in CalendarFeedToken.objects.filter(resource__in=resources)}
+
+
+def reminder_rules_for(actor: Actor) -> QuerySet[ReminderRule]:
+    actor.require(Perm.REMINDERS_MANAGE)
+    return ReminderRule.objects.filter(clinic=actor.clinic)
+
+
+def reminder_rule_for(actor: Actor, rule_id: object) -> ReminderRule:
+    rule = reminder_rules_for(actor).filter(pk=_pk(rule_id)).first()
+    if rule is None:
+        raise Http404("No such rule.")
+    return rule
+
+
+def plan_search(
+    *, actor: Actor, patient: Patient | None = None, status: str | None = None
+) -> QuerySet[TreatmentPlan]:
+    """Plans for the API list, newest first, each with its appointments in sequence."""
+    from django.db.models import Prefetch
+
+    qs = plans_for(actor).prefetch_related(
+        Prefetch("appointments", queryset=Appointment.objects.order_by("sequence"))
+    )
+    if patient is not None:
+        qs = qs.filter(patient=patient)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-created_at", "-id")
+
+
+def appointment_search(
+    *,
+    actor: Actor,
+    patient: Patient | None = None,
+    starts_from: dt.datetime | None = None,
+    starts_before: dt.datetime | None = None,
+    practitioner_id: int | None = None,
+    room_id: int | None = None,
+    status: str | None = None,
+) -> QuerySet[Appointment]:
+    """Appointments for the API list, in time order, filtered by what the caller gave."""
+    qs = appointments_for(actor)
+    if patient is not None:
+        qs = qs.filter(patient=patient)
+    if starts_from is not None:
+        qs = qs.filter(starts_at__gte=starts_from)
+    if starts_before is not None:
+        qs = qs.filter(starts_at__lt=starts_before)
+    if practitioner_id is not None:
+        qs = qs.filter(practitioner_id=practitioner_id)
+    if room_id is not None:
+        qs = qs.filter(room_id=room_id)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("starts_at", "id")

@@ -6,7 +6,6 @@ import datetime as dt
 import re
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import messages
@@ -18,7 +17,6 @@ from django.views.decorators.http import require_POST
 
 from anagen.accounts.access import ClinicRequest, patient_for
 from anagen.accounts.decorators import clinic_view
-from anagen.accounts.models import Membership, Role
 from anagen.accounts.permissions import Perm
 from anagen.scheduling import feeds, selectors, services
 from anagen.scheduling.forms import (
@@ -29,16 +27,10 @@ from anagen.scheduling.forms import (
     PlanChooseForm,
     ResourceForm,
 )
-from anagen.scheduling.models import (
-    CalendarFeedToken,
-    Channel,
-    ReminderRule,
-    ResourceKind,
-    WorkingHours,
-)
+from anagen.scheduling.models import WEEKDAY_NAMES, Channel, ResourceKind, WorkingHours
 from anagen.web.forms import attach_errors
 
-WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+WEEKDAYS = [name[:3] for name in WEEKDAY_NAMES]
 
 
 def _field(form: Any, name: str) -> forms.ChoiceField:
@@ -53,11 +45,9 @@ def _refuse(request: HttpRequest, reason: str) -> HttpResponse:
 # --- Plan: choose a protocol, preview, book ------------------------------------------------
 
 
-@clinic_view(Perm.CLINICAL_VIEW)
+@clinic_view(Perm.PLAN)
 def plan_new(request: ClinicRequest, patient_id: int) -> HttpResponse:
     patient = patient_for(request.actor, patient_id)
-    if request.actor.role not in services.PLAN_ROLES:
-        return _refuse(request, "Only a physician can choose a protocol.")
     source = request.POST if request.method == "POST" else request.GET
     form = PlanChooseForm(source if "protocol_id" in source else None)
     preview: list[services.SessionPreview] | None = None
@@ -86,7 +76,8 @@ def plan_new(request: ClinicRequest, patient_id: int) -> HttpResponse:
             else:
                 messages.success(
                     request,
-                    f"Booked {plan.appointments.count()} sessions of {plan.protocol_name}.",
+                    f"Booked {selectors.plan_appointments(plan).count()} sessions of "
+                    f"{plan.protocol_name}.",
                 )
                 return redirect("patient-detail", patient_id=patient.pk)
         try:
@@ -109,7 +100,6 @@ def plan_new(request: ClinicRequest, patient_id: int) -> HttpResponse:
             "preview": preview,
             "chosen": chosen,
             "bookable": bool(preview) and all(s.slots for s in preview or []),
-            "tz": ZoneInfo(request.actor.clinic.timezone),
         },
         status=status,
     )
@@ -132,9 +122,7 @@ def plan_detail(request: ClinicRequest, plan_id: int) -> HttpResponse:
                 messages.success(request, "Plan cancelled; its open appointments were cancelled.")
                 return redirect("plan-detail", plan_id=plan.pk)
         status = 400
-    appointments = plan.appointments.select_related("practitioner", "room", "clinic").order_by(
-        "sequence", "starts_at"
-    )
+    appointments = selectors.plan_appointments(plan)
     return render(
         request,
         "scheduling/plan_detail.html",
@@ -153,18 +141,16 @@ def _resource_choices(request: ClinicRequest, kind: str) -> list[tuple[Any, str]
     ]
 
 
-@clinic_view(Perm.PATIENT_VIEW)
+@clinic_view(Perm.BOOK)
 def appointment_new(request: ClinicRequest, patient_id: int) -> HttpResponse:
     patient = patient_for(request.actor, patient_id)
-    if request.actor.role not in services.BOOKING_ROLES:
-        return _refuse(request, "Your role cannot book appointments.")
     form = AppointmentBookForm(request.POST or None)
     _field(form, "practitioner").choices = _resource_choices(request, ResourceKind.PRACTITIONER)
     _field(form, "room").choices = _resource_choices(request, ResourceKind.ROOM)
     _field(form, "centrifuge").choices = [("", "—"), *_resource_choices(request, "centrifuge")]
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        tz = ZoneInfo(request.actor.clinic.timezone)
+        tz = request.actor.tz
         try:
             appt = services.appointment_book(
                 actor=request.actor,
@@ -192,12 +178,13 @@ def appointment_new(request: ClinicRequest, patient_id: int) -> HttpResponse:
 
 
 def _detail_context(request: ClinicRequest, appt: Any) -> dict[str, Any]:
+    actor = request.actor
     return {
         "appt": appt,
-        "tz": ZoneInfo(appt.clinic.timezone),
+        "history": selectors.appointment_history(appt),
         "cancel_form": CancelForm(),
-        "can_book": request.actor.role in services.BOOKING_ROLES,
-        "can_complete": request.actor.role in services.PERFORMING_ROLES,
+        # A procedure appointment completes when its session record is signed, not by hand.
+        "can_complete_by_hand": actor.can(Perm.SESSION_PERFORM) and not appt.needs_session_record,
     }
 
 
@@ -248,12 +235,10 @@ def appointment_status(request: ClinicRequest, appointment_id: int) -> HttpRespo
     return redirect("appointment-detail", appointment_id=appt.pk)
 
 
-@clinic_view(Perm.PATIENT_VIEW)
+@clinic_view(Perm.BOOK)
 def appointment_move(request: ClinicRequest, appointment_id: int) -> HttpResponse:
     appt = selectors.appointment_for(request.actor, appointment_id)
-    if request.actor.role not in services.BOOKING_ROLES:
-        return _refuse(request, "Your role cannot reschedule appointments.")
-    tz = ZoneInfo(appt.clinic.timezone)
+    tz = request.actor.tz
     local = appt.starts_at.astimezone(tz)
     form = MoveForm(
         request.POST or None, initial={"date": local.date(), "time": local.time(), "scope": "this"}
@@ -280,7 +265,7 @@ def appointment_move(request: ClinicRequest, appointment_id: int) -> HttpRespons
     return render(
         request,
         "scheduling/appointment_move.html",
-        {"appt": appt, "form": form, "warnings": warnings, "tz": tz},
+        {"appt": appt, "form": form, "warnings": warnings},
         status=status,
     )
 
@@ -297,8 +282,7 @@ def _int_or_none(value: str | None) -> int | None:
 
 @clinic_view(Perm.PATIENT_VIEW)
 def calendar(request: ClinicRequest) -> HttpResponse:
-    tz = ZoneInfo(request.actor.clinic.timezone)
-    today = dt.datetime.now(tz).date()
+    today = request.actor.today()
     view = "day" if request.GET.get("view") == "day" else "week"
     try:
         day = dt.date.fromisoformat(request.GET.get("date", "")[:10])
@@ -336,7 +320,6 @@ def calendar(request: ClinicRequest) -> HttpResponse:
             "view": view,
             "day": day,
             "today": today,
-            "tz": tz,
             "practitioners": [r for r in resources if r.kind == ResourceKind.PRACTITIONER],
             "rooms": [r for r in resources if r.kind == ResourceKind.ROOM],
             "practitioner": practitioner,
@@ -386,18 +369,10 @@ def parse_hours(text: str) -> list[tuple[int, dt.time, dt.time]]:
     return rows
 
 
-@clinic_view(Perm.PATIENT_VIEW)
+@clinic_view(Perm.RESOURCES_MANAGE)
 def resource_list(request: ClinicRequest) -> HttpResponse:
-    if request.actor.role not in services.ADMIN_ROLES:
-        return _refuse(request, "Only a clinic admin can manage resources.")
     form = ResourceForm(request.POST or None)
-    members = (
-        Membership.objects.filter(
-            clinic=request.actor.clinic, is_active=True, role__in=[Role.PHYSICIAN, Role.NURSE]
-        )
-        .exclude(scheduling_resource__isnull=False)
-        .select_related("user")
-    )
+    members = selectors.practitioner_candidates(request.actor)
     _field(form, "membership").choices = [("", "—")] + [
         (m.pk, f"{m.user} ({m.get_role_display()})") for m in members
     ]
@@ -417,22 +392,20 @@ def resource_list(request: ClinicRequest) -> HttpResponse:
         else:
             messages.success(request, f"Added {resource.name}.")
             return redirect("resource-detail", resource_id=resource.pk)
-    resources = selectors.resources_for(request.actor).prefetch_related("working_hours")
+    resources = selectors.resources_with_hours(request.actor)
     status = 400 if request.method == "POST" else 200
     return render(
         request,
         "scheduling/resources.html",
-        {"form": form, "resources": resources, "weekdays": WEEKDAYS},
+        {"form": form, "resources": resources},
         status=status,
     )
 
 
-@clinic_view(Perm.PATIENT_VIEW)
+@clinic_view(Perm.RESOURCES_MANAGE)
 def resource_detail(request: ClinicRequest, resource_id: int) -> HttpResponse:
     resource = selectors.resource_for(request.actor, resource_id)
-    if request.actor.role not in services.ADMIN_ROLES:
-        return _refuse(request, "Only a clinic admin can manage resources.")
-    hours = list(resource.working_hours.all())
+    hours = selectors.working_hours_of(resource)
     form = HoursForm(request.POST or None, initial={"hours": _hours_text(hours)})
     if request.method == "POST":
         if "active" in request.POST:
@@ -456,7 +429,12 @@ def resource_detail(request: ClinicRequest, resource_id: int) -> HttpResponse:
     return render(
         request,
         "scheduling/resource_detail.html",
-        {"resource": resource, "form": form, "radius": resource.rotor_radius_cm or Decimal(0)},
+        {
+            "resource": resource,
+            "hours": hours,
+            "form": form,
+            "radius": resource.rotor_radius_cm or Decimal(0),
+        },
         status=status,
     )
 
@@ -466,13 +444,8 @@ def resource_detail(request: ClinicRequest, resource_id: int) -> HttpResponse:
 
 @clinic_view(Perm.PATIENT_VIEW)
 def feed_list(request: ClinicRequest) -> HttpResponse:
-    qs = selectors.practitioners_for(request.actor)
-    if request.actor.role not in services.ADMIN_ROLES:
-        qs = qs.filter(membership=request.actor.membership)
-    practitioners = list(qs)
-    tokens = {
-        t.resource_id: t for t in CalendarFeedToken.objects.filter(resource__in=practitioners)
-    }
+    practitioners = selectors.feed_practitioners(request.actor)
+    tokens = selectors.feed_tokens(practitioners)
     new_url = ""
     if request.method == "POST":
         resource = selectors.resource_for(request.actor, request.POST.get("resource"))
@@ -486,7 +459,7 @@ def feed_list(request: ClinicRequest) -> HttpResponse:
         messages.success(
             request, f"New feed address for {resource.name}; the old one stops working now."
         )
-        tokens[resource.pk] = CalendarFeedToken.objects.get(resource=resource)
+        tokens.update(selectors.feed_tokens([resource]))
     rows = [(p, tokens.get(p.pk)) for p in practitioners]
     return render(request, "scheduling/feeds.html", {"rows": rows, "new_url": new_url})
 
@@ -509,11 +482,9 @@ class ReminderRuleForm(forms.Form):
     )
 
 
-@clinic_view(Perm.PATIENT_VIEW)
+@clinic_view(Perm.REMINDERS_MANAGE)
 def reminder_rules(request: ClinicRequest) -> HttpResponse:
-    """Clinic admins set when reminders go out; the worker sends them at these lead times."""
-    if request.actor.role not in services.ADMIN_ROLES:
-        return _refuse(request, "Only a clinic admin can change reminder rules.")
+    """Who manages reminders sets when they go out; the worker sends them at these lead times."""
     form = ReminderRuleForm(request.POST if request.POST.get("action") == "add" else None)
     if request.method == "POST":
         if request.POST.get("action") == "add":
@@ -526,20 +497,13 @@ def reminder_rules(request: ClinicRequest) -> HttpResponse:
                     messages.success(request, "Reminder rule added.")
                     return redirect("reminder-rules")
         else:
-            rule_id = _int_or_none(request.POST.get("rule"))
-            rule = (
-                ReminderRule.objects.filter(clinic=request.actor.clinic, pk=rule_id).first()
-                if rule_id is not None
-                else None
-            )
-            if rule is None:
-                raise Http404("No such rule.")
+            rule = selectors.reminder_rule_for(request.actor, request.POST.get("rule"))
             services.reminder_rule_set_active(
                 actor=request.actor, rule=rule, active=request.POST.get("active") == "1"
             )
             messages.success(request, f"{rule} {'enabled' if rule.is_active else 'disabled'}.")
             return redirect("reminder-rules")
-    rules = ReminderRule.objects.filter(clinic=request.actor.clinic)
+    rules = selectors.reminder_rules_for(request.actor)
     return render(
         request,
         "scheduling/reminder_rules.html",

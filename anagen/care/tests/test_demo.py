@@ -1,8 +1,6 @@
-"""The demo seed: consistent diagnoses, fast, and idempotent."""
+"""The demo seed: consistent diagnoses, idempotent (its speed: benchmarks/demo_load.py)."""
 
 from __future__ import annotations
-
-import time
 
 import pytest
 from django.utils import timezone
@@ -14,16 +12,13 @@ from anagen.demo import seed_demo
 pytestmark = pytest.mark.django_db
 
 
-def test_seed_care_demo_is_consistent_fast_and_idempotent():
+def test_seed_care_demo_is_consistent_and_idempotent():
     today = timezone.localdate()
     seed_demo(today)
-    started = time.perf_counter()
     seed_care_demo(today)
-    elapsed = time.perf_counter() - started
     assessments = Assessment.objects.select_related("patient").prefetch_related("patient__intakes")
     count = assessments.count()
     assert 100 <= count <= 150  # about 70% of 180 patients
-    assert elapsed < 10
     for a in assessments:
         pattern = a.patient.intakes.all()[0].hair_loss_pattern
         expected = {

@@ -20,11 +20,12 @@ pytestmark = pytest.mark.django_db
 
 
 def gate(staff, patient, user=None, procedure="prp_scalp", on=None):
+    # The gate runs when a session starts: a nurse or physician does that.
     return services.session_gate(
-        actor=staff.actor(user or staff.front_desk),
+        actor=staff.actor(user or staff.nurse),
         patient=patient,
         procedure=procedure,
-        on=on or timezone.localdate(),
+        on=on,
     )
 
 
@@ -73,7 +74,7 @@ def test_changed_intake_turns_eligible_into_defer(clinic_a, patient_a):
     assert result.reasons == [
         f"Screening for PRP injection, scalp says defer: not before {earliest.day} {earliest:%b %Y}."
     ]
-    # The reasons never carry the clinical finding (front desk reads them).
+    # The reasons never carry the clinical finding (it stays on the screening record).
     assert "Ibuprofen" not in " ".join(result.reasons)
 
 
@@ -159,3 +160,27 @@ def test_other_clinic_patient_is_404_and_unknown_procedure_is_an_error(
         gate(clinic_a, patient_b)
     with pytest.raises(ValidationError):
         gate(clinic_a, patient_a, procedure="botox")
+
+
+def test_reasons_are_clinical_and_only_a_clinical_actor_reads_them(clinic_a, patient_a):
+    record_intake(clinic_a, patient_a)
+    assess(clinic_a, patient_a)
+    nurse = gate(clinic_a, patient_a)
+    assert nurse.reasons == ["No valid consent for PRP, scalp: none signed."]
+    front_desk = gate(clinic_a, patient_a, user=clinic_a.front_desk)
+    assert not front_desk.ok
+    assert front_desk.reasons == [services.NOT_CLEARED]
+    assert "consent" not in " ".join(front_desk.reasons).lower()
+
+
+def test_gate_uses_the_clinics_date_not_utcs(clinic_a, patient_a, monkeypatch):
+    """Noon UTC is already tomorrow on Kiritimati (UTC+14): the gate screens for that date."""
+    ready_patient(clinic_a, patient_a)
+    clinic_a.clinic.timezone = "Pacific/Kiritimati"
+    clinic_a.clinic.save(update_fields=["timezone"])
+    utc_today = timezone.now().astimezone(dt.UTC).date()
+    noon_utc = dt.datetime.combine(utc_today, dt.time(12, 0), tzinfo=dt.UTC)
+    monkeypatch.setattr(timezone, "now", lambda: noon_utc)
+    result = gate(clinic_a, patient_a, on=None)
+    assert result.screening is not None
+    assert result.screening.planned_on == utc_today + dt.timedelta(days=1)

@@ -52,7 +52,7 @@ def test_nurse_drafts_physician_signs_then_locked(clinic_a, patient_a):
     sign = reverse("care-assessment-sign", args=[patient_a.pk, 1])
     r = nurse.post(sign)
     assert r.status_code == 403
-    assert "Only a physician can sign an assessment." in r.content.decode()
+    assert "Your role cannot sign assessments." in r.content.decode()
 
     physician = clinic_a.client(clinic_a.physician)
     assert physician.post(sign).status_code == 302
@@ -156,7 +156,11 @@ def test_screening_page_flow_and_override(clinic_a, patient_a):
     assert s.decision == "review"
     assert s.inputs["patient"]["smoker"] is True
     page = physician.get(r["Location"]).content.decode()
-    assert "Tobacco use: a relative contraindication" in page and "clinical-facts.md 4.1" in page
+    assert "Tobacco use: a relative contraindication" in page
+    # The source reads as a reference (author, year, title), never a file name or a code.
+    assert "Le QD (2018). What are contraindications for PRP knee injections? Medscape." in page
+    assert "clinical-facts" not in page and ".md" not in page
+    assert "Relative contraindication" in page and "Needs a physician&#x27;s review" in page
     assert "Override as eligible" in page
 
     url = reverse("care-screening-override", args=[patient_a.pk, s.pk])
@@ -360,9 +364,9 @@ def test_chart_panel_and_timeline_with_bounded_queries(clinic_a, patient_a):
     page = c.get(url).content.decode()
     assert 'id="care-panel"' in page
     assert "Androgenetic alopecia (male pattern), Norwood-Hamilton III vertex" in page
-    assert "PRP injection, scalp: eligible" in page
+    assert "PRP injection, scalp: Eligible" in page
     assert "PRP, scalp: Valid" in page
-    assert "Assessment v1" in page and "Screening PRP injection, scalp: eligible" in page
+    assert "Assessment v1" in page and "Screening PRP injection, scalp: Eligible" in page
     assert "Consent signed: PRP, scalp (v1)" in page
     with CaptureQueriesContext(connection) as few:
         c.get(url)

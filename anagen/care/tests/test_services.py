@@ -160,7 +160,7 @@ def test_decisions_from_the_kernel(clinic_a, patient_a):
 def test_assessment_rules(clinic_a, patient_a):
     nurse = clinic_a.actor(clinic_a.nurse)
     draft = assess(clinic_a, patient_a, sign=False)
-    with pytest.raises(PermissionDenied, match="Only a physician can sign"):
+    with pytest.raises(PermissionDenied, match="Your role cannot sign assessments"):
         services.assessment_sign(actor=nurse, assessment=draft)
     with pytest.raises(PermissionDenied):
         services.assessment_create(

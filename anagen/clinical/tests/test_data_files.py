@@ -14,7 +14,7 @@ from anagen.clinical import (
     PROCEDURES,
 )
 from anagen.clinical.datafiles import load
-from anagen.clinical.screening import _LEVELS
+from anagen.clinical.screening import _LEVELS, reference_text, source_for_rule
 
 DATA_FILES = sorted(
     p.name.removesuffix(".json")
@@ -36,14 +36,39 @@ def test_vocabulary_entries_have_labels_and_sources() -> None:
                 assert entry["label"] and entry["source"], (section, code)
 
 
-def test_screening_rules_have_level_message_and_source() -> None:
+def test_screening_rules_have_level_message_and_references() -> None:
     ruleset = load("screening")
+    references = load("references")["references"]
     assert ruleset["name"] and ruleset["version"]
     for rule in ruleset["rules"]:
         assert rule["level"] in _LEVELS
-        assert rule["message"] and rule["source"], rule["id"]
+        assert rule["message"] and rule["references"], rule["id"]
+        assert all(r in references for r in rule["references"]), rule["id"]
+        assert "source" not in rule, rule["id"]
     for threshold in ruleset["thresholds"].values():
-        assert threshold["source"]
+        assert threshold["references"]
+        assert all(r in references for r in threshold["references"])
+
+
+def test_references_read_as_references() -> None:
+    """Author (or publisher), title and where: never a file name or a section of our notes."""
+    for ref_id, ref in load("references")["references"].items():
+        assert ref["title"] and ref["published"], ref_id
+        assert ref["authors"] or ref["title"].startswith("["), ref_id
+        assert ref["year"] is None or 1950 < ref["year"] < 2100, ref_id
+        text = reference_text(ref_id)
+        assert ".md" not in text and "clinical-facts" not in text, ref_id
+
+
+def test_screening_finding_source_is_a_reference() -> None:
+    assert source_for_rule("nsaid_washout").startswith("Krauss Dermatology. Pre-PRP instructions.")
+    assert "Le QD (2018). What are contraindications for PRP knee injections? Medscape." in (
+        source_for_rule("platelet_dysfunction")
+    )
+
+
+def test_screening_washouts() -> None:
+    ruleset = load("screening")
     washouts = {r["id"]: r["washout_days"] for r in ruleset["rules"] if "washout_days" in r}
     assert washouts == {
         "nsaid_washout": 7,

@@ -1,5 +1,7 @@
-"""Schemathesis drives every operation of the OpenAPI schema with generated input: no 500s,
-and every response matches the documented status codes and shapes."""
+"""Schemathesis drives every operation of the OpenAPI schema with generated input and runs its
+default checks: no 5xx, every status code, content type, header and body as documented,
+schema-violating input refused, schema-valid input accepted, authentication enforced, and
+undeclared methods answered 405."""
 
 import pytest
 import schemathesis
@@ -7,12 +9,27 @@ from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.config import SchemathesisConfig
 
 from anagen.accounts.models import Membership
 from anagen.accounts.services import api_token_create
 
-schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_application())
+# One change to the defaults: schema-valid input may also be refused with 422 by a rule the
+# schema cannot say (a measurement dated in the future, a screening gate, a slot outside the
+# working hours). Input the schema itself rules out must still be refused (negative checks).
+CONFIG = SchemathesisConfig.from_dict(
+    {
+        "checks": {
+            "positive_data_acceptance": {
+                "expected-statuses": ["2xx", "3xx", "401", "403", "404", "409", "422", "429"]
+            }
+        }
+    }
+)
+
+schema = schemathesis.openapi.from_wsgi(
+    "/api/v1/openapi.json", get_wsgi_application(), config=CONFIG
+)
 
 
 @pytest.fixture
@@ -36,11 +53,10 @@ def token(clinic_a, patient_a, keep_test_connection):
 
 @schema.parametrize()
 @settings(
-    max_examples=30,
+    max_examples=10,
+    derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-def test_api_never_fails_on_generated_input(case, token):
-    case.call_and_validate(
-        headers={"Authorization": f"Bearer {token}"}, checks=[not_a_server_error]
-    )
+def test_api_answers_as_documented(case, token):
+    case.call_and_validate(headers={"Authorization": f"Bearer {token}"})

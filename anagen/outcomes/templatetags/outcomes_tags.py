@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import template
 
 from anagen.accounts.access import Actor
+from anagen.accounts.clinic_time import human_date
 from anagen.accounts.permissions import Perm
-from anagen.outcomes.models import MeasurementSet, PhotoSet
+from anagen.outcomes import selectors
 from anagen.patients.models import Patient
 
 register = template.Library()
@@ -22,14 +24,22 @@ def pct(value: float | None) -> str:
     return f"{value * 100:.1f} %"
 
 
+@register.filter
+def isodate(value: str | None) -> str:
+    """A date stored as text ("2025-01-10", e.g. in an import preview) → "10 Jan 2025"."""
+    if not value:
+        return "—"
+    try:
+        return human_date(dt.date.fromisoformat(str(value)))
+    except ValueError:
+        return str(value)
+
+
 @register.inclusion_tag("outcomes/_panel.html")
 def outcomes_panel(patient: Patient, actor: Actor) -> dict[str, Any]:
     # Three small queries whatever the history: counts and the latest set.
-    sets = MeasurementSet.objects.filter(patient=patient)
     return {
         "patient": patient,
-        "set_count": sets.count(),
-        "latest": sets.order_by("-measured_on", "-id").first(),
-        "photo_set_count": PhotoSet.objects.filter(patient=patient).count(),
-        "can_record": actor.can(Perm.INTAKE_RECORD),
+        **selectors.outcomes_summary(patient),
+        "can_record": actor.can(Perm.OUTCOMES_RECORD),
     }

@@ -45,8 +45,9 @@ def test_grouping_filters_and_responder_rules(clinic_a):
     _cohort(clinic_a, [(100, 130), (100, 105)], sex="male")
     _cohort(clinic_a, [(120, 150)], sex="female")
     outcomes = selectors.patient_outcomes(clinic=clinic_a.clinic, rule="density_increase_10pct")
-    by_sex = {c.label: c for c in selectors.cohorts(outcomes, "sex")}
+    by_sex = {c.code: c for c in selectors.cohorts(outcomes, "sex")}
     assert by_sex["male"].n == 2 and by_sex["female"].n == 1
+    assert (by_sex["male"].label, by_sex["female"].label) == ("Male", "Female")
     male = by_sex["male"].responders
     assert male is not None and (male.k, male.n) == (1, 2)
     only_f = selectors.cohorts(outcomes, "age_band", {"sex": "female"})
@@ -78,3 +79,56 @@ def test_analytics_page_chart_export_and_access(clinic_a, clinic_b):
     assert "No patient has a baseline" in other
     # Unknown choices are a form error, not a 500.
     assert c.get("/analytics/", {"group_by": "shoe_size"}).status_code == 400
+
+
+def test_analytics_show_labels_not_codes(clinic_a):
+    from anagen.care.models import Assessment
+
+    patients = _cohort(clinic_a, [(100, 130), (110, 120)], sex="female")
+    Assessment_fields = {f.name for f in Assessment._meta.get_fields()}
+    assert "diagnosis_code" in Assessment_fields
+    outcomes = selectors.patient_outcomes(clinic=clinic_a.clinic, rule="density_increase_10pct")
+    assert {o.groups["diagnosis"] for o in outcomes} == {"not_assessed"}
+    assert outcomes[0].group_labels()["diagnosis"] == "Not assessed"
+    c = clinic_a.client(clinic_a.physician)
+    for group_by in ("sex", "diagnosis", "protocol", "spin", "dose_band", "age_band"):
+        body = c.get("/analytics/", {"group_by": group_by}).content.decode()
+        for code in ("not_assessed", "no_plan", "not_recorded", "female<", "_"):
+            cells = [line for line in body.splitlines() if line.startswith("<td>")]
+            assert not any(code in cell for cell in cells), (group_by, code, cells)
+    body = c.get("/analytics/", {"group_by": "sex"}).content.decode()
+    assert "<td>Female</td>" in body
+    # Filter choices carry the code as value and the label as text.
+    assert '<option value="female">Female</option>' in body
+    # The responder rule's source reads as a reference, not a file name.
+    assert "Kieling L et al. (2024)" in body and ".md" not in body
+    text = c.get("/analytics/export.csv", {"group_by": "sex"}).content.decode()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert {(r["sex"], r["sex_code"]) for r in rows} == {("Female", "female")}
+    assert {(r["diagnosis"], r["diagnosis_code"]) for r in rows} == {
+        ("Not assessed", "not_assessed")
+    }
+    assert {r["method"] for r in rows} == {"Phototrichogram"}
+    assert {r["measure"] for r in rows} == {"Density"}
+    # Export time: the clinic's clock in the human format ("Mon 30 Nov 2026, 14:05").
+    import re
+
+    assert re.fullmatch(r"\w{3} \d{1,2} \w{3} \d{4}, \d{2}:\d{2}", rows[0]["exported_at"])
+    assert len(patients) == 2
+
+
+def test_analytics_permission_from_the_table(clinic_a):
+    from django.core.exceptions import PermissionDenied
+
+    from anagen.accounts.permissions import Perm, role_has
+
+    for user in (clinic_a.physician, clinic_a.nurse, clinic_a.front_desk, clinic_a.admin):
+        actor = clinic_a.actor(user)
+        allowed = role_has(actor.membership.role, Perm.ANALYTICS_VIEW)
+        if allowed:
+            selectors.require_analytics(actor)
+        else:
+            with pytest.raises(PermissionDenied):
+                selectors.require_analytics(actor)
+        status = clinic_a.client(user).get("/analytics/").status_code
+        assert status == (200 if allowed else 403)

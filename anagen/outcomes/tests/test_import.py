@@ -80,7 +80,8 @@ def test_failure_mid_commit_leaves_nothing(clinic_a, patient_a, monkeypatch):
             raise RuntimeError("disk full")
         return real(**kw)
 
-    monkeypatch.setattr(services, "measurement_set_record", flaky)
+    # import_commit records each visit through the measurements module.
+    monkeypatch.setattr(services.measurements, "measurement_set_record", flaky)
     with pytest.raises(RuntimeError):
         services.import_commit(actor=clinic_a.actor(clinic_a.nurse), batch=batch)
     assert not MeasurementSet.objects.exists()

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from anagen.audit.models import AuditEvent
 from anagen.procedures import services
-from anagen.procedures.models import DeliveryZone, LotUse, SessionStatus
+from anagen.procedures.models import DeliveryZone, LotUse, Product, SessionStatus
 from anagen.procedures.tests.helpers import complete_prp, full_prep, make_lot, ready_patient, start
 from conftest import make_patient
 
@@ -139,7 +139,11 @@ def test_expired_lot_refused_on_page(clinic_a, session):
 def test_sign_page_flow_and_lock(clinic_a, session):
     complete_prp(clinic_a, session)
     nurse = clinic_a.client(clinic_a.nurse)
-    assert nurse.post(_url("procedures-session-sign", session)).status_code == 400  # physician only
+    assert nurse.post(_url("procedures-session-sign", session)).status_code == 403  # physician only
+    assert (
+        "A physician signs."
+        in nurse.get(_url("procedures-session-detail", session)).content.decode()
+    )
     physician = clinic_a.client(clinic_a.physician)
     assert physician.post(_url("procedures-session-sign", session)).status_code == 302
     session.refresh_from_db()
@@ -161,6 +165,9 @@ def test_sign_page_flow_and_lock(clinic_a, session):
     assert ok.status_code == 302
     html = physician.get(_url("procedures-session-detail", session)).content.decode()
     assert "Forgot the note" in html and "Amendments" in html
+    assert "Notes: — → late" in html
+    trail = html.split('id="amendments"')[1]
+    assert "{'" not in trail and "baseline_photos_taken" not in trail and "True" not in trail
 
 
 def test_adverse_event_and_follow_up_pages(clinic_a, session):
@@ -244,7 +251,14 @@ def test_roles_without_clinical_access_are_refused(clinic_a, session):
     for user in (clinic_a.front_desk, clinic_a.admin):
         client = clinic_a.client(user)
         assert client.get(_url("procedures-session-detail", session)).status_code == 403
-        assert client.get(reverse("procedures-formulations")).status_code == 403
+    # Formulations are part of the catalogue (inventory), which the clinic admin manages.
+    assert (
+        clinic_a.client(clinic_a.front_desk).get(reverse("procedures-formulations")).status_code
+        == 403
+    )
+    assert (
+        clinic_a.client(clinic_a.admin).get(reverse("procedures-formulations")).status_code == 200
+    )
     assert (
         clinic_a.client(clinic_a.front_desk).get(reverse("procedures-inventory")).status_code == 403
     )
@@ -265,7 +279,7 @@ def test_inventory_receive_and_refuse_expired(clinic_a):
         {"product-name": "Citrate tube", "product-category": "tube"},
     )
     assert r.status_code == 302
-    product = services.Product.objects.get(name="Citrate tube")
+    product = Product.objects.get(name="Citrate tube")
     past = (timezone.localdate() - dt.timedelta(days=2)).isoformat()
     r = client.post(
         reverse("procedures-inventory"),

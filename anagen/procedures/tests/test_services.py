@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.utils import timezone
 
+from anagen.accounts.clinic_time import human_date
 from anagen.audit.models import AuditEvent
 from anagen.care.tests.helpers import assess, record_intake
 from anagen.procedures import selectors, services
@@ -158,7 +159,7 @@ def test_expired_lot_refused_with_clear_message(clinic_a, patient_a):
     lot = make_lot(clinic_a, number="OLD-1", expires_in_days=-3)
     with pytest.raises(ValidationError) as exc:
         services.lot_use_record(actor=clinic_a.actor(clinic_a.nurse), session=session, lot=lot)
-    expired = (timezone.localdate() - dt.timedelta(days=3)).isoformat()
+    expired = human_date(timezone.localdate() - dt.timedelta(days=3))
     assert exc.value.message_dict["lot"] == [
         f"Lot OLD-1 of RegenKit A expired on {expired}; choose another lot."
     ]

@@ -1,10 +1,12 @@
-"""The demo seeding is idempotent, deterministic and never double-books."""
+"""The demo seeding is idempotent, deterministic and never double-books.
+
+Its speed is a figure of benchmarks/demo_load.py, not an assert here.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
-import time
 
 import pytest
 
@@ -18,9 +20,7 @@ pytestmark = pytest.mark.django_db
 def test_demo_seeds_series_once_without_overlaps():
     today = dt.date.today()
     seed_demo(today)
-    started = time.monotonic()
     seed_scheduling_demo(today)
-    elapsed = time.monotonic() - started
     counts = (
         TreatmentPlan.objects.count(),
         Appointment.objects.count(),
@@ -41,4 +41,3 @@ def test_demo_seeds_series_once_without_overlaps():
     for a, b in itertools.pairwise(rows):
         if a.resource_id == b.resource_id:
             assert a.ends_at <= b.starts_at
-    assert elapsed < 15  # generous for slow CI; the figure is reported by the benchmark

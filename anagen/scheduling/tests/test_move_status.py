@@ -1,16 +1,18 @@
-"""Rescheduling inside/outside the window, status actions, check-in gate, plan completion → recall."""
+"""Rescheduling inside/outside the window, status actions, check-in (arrival, no gate),
+completion by signing the session record, plan completion → recall."""
 
 from __future__ import annotations
 
 import datetime as dt
-from types import SimpleNamespace
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
 
 from anagen.audit.models import AuditEvent
 from anagen.scheduling import services
 from anagen.scheduling.models import Appointment, Recall, ResourceBooking
+from anagen.scheduling.services import status as status_services
 from anagen.scheduling.tests.conftest import at, next_monday
 from conftest import make_patient
 
@@ -137,50 +139,116 @@ def test_cancel_frees_the_slot_and_needs_a_reason(clinic_a, kit_a, plan):
         services.appointment_cancel(actor=desk, appointment=a1, reason="again")
 
 
-def test_check_in_refused_with_gate_reasons_and_only_on_the_day(clinic_a, plan, monkeypatch):
+def _on_the_day(monkeypatch, day):
+    """Make ``day`` the clinic's today for check-in (the plan's sessions lie weeks ahead)."""
+    monkeypatch.setattr(status_services, "_today", lambda clinic: day)
+
+
+def _gate(clinic, patient, procedure="prp_scalp"):
+    from anagen.care.services import session_gate
+
+    return session_gate(
+        actor=clinic.actor(clinic.physician),
+        patient=patient,
+        procedure=procedure,
+        on=timezone.localdate(),
+    )
+
+
+def _signed_session(clinic, appt, signed=True):
+    """What procedures' session_sign leaves behind before it completes the appointment."""
+    from anagen.procedures.models import TreatmentSession
+
+    now = timezone.now()
+    sign = {"status": "signed", "signed_by": clinic.physician, "signed_at": now}
+    return TreatmentSession.objects.create(
+        clinic=clinic.clinic,
+        patient=appt.patient,
+        appointment=appt,
+        procedure=appt.procedure,
+        started_at=now,
+        started_by=clinic.nurse,
+        completed_at=now,
+        **(sign if signed else {}),
+    )
+
+
+def test_check_in_only_on_the_day(clinic_a, plan):
     desk = clinic_a.actor(clinic_a.front_desk)
     a1 = plan.appointments.get(sequence=1)
     with pytest.raises(ValidationError, match="only possible on the day"):
         services.appointment_check_in(actor=desk, appointment=a1)
-    monkeypatch.setattr(services, "_today", lambda clinic: a1.local_date)
-    monkeypatch.setattr(
-        services,
-        "_session_gate",
-        lambda **kw: SimpleNamespace(ok=False, reasons=["No valid consent for PRP."]),
-    )
-    with pytest.raises(services.GateRefused) as exc:
-        services.appointment_check_in(actor=desk, appointment=a1)
-    assert "No valid consent for PRP." in exc.value.messages
     a1.refresh_from_db()
     assert a1.status == "booked"
 
 
-def test_check_in_uses_cares_real_gate(clinic_a, plan, monkeypatch):
-    """Without consent or screening, care's gate refuses and says why."""
+def test_front_desk_checks_in_a_patient_whose_gate_would_fail(clinic_a, plan, monkeypatch):
+    """Arrival is not the clinical gate: no consent, no screening, and still checked in."""
     a1 = plan.appointments.get(sequence=1)
-    monkeypatch.setattr(services, "_today", lambda clinic: a1.local_date)
-    with pytest.raises(services.GateRefused) as exc:
-        services.appointment_check_in(actor=clinic_a.actor(clinic_a.front_desk), appointment=a1)
-    assert len(exc.value.messages) >= 2  # the heading and at least one reason
+    assert not _gate(clinic_a, a1.patient).ok  # the session record would refuse to start
+    _on_the_day(monkeypatch, a1.local_date)
+    services.appointment_check_in(actor=clinic_a.actor(clinic_a.front_desk), appointment=a1)
+    a1.refresh_from_db()
+    assert a1.status == "checked_in"
+    plan.refresh_from_db()
+    assert plan.status == "active"
+    assert AuditEvent.objects.filter(action="appointment.checked_in").count() == 1
 
 
-def _gate_ok(monkeypatch, day):
-    monkeypatch.setattr(services, "_today", lambda clinic: day)
-    monkeypatch.setattr(
-        services, "_session_gate", lambda **kw: SimpleNamespace(ok=True, reasons=[])
+def test_check_in_needs_the_permission(clinic_a, plan, monkeypatch):
+    a1 = plan.appointments.get(sequence=1)
+    _on_the_day(monkeypatch, a1.local_date)
+    with pytest.raises(PermissionDenied):
+        services.appointment_check_in(actor=clinic_a.actor(clinic_a.admin), appointment=a1)
+
+
+def test_manual_complete_is_refused_for_a_prp_appointment(clinic_a, plan, monkeypatch):
+    a1 = plan.appointments.get(sequence=1)
+    assert a1.procedure == "prp_scalp" and a1.needs_session_record
+    _on_the_day(monkeypatch, a1.local_date)
+    services.appointment_check_in(actor=clinic_a.actor(clinic_a.front_desk), appointment=a1)
+    for user in (clinic_a.nurse, clinic_a.physician):
+        with pytest.raises(ValidationError, match="completes when its session record is signed"):
+            services.appointment_complete(actor=clinic_a.actor(user), appointment=a1)
+    a1.refresh_from_db()
+    assert a1.status == "checked_in"
+    # an unsigned session record does not complete it either
+    _signed_session(clinic_a, a1, signed=False)
+    with pytest.raises(ValidationError, match="completes when its session record is signed"):
+        services.appointment_complete(actor=clinic_a.actor(clinic_a.nurse), appointment=a1)
+
+
+def test_a_consultation_is_completed_by_hand(clinic_a, kit_a, patient_a, monkeypatch):
+    day = next_monday()
+    appt = services.appointment_book(
+        actor=clinic_a.actor(clinic_a.front_desk),
+        patient=patient_a,
+        kind="consultation",
+        procedure="",
+        starts_at=at(day, 10),
+        practitioner_id=kit_a.physician.pk,
+        room_id=kit_a.room1.pk,
     )
+    assert not appt.needs_session_record
+    _on_the_day(monkeypatch, day)
+    services.appointment_check_in(actor=clinic_a.actor(clinic_a.front_desk), appointment=appt)
+    with pytest.raises(PermissionDenied):
+        services.appointment_complete(actor=clinic_a.actor(clinic_a.front_desk), appointment=appt)
+    services.appointment_complete(actor=clinic_a.actor(clinic_a.physician), appointment=appt)
+    appt.refresh_from_db()
+    assert appt.status == "completed"
 
 
 def test_completing_the_last_session_completes_plan_and_creates_recall(clinic_a, plan, monkeypatch):
     desk = clinic_a.actor(clinic_a.front_desk)
-    nurse = clinic_a.actor(clinic_a.nurse)
+    physician = clinic_a.actor(clinic_a.physician)
     appts = list(plan.appointments.order_by("sequence"))
     for a in appts:
-        _gate_ok(monkeypatch, a.local_date)
+        _on_the_day(monkeypatch, a.local_date)
         services.appointment_check_in(actor=desk, appointment=a)
-        with pytest.raises(PermissionDenied):
-            services.appointment_complete(actor=desk, appointment=a)
-        services.appointment_complete(actor=nurse, appointment=a)
+        # signing the session record completes the appointment (procedures.session_sign)
+        _signed_session(clinic_a, a)
+        services.appointment_complete(actor=physician, appointment=a)
         plan.refresh_from_db()
         if a.sequence == 1:
             assert plan.status == "active"

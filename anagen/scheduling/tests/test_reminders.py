@@ -128,7 +128,7 @@ def test_recall_reminder_once_when_the_maintenance_window_opens(clinic_a, patien
     counts = services.reminders_send_due(now=opened)
     # patient_a agreed to SMS only (conftest): one SMS naming the window, no email.
     assert counts["recall_sent"] == 1 and len(sms.outbox) == 1 and len(mail.outbox) == 0
-    assert "05 Jun 2026" in sms.outbox[0].body and "05 Sep 2026" in sms.outbox[0].body
+    assert "5 Jun 2026" in sms.outbox[0].body and "5 Sep 2026" in sms.outbox[0].body
     assert services.reminders_send_due(now=opened)["recall_sent"] == 0  # never twice
     recall.refresh_from_db()
     assert recall.reminder_status == "sent"
@@ -159,3 +159,43 @@ def test_recall_reminder_without_consent_is_skipped(clinic_a):
     )
     counts = services.reminders_send_due(now=dt.datetime(2026, 6, 6, tzinfo=dt.UTC))
     assert counts["recall_skipped_no_consent"] == 1 and not sms.outbox and not mail.outbox
+
+
+def test_reminder_text_and_recall_day_are_the_clinics(clinic_a, kit_a, rules, patient_a):
+    """Pacific/Auckland: the SMS gives the local time; a recall opens on the local date."""
+    from zoneinfo import ZoneInfo
+
+    from anagen.accounts.clinic_time import human_datetime
+    from anagen.scheduling.models import Recall, TreatmentPlan
+
+    clinic_a.clinic.timezone = "Pacific/Auckland"
+    clinic_a.clinic.save()
+    sms.outbox.clear()
+    when = at(next_monday(), 10, tz="Pacific/Auckland")
+    _book(clinic_a, kit_a, patient_a, when)
+    services.reminders_send_due(now=when - dt.timedelta(hours=1))
+    body = sms.outbox[-1].body
+    assert human_datetime(when, ZoneInfo("Pacific/Auckland")) in body  # "Mon …, 10:00"
+    assert "10:00" in body and "T" not in body.split("on ", 1)[1][:12]
+
+    sms.outbox.clear()
+    plan = TreatmentPlan.objects.create(
+        clinic=clinic_a.clinic,
+        patient=patient_a,
+        protocol_id="prp-aga-monthly-3",
+        protocol_name="PRP AGA",
+        procedure="prp_scalp",
+        start_on=dt.date(2026, 1, 5),
+        status="completed",
+        created_by=clinic_a.physician,
+    )
+    Recall.objects.create(
+        clinic=clinic_a.clinic,
+        patient=patient_a,
+        plan=plan,
+        due_from=dt.date(2026, 6, 5),
+        due_until=dt.date(2026, 9, 5),
+    )
+    # 4 June 20:00 UTC is already 5 June 08:00 in Auckland: the window has opened there.
+    counts = services.reminders_send_due(now=dt.datetime(2026, 6, 4, 20, tzinfo=dt.UTC))
+    assert counts["recall_sent"] == 1

@@ -1,0 +1,313 @@
+"""Reads: clinic outcome analytics (aggregates only).
+
+Per patient: baseline and latest follow-up of one measure, with cohort codes (diagnosis,
+protocol, PRP preparation bands, sex, age band) and responder status; per cohort: means,
+medians and a responder rate with 95 % CIs (kernel ``cohort_stats``). Groups are keyed by
+codes (filters, CSV) and carry labels for people (kernel ``cohorts``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+
+from anagen.accounts.access import Actor
+from anagen.accounts.models import Clinic
+from anagen.accounts.permissions import Perm
+from anagen.clinical import RESPONDER_RULES, Change, change, is_responder
+from anagen.clinical import ValidationError as KernelValidationError
+from anagen.clinical.cohort_stats import (
+    MeanCI,
+    MedianCI,
+    Proportion,
+    mean_ci,
+    median_ci,
+    wilson_ci,
+)
+from anagen.clinical.cohorts import (
+    DIMENSIONS,
+    age_band,
+    group_label,
+    missing_code,
+    preparation_bands,
+)
+from anagen.outcomes.models import Measurement, MeasurementSet, VisitLabel
+from anagen.outcomes.selectors.measurements import MEASURES
+from anagen.outcomes.selectors.progress import _change
+from anagen.patients.models import Patient
+
+ANALYTIC_MEASURES = ("density_per_cm2", "hair_count", "mean_diameter_um", "salt")
+ALL_PATIENTS = "all"
+
+
+def require_analytics(actor: Actor) -> None:
+    """Clinic aggregates: whoever the permission table lets see clinic analytics."""
+    actor.require(Perm.ANALYTICS_VIEW)
+
+
+@dataclass
+class PatientOutcome:
+    patient: Patient
+    baseline_on: dt.date
+    follow_up_on: dt.date
+    method: str
+    baseline: float
+    follow_up: float
+    change: Change
+    groups: dict[str, str]  # dimension → code
+    responder: bool | None = None
+
+    def group_labels(self) -> dict[str, str]:
+        return {k: group_label(k, v) for k, v in self.groups.items()}
+
+
+def _diagnoses(patient_ids: list[int]) -> dict[int, str]:
+    try:
+        from anagen.care.models import Assessment
+    except ImportError:  # pragma: no cover - care is part of the project
+        return {}
+    out: dict[int, str] = {}
+    rows = Assessment.objects.filter(patient_id__in=patient_ids).order_by("patient_id", "version")
+    for pid, code in rows.values_list("patient_id", "diagnosis_code"):
+        if code:
+            out[pid] = code  # latest version wins
+    return out
+
+
+def _protocols(patient_ids: list[int]) -> dict[int, str]:
+    from anagen.scheduling.models import TreatmentPlan
+
+    out: dict[int, str] = {}
+    rows = TreatmentPlan.objects.filter(patient_id__in=patient_ids).exclude(status="cancelled")
+    for pid, protocol in rows.order_by("patient_id", "start_on", "id").values_list(
+        "patient_id", "protocol_id"
+    ):
+        out[pid] = protocol
+    return out
+
+
+def _preparations(patient_ids: list[int]) -> dict[int, dict[str, str]]:
+    """Band codes from each patient's latest PRP preparation (procedures app; the bands are
+    the kernel's ``preparation_bands``)."""
+    from anagen.procedures.models import Preparation
+
+    out: dict[int, dict[str, str]] = {}
+    rows = Preparation.objects.filter(session__patient_id__in=patient_ids).select_related("session")
+    for prep in rows.order_by("session__started_at", "id"):
+        computed = prep.computed or {}
+        labels = preparation_bands(
+            spins=len(prep.spins or []),
+            activation_agent=prep.activation_agent or "",
+            depa_dose=(computed.get("depa") or {}).get("dose"),
+            mishra_concentration=(computed.get("mishra") or {}).get("concentration"),
+        )
+        out[prep.session.patient_id] = labels
+    return out
+
+
+def patient_outcomes(
+    *, clinic: Clinic, measure: str = "density_per_cm2", rule: str | None = None
+) -> list[PatientOutcome]:
+    """Per patient: baseline (mean of baseline repeats) and latest follow-up of ``measure`` at the
+    patient's first measured site, same method; plus the cohort labels and responder status."""
+    if measure not in ANALYTIC_MEASURES:
+        raise KernelValidationError("measure", f"unknown measure {measure!r}")
+    m = MEASURES[measure]
+    values: dict[tuple[int, str], list[tuple[dt.date, str, float]]] = defaultdict(list)
+    if m.level == "site":
+        rows = (
+            Measurement.objects.filter(
+                measurement_set__patient__clinic=clinic,
+                measurement_set__patient__deleted_at__isnull=True,
+                **{f"{measure}__isnull": False},
+            )
+            .order_by("site_id")
+            .values_list(
+                "measurement_set__patient_id",
+                "site_id",
+                "measurement_set__method",
+                "measurement_set__measured_on",
+                "measurement_set__visit_label",
+                measure,
+            )
+        )
+        first_site: dict[int, int] = {}
+        for pid, site_id, method, on, label, raw in rows:
+            first_site.setdefault(pid, site_id)
+            if site_id == first_site[pid]:
+                values[(pid, method)].append((on, label, float(raw)))
+    else:
+        for pid, method, on, label, raw in MeasurementSet.objects.filter(
+            patient__clinic=clinic,
+            patient__deleted_at__isnull=True,
+            **{f"{measure}__isnull": False},
+        ).values_list("patient_id", "method", "measured_on", "visit_label", measure):
+            values[(pid, method)].append((on, label, float(raw)))
+    per_patient: dict[int, tuple[str, list[tuple[dt.date, str, float]]]] = {}
+    for (pid, method), pts in values.items():
+        # One method per patient: the one with most points (then name) keeps like with like.
+        current = per_patient.get(pid)
+        if current is None or (len(pts), method) > (len(current[1]), current[0]):
+            per_patient[pid] = (method, pts)
+    patients = {p.pk: p for p in Patient.objects.filter(pk__in=list(per_patient))}
+    ids = list(patients)
+    diagnoses, protocols, preps = _diagnoses(ids), _protocols(ids), _preparations(ids)
+    ratings = _latest_global_ratings(ids)
+    salts = _salt_pairs(ids) if rule and RESPONDER_RULES[rule]["measure"] == "salt" else {}
+    out: list[PatientOutcome] = []
+    for pid, (method, pts) in per_patient.items():
+        pts.sort()
+        base = [p for p in pts if p[1] == VisitLabel.BASELINE] or [pts[0]]
+        follow = [p for p in pts if p[1] != VisitLabel.BASELINE and p[0] > base[0][0]]
+        if not follow:
+            continue
+        baseline = statistics.fmean(p[2] for p in base)
+        if baseline == 0:
+            continue
+        latest = follow[-1]
+        patient = patients[pid]
+        groups = {
+            **{k: missing_code(k) for k in DIMENSIONS},
+            "age_band": age_band(patient.birth_date, base[0][0]),
+            **preps.get(pid, {}),
+        }
+        if pid in diagnoses:
+            groups["diagnosis"] = diagnoses[pid]
+        if pid in protocols:
+            groups["protocol"] = protocols[pid]
+        if patient.sex:
+            groups["sex"] = patient.sex
+        result = PatientOutcome(
+            patient=patient,
+            baseline_on=base[0][0],
+            follow_up_on=latest[0],
+            method=method,
+            baseline=baseline,
+            follow_up=latest[2],
+            change=_change(m, baseline, latest[2]) or change(baseline, latest[2]),
+            groups=groups,
+        )
+        if rule:
+            result.responder = _responder(rule, measure, result, ratings, salts)
+        out.append(result)
+    out.sort(key=lambda o: o.patient.pk)
+    return out
+
+
+def _latest_global_ratings(patient_ids: list[int]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for pid, score in (
+        MeasurementSet.objects.filter(patient_id__in=patient_ids, global_photo_rating__isnull=False)
+        .order_by("patient_id", "measured_on", "id")
+        .values_list("patient_id", "global_photo_rating")
+    ):
+        if score is not None:
+            out[pid] = score
+    return out
+
+
+def _salt_pairs(patient_ids: list[int]) -> dict[int, tuple[float, float]]:
+    pts: dict[int, list[float]] = defaultdict(list)
+    for pid, salt in (
+        MeasurementSet.objects.filter(patient_id__in=patient_ids, salt__isnull=False)
+        .order_by("patient_id", "measured_on", "id")
+        .values_list("patient_id", "salt")
+    ):
+        if salt is not None:
+            pts[pid].append(float(salt))
+    return {pid: (v[0], v[-1]) for pid, v in pts.items() if len(v) >= 2}
+
+
+def _responder(
+    rule: str,
+    measure: str,
+    outcome: PatientOutcome,
+    ratings: dict[int, int],
+    salts: dict[int, tuple[float, float]],
+) -> bool | None:
+    """Apply the rule (kernel) to the measure it is defined on; None when that is missing."""
+    rule_measure = RESPONDER_RULES[rule]["measure"]
+    pid = outcome.patient.pk
+    if rule_measure == "global_photo_7":
+        score = ratings.get(pid)
+        return None if score is None else is_responder(rule, 0, score)
+    if rule_measure == "salt":
+        pair = salts.get(pid) if measure != "salt" else (outcome.baseline, outcome.follow_up)
+        return None if pair is None else is_responder(rule, pair[0], pair[1])
+    if rule_measure == measure:
+        return is_responder(rule, outcome.baseline, outcome.follow_up)
+    return None
+
+
+@dataclass
+class Cohort:
+    code: str  # the group's code ("all" for every patient)
+    label: str  # what people read
+    n: int
+    mean_baseline: float
+    mean_follow_up: float
+    change_of_means: Change
+    absolute: MeanCI
+    absolute_median: MedianCI
+    percent: MeanCI
+    percent_median: MedianCI
+    responders: Proportion | None
+
+
+def cohorts(
+    outcomes: list[PatientOutcome], dimension: str | None, filters: dict[str, str] | None = None
+) -> list[Cohort]:
+    """Group per-patient outcomes by codes and summarise each group (kernel ``cohort_stats``).
+
+    Groups come in the order of their labels; each cohort carries its code and its label.
+    """
+    if dimension is not None and dimension not in DIMENSIONS:
+        raise KernelValidationError("dimension", f"unknown cohort dimension {dimension!r}")
+    chosen = [
+        o for o in outcomes if all(o.groups.get(k) == v for k, v in (filters or {}).items() if v)
+    ]
+    groups: dict[str, list[PatientOutcome]] = defaultdict(list)
+    for o in chosen:
+        groups[o.groups[dimension] if dimension else ALL_PATIENTS].append(o)
+    result = []
+
+    def label_of(code: str) -> str:
+        return group_label(dimension, code) if dimension else "All patients"
+
+    for code in sorted(groups, key=lambda c: (label_of(c), c)):
+        members = groups[code]
+        mean_before = statistics.fmean(o.baseline for o in members)
+        mean_after = statistics.fmean(o.follow_up for o in members)
+        absolute = [o.follow_up - o.baseline for o in members]
+        percent = [o.change.percent for o in members]
+        judged = [o.responder for o in members if o.responder is not None]
+        result.append(
+            Cohort(
+                code=code,
+                label=label_of(code),
+                n=len(members),
+                mean_baseline=mean_before,
+                mean_follow_up=mean_after,
+                change_of_means=change(mean_before, mean_after),
+                absolute=mean_ci(absolute),
+                absolute_median=median_ci(absolute),
+                percent=mean_ci(percent),
+                percent_median=median_ci(percent),
+                responders=wilson_ci(sum(judged), len(judged)) if judged else None,
+            )
+        )
+    return result
+
+
+def group_options(outcomes: list[PatientOutcome]) -> dict[str, list[tuple[str, str]]]:
+    """Per dimension, the (code, label) pairs present among the outcomes, by label."""
+    options: dict[str, set[str]] = defaultdict(set)
+    for o in outcomes:
+        for k, v in o.groups.items():
+            options[k].add(v)
+    return {
+        k: sorted(((c, group_label(k, c)) for c in options.get(k, set())), key=lambda p: p[1])
+        for k in DIMENSIONS
+    }

@@ -1,0 +1,93 @@
+"""Reads: the outcome measures, a patient's measurement sets and sites, the chart card summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+
+from anagen.accounts.access import Actor
+from anagen.accounts.permissions import Perm
+from anagen.clinical.datafiles import load
+from anagen.outcomes.models import MeasurementSet, MeasurementSite, PhotoSet, VisitLabel
+from anagen.patients.models import Patient
+
+
+def method_cv() -> dict[str, Any]:
+    """The kernel's default test–retest CV per method (its measurement error data)."""
+    return dict(load("measurement_error"))
+
+
+# --- measures --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Measure:
+    id: str
+    label: str
+    unit: str
+    level: str  # "site" (per marked site) or "visit"
+    decimals: int
+    relative_error: bool  # a method CV applies (counts, densities, diameters)
+
+
+MEASURES: dict[str, Measure] = {
+    m.id: m
+    for m in (
+        Measure("density_per_cm2", "Density", "hairs/cm²", "site", 1, True),
+        Measure("hair_count", "Hair count in target area", "hairs", "site", 0, True),
+        Measure("mean_diameter_um", "Mean shaft diameter", "µm", "site", 1, True),
+        Measure(
+            "cumulative_thickness_mm_per_cm2", "Cumulative thickness", "mm/cm²", "site", 2, True
+        ),
+        Measure("terminal_pct", "Terminal hairs (> 40 µm)", "%", "site", 1, False),
+        Measure("anagen_pct", "Anagen", "%", "site", 1, False),
+        Measure("salt", "SALT", "%", "visit", 1, False),
+        Measure("wash_test_count", "Wash test", "hairs", "visit", 0, False),
+        Measure("pull_test_shed", "Pull test, hairs shed", "hairs", "visit", 0, False),
+        Measure("global_photo_rating", "Global photo rating", "-3..+3", "visit", 0, False),
+        Measure("satisfaction", "Patient satisfaction", "1–5", "visit", 0, False),
+    )
+}
+# Already a change score (vs baseline photos) or a one-off opinion: no change from baseline.
+NO_BASELINE = {"global_photo_rating", "satisfaction"}
+
+
+def measurement_sets(*, actor: Actor, patient: Patient) -> QuerySet[MeasurementSet]:
+    actor.require(Perm.CLINICAL_VIEW)
+    return (
+        MeasurementSet.objects.filter(patient=patient)
+        .select_related("recorded_by")
+        .prefetch_related("measurements__site")
+        .order_by("measured_on", "id")
+    )
+
+
+def sites_for(patient: Patient) -> QuerySet[MeasurementSite]:
+    return MeasurementSite.objects.filter(patient=patient).order_by("id")
+
+
+def has_baseline(patient: Patient) -> bool:
+    """Whether the patient has a baseline visit yet (the form's default visit label)."""
+    return MeasurementSet.objects.filter(patient=patient, visit_label=VisitLabel.BASELINE).exists()
+
+
+def outcomes_summary(patient: Patient) -> dict[str, Any]:
+    """The chart card: visit and photo set counts and the latest visit. Three small queries."""
+    sets = MeasurementSet.objects.filter(patient=patient)
+    return {
+        "set_count": sets.count(),
+        "latest": sets.order_by("-measured_on", "-id").first(),
+        "photo_set_count": PhotoSet.objects.filter(patient=patient).count(),
+    }
+
+
+def measurement_set_get(*, actor: Actor, patient: Patient, set_id: int) -> MeasurementSet:
+    """One measurement set of the patient with its measurements (404 if it is not theirs)."""
+    from django.http import Http404
+
+    mset = measurement_sets(actor=actor, patient=patient).filter(pk=set_id).first()
+    if mset is None:
+        raise Http404("No such measurement set.")
+    return mset

@@ -1,0 +1,180 @@
+"""Reads: each measure over time with change from the patient's baseline and its measurement
+error (MDC95), and the treatment sessions drawn on the charts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from dataclasses import dataclass, field
+
+from django.utils import timezone
+
+from anagen.accounts.access import Actor
+from anagen.clinical import Change, Density, change, density_change, is_detectable, mdc95
+from anagen.clinical import ValidationError as KernelValidationError
+from anagen.clinical.measurement_error import method_error, sem_from_cv, sem_from_repeats
+from anagen.outcomes.models import MeasurementSite, Method, VisitLabel
+from anagen.outcomes.selectors.measurements import (
+    MEASURES,
+    NO_BASELINE,
+    Measure,
+    measurement_sets,
+)
+from anagen.patients.models import Patient
+
+# --- series and change -------------------------------------------------------------------------
+
+
+@dataclass
+class Point:
+    on: dt.date
+    value: float
+    visit_label: str
+    set_id: int
+    change: Change | None = None
+    detectable: bool | None = None
+
+    @property
+    def visit_label_display(self) -> str:
+        return str(VisitLabel(self.visit_label).label)
+
+
+@dataclass
+class Series:
+    measure: Measure
+    site: MeasurementSite | None
+    method: str
+    points: list[Point] = field(default_factory=list)
+    baseline: float | None = None
+    baseline_repeats: int = 0
+    sem: float | None = None
+    mdc: float | None = None
+    mdc_source: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.measure.id}:{self.site.pk if self.site else 0}:{self.method}"
+
+    @property
+    def title(self) -> str:
+        where = f" — {self.site.name}" if self.site else ""
+        return f"{self.measure.label}{where} ({Method(self.method).label.lower()})"
+
+    @property
+    def method_label(self) -> str:
+        return str(Method(self.method).label)
+
+    @property
+    def follow_ups(self) -> list[Point]:
+        return [p for p in self.points if p.change is not None]
+
+    @property
+    def latest(self) -> Point | None:
+        follow = self.follow_ups
+        return follow[-1] if follow else None
+
+
+def _change(measure: Measure, baseline: float, value: float) -> Change | None:
+    try:
+        if measure.id == "density_per_cm2":
+            return density_change(Density(baseline), Density(value))
+        return change(baseline, value)
+    except KernelValidationError:
+        return None
+
+
+def _finish(series: Series) -> Series:
+    """Baseline (mean of baseline repeats), the MDC, and each follow-up's change."""
+    pts = series.points
+    if not pts or series.measure.id in NO_BASELINE:
+        return series
+    repeats = [p for p in pts if p.visit_label == VisitLabel.BASELINE] or [pts[0]]
+    series.baseline_repeats = len(repeats)
+    series.baseline = statistics.fmean(p.value for p in repeats)
+    if len(repeats) >= 2:
+        series.sem = sem_from_repeats([p.value for p in repeats])
+        series.mdc_source = f"test–retest of {len(repeats)} baseline measurements"
+    elif series.measure.relative_error:
+        error = method_error(series.method)
+        if error is not None:
+            series.sem = sem_from_cv(error.cv_pct, series.baseline)
+            series.mdc_source = (
+                f"default test–retest CV {error.cv_pct:g} % for "
+                f"{Method(series.method).label.lower()} ({error.reference})"
+            )
+    if series.sem is not None:
+        series.mdc = mdc95(series.sem)
+    repeat_ids = {p.set_id for p in repeats}
+    for p in pts:
+        if p.set_id in repeat_ids or p.on < repeats[0].on:
+            continue
+        if series.baseline == 0:
+            continue
+        p.change = _change(series.measure, series.baseline, p.value)
+        if p.change is not None and series.mdc is not None:
+            p.detectable = is_detectable(p.change.absolute, series.mdc)
+    return series
+
+
+def series_for(*, actor: Actor, patient: Patient) -> list[Series]:
+    """Every measure over time per site and method, with change from the patient's baseline.
+
+    A method change starts a new series: values from different methods are never compared.
+    Two queries whatever the history (sets, then their measurement rows).
+    """
+    sets = list(measurement_sets(actor=actor, patient=patient))
+    found: dict[tuple[str, int, str], Series] = {}
+    for mset in sets:
+        for m in MEASURES.values():
+            if m.level != "visit":
+                continue
+            raw = getattr(mset, m.id)
+            if raw is None:
+                continue
+            key = (m.id, 0, mset.method)
+            s = found.setdefault(key, Series(measure=m, site=None, method=mset.method))
+            s.points.append(Point(mset.measured_on, float(raw), mset.visit_label, mset.pk))
+        for row in mset.measurements.all():
+            for m in MEASURES.values():
+                if m.level != "site":
+                    continue
+                raw = getattr(row, m.id)
+                if raw is None:
+                    continue
+                if m.id == "hair_count":
+                    # Counts compare only within the same target area (kernel count_change).
+                    key = (f"hair_count@{row.area_cm2}", row.site_id, mset.method)
+                else:
+                    key = (m.id, row.site_id, mset.method)
+                s = found.setdefault(key, Series(measure=m, site=row.site, method=mset.method))
+                s.points.append(Point(mset.measured_on, float(raw), mset.visit_label, mset.pk))
+    order = list(MEASURES)
+    result = [_finish(s) for s in found.values()]
+    result.sort(key=lambda s: (s.site.pk if s.site else 10**12, order.index(s.measure.id)))
+    return result
+
+
+# --- sessions on the chart ---------------------------------------------------------------------
+
+
+def session_dates(patient: Patient, limit: int = 100) -> list[dt.date]:
+    """Treatment session dates: the procedures app's sessions if it exists, else completed
+    appointments. One query."""
+    from anagen.procedures.models import TreatmentSession
+
+    starts = TreatmentSession.objects.filter(patient=patient).values_list("started_at", flat=True)[
+        :limit
+    ]
+    # Dates as the clinic saw them (the active zone: the clinic's, per request or task).
+    dates = sorted({timezone.localtime(s).date() for s in starts if s is not None})
+    if dates:
+        return dates
+    from anagen.scheduling.models import Appointment, AppointmentStatus
+
+    appointment_starts = (
+        Appointment.objects.filter(patient=patient, status=AppointmentStatus.COMPLETED)
+        .exclude(kind="consultation")
+        .order_by("starts_at")
+        .values_list("starts_at", flat=True)[:limit]
+    )
+    return sorted({timezone.localtime(s).date() for s in appointment_starts})

@@ -1,0 +1,164 @@
+"""Inventory: products, lots received into stock, and the lot used in a session."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Sum
+from django.http import Http404
+from django.utils import timezone
+
+from anagen.accounts.access import Actor
+from anagen.accounts.clinic_time import human_date
+from anagen.accounts.permissions import Perm
+from anagen.audit.services import audit_record
+from anagen.procedures.models import Lot, LotUse, Product, ProductCategory, TreatmentSession
+from anagen.procedures.services._common import _amending, _record_change, _today
+from anagen.procedures.services.delivery import _zone_codes
+
+
+def _require_inventory(actor: Actor) -> None:
+    actor.require(Perm.INVENTORY_MANAGE)
+
+
+def product_create(*, actor: Actor, data: dict[str, Any]) -> Product:
+    _require_inventory(actor)
+    name = " ".join((data.get("name") or "").split())
+    errors = {}
+    if not name:
+        errors["name"] = "Name the product."
+    elif Product.objects.filter(clinic=actor.clinic, name__iexact=name).exists():
+        errors["name"] = "A product with this name exists."
+    if data.get("category") not in ProductCategory.values:
+        errors["category"] = "Choose a category."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        product = Product.objects.create(
+            clinic=actor.clinic,
+            name=name,
+            category=data["category"],
+            manufacturer=(data.get("manufacturer") or "").strip(),
+        )
+        audit_record(
+            action="procedures.product.create",
+            actor=actor,
+            obj=product,
+            changes={"name": name, "category": product.category},
+        )
+    return product
+
+
+def lot_receive(*, actor: Actor, product: Product, data: dict[str, Any]) -> Lot:
+    """Receive a lot of a product into stock."""
+    _require_inventory(actor)
+    if product.clinic_id != actor.clinic.pk:
+        raise Http404("No such product.")
+    errors = {}
+    number = (data.get("lot_number") or "").strip()
+    if not number:
+        errors["lot_number"] = "Give the lot number printed on the box."
+    elif Lot.objects.filter(product=product, lot_number__iexact=number).exists():
+        errors["lot_number"] = f"Lot {number} of {product} is already in stock."
+    expires_on: Any = data.get("expires_on")
+    received_on: dt.date = data.get("received_on") or _today(actor)
+    if expires_on is None:
+        errors["expires_on"] = "Give the expiry date."
+    elif expires_on < received_on:
+        errors["expires_on"] = f"This lot expired on {human_date(expires_on)}; do not receive it."
+    quantity: Any = data.get("quantity")
+    if quantity is None or not (1 <= int(quantity) <= 100000):
+        errors["quantity"] = "Quantity: 1 to 100000."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        lot = Lot.objects.create(
+            product=product,
+            lot_number=number,
+            expires_on=expires_on,
+            received_on=received_on,
+            quantity=int(quantity),
+            received_by=actor.user,
+        )
+        audit_record(
+            action="procedures.lot.receive",
+            actor=actor,
+            obj=lot,
+            changes={
+                "product": product.name,
+                "lot_number": number,
+                "expires_on": expires_on,
+                "quantity": int(quantity),
+            },
+        )
+    return lot
+
+
+def lot_expired_message(lot: Lot) -> str:
+    return (
+        f"Lot {lot.lot_number} of {lot.product.name} expired on "
+        f"{human_date(lot.expires_on)}; choose another lot."
+    )
+
+
+def lot_use_record(
+    *,
+    actor: Actor,
+    session: TreatmentSession,
+    lot: Lot,
+    quantity: int = 1,
+    zone: str = "",
+    reason: str = "",
+) -> LotUse:
+    """The lot used, chosen at the moment of use. An expired lot is refused; another clinic's
+    lot does not exist (404)."""
+    with transaction.atomic():
+        amending = _amending(actor, session, reason)
+        lot = Lot.objects.select_for_update().select_related("product").get(pk=lot.pk)
+        if lot.product.clinic_id != session.clinic_id:
+            raise Http404("No such lot.")
+        if lot.is_expired(_today(actor)):
+            raise ValidationError({"lot": lot_expired_message(lot)})
+        if quantity is None or not (1 <= int(quantity) <= 1000):
+            raise ValidationError({"quantity": "Quantity: 1 to 1000."})
+        if zone and zone not in _zone_codes(session):
+            raise ValidationError({"zone": "Choose a zone of this site."})
+        used = lot.uses.aggregate(n=Sum("quantity"))["n"] or 0
+        left = lot.quantity - used
+        if int(quantity) > left:
+            raise ValidationError(
+                {"quantity": f"Only {left} left of lot {lot.lot_number}; choose another lot."}
+            )
+        use = LotUse.objects.create(
+            session=session,
+            lot=lot,
+            quantity=int(quantity),
+            zone=zone,
+            used_at=timezone.now(),
+            used_by=actor.user,
+        )
+        _record_change(
+            actor=actor,
+            session=session,
+            section="lots",
+            amending=amending,
+            reason=reason,
+            before={},
+            after={"lot": lot.lot_number, "product": lot.product.name, "quantity": int(quantity)},
+            obj=use,
+        )
+    return use
+
+
+def lot_recall_read(*, actor: Actor, lot: Lot, exposures: list[Any]) -> None:
+    """Audit the opening of a lot's recall list (who saw which patients were exposed)."""
+    actor.require(Perm.CLINICAL_VIEW)
+    audit_record(
+        action="procedures.lot.recall_read",
+        actor=actor,
+        obj=lot,
+        changes={"patients": len({e.patient.pk for e in exposures})},
+    )

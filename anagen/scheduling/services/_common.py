@@ -1,0 +1,288 @@
+"""What every scheduling service shares: the SQLite writer lock, errors, the booking primitives.
+
+No double booking: see ``models.py``. Every booking path runs inside ``transaction.atomic``; on
+SQLite that transaction starts with ``BEGIN IMMEDIATE`` (settings), so booking writers run one at a
+time and the overlap re-check inside the transaction is decisive; on PostgreSQL the exclusion
+constraint decides and its ``IntegrityError`` becomes a ``BookingConflict`` (a ValidationError).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    IntegrityError,
+    OperationalError,
+    connections,
+    transaction,
+)
+from django.http import Http404
+from django.utils import timezone
+
+from anagen.accounts.access import Actor
+from anagen.accounts.clinic_time import human_datetime, human_time, local_today, zone_of
+from anagen.accounts.models import Clinic
+from anagen.clinical import PROCEDURES, get_protocol
+from anagen.clinical import ValidationError as KernelValidationError
+from anagen.patients.models import Patient
+from anagen.scheduling import availability as av
+from anagen.scheduling.models import (
+    Appointment,
+    Resource,
+    ResourceBooking,
+    ResourceKind,
+    TreatmentPlan,
+)
+
+_SQLITE_WRITER = threading.Lock()
+_LOCK_RETRY_SECONDS = 20.0
+
+
+def serialised[F: Callable[..., Any]](fn: F) -> F:
+    """On SQLite, run a booking write alone: one writer per process, retried while locked.
+
+    SQLite has no exclusion constraint, so the in-transaction overlap re-check is what prevents
+    double booking, and it is only decisive if no other booking writes in between. The settings
+    open every transaction with ``BEGIN IMMEDIATE`` (writers across processes queue on the
+    database lock for up to ``timeout`` seconds); inside one process a lock queues the threads,
+    and a "database is locked" error (e.g. a shared-cache test database, which does not wait) is
+    retried instead of surfacing as a 500. On PostgreSQL this is a plain call: the exclusion
+    constraint decides. Inside an outer transaction it is a plain call too (cannot retry there).
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        conn = connections[DEFAULT_DB_ALIAS]
+        if conn.vendor != "sqlite" or conn.in_atomic_block:
+            return fn(*args, **kwargs)
+        deadline = time.monotonic() + _LOCK_RETRY_SECONDS
+        with _SQLITE_WRITER:
+            while True:
+                try:
+                    return fn(*args, **kwargs)
+                except OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.02)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class BookingConflict(ValidationError):
+    """A resource is already taken (or not working) at the requested time."""
+
+
+class OutsideWindow(ValidationError):
+    """A move would take a session out of its protocol window (confirm to go ahead)."""
+
+
+class GateRefused(ValidationError):
+    """Care's session gate (screening, consent) does not let the session go ahead.
+
+    Check-in no longer raises it (arrival is not the clinical gate; the session record runs the
+    gate when it starts). Kept so callers that catch it keep working.
+    """
+
+
+def _tz(clinic: Clinic) -> ZoneInfo:
+    return zone_of(clinic)
+
+
+def _fmt(at: dt.datetime, tz: ZoneInfo) -> str:
+    """'Mon 30 Nov 2026, 10:00' in the clinic's zone."""
+    return human_datetime(at, tz)
+
+
+def _today(clinic: Clinic) -> dt.date:
+    """Today's date where the clinic is (not UTC's)."""
+    return local_today(clinic)
+
+
+def _event(actor: Actor | None, event: str, **extra: Any) -> dict[str, Any]:
+    """One entry of an appointment's history; instants are stored ISO (UTC), shown human."""
+    return {
+        "at": timezone.now().isoformat(timespec="seconds"),
+        "by": actor.user.get_username() if actor else "system",
+        "event": event,
+        **{
+            k: (v.isoformat() if isinstance(v, dt.date | dt.datetime) else v)
+            for k, v in extra.items()
+        },
+    }
+
+
+def _check_patient(actor: Actor, patient: Patient) -> None:
+    # Callers reach the patient through patient_for; this guards direct service callers too.
+    if patient.clinic_id != actor.clinic.pk or patient.deleted_at is not None:
+        raise Http404("No such patient.")
+
+
+def _check_resource(actor: Actor, resource: Resource, what: str = "resource") -> None:
+    if resource.clinic_id != actor.clinic.pk:
+        raise Http404(f"No such {what}.")
+
+
+def _protocol(protocol_id: str) -> dict[str, Any]:
+    try:
+        return get_protocol(protocol_id)
+    except KernelValidationError as exc:
+        raise ValidationError({"protocol_id": exc.message}) from None
+
+
+def _lock_resources(ids: Iterable[int]) -> None:
+    """Row-lock the resources being booked, in id order (PostgreSQL; a no-op on SQLite).
+
+    Contenders for the same resource then queue here, so the overlap re-check that follows is
+    decisive and concurrent inserts never deadlock on the exclusion constraint (two in-flight
+    inserts of overlapping rows wait on each other). The constraint stays the guarantee.
+    """
+    list(
+        Resource.objects.select_for_update()
+        .filter(pk__in=sorted(set(ids)))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _clinic_resources(clinic: Clinic) -> list[Resource]:
+    return list(
+        Resource.objects.filter(clinic=clinic, is_active=True).select_related("membership__user")
+    )
+
+
+def _problem_messages(
+    problems: list[tuple[str, Resource, dt.datetime, dt.datetime]], tz: ZoneInfo, prefix: str = ""
+) -> list[str]:
+    seen: set[tuple[str, int]] = set()
+    out = []
+    for what, resource, s, e in problems:
+        if (what, resource.pk) in seen:
+            continue
+        seen.add((what, resource.pk))
+        when = f"{_fmt(s, tz)}–{human_time(e, tz)}"
+        if what == "busy":
+            out.append(f"{prefix}{resource.name} is already booked at {when}.")
+        else:
+            out.append(f"{prefix}{resource.name} is not working at {when}.")
+    return out
+
+
+def _insert_bookings(
+    appointment: Appointment, items: list[tuple[Resource, str, dt.datetime, dt.datetime]]
+) -> None:
+    tz = _tz(appointment.clinic)
+    try:
+        with transaction.atomic():  # a savepoint: the constraint's error must not poison the rest
+            ResourceBooking.objects.bulk_create(
+                ResourceBooking(
+                    appointment=appointment, resource=r, phase=phase, starts_at=s, ends_at=e
+                )
+                for r, phase, s, e in items
+            )
+    except (IntegrityError, OperationalError) as exc:
+        # Only PostgreSQL's exclusion constraint gets here (or its deadlock detector, when two
+        # in-flight inserts overlap): a concurrent booking won the race.
+        if isinstance(exc, OperationalError) and "deadlock" not in str(exc):
+            raise
+        taken = [
+            ("busy", r, s, e)
+            for r, _p, s, e in items
+            if ResourceBooking.objects.filter(
+                resource=r, active=True, starts_at__lt=e, ends_at__gt=s
+            ).exists()
+        ]
+        messages = _problem_messages(taken, tz) or ["That time was just taken; choose another."]
+        raise BookingConflict({"starts_at": messages}, code="conflict") from None
+
+
+def _resolve_combo(
+    clinic: Clinic,
+    procedure: str,
+    practitioner_id: int | None,
+    room_id: int | None,
+    centrifuge_id: int | None,
+    field_prefix: str = "",
+) -> av.Combo:
+    ids = [i for i in (practitioner_id, room_id, centrifuge_id) if i is not None]
+    found = {r.pk: r for r in Resource.objects.filter(clinic=clinic, is_active=True, pk__in=ids)}
+    errors: dict[str, str] = {}
+
+    def pick(rid: int | None, kind: str, name: str) -> Resource | None:
+        r = found.get(rid) if rid is not None else None
+        if r is None or r.kind != kind:
+            errors[name] = f"{field_prefix}Choose an active {kind} of this clinic."
+            return None
+        return r
+
+    practitioner = pick(practitioner_id, ResourceKind.PRACTITIONER, "practitioner_id")
+    room = pick(room_id, ResourceKind.ROOM, "room_id")
+    centrifuge = None
+    if av.needs_centrifuge(procedure):
+        centrifuge = pick(centrifuge_id, ResourceKind.CENTRIFUGE, "centrifuge_id")
+    elif centrifuge_id is not None:
+        errors["centrifuge_id"] = f"{field_prefix}This procedure needs no centrifuge."
+    if practitioner and procedure and procedure not in (practitioner.licensed_procedures or []):
+        label = PROCEDURES[procedure]["label"]
+        errors["practitioner_id"] = (
+            f"{field_prefix}{practitioner.name} is not licensed for {label}."
+        )
+    if errors:
+        raise ValidationError(errors)
+    assert practitioner is not None and room is not None
+    return av.Combo(practitioner, room, centrifuge)
+
+
+def _create_appointment(
+    *,
+    actor: Actor,
+    patient: Patient,
+    plan: TreatmentPlan | None,
+    sequence: int,
+    kind: str,
+    procedure: str,
+    protocol_id: str | None,
+    start: dt.datetime,
+    combo: av.Combo,
+    cal: av.Calendar,
+    window: tuple[dt.date | None, dt.date | None, dt.date | None] = (None, None, None),
+    notes: str = "",
+    error_prefix: str = "",
+) -> Appointment:
+    holds = av.layout(procedure, protocol_id)
+    items = av.holds_for(holds, combo, start)
+    problems = cal.problems(items)
+    if problems:
+        raise BookingConflict(
+            {"starts_at": _problem_messages(problems, cal.tz, error_prefix)}, code="conflict"
+        )
+    target, earliest, latest = window
+    appt = Appointment.objects.create(
+        clinic=actor.clinic,
+        patient=patient,
+        plan=plan,
+        sequence=sequence,
+        kind=kind,
+        procedure=procedure,
+        starts_at=start,
+        ends_at=start + dt.timedelta(minutes=av.duration_minutes(holds)),
+        target_on=target,
+        window_earliest=earliest,
+        window_latest=latest,
+        practitioner=combo.practitioner,
+        room=combo.room,
+        centrifuge=combo.centrifuge,
+        notes=notes,
+        history=[_event(actor, "booked", starts_at=start)],
+    )
+    _insert_bookings(appt, items)
+    for r, _phase, s, e in items:
+        cal.add(r.pk, s, e)
+    return appt

@@ -1,0 +1,229 @@
+"""Reminders: appointment reminders at each rule's lead time, recall reminders, the rules.
+
+Messages carry no procedure or clinical detail (someone else may read them) and give times in
+the clinic's zone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from anagen.accounts.access import Actor
+from anagen.accounts.clinic_time import human_date, human_datetime, zone_of
+from anagen.accounts.models import Clinic
+from anagen.accounts.permissions import Perm
+from anagen.audit.services import audit_record
+from anagen.scheduling.models import (
+    MAX_LEAD_HOURS,
+    Appointment,
+    AppointmentStatus,
+    Channel,
+    Recall,
+    RecallStatus,
+    ReminderRule,
+    ReminderSent,
+    ReminderStatus,
+)
+
+log = logging.getLogger("anagen.scheduling.services")
+
+DEFAULT_REMINDER_RULES = ((Channel.EMAIL, 48), (Channel.SMS, 48), (Channel.SMS, 2))
+
+
+def reminder_rules_ensure_defaults(*, clinic: Clinic) -> None:
+    for channel, hours in DEFAULT_REMINDER_RULES:
+        ReminderRule.objects.get_or_create(clinic=clinic, channel=channel, lead_hours=hours)
+
+
+def _reminder_text(appt: Appointment) -> str:
+    when = human_datetime(appt.starts_at, zone_of(appt.clinic))
+    # No procedure or clinical detail: a reminder may be read by someone else.
+    return (
+        f"Reminder: you have an appointment at {appt.clinic.name} on {when}. "
+        "Please call us to change it."
+    )
+
+
+def _recall_text(recall: Recall) -> str:
+    return (
+        f"It is time to book your maintenance session at {recall.clinic.name} "
+        f"(between {human_date(recall.due_from)} and {human_date(recall.due_until)}). "
+        "Please call us to book."
+    )
+
+
+def reminders_send_due(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Send each due reminder once (email and SMS rules per clinic), honouring consent.
+
+    Claims the (appointment, rule) row before sending, so two workers never send it twice.
+    """
+    now = now or timezone.now()
+    counts = {s.value: 0 for s in ReminderStatus}
+    rules = ReminderRule.objects.filter(is_active=True).select_related("clinic")
+    for rule in rules:
+        due = (
+            Appointment.objects.filter(
+                clinic=rule.clinic,
+                status=AppointmentStatus.BOOKED,
+                starts_at__gt=now,
+                starts_at__lte=now + dt.timedelta(hours=rule.lead_hours),
+            )
+            .exclude(reminders__rule=rule)
+            .select_related("patient", "clinic")
+        )
+        for appt in due:
+            patient = appt.patient
+            if rule.channel == Channel.SMS:
+                consent, address = patient.sms_reminders, patient.phone
+            else:
+                consent, address = patient.email_reminders, patient.email
+            status = (
+                ReminderStatus.SENT if consent and address else ReminderStatus.SKIPPED_NO_CONSENT
+            )
+            try:
+                with transaction.atomic():
+                    sent = ReminderSent.objects.create(
+                        appointment=appt, rule=rule, channel=rule.channel, status=status
+                    )
+            except IntegrityError:
+                continue  # another worker claimed it
+            if status == ReminderStatus.SENT:
+                failure = _deliver(
+                    rule.channel,
+                    address,
+                    f"Appointment reminder — {appt.clinic.name}",
+                    _reminder_text(appt),
+                )
+                if failure:
+                    log.warning("reminder %s failed: %s", sent.pk, failure)
+                    status = ReminderStatus.FAILED
+                    sent.status = status
+                    sent.detail = failure[:300]
+                    sent.save(update_fields=["status", "detail"])
+            audit_record(
+                action=f"reminder.{status}",
+                clinic=appt.clinic,
+                patient=patient,
+                obj=appt,
+                changes={"channel": rule.channel, "lead_hours": rule.lead_hours},
+                via="task",
+            )
+            counts[status] += 1
+    counts.update(_recall_reminders_send(now=now))
+    return counts
+
+
+def _deliver(channel: str, address: str, subject: str, body: str) -> str:
+    """Send by SMS or email; the error text on failure, "" on success."""
+    from anagen.scheduling.sms import get_sms_backend
+
+    try:
+        if channel == Channel.SMS:
+            get_sms_backend().send(to=address, body=body)
+        else:
+            send_mail(
+                subject=subject,
+                message=body,
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                recipient_list=[address],
+            )
+    except Exception as exc:  # a provider failure must not stop the others
+        return str(exc) or exc.__class__.__name__
+    return ""
+
+
+def _recall_reminders_send(*, now: dt.datetime) -> dict[str, int]:
+    """Tell each patient once when their maintenance window opens: email if they agreed to
+    email reminders, else SMS if they agreed to SMS, else nothing (recorded as skipped).
+
+    The window opens on the clinic's own date, not UTC's."""
+    counts = {"recall_sent": 0, "recall_skipped_no_consent": 0, "recall_failed": 0}
+    # No zone is more than a day ahead of UTC: narrow in SQL, decide per clinic below.
+    due = Recall.objects.filter(
+        status=RecallStatus.OPEN,
+        reminded_at__isnull=True,
+        due_from__lte=(now + dt.timedelta(days=1)).date(),
+    ).select_related("patient", "clinic")
+    for recall in due:
+        if recall.due_from > now.astimezone(zone_of(recall.clinic)).date():
+            continue
+        # Claim the recall first, so two workers never send the same message.
+        if not Recall.objects.filter(pk=recall.pk, reminded_at__isnull=True).update(
+            reminded_at=now
+        ):
+            continue
+        patient = recall.patient
+        channel: Channel | None
+        if patient.email_reminders and patient.email:
+            channel, address = Channel.EMAIL, patient.email
+        elif patient.sms_reminders and patient.phone:
+            channel, address = Channel.SMS, patient.phone
+        else:
+            channel, address = None, ""
+        status = "skipped_no_consent"
+        if channel:
+            failure = _deliver(
+                channel, address, f"Time to book — {recall.clinic.name}", _recall_text(recall)
+            )
+            status = "failed" if failure else "sent"
+        Recall.objects.filter(pk=recall.pk).update(reminder_status=status)
+        audit_record(
+            action=f"recall_reminder.{status}",
+            clinic=recall.clinic,
+            patient=patient,
+            obj=recall,
+            changes={"channel": channel or ""},
+            via="task",
+        )
+        counts[f"recall_{status}"] += 1
+    return counts
+
+
+@transaction.atomic
+def reminder_rule_add(*, actor: Actor, channel: str, lead_hours: int) -> ReminderRule:
+    """A new lead time for reminders; one rule per channel and lead time."""
+    actor.require(Perm.REMINDERS_MANAGE)
+    if channel not in Channel.values:
+        raise ValidationError({"channel": "Choose email or SMS."})
+    if not 1 <= lead_hours <= MAX_LEAD_HOURS:
+        raise ValidationError({"lead_hours": "Lead time must be between 1 hour and 14 days."})
+    if ReminderRule.objects.filter(
+        clinic=actor.clinic, channel=channel, lead_hours=lead_hours
+    ).exists():
+        raise ValidationError(
+            {"lead_hours": "There is already a rule for this channel and lead time."}
+        )
+    rule = ReminderRule.objects.create(clinic=actor.clinic, channel=channel, lead_hours=lead_hours)
+    audit_record(
+        action="reminder_rule.create",
+        actor=actor,
+        obj=rule,
+        changes={"channel": channel, "lead_hours": lead_hours},
+    )
+    return rule
+
+
+@transaction.atomic
+def reminder_rule_set_active(*, actor: Actor, rule: ReminderRule, active: bool) -> ReminderRule:
+    actor.require(Perm.REMINDERS_MANAGE)
+    if rule.clinic_id != actor.clinic.pk:
+        from django.http import Http404
+
+        raise Http404("No such rule.")
+    if rule.is_active != active:
+        rule.is_active = active
+        rule.save(update_fields=["is_active"])
+        audit_record(
+            action="reminder_rule.update",
+            actor=actor,
+            obj=rule,
+            changes={"is_active": [not active, active]},
+        )
+    return rule
