@@ -91,10 +91,10 @@ def test_physician_assesses_screens_and_consents(page, clinic_a):
     _assess_and_sign(page, eligible, "androgenetic_alopecia", "norwood_hamilton|IV")
     expect(page.locator("#assessment-facts")).to_contain_text("ICD-10 L64.9")
     _screen(page, eligible)
-    expect(page.locator("#decision")).to_have_text("eligible")
+    expect(page.locator("#decision")).to_have_text("Eligible")
     expect(page.locator("#findings")).to_contain_text("No findings")
     page.get_by_role("link", name="Back to chart").click()
-    expect(page.locator("#care-screening")).to_contain_text("eligible")
+    expect(page.locator("#care-screening")).to_contain_text("Eligible")
     page.locator("#care-panel").get_by_role("link", name="Consents").click()
     expect(page.locator("#consent-prp_scalp")).to_contain_text("Not signed")
     page.get_by_role("link", name="Sign PRP, scalp").click()
@@ -111,12 +111,12 @@ def test_physician_assesses_screens_and_consents(page, clinic_a):
     page.goto(f"/patients/{eligible.pk}/")
     expect(page.locator("#care-consents")).to_contain_text("PRP, scalp: Valid")
     expect(page.locator(".timeline")).to_contain_text("Consent signed: PRP, scalp (v1)")
-    expect(page.locator(".timeline")).to_contain_text("Screening PRP injection, scalp: eligible")
+    expect(page.locator(".timeline")).to_contain_text("Screening PRP injection, scalp: Eligible")
 
     # 2. Deferred: NSAID yesterday → defer with the earliest date.
     _assess_and_sign(page, deferred, "androgenetic_alopecia", "norwood_hamilton|III vertex")
     _screen(page, deferred)
-    expect(page.locator("#decision")).to_have_text("defer")
+    expect(page.locator("#decision")).to_have_text("Defer")
     earliest = today + dt.timedelta(days=6)
     expect(page.locator("#earliest")).to_contain_text(f"{earliest.day} {earliest:%b %Y}")
     expect(page.locator("#findings")).to_contain_text("Ibuprofen 400 mg: NSAID washout of 7 days")
@@ -132,7 +132,7 @@ def test_physician_assesses_screens_and_consents(page, clinic_a):
     )
     expect(page.locator("#assessment-facts")).to_contain_text("SALT 47.6 (S2)")
     _screen(page, blocked)
-    expect(page.locator("#decision")).to_have_text("contraindicated")
+    expect(page.locator("#decision")).to_have_text("Contraindicated")
     expect(page.locator("#findings")).to_contain_text("Bleeding or clotting disorder")
     expect(page.locator("#no-override")).to_have_text(
         "A contraindicated result cannot be overridden."

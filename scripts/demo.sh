@@ -2,12 +2,13 @@
 # Set up Anagen on SQLite with the demo clinic and serve it at http://127.0.0.1:8000
 # (ANAGEN_ADDR=127.0.0.1:8001 serves elsewhere). Installs uv into var/uv when it is not on PATH.
 # Safe to run again: migrations and the demo loader are idempotent.
+if [ -z "${BASH_VERSION:-}" ]; then echo "error: run this with bash: bash $0" >&2; exit 2; fi
 # shellcheck source=scripts/_env.sh
 source "$(dirname "$0")/_env.sh"
 addr="${ANAGEN_ADDR:-127.0.0.1:8000}"
 
 anagen_step "installing the locked dependencies (uv sync)" \
-  "check that PyPI is reachable (an old uv on PATH? upgrade it, or set ANAGEN_UV), then run this again." \
+  "uv says why above (PyPI unreachable? an old uv on PATH: upgrade it or set ANAGEN_UV=/path/to/uv)." \
   "$UV" sync --frozen --quiet
 anagen_step "migrating the database" \
   "read the message above; to start the demo database afresh delete var/anagen.sqlite3." \

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Set up and run the whole test suite (SQLite unless DATABASE_URL says otherwise).
 # Browser tests use Debian's Chromium; this installs it with apt when it can.
+if [ -z "${BASH_VERSION:-}" ]; then echo "error: run this with bash: bash $0" >&2; exit 2; fi
 # shellcheck source=scripts/_env.sh
 source "$(dirname "$0")/_env.sh"
 
 anagen_step "installing the locked dependencies (uv sync)" \
-  "check that PyPI is reachable (an old uv on PATH? upgrade it, or set ANAGEN_UV), then run this again." \
+  "uv says why above (PyPI unreachable? an old uv on PATH: upgrade it or set ANAGEN_UV=/path/to/uv)." \
   "$UV" sync --frozen --quiet
 
 if ! command -v chromium >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&1; then

@@ -61,6 +61,7 @@ class AuditAction(models.TextChoices):
     PROCEDURES_DETAILS_AMEND = "procedures.details.amend", "Details amended"
     PROCEDURES_DETAILS_RECORD = "procedures.details.record", "Details recorded"
     PROCEDURES_FORMULATION_CREATE = "procedures.formulation.create", "Formulation created"
+    PROCEDURES_LOT_RECALL = "procedures.lot.recall", "Lot recalled"
     PROCEDURES_LOT_RECALL_READ = "procedures.lot.recall_read", "Lot recall list opened"
     PROCEDURES_LOT_RECEIVE = "procedures.lot.receive", "Lot received"
     PROCEDURES_LOTS_AMEND = "procedures.lots.amend", "Lots amended"

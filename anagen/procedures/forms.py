@@ -7,12 +7,14 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from anagen.accounts.clinic_time import human_date
 from anagen.accounts.models import User
 from anagen.clinical import ACTIVATION_AGENTS, ANTICOAGULANT_AGENTS, PROCEDURES
 from anagen.clinical import procedure_rules as rules
+from anagen.procedures.services.inventory import lot_recalled_message
 from anagen.procedures.models import (
     ConcentrationUnit,
     DeliveryMode,
@@ -320,6 +322,29 @@ class MesoDeliveryForm(ReasonMixin):
 
 
 class LotChoiceField(forms.ModelChoiceField):
+    """Recalled lots are not offered; one sent anyway (a stale page) is refused in words."""
+
+    clinic_id: int | None = None
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            return super().to_python(value)
+        except ValidationError:
+            recalled = (
+                Lot.objects.filter(
+                    pk=value if str(value).isdigit() else None,
+                    product__clinic_id=self.clinic_id,
+                    recalled_at__isnull=False,
+                )
+                .select_related("product")
+                .first()
+                if self.clinic_id is not None and value not in self.empty_values
+                else None
+            )
+            if recalled is not None:
+                raise ValidationError(lot_recalled_message(recalled)) from None
+            raise
+
     def label_from_instance(self, obj: Any) -> str:
         today = timezone.localdate()  # the active zone is the clinic's during a request
         state = (
@@ -338,8 +363,13 @@ class LotUseForm(ReasonMixin):
     def __init__(self, *args: Any, session: TreatmentSession, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "lotuse_%s")
         super().__init__(*args, **kwargs)
+        self.fields["lot"].clinic_id = session.clinic_id  # type: ignore[attr-defined]
         self.fields["lot"].queryset = (  # type: ignore[attr-defined]
-            Lot.objects.filter(product__clinic_id=session.clinic_id, product__is_active=True)
+            Lot.objects.filter(
+                product__clinic_id=session.clinic_id,
+                product__is_active=True,
+                recalled_at__isnull=True,
+            )
             .select_related("product")
             .order_by("product__name", "expires_on")
         )
@@ -399,6 +429,20 @@ class FollowUpForm(forms.Form):
 
 
 # --- inventory and formulations ---------------------------------------------------------------
+
+
+class LotRecallForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason for the recall",
+        min_length=5,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="The supplier's notice or what was found.",
+    )
+    confirm = forms.BooleanField(
+        label="I confirm: this lot can no longer be used for any session.",
+        error_messages={"required": "Tick the box to confirm the recall."},
+    )
 
 
 class ProductForm(forms.Form):

@@ -466,13 +466,30 @@ class Lot(models.Model):
     received_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )
+    # A recall (manufacturer or clinic): the lot can no longer be chosen for a session. Who
+    # recalled it, when and why are kept together (the check below refuses a partial recall).
+    recalled_at = models.DateTimeField(null=True, blank=True)
+    recalled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    recall_reason = models.TextField(blank=True, default="")
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["expires_on", "id"]
         constraints = [
             models.UniqueConstraint(fields=["product", "lot_number"], name="lot_unique_number"),
-            *_checks("lot", quantity_nonneg=Q(quantity__gte=0)),
+            *_checks(
+                "lot",
+                quantity_nonneg=Q(quantity__gte=0),
+                recall_complete=(
+                    Q(recalled_at__isnull=True, recalled_by__isnull=True, recall_reason="")
+                    | (
+                        Q(recalled_at__isnull=False, recalled_by__isnull=False)
+                        & ~Q(recall_reason="")
+                    )
+                ),
+            ),
         ]
         indexes = [models.Index(fields=["lot_number"])]
 
@@ -481,6 +498,10 @@ class Lot(models.Model):
 
     def is_expired(self, on: dt.date) -> bool:
         return self.expires_on < on
+
+    @property
+    def is_recalled(self) -> bool:
+        return self.recalled_at is not None
 
 
 class LotUse(models.Model):

@@ -275,7 +275,7 @@ def product_get(actor: Actor, product_id: Any) -> Product:
 def lots_for(actor: Actor) -> QuerySet[Lot]:
     return (
         Lot.objects.filter(product__clinic=actor.clinic)
-        .select_related("product")
+        .select_related("product", "recalled_by")
         .annotate(used=Sum("uses__quantity"))
         .order_by("expires_on", "id")
     )
@@ -284,7 +284,7 @@ def lots_for(actor: Actor) -> QuerySet[Lot]:
 def lot_get(actor: Actor, lot_id: Any) -> Lot:
     lot = (
         Lot.objects.filter(product__clinic=actor.clinic, pk=_pk(lot_id))
-        .select_related("product")
+        .select_related("product", "recalled_by")
         .first()
     )
     if lot is None:
@@ -296,8 +296,8 @@ def lot_choices(
     actor: Actor, on: dt.date, *, categories: tuple[str, ...] | None = None
 ) -> list[Lot]:
     """Lots to choose from in the room: expired ones are listed (marked) so a refusal is
-    explained rather than the lot silently missing."""
-    qs = lots_for(actor).filter(product__is_active=True)
+    explained rather than the lot silently missing; recalled lots are not offered at all."""
+    qs = lots_for(actor).filter(product__is_active=True, recalled_at__isnull=True)
     if categories:
         qs = qs.filter(product__category__in=categories)
     return list(qs.filter(expires_on__gte=on - dt.timedelta(days=365))[:200])

@@ -459,7 +459,33 @@ def inventory(request: ClinicRequest) -> HttpResponse:
 
 @clinic_view(Perm.CLINICAL_VIEW)
 def lot_recall(request: ClinicRequest, lot_id: int) -> HttpResponse:
+    """Who was exposed to a lot; an inventory manager recalls it here (reason + confirmation)."""
     lot = selectors.lot_get(request.actor, lot_id)
+    recall_form = None
+    status = 200
+    if not lot.is_recalled and request.actor.can(Perm.INVENTORY_MANAGE):
+        recall_form = f.LotRecallForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST":
+            if recall_form.is_valid():
+                try:
+                    services.lot_recall(
+                        actor=request.actor, lot=lot, reason=recall_form.cleaned_data["reason"]
+                    )
+                except ValidationError as exc:
+                    attach_errors(recall_form, exc)
+                else:
+                    messages.success(
+                        request,
+                        f"Lot {lot.lot_number} of {lot.product.name} recalled: "
+                        "it can no longer be chosen for a session.",
+                    )
+                    return redirect("procedures-lot-recall", lot.pk)
+            status = 400
+    elif request.method == "POST":
+        if lot.is_recalled:
+            messages.info(request, f"Lot {lot.lot_number} was already recalled.")
+            return redirect("procedures-lot-recall", lot.pk)
+        request.actor.require(Perm.INVENTORY_MANAGE)
     exposures = selectors.recall_exposures(request.actor, lot)
     services.lot_recall_read(actor=request.actor, lot=lot, exposures=exposures)
     if request.GET.get("format") == "csv":
@@ -494,7 +520,13 @@ def lot_recall(request: ClinicRequest, lot_id: int) -> HttpResponse:
     return render(
         request,
         "procedures/lot_recall.html",
-        {"lot": lot, "exposures": exposures, "patient_count": patients},
+        {
+            "lot": lot,
+            "exposures": exposures,
+            "patient_count": patients,
+            "recall_form": recall_form,
+        },
+        status=status,
     )
 
 

@@ -19,11 +19,12 @@ import pytest
 from django.test import Client
 from django.urls import Resolver404, resolve
 
-from anagen.accounts.models import Membership, Role
+from anagen.accounts.models import Clinic, Membership, Role
 from anagen.demo import seed_demo
 
 # How many different URLs of one pattern (and query shape) each role visits.
 PER_PATTERN = 3
+ROUTES_SEEN: set[str] = set()
 MAX_PAGES_PER_ROLE = 900
 SKIP_PREFIXES = ("/static/", "/media/", "/admin/", "/api/v1/docs", "/accounts/logout")
 BINARY_TYPES = ("application/pdf", "text/csv", "image/", "text/calendar", "application/zip")
@@ -37,7 +38,9 @@ class _Links(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         for name, value in attrs:
             if value and (
-                (tag == "a" and name == "href") or name in ("hx-get", "data-hx-get")
+                (tag == "a" and name == "href")
+                or (tag in ("img", "object") and name in ("src", "data"))
+                or name in ("hx-get", "data-hx-get")
             ):
                 self.urls.append(value)
 
@@ -77,7 +80,7 @@ def _normalise(base: str, href: str) -> str | None:
     return path + (f"?{query}" if query else "")
 
 
-def _interesting_urls() -> list[str]:
+def _interesting_urls(clinic: Clinic) -> list[str]:
     """Detail pages of the objects whose states broke pages before."""
     from django.urls import reverse
 
@@ -91,22 +94,23 @@ def _interesting_urls() -> list[str]:
     def add(name: str, *args: object) -> None:
         urls.append(reverse(name, args=args))
 
-    sessions = list(TreatmentSession.objects.order_by("pk")[:12])
-    sessions += [p.session for p in Preparation.objects.all() if p.computed.get("warnings")][:4]
-    sessions += [a.session for a in Amendment.objects.order_by("pk")[:4]]
-    for status in {s.status for s in TreatmentSession.objects.all()}:
-        sessions += list(TreatmentSession.objects.filter(status=status)[:2])
+    sessions = list(TreatmentSession.objects.filter(clinic=clinic).order_by("pk")[:12])
+    preps = Preparation.objects.filter(session__clinic=clinic)
+    sessions += [p.session for p in preps if p.computed.get("warnings")][:4]
+    sessions += [a.session for a in Amendment.objects.filter(session__clinic=clinic)[:4]]
+    for status in {s.status for s in TreatmentSession.objects.filter(clinic=clinic)}:
+        sessions += list(TreatmentSession.objects.filter(clinic=clinic, status=status)[:2])
     for session in {s.pk: s for s in sessions}.values():
         add("procedures-session-detail", session.patient_id, session.pk)
     for status in ("booked", "checked_in", "completed", "cancelled", "no_show"):
-        for appt in Appointment.objects.filter(status=status).order_by("pk")[:3]:
+        for appt in Appointment.objects.filter(clinic=clinic, status=status).order_by("pk")[:3]:
             add("appointment-detail", appt.pk)
-    for lot in Lot.objects.order_by("pk")[:20]:
+    for lot in Lot.objects.filter(product__clinic=clinic).order_by("pk")[:20]:
         add("procedures-lot-recall", lot.pk)
     return urls
 
 
-def _crawl(client: Client, start: list[str]) -> tuple[list[str], int]:
+def _crawl(client: Client, start: list[str], routes: set[str] | None = None) -> tuple[list[str], int]:
     seen: set[str] = set()
     per_pattern: Counter[tuple[str, tuple[str, ...]]] = Counter()
     queue = list(start)
@@ -124,6 +128,8 @@ def _crawl(client: Client, start: list[str]) -> tuple[list[str], int]:
         if per_pattern[key] >= PER_PATTERN and url not in start:
             continue
         per_pattern[key] += 1
+        if routes is not None:
+            routes.add(key[0])
         response = client.get(url, HTTP_HX_REQUEST="true" if "hx" in url else None)
         visited += 1
         if response.status_code >= 500:
@@ -145,7 +151,8 @@ def _crawl(client: Client, start: list[str]) -> tuple[list[str], int]:
 @pytest.mark.django_db(transaction=False)
 def test_every_role_crawls_the_demo_clinic_without_a_server_error():
     seed_demo()
-    interesting = _interesting_urls()
+    clinic = Clinic.objects.get(slug="north")
+    interesting = _interesting_urls(clinic)
     assert interesting, "the demo must hold sessions and appointments to crawl"
     failures: dict[str, list[str]] = defaultdict(list)
     visits: dict[str, int] = {}
@@ -162,7 +169,7 @@ def test_every_role_crawls_the_demo_clinic_without_a_server_error():
         client = Client(raise_request_exception=False)
         client.force_login(membership.user)
         start = ["/", *interesting] if membership.role != Role.FRONT_DESK else ["/", *interesting]
-        bad, visited = _crawl(client, start)
+        bad, visited = _crawl(client, start, ROUTES_SEEN)
         visits[membership.role] = visited
         failures[membership.role].extend(bad)
     assert roles_seen == set(Role.values)
@@ -174,8 +181,11 @@ def test_every_role_crawls_the_demo_clinic_without_a_server_error():
 
 
 def test_link_extraction_follows_hrefs_and_htmx_gets():
-    html = '<a href="/patients/?page=2">2</a><div hx-get="/x/partial"></div><a href="#top">t</a>'
-    assert _links(html) == ["/patients/?page=2", "/x/partial", "#top"]
+    html = (
+        '<a href="/patients/?page=2">2</a><div hx-get="/x/partial"></div><a href="#top">t</a>'
+        '<img src="/p/chart.svg" alt="">'
+    )
+    assert _links(html) == ["/patients/?page=2", "/x/partial", "#top", "/p/chart.svg"]
     assert _normalise("/patients/", "#top") is None
     assert _normalise("/patients/", "https://example.org/") is None
     assert _normalise("/patients/", "/patients/?q=a&page=2") == "/patients/?page=2&q=a"

@@ -25,6 +25,7 @@ _ALWAYS = ("prp_scalp", "photo_clinical")
 def care_panel(patient: Patient, actor: Actor) -> dict[str, Any]:
     # A fixed handful of queries whatever the patient's history (latest rows only).
     return {
+        "actor": actor,
         "patient": patient,
         "assessment": selectors.assessment_latest(actor=actor, patient=patient),
         "screening": selectors.screening_latest(actor=actor, patient=patient),

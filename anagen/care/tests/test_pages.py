@@ -363,6 +363,7 @@ def test_chart_panel_and_timeline_with_bounded_queries(clinic_a, patient_a):
     url = reverse("patient-detail", args=[patient_a.pk])
     page = c.get(url).content.decode()
     assert 'id="care-panel"' in page
+    assert reverse("care-assessment-create", args=[patient_a.pk]) in page  # actions by permission
     assert "Androgenetic alopecia (male pattern), Norwood-Hamilton III vertex" in page
     assert "PRP injection, scalp: Eligible" in page
     assert "PRP, scalp: Valid" in page

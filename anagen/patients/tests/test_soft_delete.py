@@ -58,7 +58,8 @@ def test_related_rows_still_reach_a_deleted_patient(clinic_a, patient_a):
     event = AuditEvent.objects.filter(action=AuditAction.PATIENT_DELETE).get()
     # Related lookups use the plain base manager: history stays readable.
     assert AuditEvent.objects.select_related("patient").get(pk=event.pk).patient == patient_a
-    assert AuditEvent.objects.get(pk=event.pk).patient.record_number == patient_a.record_number
+    fresh = AuditEvent.objects.get(pk=event.pk).patient
+    assert fresh is not None and fresh.record_number == patient_a.record_number
 
 
 def test_only_holders_of_the_permission_delete_or_restore(clinic_a, patient_a):

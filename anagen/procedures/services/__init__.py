@@ -3,7 +3,7 @@
 Rules of the record:
 - a session starts only through care's ``session_gate`` (screening + consent), whose result is kept;
 - preparation labels are the kernel's (``prp_evaluate``), stored with the kernel version;
-- a lot is chosen at the moment of use and an expired lot is refused;
+- a lot is chosen at the moment of use and a recalled or expired lot is refused;
 - a physician signs once the checklist is complete; a signed session is locked and changes
   afterwards are amendments with a reason (``Amendment`` rows, row history, audit events).
 Adverse events are not part of the lock: they are recorded and followed up after signing too.
@@ -33,7 +33,9 @@ from anagen.procedures.services.delivery import _zone_codes, delivery_record, to
 from anagen.procedures.services.inventory import (
     _require_inventory,
     lot_expired_message,
+    lot_recall,
     lot_recall_read,
+    lot_recalled_message,
     lot_receive,
     lot_use_record,
     product_create,
@@ -92,7 +94,9 @@ __all__ = [
     "delivery_record",
     "formulation_create",
     "lot_expired_message",
+    "lot_recall",
     "lot_recall_read",
+    "lot_recalled_message",
     "lot_receive",
     "lot_use_record",
     "meso_check",

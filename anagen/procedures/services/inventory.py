@@ -16,7 +16,7 @@ from anagen.accounts.clinic_time import human_date
 from anagen.accounts.permissions import Perm
 from anagen.audit.services import audit_record
 from anagen.procedures.models import Lot, LotUse, Product, ProductCategory, TreatmentSession
-from anagen.procedures.services._common import _amending, _record_change, _today
+from anagen.procedures.services._common import MIN_REASON, _amending, _record_change, _today
 from anagen.procedures.services.delivery import _zone_codes
 
 
@@ -97,6 +97,45 @@ def lot_receive(*, actor: Actor, product: Product, data: dict[str, Any]) -> Lot:
     return lot
 
 
+def lot_recall(*, actor: Actor, lot: Lot, reason: str) -> Lot:
+    """Recall a lot: from now on it cannot be chosen for a session. Who, when and why are kept
+    on the lot (a check constraint keeps them together) and in the audit trail. A recall is not
+    undone here: a lot recalled by mistake is a new audit story, not a silent edit."""
+    _require_inventory(actor)
+    reason = " ".join((reason or "").split())
+    if len(reason) < MIN_REASON:
+        raise ValidationError(
+            {"reason": "Say why this lot is recalled (the supplier's notice or what was found)."}
+        )
+    with transaction.atomic():
+        lot = Lot.objects.select_for_update().select_related("product").get(pk=lot.pk)
+        if lot.product.clinic_id != actor.clinic.pk:
+            raise Http404("No such lot.")
+        if lot.recalled_at is not None:
+            raise ValidationError(
+                {
+                    "reason": f"Lot {lot.lot_number} of {lot.product.name} was already recalled "
+                    f"on {human_date(lot.recalled_at, actor.tz)}."
+                }
+            )
+        lot.recalled_at = timezone.now()
+        lot.recalled_by = actor.user
+        lot.recall_reason = reason
+        lot.save(update_fields=["recalled_at", "recalled_by", "recall_reason"])
+        audit_record(
+            action="procedures.lot.recall",
+            actor=actor,
+            obj=lot,
+            changes={"product": lot.product.name, "lot_number": lot.lot_number, "reason": reason},
+        )
+    return lot
+
+
+def lot_recalled_message(lot: Lot, actor: Actor | None = None) -> str:
+    on = human_date(lot.recalled_at, actor.tz if actor is not None else None)
+    return f"Lot {lot.lot_number} of {lot.product.name} was recalled on {on}: choose another lot."
+
+
 def lot_expired_message(lot: Lot) -> str:
     return (
         f"Lot {lot.lot_number} of {lot.product.name} expired on "
@@ -113,13 +152,15 @@ def lot_use_record(
     zone: str = "",
     reason: str = "",
 ) -> LotUse:
-    """The lot used, chosen at the moment of use. An expired lot is refused; another clinic's
-    lot does not exist (404)."""
+    """The lot used, chosen at the moment of use. A recalled or expired lot is refused; another
+    clinic's lot does not exist (404)."""
     with transaction.atomic():
         amending = _amending(actor, session, reason)
         lot = Lot.objects.select_for_update().select_related("product").get(pk=lot.pk)
         if lot.product.clinic_id != session.clinic_id:
             raise Http404("No such lot.")
+        if lot.is_recalled:
+            raise ValidationError({"lot": lot_recalled_message(lot, actor)})
         if lot.is_expired(_today(actor)):
             raise ValidationError({"lot": lot_expired_message(lot)})
         if quantity is None or not (1 <= int(quantity) <= 1000):
