@@ -3,8 +3,8 @@ sessions with preparations, zones and lots for the demo's completed past appoint
 
 The demo holds a record in every state a page must show: a preparation whose kernel result
 carries warnings (bovine thrombin, fold under 2x, EDTA), a signed record amended with a reason,
-and lots whose recall page lists the patients exposed (lots have no "recalled" state: a recall
-is the list of exposures of a lot).
+lots whose recall page lists the patients exposed, and one recalled lot per clinic that was
+used in sessions (recalled through ``services.lot_recall``, so it is audited like a real one).
 
 Deterministic (random.Random(seed)) and idempotent: catalogue rows are get-or-created, the
 sessions are only added to a clinic that has none yet, and the warning preparation and the
@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 
+from anagen.accounts.access import Actor
 from anagen.accounts.models import Clinic, Membership
 from anagen.accounts.permissions import PERMISSION_TABLE, Perm
 from anagen.clinical import procedure_rules as rules
@@ -38,7 +39,12 @@ from anagen.procedures.models import (
     SessionStatus,
     TreatmentSession,
 )
-from anagen.procedures.services import KERNEL_VERSION, PREP_FIELDS, preparation_compute
+from anagen.procedures.services import (
+    KERNEL_VERSION,
+    PREP_FIELDS,
+    lot_recall,
+    preparation_compute,
+)
 
 CLINIC_SLUGS = ("north", "river")
 PRODUCTS = [
@@ -202,12 +208,43 @@ def _ensure_states(clinic: Clinic) -> None:
         session.save(update_fields=["aftercare_given", "notes", "updated_at"])
 
 
+RECALL_REASON = (
+    "Manufacturer's field safety notice: sterility of this batch cannot be assured. "
+    "Quarantined; patients treated with it to be reviewed."
+)
+
+
+def _ensure_recalled_lot(clinic: Clinic) -> None:
+    """One recalled lot that was used in sessions (once per clinic; also on an existing db)."""
+    if Lot.objects.filter(product__clinic=clinic, recalled_at__isnull=False).exists():
+        return
+    manager = (
+        Membership.objects.filter(
+            clinic=clinic, role__in=_roles_with(Perm.INVENTORY_MANAGE), is_active=True
+        )
+        .select_related("user", "clinic")
+        .order_by("id")
+        .first()
+    )
+    used = (
+        Lot.objects.filter(product__clinic=clinic, uses__isnull=False)
+        .select_related("product")
+        .distinct()
+        .order_by("-expires_on", "product__name", "lot_number")
+    )
+    lot = used.filter(product__category="activator").first() or used.first()
+    if manager is None or lot is None:
+        return
+    lot_recall(actor=Actor(manager.user, manager, via="cli"), lot=lot, reason=RECALL_REASON)
+
+
 def _seed_clinic(clinic: Clinic, today: dt.date) -> None:
     rnd = random.Random(f"procedures-{clinic.slug}")
     lots = _catalogue(clinic, today, rnd)
     _formulations(clinic)
     if TreatmentSession.objects.filter(clinic=clinic).exists():
         _ensure_states(clinic)
+        _ensure_recalled_lot(clinic)
         return
     physician = (
         Membership.objects.filter(
@@ -336,6 +373,7 @@ def _seed_clinic(clinic: Clinic, today: dt.date) -> None:
         DeliveryZone.objects.bulk_create(zone_rows)
         LotUse.objects.bulk_create(uses)
         _ensure_states(clinic)
+        _ensure_recalled_lot(clinic)
 
 
 def seed_procedures_demo(today: dt.date) -> None:
