@@ -14,7 +14,6 @@ from anagen.accounts.clinic_time import human_date
 from anagen.accounts.models import User
 from anagen.clinical import ACTIVATION_AGENTS, ANTICOAGULANT_AGENTS, PROCEDURES
 from anagen.clinical import procedure_rules as rules
-from anagen.procedures.services.inventory import lot_recalled_message
 from anagen.procedures.models import (
     ConcentrationUnit,
     DeliveryMode,
@@ -28,6 +27,7 @@ from anagen.procedures.models import (
     TreatmentSession,
     VialType,
 )
+from anagen.procedures.services.inventory import lot_recalled_message
 
 DT_FORMAT = "%Y-%m-%dT%H:%M"
 DT_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DT_FORMAT)
@@ -332,13 +332,11 @@ class LotChoiceField(forms.ModelChoiceField):
         except ValidationError:
             recalled = (
                 Lot.objects.filter(
-                    pk=value if str(value).isdigit() else None,
-                    product__clinic_id=self.clinic_id,
-                    recalled_at__isnull=False,
+                    pk=int(value), product__clinic_id=self.clinic_id, recalled_at__isnull=False
                 )
                 .select_related("product")
                 .first()
-                if self.clinic_id is not None and value not in self.empty_values
+                if self.clinic_id is not None and str(value).isdigit()
                 else None
             )
             if recalled is not None:

@@ -52,6 +52,10 @@ def test_seed_procedures_demo_is_consistent_and_idempotent():
     amended = Amendment.objects.select_related("session").first()
     assert amended is not None and amended.reason and amended.session.is_signed
     assert LotUse.objects.exists()
+    recalled = Lot.objects.filter(recalled_at__isnull=False)
+    assert recalled.count() == len(CLINIC_SLUGS)  # one per clinic, used in sessions
+    assert all(lot.uses.exists() and lot.recall_reason for lot in recalled)
     seed_procedures_demo(today)
     assert TreatmentSession.objects.count() == count
     assert Amendment.objects.count() == len(CLINIC_SLUGS)  # idempotent: one per clinic
+    assert Lot.objects.filter(recalled_at__isnull=False).count() == len(CLINIC_SLUGS)
