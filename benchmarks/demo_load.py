@@ -15,7 +15,9 @@ on the database named by BENCH_DATABASE_URL (an empty scratch database: this scr
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -27,6 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 _tmp = tempfile.mkdtemp(prefix="anagen-bench-")
+atexit.register(shutil.rmtree, _tmp, ignore_errors=True)
 os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{_tmp}/bench.sqlite3")
 os.environ.setdefault("ANAGEN_VAR_DIR", _tmp)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "anagen.settings")
