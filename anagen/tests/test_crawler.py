@@ -1,17 +1,19 @@
-"""No page ever answers 5xx: every role crawls the demo clinic by following links.
+"""No page ever answers 5xx or shows developer text: every role crawls the demo clinic.
 
 The demo clinic holds objects in every state (a preparation with kernel warnings, signed and
 amended session records, cancelled and no-show appointments, a recalled lot …). Each role
 signs in, starts at the home page and follows every link and htmx `hx-get` it is shown, plus
 the detail pages of those interesting objects. A URL pattern is visited a bounded number of
 times (different objects, page 2 of lists); templates are strict under the test suite, so a
-missing variable is a failure too. Any 5xx fails the test with the list of URLs.
+missing variable is a failure too. Any 5xx fails the test with the list of URLs, and so does
+an ISO timestamp, a file name, a library name or a raw dict in the text a person reads.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urldefrag, urlencode, urlsplit
 
@@ -49,6 +51,34 @@ def _links(html: str) -> list[str]:
     parser = _Links()
     parser.feed(html)
     return parser.urls
+
+
+# Developer text that must never reach staff (issue 9, "human text").
+DEVELOPER_TEXT = [
+    (re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}"), "an ISO timestamp"),
+    (re.compile(r"clinical-facts|\.md\b|\.json\b"), "a file name"),
+    (re.compile(r"\bPillow\b|\bWeasyPrint\b|\bdjango\b|Traceback"), "a library name"),
+    (re.compile(r"\{'[a-z_]+': "), "a raw dict"),
+]
+
+
+def _visible_text(html: str) -> str:
+    """What a person reads: no scripts, styles, tags or attribute values (inputs hold ISO)."""
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S | re.I)
+    html = re.sub(r"<!--.*?-->", " ", html, flags=re.S)
+    html = re.sub(r"<[^>]+>", " ", html)
+    return unescape(html)
+
+
+def _developer_text(html: str) -> list[str]:
+    text = _visible_text(html)
+    found = []
+    for pattern, what in DEVELOPER_TEXT:
+        match = pattern.search(text)
+        if match:
+            start = max(match.start() - 40, 0)
+            found.append(f"{what}: …{' '.join(text[start : match.end() + 20].split())}…")
+    return found
 
 
 def _pattern_key(path: str, query: str) -> tuple[str, tuple[str, ...]] | None:
@@ -138,6 +168,7 @@ def _crawl(client: Client, start: list[str], routes: set[str] | None = None) -> 
         if "html" not in ctype:
             continue
         body = response.content.decode("utf-8", "replace")
+        failures.extend(f"{url}: {problem}" for problem in _developer_text(body))
         for href in _links(body):
             nxt = _normalise(url, href)
             if nxt and nxt not in seen:
@@ -170,7 +201,7 @@ def test_every_role_crawls_the_demo_clinic_without_a_server_error():
         failures[membership.role].extend(bad)
     assert roles_seen == set(Role.values)
     problems = {role: urls for role, urls in failures.items() if urls}
-    assert not problems, f"server errors while crawling: {problems}"
+    assert not problems, f"server errors or developer text while crawling: {problems}"
     # The crawl really walked the clinic (not a login page over and over).
     assert all(n > 40 for n in visits.values()), visits
 
@@ -185,3 +216,11 @@ def test_link_extraction_follows_hrefs_and_htmx_gets():
     assert _normalise("/patients/", "https://example.org/") is None
     assert _normalise("/patients/", "/patients/?q=a&page=2") == "/patients/?page=2&q=a"
     assert re.match(r"^/", _normalise("/a/b/", "c/") or "")
+
+
+def test_developer_text_is_found_in_what_people_read_and_not_in_attributes():
+    assert _developer_text('<input type="date" value="2026-11-30T10:00">') == []
+    assert _developer_text("<p>Checked in 2026-11-30T10:00</p>")[0].startswith("an ISO")
+    assert _developer_text("<p>Source: clinical-facts.md 4.3</p>")[0].startswith("a file name")
+    assert _developer_text("<p>{'baseline_photos_taken': True}</p>")[0].startswith("a raw dict")
+    assert _developer_text("<p>Mon 30 Nov 2026, 10:00 — Le QD (2018).</p>") == []
