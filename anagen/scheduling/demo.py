@@ -194,3 +194,31 @@ def seed_scheduling_demo(today: dt.date) -> None:
             reminder_rules_ensure_defaults(clinic=clinic)
             if not TreatmentPlan.objects.filter(clinic=clinic).exists():
                 _seed_series(clinic, resources, today)
+            _seed_cancellation(clinic)
+
+
+def _seed_cancellation(clinic: Clinic) -> None:
+    """One future visit cancelled through the service (with its reason and audit row), so the
+    demo holds an appointment in every state and the page crawler meets a cancelled one."""
+    from anagen.accounts.access import Actor
+    from anagen.scheduling.services import appointment_cancel
+
+    if Appointment.objects.filter(clinic=clinic, status=AppointmentStatus.CANCELLED).exists():
+        return
+    desk = Membership.objects.filter(
+        clinic=clinic, user__username=f"{clinic.slug}.frontdesk", is_active=True
+    ).first()
+    appt = (
+        Appointment.objects.filter(
+            clinic=clinic, status=AppointmentStatus.BOOKED, starts_at__gt=timezone.now()
+        )
+        .order_by("-starts_at")
+        .first()
+    )
+    if desk is None or appt is None:
+        return
+    appointment_cancel(
+        actor=Actor(user=desk.user, membership=desk, via="cli"),
+        appointment=appt,
+        reason="Patient asked to cancel (demo)",
+    )

@@ -31,6 +31,12 @@ def test_demo_seeds_series_once_without_overlaps():
     assert Appointment.objects.filter(status="completed").exists()
     assert Appointment.objects.filter(status="booked").exists()
     assert Recall.objects.exists()
+    # Every state a page can show: each clinic has a cancelled visit (with its reason) and
+    # the demo has no-shows.
+    for slug in ("north", "river"):
+        cancelled = Appointment.objects.filter(clinic__slug=slug, status="cancelled")
+        assert cancelled.count() == 1
+    assert Appointment.objects.filter(status="no_show").exists()
     seed_scheduling_demo(today)
     assert (
         TreatmentPlan.objects.count(),
