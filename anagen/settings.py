@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "anagen.accounts.middleware.ActiveClinicMiddleware",
+    "anagen.web.request_guards.RequestGuardMiddleware",
     "anagen.web.middleware.OutOfRangeIdMiddleware",
     # Axes must be last: it turns a locked-out login into a response.
     "axes.middleware.AxesMiddleware",
@@ -202,6 +203,7 @@ if PRODUCTION:
     SECURE_SSL_REDIRECT = os.environ.get("SECURE_SSL_REDIRECT", "1") == "1"
     SECURE_HSTS_SECONDS = 31_536_000
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LANGUAGE_CODE = "en-gb"
