@@ -17,7 +17,7 @@ from anagen.patients.models import Patient
 def _bearer(staff, user) -> dict[str, str]:
     membership = Membership.objects.get(user=user, clinic=staff.clinic)
     _, key = api_token_create(membership=membership, name="test")
-    return {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+    return {"Authorization": f"Bearer {key}"}
 
 
 def test_signed_in_pages_and_api_answers_are_no_store(clinic_a, patient_a):
@@ -26,7 +26,9 @@ def test_signed_in_pages_and_api_answers_are_no_store(clinic_a, patient_a):
         response = client.get(url)
         assert response.status_code == 200, url
         assert "no-store" in response["Cache-Control"], url
-    token_call = Client().get(f"/api/v1/patients/{patient_a.pk}", **_bearer(clinic_a, clinic_a.nurse))
+    token_call = Client().get(
+        f"/api/v1/patients/{patient_a.pk}", headers=_bearer(clinic_a, clinic_a.nurse)
+    )
     assert token_call.status_code == 200 and "no-store" in token_call["Cache-Control"]
 
 
@@ -44,7 +46,7 @@ def test_nul_in_a_json_body_names_the_field_and_stores_nothing(clinic_a):
         "/api/v1/patients/",
         data=json.dumps({"given_name": "a\u0000b", "family_name": "X", "names": [{"x": "\u0000"}]}),
         content_type="application/json",
-        **_bearer(clinic_a, clinic_a.front_desk),
+        headers=_bearer(clinic_a, clinic_a.front_desk),
     )
     assert response.status_code == 422
     assert response["Content-Type"] == "application/problem+json"
