@@ -70,6 +70,7 @@ def test_production_settings_pass_the_deploy_check_with_no_warning():
         "ALLOWED_HOSTS": "clinic.example",
     }
     env.pop("ANAGEN_STRICT_TEMPLATES", None)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set for Playwright only, never in production
     result = subprocess.run(
         [sys.executable, "-m", "anagen", "check", "--deploy", "--fail-level", "WARNING"],
         env=env,
