@@ -11,6 +11,7 @@ from typing import Any
 
 from ninja import NinjaAPI
 
+from anagen.billing.api import router as billing_router
 from anagen.care.api import router as care_router
 from anagen.interop.auth import ClinicSessionAuth, TokenAuth
 from anagen.interop.errors import install_error_handlers
@@ -46,3 +47,4 @@ api.add_router("/care", care_router, tags=["care"])
 api.add_router("/scheduling", scheduling_router, tags=["scheduling"])
 api.add_router("/procedures", procedures_router, tags=["procedures"])
 api.add_router("/outcomes", outcomes_router, tags=["outcomes"])
+api.add_router("/billing", billing_router, tags=["billing"])

@@ -218,6 +218,7 @@ def seed_demo(today: dt.date | None = None) -> DemoResult:
 
 def _seed_apps(today: dt.date) -> None:
     """Each app adds its own demo records (assessments, bookings, sessions, outcomes)."""
+    from anagen.billing.demo import seed_billing_demo
     from anagen.care.demo import seed_care_demo
     from anagen.outcomes.demo import seed_outcomes_demo
     from anagen.procedures.demo import seed_procedures_demo
@@ -227,6 +228,7 @@ def _seed_apps(today: dt.date) -> None:
     seed_scheduling_demo(today)
     seed_procedures_demo(today)
     seed_outcomes_demo(today)
+    seed_billing_demo(today)
 
 
 def _make_patient(rng: random.Random, clinic: Clinic, n: int, today: dt.date) -> Patient:

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "anagen.scheduling",
     "anagen.procedures",
     "anagen.outcomes",
+    "anagen.billing",
     "anagen.web",
 ]
 

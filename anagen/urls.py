@@ -37,6 +37,7 @@ urlpatterns = [
     path("", include("anagen.scheduling.urls")),
     path("", include("anagen.procedures.urls")),
     path("", include("anagen.outcomes.urls")),
+    path("", include("anagen.billing.urls")),
     path("api/v1/", api.urls),
 ]
 

@@ -119,7 +119,8 @@ def test_physician_assesses_screens_and_consents(page, clinic_a):
     expect(page.locator("#decision")).to_have_text("Defer")
     earliest = today + dt.timedelta(days=6)
     expect(page.locator("#earliest")).to_contain_text(f"{earliest.day} {earliest:%b %Y}")
-    expect(page.locator("#findings")).to_contain_text("Ibuprofen 400 mg: NSAID washout of 7 days")
+    expect(page.locator("#findings")).to_contain_text("Ibuprofen 400 mg (NSAID, not prescribed)")
+    expect(page.locator("#findings")).to_contain_text("washout of 7 days")
     expect(page.locator("#no-override")).to_contain_text("A deferral cannot be overridden")
 
     # 3. Contraindicated: alopecia areata graded with the live SALT calculator.
@@ -174,3 +175,57 @@ def test_front_desk_sees_consent_status_only(page, clinic_a):
     expect(page.locator("#sign-note")).to_be_visible()
     response = page.goto(f"/patients/{patient.pk}/consents/prp_scalp/sign/")
     assert response is not None and response.status == 403
+
+
+def _platelet_intake(staff, patient, count):
+    from anagen.patients.services import IntakeData, intake_record
+
+    labs = [
+        {
+            "analyte": "platelets",
+            "value": Decimal(count),
+            "unit": "/µL",
+            "taken_on": timezone.localdate() - dt.timedelta(days=1),
+        }
+    ]
+    intake_record(actor=staff.actor(staff.nurse), patient=patient, data=IntakeData(labs=labs))
+
+
+def test_override_voided_by_a_new_intake(page, clinic_a):
+    """Issue 10's example: review at 95,000/µL overridden; a new intake at 51,000/µL must not
+    pass the pre-session gate on the old override."""
+    from anagen.care.tests.helpers import assess, consent
+
+    patient = make_patient(clinic_a, given_name="Olga", family_name="Voight", sex="female")
+    _platelet_intake(clinic_a, patient, "95000")
+    assess(clinic_a, patient)
+    consent(clinic_a, patient)
+    login(page, "a.physician")
+
+    _screen(page, patient)
+    expect(page.locator("#decision")).to_have_text("Needs a physician's review")
+    expect(page.locator("#findings")).to_contain_text("Platelets 95,000/uL")
+    page.get_by_label("Reason for accepting the relative contraindications").fill(
+        "Stable mild thrombocytopenia, cleared by haematology."
+    )
+    page.get_by_role("button", name="Override as eligible").click()
+    expect(page.locator("#override")).to_contain_text("Stable mild thrombocytopenia")
+
+    # A new intake with a much lower count: the old override no longer applies.
+    _platelet_intake(clinic_a, patient, "51000")
+    page.goto(f"/patients/{patient.pk}/")
+    page.get_by_label("Start session for").select_option("prp_scalp")
+    page.get_by_role("button", name="Start session").click()
+    alert = page.get_by_role("alert").filter(has_text="override")
+    expect(alert).to_contain_text("the override no longer applies")
+    expect(alert).to_contain_text("Platelets (/uL) 95,000 → 51,000")
+    expect(alert).to_contain_text("A physician must decide again")
+
+    # The new screening asks for a new decision, saying what changed.
+    page.goto(f"/patients/{patient.pk}/")
+    page.locator("#care-panel").get_by_role("link", name="Screen", exact=True).click()
+    page.get_by_label("Procedure").select_option("prp_scalp")
+    page.get_by_role("button", name="Run screening").click()
+    expect(page.locator("#decision")).to_have_text("Needs a physician's review")
+    expect(page.locator("#override-void")).to_contain_text("95,000 → 51,000")
+    expect(page.get_by_role("button", name="Override as eligible")).to_be_visible()

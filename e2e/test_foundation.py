@@ -44,6 +44,7 @@ def test_login_search_register_intake_and_chart(page, clinic_a, clinic_b):
     page.get_by_label("Smoking").select_option("former")
     page.locator("#id_medications-0-name").fill("Ibuprofen")
     page.locator("#id_medications-0-category").select_option("nsaid")
+    page.locator("#id_medications-0-prescribed").select_option("no")  # an explicit answer
     page.locator("#id_medications-0-last_dose_on").fill("2026-01-10")
     page.locator("[data-add-row=labs]").click()
     expect(page.locator("#labs-rows tbody tr")).to_have_count(4)

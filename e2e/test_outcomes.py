@@ -101,6 +101,8 @@ def test_measure_photograph_compare_progress_and_report(page, clinic_a, tmp_path
     page.goto(f"/patients/{patient.pk}/outcomes/progress/")
     card = page.get_by_role("region", name=re.compile("Density"))
     expect(card).to_contain_text("+25.35 %")
+    expect(card).to_contain_text("beyond measurement error")
+    expect(page.locator("main")).to_contain_text("without a control group")
     chart = card.locator(".chart img")
     expect(chart).to_be_visible()
     page.wait_for_function("document.querySelector('.chart img').naturalWidth > 0")
@@ -149,6 +151,10 @@ def test_measure_photograph_compare_progress_and_report(page, clinic_a, tmp_path
     page.goto("/analytics/?group_by=diagnosis")
     expect(page.locator("#cohorts")).to_contain_text("Not assessed")
     expect(page.locator("#cohorts")).not_to_contain_text("not_assessed")
+    # Analytics say the comparison is uncontrolled and when the responder rule is judged.
+    expect(page.locator("#uncontrolled")).to_be_visible()
+    expect(page.locator("#uncontrolled")).to_contain_text("no control group")
+    expect(page.locator("main")).to_contain_text("judged at 6 months after the baseline")
 
     # A photo whose file is lost: the page says so instead of breaking.
     from anagen.outcomes.models import Photo

@@ -194,3 +194,90 @@ def test_preparation_with_a_warning_opens_saves_and_signs(page, clinic_a, patien
     expect(page.locator("#session-status")).to_contain_text("Signed by a Physician")
     page.reload()
     expect(page.locator("[data-flag=bovine_thrombin]")).to_be_visible()
+
+
+def test_mesotherapy_refused_at_the_51st_deoxycholic_acid_injection(page, clinic_a, patient_a):
+    """Issue 10: the label limits (50 injections, 10 mL, 100 mg per session) are per session,
+    summed over every delivery; a delivery recorded by mistake is removed with a confirmation."""
+    ready_patient(clinic_a, patient_a)
+    consent(clinic_a, patient_a, "mesotherapy_body")
+    services.formulation_create(
+        actor=clinic_a.actor(clinic_a.physician),
+        name="Deoxycholic acid 10 mg/mL",
+        vial="single",
+        indications=["body_contouring"],
+        ingredients=[
+            {
+                "name": "Deoxycholic acid",
+                "code": "deoxycholic_acid",
+                "concentration": Decimal("10"),
+                "unit": "mg_per_mL",
+            }
+        ],
+    )
+    login(page, "a.nurse")
+    page.goto(f"/patients/{patient_a.pk}/")
+    page.get_by_label("Start session for").select_option("mesotherapy_body")
+    page.get_by_role("button", name="Start session").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Mesotherapy")
+
+    def deliver(points: str, area: str) -> None:
+        d = page.locator("#meso-add")
+        d.get_by_label("Formulation").select_option(label="Deoxycholic acid 10 mg/mL")
+        d.locator("#meso_zone").select_option("submental")
+        d.get_by_label("Technique (depth)").select_option("point_by_point")
+        d.get_by_label("Delivery").select_option("needle")
+        d.get_by_label("Injection points").fill(points)
+        d.get_by_label("Volume per point (mL)").fill("0.2")
+        d.get_by_label("Area treated (cm²)").fill(area)
+        d.get_by_role("button", name="Record delivery").click()
+
+    deliver("50", "50")  # the label maximum: 50 × 0.2 mL = 10 mL = 100 mg over 50 cm²
+    expect(page.locator("#meso-totals")).to_contain_text("50")
+    expect(page.locator("#meso-totals")).to_contain_text("100 mg")
+    deliver("1", "50")  # the 51st injection
+    expect(page.locator("#meso-add [role=alert]")).to_contain_text(
+        "51 deoxycholic acid injections in this session exceed the label limit of 50 per session."
+    )
+    expect(page.locator("#meso-deliveries tbody tr")).to_have_count(1)
+
+    # Removing the 50 (recorded by mistake) needs a confirmation; then 20 go through.
+    row = page.locator("#meso-deliveries tbody tr").first
+    row.get_by_role("button", name="Remove").click()  # not confirmed: the browser asks
+    expect(page.locator("#meso-deliveries tbody tr")).to_have_count(1)
+    row.get_by_label("Yes, remove this delivery").check()
+    row.get_by_role("button", name="Remove").click()
+    expect(page.get_by_text("Mesotherapy delivery removed.")).to_be_visible()
+    expect(page.locator("#meso-deliveries")).to_have_count(0)
+    deliver("20", "20")
+    expect(page.locator("#meso-deliveries tbody tr")).to_have_count(1)
+
+
+def test_lot_refused_for_an_allergic_patient_then_recorded_with_a_physicians_reason(
+    page, clinic_a, patient_a
+):
+    from anagen.procedures.tests.helpers import start
+
+    ready_patient(clinic_a, patient_a)
+    session = start(clinic_a, patient_a)
+    record_intake(clinic_a, patient_a, allergies=[{"substance": "Lidocaine", "reaction": "hives"}])
+    lot = make_lot(clinic_a, name="EMLA 5 % cream", category="anaesthetic_cream", number="E-7")
+    login(page, "a.physician")
+    page.goto(f"/patients/{patient_a.pk}/sessions/{session.pk}/")
+    lots = page.locator("#lots form")
+    lots.locator("#lotuse_lot").select_option(str(lot.pk))
+    lots.get_by_role("button", name="Record lot").click()
+    expect(lots.get_by_role("alert")).to_contain_text(
+        "Allergy to Lidocaine (hives): EMLA 5 % cream (lot E-7) is a local anaesthetic"
+    )
+    expect(page.locator("#lot-uses")).to_have_count(0)
+    lots = page.locator("#lots form")
+    lots.locator("#lotuse_lot").select_option(str(lot.pk))
+    lots.get_by_label("Physician's reason to use it despite the allergy").fill(
+        "Patch test negative; the reaction was to the dressing."
+    )
+    lots.get_by_role("button", name="Record lot").click()
+    expect(page.locator("#lot-uses")).to_contain_text("E-7")
+    expect(page.locator("#lot-uses .allergy-override")).to_contain_text(
+        "Patch test negative; the reaction was to the dressing."
+    )

@@ -39,6 +39,10 @@ class Perm(StrEnum):
     STAFF_MANAGE = "staff.manage"
     AUDIT_VIEW = "audit.view"
     REMINDERS_MANAGE = "reminders.manage"
+    BILLING = "billing.invoice"  # the ledger: invoices, payments, selling packages
+    PRICE_LIST_MANAGE = "billing.price_list"  # prices and package definitions
+    BILLING_APPROVE = "billing.approve"  # refunds and credit notes
+    PACKAGE_STATUS_VIEW = "billing.package_status"  # sessions left in a package, no money
 
     @property
     def label(self) -> str:
@@ -82,6 +86,12 @@ PERMISSION_TABLE: dict[Perm, tuple[str, frozenset[str]]] = {
     Perm.STAFF_MANAGE: ("manage staff", frozenset({A})),
     Perm.AUDIT_VIEW: ("read the audit trail", frozenset({A})),
     Perm.REMINDERS_MANAGE: ("manage reminder rules", frozenset({A})),
+    # Front desk invoices and takes payments; the clinic admin also sets prices and approves
+    # money going back; clinicians see how many package sessions are left, not the ledger.
+    Perm.BILLING: ("invoice and take payments", frozenset({F, A})),
+    Perm.PRICE_LIST_MANAGE: ("manage the price list", frozenset({A})),
+    Perm.BILLING_APPROVE: ("approve refunds and credit notes", frozenset({A})),
+    Perm.PACKAGE_STATUS_VIEW: ("see package status", frozenset({P, N, F, A})),
 }
 
 ROLE_PERMS: dict[str, frozenset[Perm]] = {

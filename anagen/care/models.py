@@ -174,6 +174,11 @@ class ScreeningRecord(models.Model):
     override_carried_from = models.ForeignKey(
         "self", on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
+    # What the override judged: each finding's rule and the inputs it read. A later screening
+    # whose findings or inputs differ voids the override (issue 10, point 2).
+    override_fingerprint = models.JSONField(null=True, blank=True)
+    # Set on a screening where an earlier override stopped applying: what changed, in words.
+    override_void_reason = models.TextField(blank=True)
     history = HistoricalRecords()
 
     class Meta:

@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from datetime import date
 from typing import Any, NoReturn
 
 from anagen.clinical.centrifuge import rcf_report
@@ -111,7 +112,8 @@ def _build_parser() -> _Parser:
 
 def _run(args: argparse.Namespace) -> Any:
     if args.verb == "screen":
-        return screen(read_document(args.file))
+        # Today bounds the recorded dates (a last dose or lab in the future is an input error).
+        return screen(read_document(args.file), today=date.today())
     if args.verb == "prp":
         return prp_evaluate(read_document(args.file))
     if args.verb == "salt":

@@ -9,10 +9,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from anagen.clinical import inputs as inp
 from anagen.clinical.datafiles import load
+from anagen.clinical.dates import add_months
 from anagen.clinical.errors import ValidationError
 from anagen.clinical.rounding import round_half_up
 
@@ -151,26 +153,95 @@ def mdc95(sem: float) -> float:
 
 
 def is_detectable(change_value: float, mdc: float) -> bool:
-    """False means "no change detectable": the change is within measurement error."""
-    return abs(inp.as_number(change_value, "change", minimum=None)) >= inp.as_number(mdc, "mdc")
+    """True only when the change is strictly beyond the MDC; False means "within measurement
+    error" (a change equal to the MDC, or no change against an MDC of 0, is not detectable)."""
+    return abs(inp.as_number(change_value, "change", minimum=None)) > inp.as_number(mdc, "mdc")
+
+
+UNCONTROLLED_NOTE: str = str(_DATA["comparison"]["uncontrolled_note"])
+
+
+def uncontrolled_references() -> list[dict[str, Any]]:
+    """Sources of the placebo-adjusted effect named in ``UNCONTROLLED_NOTE``."""
+    return [dict(r) for r in _DATA["comparison"]["references"]]
 
 
 # --- responders ------------------------------------------------------------------------------
 
 
-def is_responder(rule_id: str, baseline: float, follow_up: float) -> bool:
-    """Apply one responder rule from ``data/outcomes.json``.
-
-    For the global photo scale, ``follow_up`` is the rating (-3..+3) and ``baseline`` is ignored.
-    """
+def _rule(rule_id: str) -> dict[str, Any]:
     rule = RESPONDER_RULES.get(rule_id)
     if rule is None:
         raise ValidationError(
             "rule",
             f"unknown responder rule {rule_id!r} (expected one of: {', '.join(RESPONDER_RULES)})",
         )
+    return rule
+
+
+@dataclass(frozen=True)
+class FollowUpWindow:
+    """When a responder rule is judged: ``months`` after the baseline, accepted from
+    ``earliest_months`` to ``latest_months`` (calendar months, both ends included)."""
+
+    months: int
+    earliest_months: int
+    latest_months: int
+
+    @property
+    def text(self) -> str:
+        return (
+            f"judged at {self.months} months after the baseline "
+            f"(a follow-up from {self.earliest_months} to {self.latest_months} months)"
+        )
+
+    def contains(self, baseline_on: date, follow_up_on: date) -> bool:
+        earliest = add_months(baseline_on, self.earliest_months)
+        latest = add_months(baseline_on, self.latest_months)
+        return earliest <= follow_up_on <= latest
+
+
+def follow_up_window(rule_id: str) -> FollowUpWindow:
+    """The follow-up interval a responder rule states (``data/outcomes.json``)."""
+    f = _rule(rule_id)["follow_up"]
+    return FollowUpWindow(
+        months=int(f["months"]),
+        earliest_months=int(f["earliest_months"]),
+        latest_months=int(f["latest_months"]),
+    )
+
+
+def needs_mdc(rule_id: str) -> bool:
+    """True when the rule also requires the change to be beyond measurement error."""
+    return bool(_rule(rule_id).get("beyond_mdc"))
+
+
+def rule_text(rule_id: str) -> str:
+    """What staff read: the rule's label and its follow-up interval."""
+    return f"{_rule(rule_id)['label']}, {follow_up_window(rule_id).text}"
+
+
+def is_responder(
+    rule_id: str, baseline: float, follow_up: float, *, mdc: float | None = None
+) -> bool:
+    """Apply one responder rule from ``data/outcomes.json``.
+
+    For the global photo scale, ``follow_up`` is the rating (-3..+3) and ``baseline`` is ignored.
+    A rule with ``beyond_mdc`` needs the patient's MDC: its threshold is never below measurement
+    error (an increase must be at least the threshold AND strictly beyond the MDC). The caller
+    picks the follow-up inside the rule's window (``follow_up_window``).
+    """
+    rule = _rule(rule_id)
     threshold = float(rule["threshold"])
     test = rule["test"]
+    if rule.get("beyond_mdc"):
+        if mdc is None:
+            raise ValidationError("mdc", f"responder rule {rule_id!r} needs the MDC")
+        gain = inp.as_number(follow_up, "follow_up", minimum=None) - inp.as_number(
+            baseline, "baseline", minimum=None
+        )
+        if gain <= 0 or not is_detectable(gain, mdc):
+            return False
     if test == "score_at_least":
         return inp.as_number(follow_up, "follow_up", minimum=-3, maximum=3) >= threshold
     if test == "follow_up_at_most":

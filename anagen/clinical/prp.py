@@ -290,8 +290,47 @@ def _warning(code: str, message: str) -> dict[str, str]:
     return {"code": code, "message": message, "source": _DATA["warnings"][code]["source"]}
 
 
-def _warnings(prep: Preparation, fold_value: float, efficiency: float) -> list[dict[str, str]]:
-    warnings = []
+def _impossible(prep: Preparation) -> list[tuple[str, str, float]]:
+    """(sample, field, value) of every count outside the data file's plausible ranges."""
+    out = []
+    for sample, counts in (("whole_blood", prep.whole_blood), ("prp", prep.prp)):
+        for field, bounds in _DATA["plausible"][sample].items():
+            value = getattr(counts, field)
+            if value is None:
+                continue
+            low, high = bounds.get("above"), bounds.get("max")
+            if (low is not None and not value > low) or (high is not None and value > high):
+                out.append((sample, field, value))
+    return out
+
+
+def _impossible_message(sample: str, field: str, value: float) -> str:
+    bounds = _DATA["plausible"][sample][field]
+    label = str(bounds["label"])
+    shown = f"{value:,.0f}".replace(",", " ")
+    if bounds.get("above") is not None and not value > bounds["above"]:
+        why = "cannot be 0"
+    else:
+        why = f"is above the plausible {bounds['max']:,}/µL".replace(",", " ")
+    return (
+        f"{label[:1].upper()}{label[1:]} {shown}/µL {why}: check the count; "
+        "the grades that use it are not given."
+    )
+
+
+def _warnings(
+    prep: Preparation,
+    fold_value: float,
+    efficiency: float,
+    impossible: list[tuple[str, str, float]],
+) -> list[dict[str, str]]:
+    warnings = [
+        {
+            **_warning("impossible_value", _impossible_message(*item)),
+            "field": f"{item[0]}.{item[1]}",
+        }
+        for item in impossible
+    ]
     if prep.activation_agent == "bovine_thrombin":
         warnings.append(
             _warning(
@@ -302,11 +341,12 @@ def _warnings(prep: Preparation, fold_value: float, efficiency: float) -> list[d
             )
         )
     min_fold = float(_DATA["warnings"]["min_fold"]["value"])
-    if fold_value < min_fold:
+    if fold_value < min_fold and not impossible:
+        shown = round_half_up(fold_value, 2)
         warnings.append(
             _warning(
                 "min_fold",
-                f"Fold {fold_value:g}x is below {min_fold:g}x: the product is barely concentrated.",
+                f"Fold {shown:g}x is below {min_fold:g}x: the product is barely concentrated.",
             )
         )
     if prep.anticoagulant_agent == "edta":
@@ -315,27 +355,37 @@ def _warnings(prep: Preparation, fold_value: float, efficiency: float) -> list[d
                 "edta_anticoagulant", "EDTA is for baseline counts, not for the injected product."
             )
         )
-    if efficiency > 100:
+    if efficiency > 100 and not impossible:
+        shown = round_half_up(efficiency, 1)
         warnings.append(
             _warning(
                 "efficiency_over_100",
-                f"Efficiency {efficiency:g} % is above 100 %: check the counts and volumes.",
+                f"Efficiency {shown:g} % is above 100 %: check the counts and volumes; "
+                "no efficiency grade is given.",
             )
         )
     return warnings
 
 
 def evaluate(prep: Preparation) -> dict[str, Any]:
-    fold_value = round_half_up(fold(prep), 2)
-    dose = round_half_up(dose_billion(prep), 2)
-    efficiency = round_half_up(efficiency_pct(prep), 1)
+    """Numbers rounded for display; every grade from the unrounded value (clinical-facts 13).
+    A grade that reads an impossible count is null, with a warning naming the count."""
+    raw_fold = fold(prep)
+    raw_dose = dose_billion(prep)
+    raw_efficiency = efficiency_pct(prep)
     raw_purity = purity_pct(prep.prp)
-    purity = round_half_up(raw_purity, 1) if raw_purity is not None else None
+    impossible = _impossible(prep)
+    bad = {field for _, field, _ in impossible}
+    platelets_ok = "platelets_per_uL" not in bad
+    white_ok = "wbc_per_uL" not in bad
+    purity_ok = not bad  # purity reads platelets, red and white cells of the PRP
+    paw_value = paw(prep) if platelets_ok and white_ok else None
+    mishra_value = mishra(prep, raw_fold) if platelets_ok and white_ok else None
     return {
-        "fold": fold_value,
-        "dose_billion": dose,
-        "efficiency_pct": efficiency,
-        "purity_pct": purity,
+        "fold": round_half_up(raw_fold, 2),
+        "dose_billion": round_half_up(raw_dose, 2),
+        "efficiency_pct": round_half_up(raw_efficiency, 1),
+        "purity_pct": round_half_up(raw_purity, 1) if raw_purity is not None else None,
         "anticoagulant_to_blood_ratio": round_half_up(
             prep.anticoagulant_volume_mL / prep.blood_volume_mL, 3
         ),
@@ -350,16 +400,27 @@ def evaluate(prep: Preparation) -> dict[str, Any]:
             }
             for n, s in enumerate(prep.spins, start=1)
         ],
-        "paw": paw(prep),
+        "paw": paw_value
+        or {
+            "platelets": None,
+            "exogenous_activation": prep.activated,
+            "white_cells": None,
+            "neutrophils": None,
+            "code": None,
+        },
         "depa": {
-            "dose": depa_grade("dose_billion", dose),
-            "efficiency": depa_grade("efficiency_pct", efficiency),
-            "purity": depa_grade("purity_pct", purity),
+            "dose": depa_grade("dose_billion", raw_dose) if platelets_ok else None,
+            "efficiency": (
+                depa_grade("efficiency_pct", raw_efficiency)
+                if platelets_ok and raw_efficiency <= 100
+                else None
+            ),
+            "purity": depa_grade("purity_pct", raw_purity) if purity_ok else None,
             "activation": prep.activation_agent,
         },
-        "mishra": mishra(prep, fold_value),
-        "dohan_ehrenfest": dohan_ehrenfest(prep),
-        "warnings": _warnings(prep, fold_value, efficiency),
+        "mishra": mishra_value or {"type": None, "concentration": None, "code": None},
+        "dohan_ehrenfest": dohan_ehrenfest(prep) if white_ok else None,
+        "warnings": _warnings(prep, raw_fold, raw_efficiency, impossible),
     }
 
 

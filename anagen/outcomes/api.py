@@ -242,7 +242,7 @@ class AnalyticsQuery(QueryIn):
         | None
     ) = None
     rule: str = Field(
-        "density_increase_10pct",
+        "density_increase_15pct",
         json_schema_extra={"enum": list[JsonValue](sorted(RESPONDER_RULES))},
     )
 

@@ -19,8 +19,9 @@ from anagen.accounts.clinic_time import human_datetime
 from anagen.accounts.decorators import clinic_view
 from anagen.accounts.permissions import Perm
 from anagen.audit.services import audit_record
-from anagen.clinical import RESPONDER_RULES
+from anagen.clinical import RESPONDER_RULES, UNCONTROLLED_NOTE, rule_text
 from anagen.clinical.cohort_stats import t_table_reference
+from anagen.clinical.outcomes import uncontrolled_references
 from anagen.clinical.references import format_reference
 from anagen.outcomes import charts, report, selectors, services
 from anagen.outcomes.forms import (
@@ -395,9 +396,9 @@ def _analytics(
     measure = request.GET.get("measure") or "density_per_cm2"
     if measure not in selectors.ANALYTIC_MEASURES:
         measure = "density_per_cm2"
-    rule = request.GET.get("rule") or "density_increase_10pct"
+    rule = request.GET.get("rule") or selectors.DEFAULT_RULE
     if rule not in RESPONDER_RULES:
-        rule = "density_increase_10pct"
+        rule = selectors.DEFAULT_RULE
     outcomes = selectors.patient_outcomes(clinic=request.actor.clinic, measure=measure, rule=rule)
     form = AnalyticsForm(
         data,
@@ -413,7 +414,11 @@ def _analytics(
     meta = {
         "measure": selectors.MEASURES[measure],
         "rule": RESPONDER_RULES[rule],
+        "rule_text": rule_text(rule),
         "rule_reference": format_reference(RESPONDER_RULES[rule].get("reference")),
+        "follow_up_reference": format_reference(RESPONDER_RULES[rule].get("follow_up_reference")),
+        "uncontrolled_note": UNCONTROLLED_NOTE,
+        "uncontrolled_references": [format_reference(r) for r in uncontrolled_references()],
         "group_by": group_by,
         "group_by_label": selectors.DIMENSIONS.get(group_by or "", ""),
     }
@@ -472,6 +477,7 @@ def analytics_export(request: ClinicRequest) -> HttpResponse:
             "responder",
             "responder_rule",
             "responder_rule_code",
+            "comparison",
             "exported_at",
         ]
     )
@@ -494,8 +500,9 @@ def analytics_export(request: ClinicRequest) -> HttpResponse:
                 o.change.absolute,
                 o.change.percent,
                 "" if o.responder is None else ("yes" if o.responder else "no"),
-                meta["rule"]["label"],
+                meta["rule_text"],
                 meta["rule"]["id"],
+                "uncontrolled before/after within the patient (no control group)",
                 exported_at,
             ]
         )

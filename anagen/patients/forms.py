@@ -18,7 +18,8 @@ class PatientForm(forms.Form):
     given_name = forms.CharField(max_length=100, label="Given name")
     family_name = forms.CharField(max_length=100, label="Family name")
     birth_date = forms.DateField(label="Date of birth", widget=DATE_INPUT)
-    sex = forms.ChoiceField(choices=vocab.Sex.choices)
+    # No default: screening reads sex (pregnancy, anaemia thresholds), so it must be chosen.
+    sex = forms.ChoiceField(choices=BLANK + vocab.Sex.choices)
     phone = forms.CharField(
         max_length=30, required=False, widget=forms.TextInput(attrs={"type": "tel"})
     )
@@ -47,7 +48,7 @@ class IntakeForm(forms.Form):
         choices=vocab.CONDITIONS, required=False, widget=forms.CheckboxSelectMultiple
     )
     conditions_note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    smoking = forms.ChoiceField(choices=vocab.Smoking.choices, initial=vocab.Smoking.NEVER)
+    smoking = forms.ChoiceField(choices=BLANK + vocab.Smoking.choices)
     pregnant = forms.BooleanField(required=False)
     breastfeeding = forms.BooleanField(required=False)
     hair_loss_onset = forms.DateField(required=False, widget=DATE_INPUT, label="Hair loss began")
@@ -70,7 +71,13 @@ class IntakeForm(forms.Form):
 class MedicationForm(forms.Form):
     name = forms.CharField(max_length=120)
     category = forms.ChoiceField(choices=BLANK + vocab.MedicationCategory.choices)
-    prescribed = forms.BooleanField(required=False, initial=True)
+    # An explicit answer with no default (over-the-counter aspirin defers, prescribed is reviewed).
+    prescribed = forms.TypedChoiceField(
+        choices=[("", "—"), ("yes", "Prescribed"), ("no", "Over the counter")],
+        coerce=lambda v: v == "yes",
+        empty_value=None,
+        label="Prescribed?",
+    )
     last_dose_on = forms.DateField(required=False, widget=DATE_INPUT, label="Last dose")
     dose = forms.CharField(max_length=80, required=False)
 
@@ -102,6 +109,20 @@ class LabForm(forms.Form):
         return data
 
 
+class PriorProcedureForm(forms.Form):
+    kind = forms.ChoiceField(
+        choices=BLANK + vocab.PriorProcedureKind.choices, label="Procedure at the site"
+    )
+    on = forms.DateField(widget=DATE_INPUT, label="Date")
+    note = forms.CharField(max_length=200, required=False)
+
+    def clean_on(self) -> Any:
+        on = self.cleaned_data.get("on")
+        if on and on > timezone.localdate():
+            raise forms.ValidationError("A procedure date cannot be in the future.")
+        return on
+
+
 class PriorTreatmentForm(forms.Form):
     treatment = forms.ChoiceField(choices=BLANK + vocab.PriorTreatment.choices)
     started_on = forms.DateField(required=False, widget=DATE_INPUT, label="Started")
@@ -121,6 +142,7 @@ def intake_formsets(
         "medications": (MedicationForm, 3),
         "allergies": (AllergyForm, 2),
         "labs": (LabForm, 3),
+        "prior_procedures": (PriorProcedureForm, 1),
         "prior_treatments": (PriorTreatmentForm, 2),
     }
     out = {}

@@ -137,7 +137,9 @@ class IntakeMedication(models.Model):
     intake = models.ForeignKey(Intake, on_delete=models.CASCADE, related_name="medications")
     name = models.CharField(max_length=120)
     category = models.CharField(max_length=30, choices=vocab.MedicationCategory.choices)
-    prescribed = models.BooleanField(default=True)
+    # An explicit answer (prescribed or over the counter), never a default: OTC aspirin is a
+    # 10-day deferral, prescribed aspirin a review.
+    prescribed = models.BooleanField()
     last_dose_on = models.DateField(null=True, blank=True)
     dose = models.CharField(max_length=80, blank=True)
 
@@ -182,6 +184,22 @@ class IntakeLab(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_analyte_display()} {self.value_entered} {self.unit_entered}"
+
+
+class IntakePriorProcedure(models.Model):
+    """A dated procedure at the treatment site (e.g. a corticosteroid injection): screening
+    defers within its window (clinical facts §4.1: steroid injection at the site < 1 month)."""
+
+    intake = models.ForeignKey(Intake, on_delete=models.CASCADE, related_name="prior_procedures")
+    kind = models.CharField(max_length=40, choices=vocab.PriorProcedureKind.choices)
+    on = models.DateField()
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-on", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.on}"
 
 
 class IntakePriorTreatment(models.Model):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Subquery
 from django.http import Http404
 
 from anagen.accounts.access import MAX_DB_ID, Actor, patients_for
 from anagen.accounts.permissions import Perm
-from anagen.patients.models import Intake, Patient
+from anagen.patients.models import Intake, IntakeAllergy, Patient
 from anagen.patients.normalise import digits_of, fold_text, parse_loose_date, search_name_for
 
 
@@ -79,7 +81,9 @@ def intake_latest(*, actor: Actor, patient: Patient) -> Intake | None:
     return (
         Intake.objects.filter(patient=patient)
         .select_related("recorded_by")
-        .prefetch_related("medications", "allergies", "labs", "prior_treatments")
+        .prefetch_related(
+            "medications", "allergies", "labs", "prior_treatments", "prior_procedures"
+        )
         .order_by("-version")
         .first()
     )
@@ -95,6 +99,42 @@ def intake_get(*, actor: Actor, patient: Patient, version: int) -> Intake | None
     return (
         Intake.objects.filter(patient=patient, version=version)
         .select_related("recorded_by")
-        .prefetch_related("medications", "allergies", "labs", "prior_treatments")
+        .prefetch_related(
+            "medications", "allergies", "labs", "prior_treatments", "prior_procedures"
+        )
         .first()
+    )
+
+
+@dataclass(frozen=True)
+class PatientAlerts:
+    """What must be in front of whoever treats the patient: allergies from the latest intake and
+    earlier adverse events (newest first; ``more_events`` says the list was cut)."""
+
+    allergies: list[IntakeAllergy]
+    adverse_events: list[Any]
+    more_events: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.allergies or self.adverse_events)
+
+
+ALERT_EVENTS_SHOWN = 10
+
+
+def patient_alerts(*, actor: Actor, patient: Patient) -> PatientAlerts | None:
+    """Allergies (latest intake) and earlier adverse events for the banner on every clinical
+    page of the patient. None for anyone the permission table does not let see clinical data
+    (front desk). Two queries whatever the history."""
+    if not actor.can(Perm.CLINICAL_VIEW) or patient.clinic_id != actor.membership.clinic_id:
+        return None
+    from anagen.procedures.selectors import patient_adverse_events
+
+    latest = Intake.objects.filter(patient=patient).order_by("-version").values("pk")[:1]
+    allergies = list(IntakeAllergy.objects.filter(intake_id=Subquery(latest)).order_by("id"))
+    events = patient_adverse_events(patient, limit=ALERT_EVENTS_SHOWN)
+    return PatientAlerts(
+        allergies=allergies,
+        adverse_events=events[:ALERT_EVENTS_SHOWN],
+        more_events=len(events) > ALERT_EVENTS_SHOWN,
     )

@@ -19,12 +19,14 @@ from anagen.accounts.models import Clinic
 from anagen.accounts.permissions import Perm
 from anagen.audit.models import AuditAction
 from anagen.audit.services import audit_record, diff_fields
+from anagen.clinical import lab_implausible
 from anagen.patients import vocab
 from anagen.patients.models import (
     Intake,
     IntakeAllergy,
     IntakeLab,
     IntakeMedication,
+    IntakePriorProcedure,
     IntakePriorTreatment,
     Patient,
 )
@@ -233,6 +235,7 @@ class IntakeData:
     allergies: list[dict[str, Any]] = field(default_factory=list)
     labs: list[dict[str, Any]] = field(default_factory=list)
     prior_treatments: list[dict[str, Any]] = field(default_factory=list)
+    prior_procedures: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _analyte_label(analyte: str) -> str:
@@ -251,8 +254,14 @@ def lab_to_canonical(analyte: str, value: Decimal, unit: str) -> tuple[Decimal, 
     return (value * spec.units[unit]).quantize(Decimal("0.001")), spec.canonical
 
 
-def _validate_intake(data: IntakeData, today: dt.date) -> None:
+# Intake analytes the screening kernel reads, by its field name (impossible values are refused).
+_SCREENED_LABS = {"platelets": "platelets_per_uL", "hemoglobin": "hemoglobin_g_dL"}
+
+
+def _validate_intake(data: IntakeData, today: dt.date, patient: Patient | None = None) -> None:
     errors: dict[str, str] = {}
+    if patient is not None and patient.sex == vocab.Sex.MALE and data.pregnant:
+        errors["pregnant"] = "A patient recorded as male cannot be pregnant."
     unknown = [c for c in data.conditions if c not in vocab.CONDITION_LABELS]
     if unknown:
         errors["conditions"] = (
@@ -265,6 +274,17 @@ def _validate_intake(data: IntakeData, today: dt.date) -> None:
             errors[f"medications[{i}].category"] = "Choose a medication category."
         if med.get("last_dose_on") and med["last_dose_on"] > today:
             errors[f"medications[{i}].last_dose_on"] = "Last dose cannot be in the future."
+        if not isinstance(med.get("prescribed"), bool):
+            errors[f"medications[{i}].prescribed"] = (
+                "Say whether it is prescribed or taken over the counter."
+            )
+    for i, proc in enumerate(data.prior_procedures):
+        if proc.get("kind") not in vocab.PriorProcedureKind.values:
+            errors[f"prior_procedures[{i}].kind"] = "Choose the procedure."
+        if not proc.get("on"):
+            errors[f"prior_procedures[{i}].on"] = "Give the date of the procedure."
+        elif proc["on"] > today:
+            errors[f"prior_procedures[{i}].on"] = "A procedure date cannot be in the future."
     for i, lab in enumerate(data.labs):
         if lab.get("analyte") not in vocab.LabAnalyte.values:
             errors[f"labs[{i}].analyte"] = "Choose a lab test."
@@ -277,6 +297,16 @@ def _validate_intake(data: IntakeData, today: dt.date) -> None:
             errors[f"labs[{i}].value"] = "A lab value cannot be negative."
         if lab.get("taken_on") and lab["taken_on"] > today:
             errors[f"labs[{i}].taken_on"] = "A lab date cannot be in the future."
+        key = _SCREENED_LABS.get(str(lab.get("analyte")))
+        unit = lab.get("unit")
+        if key and lab.get("value") is not None and unit in vocab.LAB_UNITS[lab["analyte"]].units:
+            value, canonical = lab_to_canonical(lab["analyte"], Decimal(lab["value"]), unit)
+            why = lab_implausible(key, float(value))
+            if why:
+                errors[f"labs[{i}].value"] = (
+                    f"{_analyte_label(lab['analyte'])} {value.normalize():,f} {canonical} is {why}:"
+                    " check the value and the unit."
+                )
     if errors:
         raise ValidationError(errors)
 
@@ -285,7 +315,7 @@ def _validate_intake(data: IntakeData, today: dt.date) -> None:
 def intake_record(*, actor: Actor, patient: Patient, data: IntakeData) -> Intake:
     """Record a new intake version; earlier versions stay as they were."""
     actor.require(Perm.INTAKE_RECORD)
-    _validate_intake(data, actor.today())
+    _validate_intake(data, actor.today(), patient)
     # Lock the patient row so two intakes recorded at once get distinct versions.
     Patient.objects.select_for_update().filter(pk=patient.pk).first()
     last = Intake.objects.filter(patient=patient).aggregate(v=Max("version"))["v"] or 0
@@ -328,6 +358,9 @@ def intake_record(*, actor: Actor, patient: Patient, data: IntakeData) -> Intake
     IntakePriorTreatment.objects.bulk_create(
         IntakePriorTreatment(intake=intake, **t) for t in data.prior_treatments
     )
+    IntakePriorProcedure.objects.bulk_create(
+        IntakePriorProcedure(intake=intake, **p) for p in data.prior_procedures
+    )
     audit_record(
         action="intake.create",
         actor=actor,
@@ -338,6 +371,7 @@ def intake_record(*, actor: Actor, patient: Patient, data: IntakeData) -> Intake
             "conditions": intake.conditions,
             "medications": len(data.medications),
             "labs": len(data.labs),
+            "prior_procedures": len(data.prior_procedures),
         },
     )
     return intake

@@ -222,7 +222,7 @@ def _intake_rows(latest: Any) -> dict[str, list[dict[str, Any]]]:
             {
                 "name": m.name,
                 "category": m.category,
-                "prescribed": m.prescribed,
+                "prescribed": "yes" if m.prescribed else "no",
                 "last_dose_on": m.last_dose_on,
                 "dose": m.dose,
             }
@@ -239,6 +239,9 @@ def _intake_rows(latest: Any) -> dict[str, list[dict[str, Any]]]:
                 "taken_on": lab.taken_on,
             }
             for lab in latest.labs.all()
+        ],
+        "prior_procedures": [
+            {"kind": p.kind, "on": p.on, "note": p.note} for p in latest.prior_procedures.all()
         ],
         "prior_treatments": [
             {

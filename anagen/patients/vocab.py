@@ -35,6 +35,9 @@ CONDITIONS: list[tuple[str, str]] = [
     ("thyroid_disease", "Thyroid disease"),
     ("iron_deficiency", "Iron deficiency"),
     ("autoimmune_disease", "Autoimmune disease"),
+    ("immunosuppression", "Immunosuppression (disease or medication)"),
+    ("chemotherapy", "Chemotherapy (current or recent)"),
+    ("keloid_tendency", "Keloid tendency"),
     ("polycystic_ovary_syndrome", "Polycystic ovary syndrome"),
     ("chronic_skin_disease", "Chronic skin disease"),
 ]
@@ -52,6 +55,16 @@ class MedicationCategory(models.TextChoices):
     MINOXIDIL = "minoxidil", "Minoxidil"
     SUPPLEMENT = "supplement", "Supplement"
     OTHER = "other", "Other"
+
+
+class PriorProcedureKind(models.TextChoices):
+    """Dated procedures at the treatment site that a screening rule reads (kernel event kinds)."""
+
+    CORTICOSTEROID_INJECTION_AT_SITE = (
+        "corticosteroid_injection_at_site",
+        "Corticosteroid injection at the treatment site",
+    )
+    OTHER = "other", "Other procedure at the site (recorded only)"
 
 
 class Smoking(models.TextChoices):

@@ -270,6 +270,8 @@ class LotUseIn(BodyIn):
     quantity: int = Field(1, ge=1, le=1000)
     zone: str = Field("", max_length=30)
     reason: str = Field("", max_length=500)
+    # A physician's reason to record a lot of a product the patient is allergic to.
+    allergy_override_reason: str = Field("", max_length=1000)
 
 
 @router.post(
@@ -288,6 +290,7 @@ def create_lot_use(request: HttpRequest, session_id: int, payload: LotUseIn) -> 
         quantity=payload.quantity,
         zone=payload.zone,
         reason=payload.reason,
+        allergy_override_reason=payload.allergy_override_reason,
     )
     return Status(201, use)
 
@@ -363,6 +366,16 @@ class AdverseEventIn(BodyIn):
     ctcae_grade: int = Field(ge=1, le=5)
     onset_at: dt.datetime
     serious: bool = False
+    seriousness_criteria: list[
+        Literal[
+            "death",
+            "life_threatening",
+            "hospitalisation",
+            "disability",
+            "congenital_anomaly",
+            "other_important",
+        ]
+    ] = Field(default_factory=list, max_length=6)
     relatedness: Literal["unrelated", "unlikely", "possible", "probable", "definite"]
     action: str = Field(max_length=20)
     outcome: str = Field(max_length=30)
@@ -379,6 +392,7 @@ class AdverseEventOut(Schema):
     ctcae_grade: int
     onset_at: dt.datetime
     serious: bool
+    seriousness_criteria: list[str]
     relatedness: str
     action: str
     outcome: str

@@ -321,6 +321,13 @@ class MesoDeliveryForm(ReasonMixin):
         return {k: v for k, v in self.cleaned_data.items() if k not in ("formulation", "reason")}
 
 
+class MesoRemoveForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="Yes, remove this delivery",
+        error_messages={"required": "Tick the box to confirm the removal."},
+    )
+
+
 class LotChoiceField(forms.ModelChoiceField):
     """Recalled lots are not offered; one sent anyway (a stale page) is refused in words."""
 
@@ -357,6 +364,12 @@ class LotUseForm(ReasonMixin):
     lot = LotChoiceField(label="Lot", queryset=Lot.objects.none())
     quantity = forms.IntegerField(label="Quantity", min_value=1, max_value=1000, initial=1)
     zone = forms.ChoiceField(label="Zone (optional)", required=False, choices=[])
+    allergy_override_reason = forms.CharField(
+        label="Physician's reason to use it despite the allergy",
+        required=False,
+        max_length=1000,
+        help_text="Only when the lot was refused for a recorded allergy; a physician decides.",
+    )
 
     def __init__(self, *args: Any, session: TreatmentSession, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "lotuse_%s")
@@ -382,8 +395,15 @@ class AdverseEventForm(forms.Form):
     term_other = forms.CharField(label="Describe (if Other)", required=False, max_length=200)
     ctcae_grade = forms.TypedChoiceField(label="CTCAE grade", coerce=int, choices=[])
     onset_at = forms.DateTimeField(label="Onset", widget=DT_WIDGET)
-    serious = forms.BooleanField(label="Serious", required=False)
-    relatedness = forms.ChoiceField(label="Relatedness", choices=[])
+    seriousness_criteria = forms.MultipleChoiceField(
+        label="Serious because (ICH E2A)",
+        required=False,
+        choices=[],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Tick every criterion that applies; none ticked = not serious. Seriousness "
+        "is not the CTCAE grade. Hospitalisation as the action taken makes it serious.",
+    )
+    relatedness = forms.ChoiceField(label="Relatedness to the procedure", choices=[])
     action = forms.ChoiceField(label="Action taken", choices=[])
     outcome = forms.ChoiceField(label="Outcome", choices=[])
     zone = forms.ChoiceField(label="Zone", required=False, choices=[])
@@ -400,7 +420,14 @@ class AdverseEventForm(forms.Form):
         self.fields["ctcae_grade"].choices = [  # type: ignore[attr-defined]
             (int(k), e["label"]) for k, e in v["ctcae_grades"].items()
         ]
-        self.fields["relatedness"].choices = _vocab(v["relatedness"])  # type: ignore[attr-defined]
+        self.fields["seriousness_criteria"].choices = [  # type: ignore[attr-defined]
+            (k, str(e["label"])) for k, e in rules.ae_seriousness_criteria().items()
+        ]
+        # No default: relatedness is an explicit answer (issue 10, point 3).
+        self.fields["relatedness"].choices = [  # type: ignore[attr-defined]
+            ("", "Choose…"),
+            *_vocab(v["relatedness"]),
+        ]
         self.fields["action"].choices = _vocab(v["actions"])  # type: ignore[attr-defined]
         self.fields["outcome"].choices = _vocab(v["outcomes"])  # type: ignore[attr-defined]
         self.fields["zone"].choices = [  # type: ignore[attr-defined]

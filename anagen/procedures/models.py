@@ -513,11 +513,25 @@ class LotUse(models.Model):
     used_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
+    # A lot of a product the patient is allergic to is refused; a physician may record it with
+    # a reason. What matched (allergy → product) is kept beside who decided and why.
+    allergy_matches = models.JSONField(default=list, blank=True)
+    allergy_override_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    allergy_override_reason = models.TextField(blank=True, default="")
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["used_at", "id"]
-        constraints = _checks("lotuse", quantity_nonneg=Q(quantity__gte=0))
+        constraints = _checks(
+            "lotuse",
+            quantity_nonneg=Q(quantity__gte=0),
+            allergy_override_complete=(
+                Q(allergy_override_by__isnull=True, allergy_override_reason="")
+                | (Q(allergy_override_by__isnull=False) & ~Q(allergy_override_reason=""))
+            ),
+        )
 
     def __str__(self) -> str:
         return f"{self.lot} × {self.quantity}"
@@ -541,6 +555,10 @@ class AdverseEvent(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(5)]
     )
     onset_at = models.DateTimeField()
+    # Seriousness (ICH E2A) is not severity (the CTCAE grade): the criteria that apply, and
+    # ``serious`` derived from them by the service (at least one). Events recorded before the
+    # criteria were asked may be serious with no criterion listed.
+    seriousness_criteria = models.JSONField(default=list, blank=True)
     serious = models.BooleanField(default=False)
     relatedness = models.CharField(max_length=12)
     action = models.CharField(max_length=20)
@@ -589,6 +607,11 @@ class AdverseEvent(models.Model):
     @property
     def is_open(self) -> bool:
         return self.outcome in rules.ae_open_outcomes()
+
+    @property
+    def seriousness_labels(self) -> list[str]:
+        vocab = rules.ae_seriousness_criteria()
+        return [str(vocab[c]["label"]) for c in self.seriousness_criteria or [] if c in vocab]
 
 
 class AdverseEventFollowUp(models.Model):

@@ -20,6 +20,7 @@ from anagen.procedures.models import (
     DeliveryMode,
     Lot,
     LotUse,
+    MesotherapyDelivery,
     MesotherapyFormulation,
     Preparation,
     Product,
@@ -361,3 +362,56 @@ def adverse_event_get(session: TreatmentSession, event_id: Any) -> AdverseEvent:
 def session_lot_uses(session: TreatmentSession) -> QuerySet[LotUse]:
     """The lots used in a session, with their product (for the API's session detail)."""
     return session.lot_uses.select_related("lot", "lot__product")
+
+
+# --- mesotherapy -------------------------------------------------------------------------------
+
+
+def meso_delivery_get(session: TreatmentSession, delivery_id: Any) -> MesotherapyDelivery:
+    delivery = (
+        MesotherapyDelivery.objects.filter(session=session, pk=_pk(delivery_id))
+        .select_related("formulation")
+        .first()
+    )
+    if delivery is None:
+        raise Http404("No such delivery.")
+    return delivery
+
+
+def session_doses(session: TreatmentSession) -> list[rules.MesoDose]:
+    """The session's mesotherapy deliveries as the kernel reads them (totals and limits)."""
+    out = []
+    for d in (
+        MesotherapyDelivery.objects.filter(session=session)
+        .select_related("formulation")
+        .prefetch_related("formulation__ingredients")
+    ):
+        out.append(
+            rules.MesoDose(
+                ingredients=tuple(
+                    rules.Ingredient(
+                        code=i.code, name=i.name, concentration=i.concentration, unit=i.unit
+                    )
+                    for i in d.formulation.ingredients.all()
+                ),
+                points=d.injection_points,
+                volume_per_point_ml=d.volume_per_point_ml,
+                area_cm2=d.area_cm2,
+                area_code=d.zone,
+                formulation=str(d.formulation_id),
+            )
+        )
+    return out
+
+
+def meso_totals(session: TreatmentSession) -> list[dict[str, Any]]:
+    """Per ingredient: injections, mL and mg summed over the session's deliveries."""
+    return rules.meso_session_totals(session_doses(session))
+
+
+def patient_adverse_events(patient: Patient, limit: int = 10) -> list[AdverseEvent]:
+    """A patient's earlier adverse events, newest onset first, at most ``limit`` + 1 (so a caller
+    can say "and more"). One query whatever the history; for the banner at the chair."""
+    return list(
+        AdverseEvent.objects.filter(patient=patient).order_by("-onset_at", "-id")[: limit + 1]
+    )

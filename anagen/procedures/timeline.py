@@ -18,7 +18,9 @@ def _figures(s: TreatmentSession) -> str:
     if prep is not None:
         c = prep.computed
         if "fold" in c:
-            parts.append(f"fold {c['fold']}× · {c['paw']['code']} · DE {c['dohan_ehrenfest']}")
+            paw = (c.get("paw") or {}).get("code") or "PAW not graded"
+            de = c.get("dohan_ehrenfest") or "not graded"
+            parts.append(f"fold {c['fold']}× · {paw} · DE {de}")
         if prep.injected_volume_ml is not None:
             parts.append(f"{prep.injected_volume_ml} mL injected")
     return " · ".join(parts)

@@ -22,6 +22,11 @@ urlpatterns = [
     path(f"{S}zones/", views.session_zones, name="procedures-session-zones"),
     path(f"{S}topical/", views.session_topical, name="procedures-session-topical"),
     path(f"{S}mesotherapy/", views.session_meso, name="procedures-session-meso"),
+    path(
+        f"{S}mesotherapy/<int:delivery_id>/remove/",
+        views.session_meso_remove,
+        name="procedures-session-meso-remove",
+    ),
     path(f"{S}lots/", views.session_lot, name="procedures-session-lot"),
     path(f"{S}adverse-events/", views.session_adverse_event, name="procedures-session-ae"),
     path(

@@ -103,7 +103,10 @@ def _page(
         "zone_defs": rules.zones_for(session.site),
         "totals": selectors.delivery_totals(session, prep) if session.is_prp else None,
         "meso": list(session.meso_deliveries.select_related("formulation")),
-        "lot_uses": list(session.lot_uses.select_related("lot", "lot__product", "used_by")),
+        "meso_totals": selectors.meso_totals(session) if not session.is_prp else [],
+        "lot_uses": list(
+            session.lot_uses.select_related("lot", "lot__product", "used_by", "allergy_override_by")
+        ),
         "events": list(selectors.adverse_events_of(session)),
         "checklist": selectors.session_checklist(session),
         "amendments": selectors.amendments_of(session),
@@ -315,6 +318,26 @@ def session_meso(request: ClinicRequest, patient_id: int, session_id: int) -> Ht
 
 @require_POST
 @clinic_view(Perm.SESSION_PERFORM)
+def session_meso_remove(
+    request: ClinicRequest, patient_id: int, session_id: int, delivery_id: int
+) -> HttpResponse:
+    """Remove a delivery recorded by mistake (the page asks to confirm; refused once signed)."""
+    session = _session(request, patient_id, session_id)
+    delivery = selectors.meso_delivery_get(session, delivery_id)
+    return _section(
+        request,
+        patient_id,
+        session_id,
+        key="meso_remove_form",
+        make=lambda s: f.MesoRemoveForm(request.POST),
+        act=lambda s, form: services.meso_delivery_remove(actor=request.actor, delivery=delivery),
+        anchor="delivery",
+        done="Mesotherapy delivery removed.",
+    )
+
+
+@require_POST
+@clinic_view(Perm.SESSION_PERFORM)
 def session_lot(request: ClinicRequest, patient_id: int, session_id: int) -> HttpResponse:
     return _section(
         request,
@@ -329,6 +352,7 @@ def session_lot(request: ClinicRequest, patient_id: int, session_id: int) -> Htt
             quantity=form.cleaned_data["quantity"],
             zone=form.cleaned_data.get("zone") or "",
             reason=_reason(form),
+            allergy_override_reason=form.cleaned_data.get("allergy_override_reason") or "",
         ),
         anchor="lots",
         done="Lot recorded.",

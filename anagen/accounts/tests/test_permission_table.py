@@ -41,6 +41,10 @@ EXPECTED: dict[Perm, set[str]] = {
     Perm.STAFF_MANAGE: {A},
     Perm.AUDIT_VIEW: {A},
     Perm.REMINDERS_MANAGE: {A},
+    Perm.BILLING: {F, A},
+    Perm.PRICE_LIST_MANAGE: {A},
+    Perm.BILLING_APPROVE: {A},
+    Perm.PACKAGE_STATUS_VIEW: {P, N, F, A},
 }
 
 

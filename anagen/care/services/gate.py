@@ -48,6 +48,11 @@ def _screening_reason(record: ScreeningRecord, actor: Actor) -> str:
             else "no date yet (a deferral has no end date)"
         )
         return f"Screening for {label} says defer: {when}."
+    if record.decision == "review" and record.override_void_reason:
+        return (
+            f"Screening for {label}: the override no longer applies: "
+            f"{record.override_void_reason}. A physician must decide again."
+        )
     if record.decision == "review":
         return f"Screening for {label} needs a physician's review (not overridden)."
     if record.decision == "not_indicated":

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -11,12 +13,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from anagen.accounts.access import Actor
+from anagen.accounts.clinic_time import human_date
 from anagen.accounts.permissions import Perm
 from anagen.audit.services import audit_record
 from anagen.care import selectors
 from anagen.care.models import Assessment, ScreeningRecord, ScreeningTrigger
 from anagen.care.services.common import _require, unknown_procedure_message
-from anagen.clinical import CONDITIONS, MEDICATION_CATEGORIES, PROCEDURES, screen
+from anagen.clinical import CONDITIONS, EVENT_TYPES, MEDICATION_CATEGORIES, PROCEDURES, screen
 from anagen.clinical import ValidationError as KernelValidationError
 from anagen.patients.models import Intake, Patient
 
@@ -32,7 +35,9 @@ def _number(value: Decimal) -> int | float:
 def _latest_intake(patient: Patient) -> Intake | None:
     return (
         Intake.objects.filter(patient=patient)
-        .prefetch_related("medications", "labs", "prior_treatments")
+        .prefetch_related(
+            "medications", "labs", "prior_treatments", "allergies", "prior_procedures"
+        )
         .order_by("-version")
         .first()
     )
@@ -46,19 +51,28 @@ def screening_document(
     procedure: str,
     planned_on: dt.date,
 ) -> dict[str, Any]:
-    """The exact document given to the kernel's ``screen`` (stored with the result)."""
+    """The exact document given to the kernel's ``screen`` (stored with the result).
+
+    Everything the intake and assessment record that a screening rule reads goes in: patient
+    birth date and sex, allergies, every medication category the kernel knows (isotretinoin,
+    supplements…), lab values with their date, dated procedures at the site, SALT.
+    """
     labs: dict[str, Any] = {}
     latest_lab: dict[str, Any] = {}
     for lab in intake.labs.all():
         if lab.analyte not in latest_lab or lab.taken_on > latest_lab[lab.analyte].taken_on:
             latest_lab[lab.analyte] = lab
+    sent = [a for a in ("platelets", "hemoglobin") if a in latest_lab]
     if "platelets" in latest_lab:
         labs["platelets_per_uL"] = _number(latest_lab["platelets"].value)
     if "hemoglobin" in latest_lab:
         labs["hemoglobin_g_dL"] = _number(latest_lab["hemoglobin"].value)
+    if sent:
+        # One date for the panel: the oldest of the values sent, so staleness is never hidden.
+        labs["taken_on"] = min(latest_lab[a].taken_on for a in sent).isoformat()
     medications = [
         {
-            # Categories the kernel has no rule for (finasteride, supplements…) go as "other".
+            # Categories the kernel has no rule for (finasteride, minoxidil) go as "other".
             "category": m.category if m.category in MEDICATION_CATEGORIES else "other",
             "name": m.name,
             "last_dose_on": m.last_dose_on.isoformat() if m.last_dose_on else None,
@@ -66,6 +80,12 @@ def screening_document(
         }
         for m in intake.medications.all()
     ]
+    diagnosis: dict[str, Any] = {
+        "code": assessment.diagnosis_code,
+        "follicles_present": assessment.follicles_present,
+    }
+    if assessment.salt_score is not None:
+        diagnosis["salt"] = _number(assessment.salt_score)
     return {
         "procedure": procedure,
         "planned_on": planned_on.isoformat(),
@@ -76,14 +96,18 @@ def screening_document(
             "breastfeeding": intake.breastfeeding,
             "smoker": intake.smoking == "current",
         },
-        "diagnosis": {
-            "code": assessment.diagnosis_code,
-            "follicles_present": assessment.follicles_present,
-        },
+        "diagnosis": diagnosis,
         # Intake work-up items (thyroid disease, iron deficiency…) change no screening rule.
         "conditions": [c for c in intake.conditions if c in CONDITIONS],
         "medications": medications,
-        "events": [],
+        "allergies": [
+            {"substance": a.substance, "reaction": a.reaction} for a in intake.allergies.all()
+        ],
+        "events": [
+            {"kind": p.kind, "on": p.on.isoformat()}
+            for p in intake.prior_procedures.all()
+            if p.kind in EVENT_TYPES
+        ],
         "labs": labs,
         "first_line_tried": sorted(
             {t.treatment for t in intake.prior_treatments.all() if t.treatment in FIRST_LINE}
@@ -91,11 +115,80 @@ def screening_document(
     }
 
 
-def _carry_override(record: ScreeningRecord) -> ScreeningRecord | None:
-    """An earlier override of the same procedure, if this result is still `review` for the very
-    same findings (a physician judged exactly these); anything new needs a new judgement."""
-    if record.decision != "review":
-        return None
+def screening_fingerprint(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """What a physician judges when overriding: every finding's rule and the inputs it read."""
+    return sorted(
+        ({"rule": f["rule"], "inputs": f.get("inputs", {})} for f in result.get("findings", [])),
+        key=lambda e: (e["rule"], json.dumps(e["inputs"], sort_keys=True, default=str)),
+    )
+
+
+def _fingerprint_of(record: ScreeningRecord) -> list[dict[str, Any]]:
+    if record.override_fingerprint is not None:
+        return list(record.override_fingerprint)
+    return screening_fingerprint(record.result)  # overrides from before fingerprints existed
+
+
+def _value_text(value: Any, tz: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_value_text(v, tz)}" for k, v in value.items())
+    if isinstance(value, str):
+        try:
+            return human_date(dt.date.fromisoformat(value), tz)
+        except ValueError:
+            return value
+    return "not recorded" if value is None else str(value)
+
+
+_ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+
+
+def _finding_text(record: ScreeningRecord, rule: str, tz: Any) -> str:
+    """A finding's message as staff read it (the kernel writes ISO dates)."""
+    for f in record.findings:
+        if f["rule"] == rule:
+            text = str(f["message"]).rstrip(".")
+            return _ISO_DATE.sub(lambda m: _value_text(m.group(0), tz), text)
+    return rule.replace("_", " ")
+
+
+def override_changes(earlier: ScreeningRecord, record: ScreeningRecord, tz: Any) -> list[str]:
+    """What differs between the facts an override judged and this screening, in words."""
+    old, new = _fingerprint_of(earlier), screening_fingerprint(record.result)
+    if old == new:
+        return []
+    changes: list[str] = []
+    old_inputs: dict[str, Any] = {}
+    for entry in old:
+        old_inputs.update(entry["inputs"])
+    new_inputs: dict[str, Any] = {}
+    for entry in new:
+        new_inputs.update(entry["inputs"])
+    for label, value in old_inputs.items():
+        if label in new_inputs and new_inputs[label] != value:
+            changes.append(
+                f"{label} {_value_text(value, tz)} → {_value_text(new_inputs[label], tz)}"
+            )
+    old_keys = {json.dumps(e, sort_keys=True, default=str) for e in old}
+    new_keys = {json.dumps(e, sort_keys=True, default=str) for e in new}
+    old_rules = {e["rule"] for e in old}
+    new_rules = {e["rule"] for e in new}
+    for rule in sorted(new_rules - old_rules):
+        changes.append(f"new finding: {_finding_text(record, rule, tz)}")
+    for rule in sorted(old_rules - new_rules):
+        changes.append(f"no longer found: {_finding_text(earlier, rule, tz)}")
+    if not changes and old_keys != new_keys:
+        changes.append("the findings' inputs changed")
+    return changes
+
+
+def _earlier_override(record: ScreeningRecord) -> tuple[ScreeningRecord | None, bool]:
+    """The latest override of this patient's procedure, and whether a later screening has
+    already voided it (a void override never comes back, even if the facts return)."""
     earlier = (
         ScreeningRecord.objects.filter(
             patient_id=record.patient_id,
@@ -107,9 +200,17 @@ def _carry_override(record: ScreeningRecord) -> ScreeningRecord | None:
         .order_by("-run_at", "-id")
         .first()
     )
-    if earlier is None or earlier.finding_rules != record.finding_rules:
-        return None
-    return earlier
+    if earlier is None:
+        return None, False
+    voided_since = (
+        ScreeningRecord.objects.filter(
+            patient_id=record.patient_id, procedure=record.procedure, id__gt=earlier.id
+        )
+        .exclude(pk=record.pk)
+        .exclude(override_void_reason="")
+        .exists()
+    )
+    return earlier, voided_since
 
 
 def _screening_run(
@@ -136,7 +237,7 @@ def _screening_run(
         planned_on=planned_on,
     )
     try:
-        result = screen(doc)
+        result = screen(doc, today=actor.today())
     except KernelValidationError as exc:
         raise ValidationError({"__all__": f"Screening input {exc.field}: {exc.message}."}) from exc
     record = ScreeningRecord.objects.create(
@@ -153,18 +254,32 @@ def _screening_run(
         assessment_version=assessment.version,
         run_by=actor.user,
     )
-    carried = _carry_override(record) if trigger == ScreeningTrigger.PRE_SESSION else None
+    # An override is bound to the facts it judged: it carries over (pre-session) only while
+    # every finding and every input those findings read is unchanged; otherwise it is void.
+    carried = None
+    earlier, voided = _earlier_override(record)
+    if earlier is not None:
+        changes = override_changes(earlier, record, actor.tz)
+        if changes or voided or record.decision != "review":
+            record.override_void_reason = "; ".join(changes) or (
+                "the facts changed after it was given" if voided else "the decision changed"
+            )
+            record.save(update_fields=["override_void_reason"])
+        elif trigger == ScreeningTrigger.PRE_SESSION:
+            carried = earlier
     if carried is not None:
         record.override_by = carried.override_by
         record.override_at = carried.override_at
         record.override_reason = carried.override_reason
         record.override_carried_from = carried
+        record.override_fingerprint = _fingerprint_of(carried)
         record.save(
             update_fields=[
                 "override_by",
                 "override_at",
                 "override_reason",
                 "override_carried_from",
+                "override_fingerprint",
             ]
         )
     audit_record(
@@ -182,6 +297,7 @@ def _screening_run(
             "intake_version": intake.version,
             "assessment_version": assessment.version,
             "override_carried_from": carried.pk if carried else None,
+            "override_void": record.override_void_reason or None,
         },
     )
     return record
@@ -238,7 +354,10 @@ def screening_override(*, actor: Actor, screening: ScreeningRecord, reason: str)
     locked.override_by = actor.user
     locked.override_at = timezone.now()
     locked.override_reason = reason
-    locked.save(update_fields=["override_by", "override_at", "override_reason"])
+    locked.override_fingerprint = screening_fingerprint(locked.result)
+    locked.save(
+        update_fields=["override_by", "override_at", "override_reason", "override_fingerprint"]
+    )
     audit_record(
         action="screening.override",
         actor=actor,

@@ -100,7 +100,11 @@ def test_screening_document_is_built_from_the_latest_intake_and_assessment(clini
             "prescribed": False,
         },
     ]
-    assert doc["labs"] == {"platelets_per_uL": 210000, "hemoglobin_g_dL": 12.8}
+    assert doc["labs"] == {
+        "platelets_per_uL": 210000,
+        "hemoglobin_g_dL": 12.8,
+        "taken_on": (today - dt.timedelta(days=4)).isoformat(),  # the panel's date
+    }
     assert doc["first_line_tried"] == ["intralesional_corticosteroid"]
     # The latest SIGNED assessment wins over a later draft.
     assert doc["diagnosis"] == {"code": "androgenetic_alopecia", "follicles_present": True}
@@ -206,7 +210,7 @@ def test_override_rules(clinic_a, patient_a):
     with pytest.raises(ValidationError, match="already overridden"):
         services.screening_override(actor=physician, screening=s, reason="A good reason here.")
     # Deferrals cannot be overridden either.
-    record_intake(clinic_a, patient_a, pregnant=True)
+    record_intake(clinic_a, patient_a, conditions=["recent_fever"])
     deferred = run(clinic_a, patient_a)
     assert deferred.decision == "defer"
     with pytest.raises(ValidationError, match="A deferral cannot be overridden"):

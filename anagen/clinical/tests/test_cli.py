@@ -88,6 +88,23 @@ def test_prp_from_stdin() -> None:
     assert result["paw"]["code"] == "P3-B"
 
 
+def test_prp_grades_raw_values_and_withholds_impossible_ones() -> None:
+    # 999,000/200,000 = 4.995x: printed as 5 but Mishra B (issue 10, point 6).
+    raw = {**PRP, "prp": {**PRP["prp"], "platelets_per_uL": 999000}}  # type: ignore[dict-item]
+    result = ok("prp", "-", stdin=json.dumps(raw))
+    assert result["fold"] == 5.0 and result["mishra"]["code"] == "3B"
+    # An impossible count: exit 0, no grade, a warning naming it.
+    result = ok("prp", "-", stdin=json.dumps({**PRP, "platelets_per_uL": 5000000}))
+    assert result["paw"]["code"] is None and result["depa"]["dose"] is None
+    assert any(
+        w["code"] == "impossible_value" and "5 000 000/µL" in w["message"]
+        for w in result["warnings"]
+    )
+    # A negative count is an input error: exit 2, one line naming the field.
+    negative = {**PRP, "prp": {**PRP["prp"], "platelets_per_uL": -1}}  # type: ignore[dict-item]
+    assert "prp.platelets_per_uL" in fails("prp", "-", stdin=json.dumps(negative))
+
+
 def test_salt() -> None:
     assert ok("salt", "--vertex", "50", "--posterior", "100", "--right", "20", "--left", "0") == {
         "salt": 47.6,

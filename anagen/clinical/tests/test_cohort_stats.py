@@ -27,6 +27,7 @@ from anagen.clinical.cohorts import (
 )
 from anagen.clinical.datafiles import load
 from anagen.clinical.measurement_error import (
+    error_estimate,
     mdc_reference,
     method_error,
     sem_from_cv,
@@ -143,6 +144,34 @@ def test_sem_from_baseline_repeats() -> None:
     assert sem_from_repeats([150, 156, 153]) == pytest.approx(3.354, abs=1e-3)
     with pytest.raises(ValueError):
         sem_from_repeats([150])
+
+
+def test_mdc_never_falls_below_the_methods_error() -> None:
+    # clinical-facts 13. Two identical baselines (150, 150): own SEM 0 → MDC 0 before; now the
+    # phototrichogram default (CV 5 %): SEM 7.5, MDC95 20.79 — "no change" stays within error.
+    same = error_estimate(method="phototrichogram", baseline=150, repeats=[150, 150], relative=True)
+    assert same is not None and same.own == 0 and same.floored
+    assert same.mdc == pytest.approx(20.789, abs=1e-3)
+    # One pair 150/151: own SEM = 1/√2, MDC 1.96 — floored at 5 % of 150.5: SEM 7.525, MDC 20.86.
+    pair = error_estimate(
+        method="phototrichogram", baseline=150.5, repeats=[150, 151], relative=True
+    )
+    assert pair is not None and pair.own is not None and pair.own == pytest.approx(2**-0.5)
+    assert mdc95(pair.own) == pytest.approx(1.96)
+    assert pair.mdc == pytest.approx(20.858, abs=1e-3)
+    # Repeats that vary more than the method's error widen the MDC: 140, 160 → SEM 14.14, MDC 39.2.
+    wide = error_estimate(method="phototrichogram", baseline=150, repeats=[140, 160], relative=True)
+    assert wide is not None and not wide.floored and wide.mdc == pytest.approx(39.2)
+    # One baseline: the method's default alone.
+    one = error_estimate(method="manual_count", baseline=150, repeats=[150], relative=True)
+    assert one is not None and one.own is None and one.mdc == pytest.approx(33.26, abs=1e-2)
+    # A measure with no method error (SALT): identical repeats judge nothing; none known → None.
+    assert (
+        error_estimate(method="manual_count", baseline=30, repeats=[30, 30], relative=False) is None
+    )
+    assert error_estimate(method="manual_count", baseline=30, repeats=[30], relative=False) is None
+    salt = error_estimate(method="manual_count", baseline=31, repeats=[30, 32], relative=False)
+    assert salt is not None and salt.mdc == pytest.approx(3.92)
 
 
 def test_mdc_reference() -> None:

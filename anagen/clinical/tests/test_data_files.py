@@ -72,9 +72,13 @@ def test_screening_washouts() -> None:
     washouts = {r["id"]: r["washout_days"] for r in ruleset["rules"] if "washout_days" in r}
     assert washouts == {
         "nsaid_washout": 7,
+        "nsaid_prescribed": 7,
         "aspirin_washout": 10,
         "systemic_corticosteroid": 14,
         "corticosteroid_injection_at_site": 30,
+        "anticoagulant_therapy": 7,
+        "antiplatelet_therapy": 10,  # the prescribed-aspirin row (clopidogrel & co: 7)
+        "supplement": 7,
     }
 
 
@@ -99,6 +103,10 @@ def test_issue_vocabularies() -> None:
         "cancer_bone",
         "cancer_other",
         "chronic_liver_disease",
+        "chemotherapy",
+        "immunosuppression",
+        "autoimmune_disease",
+        "keloid_tendency",
     }
     assert set(MEDICATION_CATEGORIES) == {
         "anticoagulant",
@@ -106,6 +114,8 @@ def test_issue_vocabularies() -> None:
         "nsaid",
         "aspirin",
         "systemic_corticosteroid",
+        "isotretinoin",
+        "supplement",
         "other",
     }
     assert len(DIAGNOSES) == 9

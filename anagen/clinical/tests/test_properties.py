@@ -146,7 +146,7 @@ def screening_docs(draw: st.DrawFn) -> dict[str, Any]:
         "conditions": draw(st.lists(st.sampled_from(sorted(CONDITIONS)), max_size=4)),
         "medications": meds,
         "labs": {
-            "platelets_per_uL": draw(st.integers(0, 400_000)),
+            "platelets_per_uL": draw(st.integers(1, 400_000)),  # 0 is impossible input
             "hemoglobin_g_dL": draw(st.floats(3, 20)),
         },
     }

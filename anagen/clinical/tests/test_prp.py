@@ -271,3 +271,76 @@ def test_invalid_preparation(document: dict[str, Any], field: str) -> None:
     with pytest.raises(ValidationError) as caught:
         prp_evaluate(copy.deepcopy(document))
     assert caught.value.field == field
+
+
+# --- issue 10, point 6: grades from raw values; impossible values get no grade ----------------
+
+
+def test_grades_come_from_raw_values_not_rounded_ones() -> None:
+    # 999,000 / 200,000 = 4.995x: shown as 5 (2 decimals) but below Mishra's 5x cut-off → B.
+    prp = {"platelets_per_uL": 999_000, "wbc_per_uL": 4_000, "volume_mL": 1.4}
+    result = prp_evaluate(preparation(prp=prp))
+    assert result["fold"] == 5.0
+    assert result["mishra"]["concentration"] == "B" and result["mishra"]["code"] == "3B"
+    # 1,000,100/µL × 5 mL = 5.0005 ×10⁹: shown as 5.0 but above DEPA's "> 5" → A.
+    prp = {"platelets_per_uL": 1_000_100, "wbc_per_uL": 100, "volume_mL": 5}
+    result = prp_evaluate(preparation(prp=prp, injected_volume_mL=5, blood_volume_mL=60))
+    assert result["dose_billion"] == 5.0 and result["depa"]["dose"] == "A"
+
+
+def test_efficiency_over_100_gets_no_depa_efficiency_grade() -> None:
+    # 1.8M/µL × 5 mL over 200k/µL × 10 mL = 450 % (Magalon 2016: no device above 90 %).
+    prp = {"platelets_per_uL": 1_800_000, "wbc_per_uL": 4_000, "volume_mL": 5}
+    result = prp_evaluate(preparation(prp=prp, injected_volume_mL=5))
+    assert result["efficiency_pct"] == 450.0
+    assert result["depa"]["efficiency"] is None
+    assert result["depa"]["dose"] == "A"  # the other axes still graded
+    (warning,) = [w for w in result["warnings"] if w["code"] == "efficiency_over_100"]
+    assert "450 %" in warning["message"] and "no efficiency grade" in warning["message"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "named", "withheld"),
+    [
+        (
+            {"platelets_per_uL": 5_000_000},
+            "whole_blood.platelets_per_uL",
+            "Whole-blood platelets 5 000 000/µL is above the plausible 3 000 000/µL",
+            ("fold_grades",),
+        ),
+        (
+            {"wbc_per_uL": 0},
+            "whole_blood.wbc_per_uL",
+            "Whole-blood white cells 0/µL cannot be 0",
+            ("white",),
+        ),
+        (
+            {"prp": {"platelets_per_uL": 0, "wbc_per_uL": 4_000, "volume_mL": 1.4}},
+            "prp.platelets_per_uL",
+            "PRP platelets 0/µL cannot be 0",
+            ("fold_grades",),
+        ),
+        (
+            {"prp": {"platelets_per_uL": 900_000_000, "wbc_per_uL": 4_000, "volume_mL": 1.4}},
+            "prp.platelets_per_uL",
+            "PRP platelets 900 000 000/µL is above the plausible 20 000 000/µL",
+            ("fold_grades",),
+        ),
+    ],
+)
+def test_impossible_values_get_no_grade_and_a_warning_naming_them(
+    overrides: dict[str, Any], field: str, named: str, withheld: tuple[str, ...]
+) -> None:
+    result = prp_evaluate(preparation(**overrides))
+    (warning,) = [w for w in result["warnings"] if w["code"] == "impossible_value"]
+    assert warning["field"] == field and warning["message"].startswith(named)
+    assert warning["source"]
+    assert result["paw"]["code"] is None and result["mishra"]["code"] is None
+    assert result["depa"]["purity"] is None
+    if "fold_grades" in withheld:
+        assert result["depa"]["dose"] is None and result["depa"]["efficiency"] is None
+        assert result["dohan_ehrenfest"] == "P-PRP"  # white cells are plausible
+    else:
+        assert result["dohan_ehrenfest"] is None
+        assert result["depa"]["dose"] is not None
+    assert not {w["code"] for w in result["warnings"]} & {"min_fold", "efficiency_over_100"}

@@ -50,7 +50,7 @@ def test_issue_example_nsaid_defers_to_last_dose_plus_seven_days() -> None:
     result = screen(ISSUE_EXAMPLE)
     assert result["decision"] == "defer"
     assert result["earliest_on"] == "2026-11-27"  # 2026-11-20 + 7 days
-    assert result["ruleset"] == "anagen-prp-screening@1.0.0"
+    assert result["ruleset"] == "anagen-prp-screening@2.0.0"
     assert rules(result) == ["nsaid_washout"]
     finding = result["findings"][0]
     assert finding["level"] == "defer" and finding["source"]
@@ -116,8 +116,12 @@ def test_hemoglobin_below_ten_is_review() -> None:
 
 
 @pytest.mark.parametrize("code", ["alopecia_totalis", "alopecia_universalis"])
-def test_totalis_universalis_not_indicated_on_scalp_only(code: str) -> None:
-    assert screen(doc(diagnosis={"code": code}))["decision"] == "not_indicated"
+def test_totalis_universalis_review_on_scalp_only(code: str) -> None:
+    # Areata is non-scarring (facts §13): extensive disease is reviewed, not "no follicles".
+    result = screen(doc(diagnosis={"code": code}))
+    assert result["decision"] == "review" and result["earliest_on"] is None
+    assert "non-scarring" in result["findings"][0]["message"]
+    assert "no living follicles" not in result["findings"][0]["message"].lower()
     assert screen(doc(procedure="prp_face", diagnosis={"code": code}))["decision"] == "eligible"
 
 
@@ -168,12 +172,16 @@ def test_smoking_is_review() -> None:
 
 
 def test_systemic_corticosteroid_two_weeks_and_current_use() -> None:
+    # Le 2018 lists systemic corticosteroids within 2 weeks as a RELATIVE contraindication.
     dated = [{"category": "systemic_corticosteroid", "last_dose_on": "2026-11-10"}]
     result = screen(doc(medications=dated))
-    assert result["decision"] == "defer" and result["earliest_on"] == "2026-11-24"
+    assert result["decision"] == "review" and result["earliest_on"] is None
+    assert "2026-11-10" in result["findings"][0]["message"]
     current = [{"category": "systemic_corticosteroid", "name": "prednisolone"}]
     result = screen(doc(medications=current))
-    assert result["decision"] == "defer" and result["earliest_on"] is None
+    assert result["decision"] == "review" and "prednisolone" in result["findings"][0]["message"]
+    past = [{"category": "systemic_corticosteroid", "last_dose_on": "2026-11-07"}]
+    assert screen(doc(medications=past))["decision"] == "eligible"  # 7 + 14 = 21 = planned_on
 
 
 def test_steroid_injection_at_site_within_a_month() -> None:
@@ -198,7 +206,7 @@ def test_precedence_and_severity_order() -> None:
     result = screen(
         doc(
             conditions=["recent_fever", "sepsis", "chronic_liver_disease"],
-            diagnosis={"code": "alopecia_totalis"},
+            diagnosis={"code": "androgenetic_alopecia", "follicles_present": False},
             patient={"smoker": True},
         )
     )

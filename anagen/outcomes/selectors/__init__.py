@@ -11,6 +11,7 @@ from __future__ import annotations
 from anagen.outcomes.selectors.analytics import (
     ALL_PATIENTS,
     ANALYTIC_MEASURES,
+    DEFAULT_RULE,
     DIMENSIONS,
     Cohort,
     PatientOutcome,
@@ -78,6 +79,7 @@ from anagen.outcomes.selectors.reports import (
 __all__ = [
     "ALL_PATIENTS",
     "ANALYTIC_MEASURES",
+    "DEFAULT_RULE",
     "DIMENSIONS",
     "MEASURES",
     "NO_BASELINE",

@@ -11,12 +11,20 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from anagen.accounts.access import Actor
 from anagen.accounts.models import Clinic
 from anagen.accounts.permissions import Perm
-from anagen.clinical import RESPONDER_RULES, Change, change, is_responder
+from anagen.clinical import (
+    RESPONDER_RULES,
+    Change,
+    change,
+    follow_up_window,
+    is_responder,
+    needs_mdc,
+)
 from anagen.clinical import ValidationError as KernelValidationError
 from anagen.clinical.cohort_stats import (
     MeanCI,
@@ -33,6 +41,8 @@ from anagen.clinical.cohorts import (
     missing_code,
     preparation_bands,
 )
+from anagen.clinical.dates import add_months
+from anagen.clinical.measurement_error import error_estimate
 from anagen.outcomes.models import Measurement, MeasurementSet, VisitLabel
 from anagen.outcomes.selectors.measurements import MEASURES
 from anagen.outcomes.selectors.progress import _change
@@ -40,6 +50,7 @@ from anagen.patients.models import Patient
 
 ANALYTIC_MEASURES = ("density_per_cm2", "hair_count", "mean_diameter_um", "salt")
 ALL_PATIENTS = "all"
+DEFAULT_RULE = "density_increase_15pct"
 
 
 def require_analytics(actor: Actor) -> None:
@@ -58,6 +69,9 @@ class PatientOutcome:
     change: Change
     groups: dict[str, str]  # dimension → code
     responder: bool | None = None
+    # For the responder rule: the baseline repeats and every follow-up (date, value).
+    baseline_repeats: tuple[float, ...] = ()
+    follow_ups: tuple[tuple[dt.date, float], ...] = ()
 
     def group_labels(self) -> dict[str, str]:
         return {k: group_label(k, v) for k, v in self.groups.items()}
@@ -188,6 +202,8 @@ def patient_outcomes(
             follow_up=latest[2],
             change=_change(m, baseline, latest[2]) or change(baseline, latest[2]),
             groups=groups,
+            baseline_repeats=tuple(p[2] for p in base),
+            follow_ups=tuple((p[0], p[2]) for p in follow),
         )
         if rule:
             result.responder = _responder(rule, measure, result, ratings, salts)
@@ -196,49 +212,80 @@ def patient_outcomes(
     return out
 
 
-def _latest_global_ratings(patient_ids: list[int]) -> dict[int, int]:
-    out: dict[int, int] = {}
-    for pid, score in (
+def _latest_global_ratings(patient_ids: list[int]) -> dict[int, list[tuple[dt.date, float]]]:
+    out: dict[int, list[tuple[dt.date, float]]] = defaultdict(list)
+    for pid, on, score in (
         MeasurementSet.objects.filter(patient_id__in=patient_ids, global_photo_rating__isnull=False)
         .order_by("patient_id", "measured_on", "id")
-        .values_list("patient_id", "global_photo_rating")
+        .values_list("patient_id", "measured_on", "global_photo_rating")
     ):
         if score is not None:
-            out[pid] = score
+            out[pid].append((on, float(score)))
     return out
 
 
-def _salt_pairs(patient_ids: list[int]) -> dict[int, tuple[float, float]]:
-    pts: dict[int, list[float]] = defaultdict(list)
-    for pid, salt in (
+def _salt_pairs(patient_ids: list[int]) -> dict[int, list[tuple[dt.date, float]]]:
+    pts: dict[int, list[tuple[dt.date, float]]] = defaultdict(list)
+    for pid, on, salt in (
         MeasurementSet.objects.filter(patient_id__in=patient_ids, salt__isnull=False)
         .order_by("patient_id", "measured_on", "id")
-        .values_list("patient_id", "salt")
+        .values_list("patient_id", "measured_on", "salt")
     ):
         if salt is not None:
-            pts[pid].append(float(salt))
-    return {pid: (v[0], v[-1]) for pid, v in pts.items() if len(v) >= 2}
+            pts[pid].append((on, float(salt)))
+    return {pid: v for pid, v in pts.items() if len(v) >= 2}
+
+
+def _in_window(
+    rule: str, baseline_on: dt.date, points: Sequence[tuple[dt.date, float]]
+) -> tuple[dt.date, float] | None:
+    """The follow-up the rule is judged on: inside the rule's follow-up window, the one nearest
+    its stated interval (the later one on a tie); None when no follow-up falls inside."""
+    window = follow_up_window(rule)
+    target = add_months(baseline_on, window.months)
+    inside = [p for p in points if window.contains(baseline_on, p[0])]
+    if not inside:
+        return None
+    return min(inside, key=lambda p: (abs((p[0] - target).days), -p[0].toordinal()))
 
 
 def _responder(
     rule: str,
     measure: str,
     outcome: PatientOutcome,
-    ratings: dict[int, int],
-    salts: dict[int, tuple[float, float]],
+    ratings: dict[int, list[tuple[dt.date, float]]],
+    salts: dict[int, list[tuple[dt.date, float]]],
 ) -> bool | None:
-    """Apply the rule (kernel) to the measure it is defined on; None when that is missing."""
+    """Apply the rule (kernel) to the measure it is defined on, at the follow-up interval the
+    rule states; None (not judged) when that measure or a follow-up in the window is missing."""
     rule_measure = RESPONDER_RULES[rule]["measure"]
     pid = outcome.patient.pk
     if rule_measure == "global_photo_7":
-        score = ratings.get(pid)
-        return None if score is None else is_responder(rule, 0, score)
-    if rule_measure == "salt":
-        pair = salts.get(pid) if measure != "salt" else (outcome.baseline, outcome.follow_up)
-        return None if pair is None else is_responder(rule, pair[0], pair[1])
-    if rule_measure == measure:
-        return is_responder(rule, outcome.baseline, outcome.follow_up)
-    return None
+        rated = _in_window(rule, outcome.baseline_on, ratings.get(pid, []))
+        return None if rated is None else is_responder(rule, 0, rated[1])
+    if rule_measure == "salt" and measure != "salt":
+        series = salts.get(pid)
+        if not series:
+            return None
+        judged = _in_window(rule, series[0][0], series[1:])
+        return None if judged is None else is_responder(rule, series[0][1], judged[1])
+    if rule_measure != measure:
+        return None
+    judged = _in_window(rule, outcome.baseline_on, outcome.follow_ups)
+    if judged is None:
+        return None
+    mdc = None
+    if needs_mdc(rule):
+        estimate = error_estimate(
+            method=outcome.method,
+            baseline=outcome.baseline,
+            repeats=outcome.baseline_repeats,
+            relative=MEASURES[measure].relative_error,
+        )
+        if estimate is None:
+            return None
+        mdc = estimate.mdc
+    return is_responder(rule, outcome.baseline, judged[1], mdc=mdc)
 
 
 @dataclass

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from anagen.accounts.access import Actor
-from anagen.clinical import Change, Density, change, density_change, is_detectable, mdc95
+from anagen.clinical import Change, Density, change, density_change, is_detectable
 from anagen.clinical import ValidationError as KernelValidationError
-from anagen.clinical.measurement_error import method_error, sem_from_cv, sem_from_repeats
+from anagen.clinical.measurement_error import ErrorEstimate, error_estimate
 from anagen.outcomes.models import MeasurementSite, Method, VisitLabel
 from anagen.outcomes.selectors.measurements import (
     MEASURES,
@@ -83,6 +83,25 @@ def _change(measure: Measure, baseline: float, value: float) -> Change | None:
         return None
 
 
+def _mdc_source(series: Series, estimate: ErrorEstimate) -> str:
+    """Where the MDC comes from, in words."""
+    method = Method(series.method).label.lower()
+    default = (
+        f"the default test–retest CV {estimate.error.cv_pct:g} % for {method} "
+        f"({estimate.error.reference})"
+        if estimate.error is not None
+        else ""
+    )
+    if estimate.own is None:
+        return default
+    own = f"test–retest of {estimate.repeats} baseline measurements"
+    if estimate.floored:
+        return f"{default}; the {own} varied less, and the MDC never falls below the method's error"
+    if estimate.default is not None:
+        return f"{own} (above {default})"
+    return own
+
+
 def _finish(series: Series) -> Series:
     """Baseline (mean of baseline repeats), the MDC, and each follow-up's change."""
     pts = series.points
@@ -91,19 +110,16 @@ def _finish(series: Series) -> Series:
     repeats = [p for p in pts if p.visit_label == VisitLabel.BASELINE] or [pts[0]]
     series.baseline_repeats = len(repeats)
     series.baseline = statistics.fmean(p.value for p in repeats)
-    if len(repeats) >= 2:
-        series.sem = sem_from_repeats([p.value for p in repeats])
-        series.mdc_source = f"test–retest of {len(repeats)} baseline measurements"
-    elif series.measure.relative_error:
-        error = method_error(series.method)
-        if error is not None:
-            series.sem = sem_from_cv(error.cv_pct, series.baseline)
-            series.mdc_source = (
-                f"default test–retest CV {error.cv_pct:g} % for "
-                f"{Method(series.method).label.lower()} ({error.reference})"
-            )
-    if series.sem is not None:
-        series.mdc = mdc95(series.sem)
+    estimate = error_estimate(
+        method=series.method,
+        baseline=series.baseline,
+        repeats=[p.value for p in repeats],
+        relative=series.measure.relative_error,
+    )
+    if estimate is not None:
+        series.sem = estimate.sem
+        series.mdc = estimate.mdc
+        series.mdc_source = _mdc_source(series, estimate)
     repeat_ids = {p.set_id for p in repeats}
     for p in pts:
         if p.set_id in repeat_ids or p.on < repeats[0].on:
@@ -112,7 +128,8 @@ def _finish(series: Series) -> Series:
             continue
         p.change = _change(series.measure, series.baseline, p.value)
         if p.change is not None and series.mdc is not None:
-            p.detectable = is_detectable(p.change.absolute, series.mdc)
+            # Judged on the raw difference; rounding is for display only.
+            p.detectable = is_detectable(p.value - series.baseline, series.mdc)
     return series
 
 

@@ -28,7 +28,7 @@ def _cohort(clinic_a, pairs, **patient_kw):
 def test_cohort_figures_match_facts_t1_group_means(clinic_a):
     # Two patients whose means are Georgescu 2022's group means: 141.9 → 177.5 (+25.09 %).
     _cohort(clinic_a, [(131.9, 170.0), (151.9, 185.0)])
-    outcomes = selectors.patient_outcomes(clinic=clinic_a.clinic, rule="density_increase_10pct")
+    outcomes = selectors.patient_outcomes(clinic=clinic_a.clinic, rule="density_increase_15pct")
     [c] = selectors.cohorts(outcomes, None)
     assert c.n == 2
     assert c.mean_baseline == pytest.approx(141.9) and c.mean_follow_up == pytest.approx(177.5)
@@ -44,7 +44,7 @@ def test_cohort_figures_match_facts_t1_group_means(clinic_a):
 def test_grouping_filters_and_responder_rules(clinic_a):
     _cohort(clinic_a, [(100, 130), (100, 105)], sex="male")
     _cohort(clinic_a, [(120, 150)], sex="female")
-    outcomes = selectors.patient_outcomes(clinic=clinic_a.clinic, rule="density_increase_10pct")
+    outcomes = selectors.patient_outcomes(clinic=clinic_a.clinic, rule="density_increase_15pct")
     by_sex = {c.code: c for c in selectors.cohorts(outcomes, "sex")}
     assert by_sex["male"].n == 2 and by_sex["female"].n == 1
     assert (by_sex["male"].label, by_sex["female"].label) == ("Male", "Female")
@@ -59,7 +59,7 @@ def test_grouping_filters_and_responder_rules(clinic_a):
 def test_analytics_page_chart_export_and_access(clinic_a, clinic_b):
     patients = _cohort(clinic_a, [(131.9, 170.0), (151.9, 185.0)])
     c = clinic_a.client(clinic_a.physician)
-    page = c.get("/analytics/", {"group_by": "sex", "rule": "density_increase_10pct"})
+    page = c.get("/analytics/", {"group_by": "sex", "rule": "density_increase_15pct"})
     body = page.content.decode()
     assert page.status_code == 200 and "141.9 → 177.5" in body and "+25.09 %" in body
     assert c.get("/analytics/chart.svg").content.startswith(b"<?xml")
@@ -87,7 +87,7 @@ def test_analytics_show_labels_not_codes(clinic_a):
     patients = _cohort(clinic_a, [(100, 130), (110, 120)], sex="female")
     Assessment_fields = {f.name for f in Assessment._meta.get_fields()}
     assert "diagnosis_code" in Assessment_fields
-    outcomes = selectors.patient_outcomes(clinic=clinic_a.clinic, rule="density_increase_10pct")
+    outcomes = selectors.patient_outcomes(clinic=clinic_a.clinic, rule="density_increase_15pct")
     assert {o.groups["diagnosis"] for o in outcomes} == {"not_assessed"}
     assert outcomes[0].group_labels()["diagnosis"] == "Not assessed"
     c = clinic_a.client(clinic_a.physician)
@@ -132,3 +132,38 @@ def test_analytics_permission_from_the_table(clinic_a):
                 selectors.require_analytics(actor)
         status = clinic_a.client(user).get("/analytics/").status_code
         assert status == (200 if allowed else 403)
+
+
+def test_responders_are_judged_at_the_rules_follow_up_and_beyond_the_mdc(clinic_a):
+    # Density rule: at least +15 % and beyond the MDC, at 6 months (5-7 months accepted).
+    on_time = make_patient(clinic_a, given_name="OnTime")
+    record(clinic_a, on_time, D0, "baseline", 150)
+    record(clinic_a, on_time, dt.date(2025, 9, 1), "follow_up", 175)  # +16.7 %, +25 > 20.79
+    record(clinic_a, on_time, dt.date(2026, 3, 1), "follow_up", 150)  # latest, but at 12 months
+    early = make_patient(clinic_a, given_name="Early")
+    record(clinic_a, early, D0, "baseline", 150)
+    record(clinic_a, early, dt.date(2025, 5, 1), "follow_up", 200)  # 2 months: not judged
+    manual = make_patient(clinic_a, given_name="Manual")
+    record(clinic_a, manual, D0, "baseline", 150, method="manual_count")
+    # +16.7 % clears 15 % but not a manual count's MDC (CV 8 %: 2.772 × 12 = 33.26).
+    record(clinic_a, manual, D1, "follow_up", 175, method="manual_count")
+    outcomes = {
+        o.patient.given_name: o
+        for o in selectors.patient_outcomes(clinic=clinic_a.clinic, rule="density_increase_15pct")
+    }
+    assert outcomes["OnTime"].responder is True
+    assert outcomes["OnTime"].follow_up == 150  # the cohort change still uses the latest
+    assert outcomes["Early"].responder is None
+    assert outcomes["Manual"].responder is False
+
+
+def test_analytics_say_the_comparison_is_uncontrolled_and_state_the_interval(clinic_a):
+    _cohort(clinic_a, [(131.9, 170.0), (151.9, 185.0)])
+    c = clinic_a.client(clinic_a.physician)
+    body = c.get("/analytics/").content.decode()
+    assert 'id="uncontrolled"' in body and "no control group" in body
+    assert "judged at 6 months after the baseline" in body
+    assert "Hausauer AK, Jones DH (2018)" in body
+    rows = list(csv.DictReader(io.StringIO(c.get("/analytics/export.csv").content.decode())))
+    assert rows[0]["comparison"].startswith("uncontrolled before/after")
+    assert "judged at 6 months" in rows[0]["responder_rule"]

@@ -42,6 +42,6 @@ def test_seed_gives_cohorts_and_is_idempotent(org, settings, tmp_path):
     assert count >= 12 * 3
     seed_outcomes_demo(today)
     assert MeasurementSet.objects.count() == count
-    outcomes = selectors.patient_outcomes(clinic=clinic, rule="density_increase_10pct")
+    outcomes = selectors.patient_outcomes(clinic=clinic, rule="density_increase_15pct")
     [cohort] = selectors.cohorts(outcomes, None)
     assert cohort.n == 12 and 5 < cohort.percent.mean < 35

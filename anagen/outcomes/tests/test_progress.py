@@ -35,12 +35,43 @@ def test_mdc_from_baseline_repeats_flags_small_changes(clinic_a, patient_a):
     record(clinic_a, patient_a, D0 + dt.timedelta(days=90), "follow_up", 160)
     record(clinic_a, patient_a, D0 + dt.timedelta(days=180), "follow_up", 185)
     s = _density(selectors.series_for(actor=clinic_a.actor(clinic_a.physician), patient=patient_a))
-    # Baseline = mean 145; SEM = SD of differences / √2 = 10 / √2; MDC = 1.96 × √2 × SEM = 19.6
+    # Baseline = mean 145; own SEM = SD of differences / √2 = 10 / √2 → MDC 19.6; the method's
+    # default (phototrichogram CV 5 % of 145 = SEM 7.25) gives 20.10, and the MDC never falls
+    # below it (clinical-facts 13): 2.7719 × 7.25 = 20.096.
     assert s.baseline == 145 and s.baseline_repeats == 2
-    assert s.mdc == pytest.approx(19.6)
+    assert s.mdc == pytest.approx(mdc95(0.05 * 145)) and s.mdc == pytest.approx(20.096, abs=1e-3)
+    assert "never falls below the method's error" in s.mdc_source
     first, second = s.follow_ups
     assert first.change.absolute == 15 and first.detectable is False
     assert second.change.absolute == 40 and second.detectable is True
+
+
+def test_identical_baselines_do_not_make_no_change_a_change(clinic_a, patient_a):
+    # Before: two identical baselines gave MDC 0, so "no change" read "beyond measurement error".
+    record(clinic_a, patient_a, D0, "baseline", 150)
+    record(clinic_a, patient_a, D0 + dt.timedelta(days=1), "baseline", 150)
+    record(clinic_a, patient_a, D0 + dt.timedelta(days=180), "follow_up", 150)
+    s = _density(selectors.series_for(actor=clinic_a.actor(clinic_a.physician), patient=patient_a))
+    assert s.mdc == pytest.approx(20.789, abs=1e-3)  # 2.772 × 7.5
+    assert s.latest.change.absolute == 0 and s.latest.detectable is False
+    body = (
+        clinic_a.client(clinic_a.physician)
+        .get(f"/patients/{patient_a.pk}/outcomes/progress/")
+        .content.decode()
+    )
+    assert "within measurement error</span>" in body
+    assert "beyond measurement error</span>" not in body
+    assert "without a control group" in body
+
+
+def test_one_close_pair_is_floored_and_equal_to_the_mdc_is_within(clinic_a, patient_a):
+    # One pair 150/151 alone gives MDC 1.96; floored at the method's error: 2.772 × 7.525 = 20.86.
+    record(clinic_a, patient_a, D0, "baseline", 150)
+    record(clinic_a, patient_a, D0 + dt.timedelta(days=1), "baseline", 151)
+    record(clinic_a, patient_a, D0 + dt.timedelta(days=90), "follow_up", 160)
+    s = _density(selectors.series_for(actor=clinic_a.actor(clinic_a.physician), patient=patient_a))
+    assert s.mdc == pytest.approx(20.858, abs=1e-3)
+    assert s.latest.detectable is False
 
 
 def test_methods_are_never_mixed(clinic_a, patient_a):

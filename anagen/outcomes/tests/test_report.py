@@ -31,6 +31,7 @@ def test_report_text_and_photos_only_with_consent(clinic_a, patient_a):
     )
     assert "Outcome report" in text and patient_a.record_number in text
     assert "+25.09 %" in text and "beyond measurement error" in text
+    assert "without a control group" in text and "never smaller than" in text
     assert "no consent to clinical photos" in text
     photo_consent(clinic_a, patient_a)
     nurse = clinic_a.actor(clinic_a.nurse)

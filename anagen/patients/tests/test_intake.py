@@ -130,6 +130,7 @@ def _post_form(**overrides):
         ("allergies", 0),
         ("labs", 1),
         ("prior_treatments", 0),
+        ("prior_procedures", 0),
     ):
         data[f"{prefix}-TOTAL_FORMS"] = str(total)
         data[f"{prefix}-INITIAL_FORMS"] = "0"
@@ -137,7 +138,7 @@ def _post_form(**overrides):
         {
             "medications-0-name": "Warfarin",
             "medications-0-category": "anticoagulant",
-            "medications-0-prescribed": "on",
+            "medications-0-prescribed": "yes",
             "labs-0-analyte": "ferritin",
             "labs-0-value": "22",
             "labs-0-unit": "ng/mL",
@@ -213,16 +214,16 @@ def test_new_intake_page_carries_rows_over_and_can_delete_one(clinic_a, patient_
         "medications-INITIAL_FORMS": "2",
         "medications-0-name": "Warfarin",
         "medications-0-category": "anticoagulant",
-        "medications-0-prescribed": "on",
+        "medications-0-prescribed": "yes",
         "medications-1-name": "Biotin",
         "medications-1-category": "supplement",
         "medications-1-DELETE": "on",
         "medications-2-name": "",
         "medications-2-category": "",
-        "medications-2-prescribed": "on",
+        "medications-2-prescribed": "",
     }
     assert formset.initial_form_count() == 2
-    for prefix in ("allergies", "labs", "prior_treatments"):
+    for prefix in ("allergies", "labs", "prior_treatments", "prior_procedures"):
         data[f"{prefix}-TOTAL_FORMS"] = "0"
         data[f"{prefix}-INITIAL_FORMS"] = "0"
     response = client.post(f"/patients/{patient_a.pk}/intake/new/", data)

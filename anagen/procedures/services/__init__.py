@@ -31,7 +31,9 @@ from anagen.procedures.services.adverse_events import (
 )
 from anagen.procedures.services.delivery import _zone_codes, delivery_record, topical_record
 from anagen.procedures.services.inventory import (
+    ALLERGY_OVERRIDE_PHYSICIAN_ONLY,
     _require_inventory,
+    lot_allergy_findings,
     lot_expired_message,
     lot_recall,
     lot_recall_read,
@@ -45,6 +47,8 @@ from anagen.procedures.services.mesotherapy import (
     formulation_create,
     meso_check,
     meso_delivery_add,
+    meso_delivery_remove,
+    session_doses,
 )
 from anagen.procedures.services.preparation import (
     MISSING_FOR_LABELS,
@@ -67,6 +71,7 @@ from anagen.procedures.services.sessions import (
 from anagen.procedures.services.signing import _checklist_refusal, session_close, session_sign
 
 __all__ = [
+    "ALLERGY_OVERRIDE_PHYSICIAN_ONLY",
     "DETAIL_FIELDS",
     "KERNEL_VERSION",
     "LOCKED",
@@ -93,6 +98,7 @@ __all__ = [
     "adverse_event_record",
     "delivery_record",
     "formulation_create",
+    "lot_allergy_findings",
     "lot_expired_message",
     "lot_recall",
     "lot_recall_read",
@@ -101,12 +107,14 @@ __all__ = [
     "lot_use_record",
     "meso_check",
     "meso_delivery_add",
+    "meso_delivery_remove",
     "preparation_compute",
     "preparation_document",
     "preparation_record",
     "product_create",
     "session_close",
     "session_details_update",
+    "session_doses",
     "session_phase_stamp",
     "session_read",
     "session_sign",

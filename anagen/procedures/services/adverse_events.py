@@ -54,9 +54,24 @@ def adverse_event_record(
     lot = data.get("lot")
     if lot is not None and not LotUse.objects.filter(session=session, lot=lot).exists():
         raise ValidationError({"lot": "Choose a lot used in this session."})
-    serious = bool(data.get("serious")) or int(grade) >= int(
-        rules.ae_vocab()["serious_from_grade"]["value"]
-    )
+    raw_criteria = data.get("seriousness_criteria") or []
+    try:
+        criteria = rules.ae_seriousness(
+            [str(c) for c in raw_criteria], grade=int(grade), action=action, outcome=outcome
+        )
+    except ValueError:
+        raise ValidationError(
+            {"seriousness_criteria": "Choose the seriousness criteria from the list."}
+        ) from None
+    if data.get("serious") and not criteria:
+        raise ValidationError(
+            {
+                "seriousness_criteria": "A serious event names its criterion (death, "
+                "life-threatening, hospitalisation, disability, congenital anomaly or other "
+                "important medical event)."
+            }
+        )
+    serious = bool(criteria)
     resolved_on = data.get("resolved_on")
     if outcome in rules.ae_open_outcomes():
         resolved_on = None
@@ -69,6 +84,7 @@ def adverse_event_record(
         term_other=term_other,
         ctcae_grade=int(grade),
         onset_at=onset,
+        seriousness_criteria=criteria,
         serious=serious,
         relatedness=relatedness,
         action=action,
@@ -89,6 +105,8 @@ def adverse_event_record(
             "term": term,
             "grade": int(grade),
             "serious": serious,
+            "seriousness_criteria": criteria,
+            "relatedness": relatedness,
             "outcome": outcome,
             "lot": lot.pk if lot is not None else None,
         },
@@ -117,15 +135,34 @@ def adverse_event_follow_up(
         note=(data.get("note") or "").strip(),
         recorded_by=actor.user,
     )
-    before = {"outcome": event.outcome, "resolved_on": event.resolved_on}
+    before = {
+        "outcome": event.outcome,
+        "resolved_on": event.resolved_on,
+        "seriousness_criteria": list(event.seriousness_criteria or []),
+    }
     event.outcome = outcome
     event.resolved_on = None if outcome in rules.ae_open_outcomes() else on
-    event.save(update_fields=["outcome", "resolved_on"])
+    # A fatal outcome makes the event serious (death), whatever was known at first.
+    event.seriousness_criteria = rules.ae_seriousness(
+        event.seriousness_criteria or [],
+        grade=event.ctcae_grade,
+        action=event.action,
+        outcome=outcome,
+    )
+    event.serious = event.serious or bool(event.seriousness_criteria)
+    event.save(update_fields=["outcome", "resolved_on", "seriousness_criteria", "serious"])
     audit_record(
         action="procedures.adverse_event.follow_up",
         actor=actor,
         patient=event.patient,
         obj=event,
-        changes=diff_fields(before, {"outcome": outcome, "resolved_on": event.resolved_on}),
+        changes=diff_fields(
+            before,
+            {
+                "outcome": outcome,
+                "resolved_on": event.resolved_on,
+                "seriousness_criteria": event.seriousness_criteria,
+            },
+        ),
     )
     return follow

@@ -15,7 +15,17 @@ from anagen.accounts.access import Actor
 from anagen.accounts.clinic_time import human_date
 from anagen.accounts.permissions import Perm
 from anagen.audit.services import audit_record
-from anagen.procedures.models import Lot, LotUse, Product, ProductCategory, TreatmentSession
+from anagen.clinical import procedure_rules as rules
+from anagen.clinical.procedure_rules import Finding
+from anagen.patients.selectors import patient_alerts
+from anagen.procedures.models import (
+    FormulationIngredient,
+    Lot,
+    LotUse,
+    Product,
+    ProductCategory,
+    TreatmentSession,
+)
 from anagen.procedures.services._common import MIN_REASON, _amending, _record_change, _today
 from anagen.procedures.services.delivery import _zone_codes
 
@@ -151,9 +161,12 @@ def lot_use_record(
     quantity: int = 1,
     zone: str = "",
     reason: str = "",
+    allergy_override_reason: str = "",
 ) -> LotUse:
     """The lot used, chosen at the moment of use. A recalled or expired lot is refused; another
-    clinic's lot does not exist (404)."""
+    clinic's lot does not exist (404). A lot of a product the patient is allergic to (latest
+    intake) is refused; a physician may record it with ``allergy_override_reason`` (kept on the
+    row and audited)."""
     with transaction.atomic():
         amending = _amending(actor, session, reason)
         lot = Lot.objects.select_for_update().select_related("product").get(pk=lot.pk)
@@ -173,6 +186,17 @@ def lot_use_record(
             raise ValidationError(
                 {"quantity": f"Only {left} left of lot {lot.lot_number}; choose another lot."}
             )
+        matches = lot_allergy_findings(actor, session, lot)
+        override = (allergy_override_reason or "").strip()
+        if matches:
+            if not override:
+                raise ValidationError({"lot": [f.message for f in matches]})
+            if not actor.can(Perm.SESSION_SIGN):
+                raise ValidationError({"allergy_override_reason": ALLERGY_OVERRIDE_PHYSICIAN_ONLY})
+            if len(override) < MIN_REASON:
+                raise ValidationError(
+                    {"allergy_override_reason": "Give the reason for recording this lot."}
+                )
         use = LotUse.objects.create(
             session=session,
             lot=lot,
@@ -180,7 +204,23 @@ def lot_use_record(
             zone=zone,
             used_at=timezone.now(),
             used_by=actor.user,
+            allergy_matches=[f.as_dict() for f in matches],
+            allergy_override_by=actor.user if matches else None,
+            allergy_override_reason=override if matches else "",
         )
+        if matches:
+            audit_record(
+                action="procedures.lot.allergy_override",
+                actor=actor,
+                patient=session.patient,
+                obj=use,
+                changes={
+                    "lot": lot.lot_number,
+                    "product": lot.product.name,
+                    "allergies": [f.message for f in matches],
+                    "reason": override,
+                },
+            )
         _record_change(
             actor=actor,
             session=session,
@@ -192,6 +232,34 @@ def lot_use_record(
             obj=use,
         )
     return use
+
+
+ALLERGY_OVERRIDE_PHYSICIAN_ONLY = (
+    "Only a physician may record a lot of a product the patient is allergic to."
+)
+
+
+def lot_allergy_findings(actor: Actor, session: TreatmentSession, lot: Lot) -> list[Finding]:
+    """Stops for this lot given the patient's recorded allergies (latest intake, read through
+    the patients app's selector)."""
+    alerts = patient_alerts(actor=actor, patient=session.patient)
+    allergies = [(a.substance, a.reaction) for a in (alerts.allergies if alerts else [])]
+    if not allergies:
+        return []
+    # A product stocked as a named formulation carries that formulation's ingredients.
+    ingredients = list(
+        FormulationIngredient.objects.filter(
+            formulation__clinic_id=session.clinic_id,
+            formulation__name__iexact=lot.product.name,
+        ).values_list("name", flat=True)
+    )
+    return rules.lot_allergy_matches(
+        product=lot.product.name,
+        category=lot.product.category,
+        lot=lot.lot_number,
+        allergies=allergies,
+        ingredients=ingredients,
+    )
 
 
 def lot_recall_read(*, actor: Actor, lot: Lot, exposures: list[Any]) -> None:

@@ -26,7 +26,8 @@ from anagen.procedures.models import (
     TreatmentSession,
     VialType,
 )
-from anagen.procedures.services._common import _amending, _record_change
+from anagen.procedures.selectors import session_doses
+from anagen.procedures.services._common import _amending, _check_session, _record_change
 from anagen.procedures.services.delivery import _zone_codes
 
 
@@ -109,20 +110,22 @@ def meso_check(
     area_cm2: Decimal | None,
     tz: dt.tzinfo | None = None,
 ) -> list[rules.Finding]:
-    """The data-file rules for this delivery, with the patient's earlier sessions (dates are
-    clinic-local: ``tz`` is the clinic's zone, the active zone when not given)."""
+    """The data-file rules for this delivery added to the session's earlier deliveries, with the
+    patient's earlier sessions (dates are clinic-local: ``tz`` is the clinic's zone, the active
+    zone when not given)."""
     ingredients = _meso_ingredients(formulation)
     codes = {i.code for i in ingredients if i.code}
-    earlier: list[dt.date] = []
-    if codes:
-        others = (
-            MesotherapyDelivery.objects.filter(session__patient=session.patient)
-            .exclude(session=session)
-            .values_list("ingredient_codes", "session__started_at")
-        )
-        earlier = sorted(
-            {timezone.localtime(at, tz).date() for c, at in others if codes & set(c or [])}
-        )
+    others = (
+        MesotherapyDelivery.objects.filter(session__patient=session.patient)
+        .exclude(session=session)
+        .values_list("ingredient_codes", "formulation_id", "session__started_at")
+    )
+    earlier = sorted(
+        {timezone.localtime(at, tz).date() for c, _, at in others if codes & set(c or [])}
+    )
+    same_formulation = sorted(
+        {timezone.localtime(at, tz).date() for _, f, at in others if f == formulation.pk}
+    )
     return rules.mesotherapy_check(
         ingredients=ingredients,
         vial=formulation.vial,
@@ -132,6 +135,9 @@ def meso_check(
         area_code=zone,
         on=timezone.localtime(session.started_at, tz).date(),
         earlier_sessions_on=earlier,
+        session_so_far=session_doses(session),
+        formulation=str(formulation.pk),
+        earlier_formulation_sessions_on=same_formulation,
     )
 
 
@@ -210,3 +216,32 @@ def meso_delivery_add(
         obj=delivery,
     )
     return delivery
+
+
+REMOVE_SIGNED = (
+    "This session is signed: a delivery cannot be removed. Record a correction as an amendment."
+)
+
+
+@transaction.atomic
+def meso_delivery_remove(*, actor: Actor, delivery: MesotherapyDelivery) -> None:
+    """Remove a delivery recorded by mistake, before the session is signed (audited)."""
+    session = TreatmentSession.objects.select_for_update().get(pk=delivery.session_id)
+    _check_session(actor, session)
+    if session.is_signed:
+        raise ValidationError({"__all__": REMOVE_SIGNED})
+    snapshot = {
+        "formulation": delivery.formulation.name,
+        "zone": delivery.zone,
+        "points": delivery.injection_points,
+        "volume_per_point_ml": str(delivery.volume_per_point_ml),
+        "area_cm2": str(delivery.area_cm2) if delivery.area_cm2 is not None else None,
+    }
+    audit_record(
+        action="procedures.meso_delivery.remove",
+        actor=actor,
+        patient=session.patient,
+        obj=delivery,
+        changes={"removed": snapshot},
+    )
+    delivery.delete()

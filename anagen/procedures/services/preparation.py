@@ -156,6 +156,19 @@ MISSING_FOR_LABELS = {
 }
 
 
+def _refuse_impossible(computed: dict[str, Any]) -> None:
+    """A count the kernel finds impossible (no grade, a warning naming it) is refused on the
+    record, on its own field: the clinic re-measures or corrects the typing."""
+    errors: dict[str, list[str]] = {}
+    for w in computed.get("warnings") or []:
+        if w.get("code") == "impossible_value":
+            path = str(w.get("field") or "")
+            field = _KERNEL_FIELD.get(path.removeprefix("whole_blood."), "__all__")
+            errors.setdefault(field, []).append(str(w["message"]))
+    if errors:
+        raise ValidationError(errors)
+
+
 def preparation_compute(data: dict[str, Any]) -> dict[str, Any]:
     """The kernel's evaluation when the counts are there; otherwise each spin's g only.
 
@@ -166,7 +179,9 @@ def preparation_compute(data: dict[str, Any]) -> dict[str, Any]:
     doc = preparation_document(data)
     try:
         if not missing:
-            return prp_evaluate(doc)
+            computed = prp_evaluate(doc)
+            _refuse_impossible(computed)
+            return computed
         spins = []
         for n, s in enumerate(doc["spins"], start=1):
             if "rpm" in s:

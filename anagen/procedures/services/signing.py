@@ -68,6 +68,9 @@ def session_sign(*, actor: Actor, session: TreatmentSession) -> TreatmentSession
         obj=session,
         changes={"status": [old, SessionStatus.SIGNED]},
     )
+    from anagen.billing.services import package_consume_for_session  # a package session is used
+
+    package_consume_for_session(actor=actor, session=session)
     appointment = session.appointment
     if appointment is not None and appointment.status == "checked_in":
         from anagen.scheduling.services import appointment_complete

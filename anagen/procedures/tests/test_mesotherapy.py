@@ -10,6 +10,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from anagen.audit.models import AuditEvent
 from anagen.procedures import services
 from anagen.procedures.models import MesotherapyDelivery, TreatmentSession
 from anagen.procedures.tests.helpers import consent, ready_patient, start
@@ -84,3 +85,118 @@ def test_formulation_validation(clinic_a):
             ingredients=[{"name": "Biotin", "concentration": Decimal("1")}],
         )
     assert "needs a unit" in exc.value.message_dict["ingredients"][0]
+
+
+def _dca(clinic, name: str = "DCA 10 mg/mL", conc: str = "10", unit: str = "mg_per_mL"):
+    return services.formulation_create(
+        actor=clinic.actor(clinic.physician),
+        name=name,
+        vial="single",
+        indications=["body_contouring"],
+        ingredients=[
+            {
+                "name": "Deoxycholic acid",
+                "code": "deoxycholic_acid",
+                "concentration": Decimal(conc),
+                "unit": unit,
+            }
+        ],
+    )
+
+
+MESO = {"technique": "point_by_point", "device": "needle", "volume_per_point_ml": Decimal("0.2")}
+
+
+@pytest.mark.django_db
+def test_limits_are_per_session_and_a_delivery_can_be_removed_before_signing(clinic_a, patient_a):
+    # Issue 10: three deliveries of 45 × 0.2 mL deoxycholic acid in one session were accepted.
+    ready_patient(clinic_a, patient_a)
+    consent(clinic_a, patient_a, "mesotherapy_body")
+    nurse = clinic_a.actor(clinic_a.nurse)
+    formulation = _dca(clinic_a)
+    session = start(clinic_a, patient_a, "mesotherapy_body")
+    first = services.meso_delivery_add(
+        actor=nurse,
+        session=session,
+        formulation=formulation,
+        data={**MESO, "zone": "submental", "injection_points": 45, "area_cm2": Decimal("45")},
+    )
+    with pytest.raises(ValidationError) as exc:
+        services.meso_delivery_add(
+            actor=nurse,
+            session=session,
+            formulation=formulation,
+            data={**MESO, "zone": "flanks", "injection_points": 45, "area_cm2": Decimal("45")},
+        )
+    text = " ".join(exc.value.messages)
+    assert "90 deoxycholic acid injections in this session" in text and "18 mL" in text
+    # The area is required where the limit is per area.
+    with pytest.raises(ValidationError) as exc:
+        services.meso_delivery_add(
+            actor=nurse,
+            session=session,
+            formulation=formulation,
+            data={**MESO, "zone": "flanks", "injection_points": 2, "area_cm2": None},
+        )
+    assert any("treated area" in m for m in exc.value.messages)
+    # Removing the first delivery (audited) frees the session's budget.
+    services.meso_delivery_remove(actor=nurse, delivery=first)
+    assert not MesotherapyDelivery.objects.filter(pk=first.pk).exists()
+    assert AuditEvent.objects.filter(action="procedures.meso_delivery.remove").count() == 1
+    kept = services.meso_delivery_add(
+        actor=nurse,
+        session=session,
+        formulation=formulation,
+        data={**MESO, "zone": "submental", "injection_points": 45, "area_cm2": Decimal("45")},
+    )
+    # After signing, removal is refused.
+    TreatmentSession.objects.filter(pk=session.pk).update(
+        status="signed", signed_at=timezone.now(), signed_by=clinic_a.physician
+    )
+    kept.refresh_from_db()
+    with pytest.raises(ValidationError) as exc:
+        services.meso_delivery_remove(actor=clinic_a.actor(clinic_a.physician), delivery=kept)
+    assert "signed" in exc.value.messages[0]
+
+
+@pytest.mark.django_db
+def test_compounding_refused_on_mg_and_cocktail_volume_warned(clinic_a, patient_a):
+    ready_patient(clinic_a, patient_a)
+    consent(clinic_a, patient_a, "mesotherapy_body")
+    nurse = clinic_a.actor(clinic_a.nurse)
+    compounded = _dca(clinic_a, "DCA 2.5 %", "2.5", "percent")
+    session = start(clinic_a, patient_a, "mesotherapy_body")
+    with pytest.raises(ValidationError) as exc:
+        services.meso_delivery_add(
+            actor=nurse,
+            session=session,
+            formulation=compounded,
+            data={**MESO, "zone": "abdomen", "injection_points": 30, "area_cm2": Decimal("100")},
+        )
+    assert exc.value.messages == [
+        "150 mg of deoxycholic acid in this session exceeds the label maximum of 100 mg "
+        "(50 injections × 0.2 mL × 10 mg/mL)."
+    ]
+    cocktail = services.formulation_create(
+        actor=clinic_a.actor(clinic_a.physician),
+        name="Dutasteride cocktail",
+        vial="single",
+        indications=["body_contouring"],
+        ingredients=[
+            {
+                "name": "Dutasteride",
+                "code": "dutasteride",
+                "concentration": Decimal("0.01"),
+                "unit": "percent",
+            }
+        ],
+    )
+    delivery = services.meso_delivery_add(
+        actor=nurse,
+        session=session,
+        formulation=cocktail,
+        data={**MESO, "zone": "abdomen", "injection_points": 300, "area_cm2": None},
+    )
+    codes = {w["code"] for w in delivery.findings}
+    assert "session_volume" in codes
+    assert any("60 mL" in w["message"] for w in delivery.findings)

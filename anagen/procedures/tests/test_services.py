@@ -292,7 +292,15 @@ def test_adverse_event_bad_input(clinic_a, patient_a):
     event = services.adverse_event_record(
         actor=nurse, session=session, data={**base, "term": "infection"}
     )
-    assert event.serious  # grade 3 is serious (data file)
+    # ICH E2A: severity is not seriousness. Grade 3 alone is not serious (issue 10, point 8)…
+    assert not event.serious and event.seriousness_criteria == []
+    # …a grade-2 event with hospitalisation as the action is.
+    event = services.adverse_event_record(
+        actor=nurse,
+        session=session,
+        data={**base, "term": "infection", "ctcae_grade": 2, "action": "hospitalisation"},
+    )
+    assert event.serious and event.seriousness_criteria == ["hospitalisation"]
 
 
 def test_signing_completes_the_checked_in_appointment_is_optional(clinic_a, patient_a):

@@ -1,0 +1,95 @@
+"""Page forms of billing: they check the shape of input; the services decide the rest."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+
+from anagen.billing.models import ItemKind, PaymentMethod
+from anagen.clinical import PROCEDURES, PROTOCOLS
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def _amount(label: str, **kw: Any) -> forms.DecimalField:
+    return forms.DecimalField(
+        label=label, max_digits=13, decimal_places=3, min_value=Decimal(0), **kw
+    )
+
+
+class PriceForm(forms.Form):
+    kind = forms.ChoiceField(choices=ItemKind.choices)
+    procedure = forms.ChoiceField(
+        required=False,
+        choices=[("", "—")] + [(k, str(v["label"])) for k, v in PROCEDURES.items()],
+        help_text="For a procedure: which one (its name comes from it unless you give one).",
+    )
+    name = forms.CharField(max_length=200, required=False)
+    unit_price = _amount("Price")
+    tax_rate = forms.DecimalField(
+        label="Tax rate (%)", max_digits=6, decimal_places=3, min_value=0, max_value=100,
+        initial=0,
+    )  # fmt: skip
+    tax_inclusive = forms.BooleanField(required=False, label="Price includes tax")
+    valid_from = forms.DateField(widget=DATE, label="Valid from")
+
+
+class PackageForm(forms.Form):
+    protocol_id = forms.ChoiceField(
+        label="Protocol", choices=[(k, p.name) for k, p in PROTOCOLS.items()]
+    )
+    name = forms.CharField(max_length=200, required=False, help_text="Defaults to the protocol.")
+    price = _amount("Package price")
+    validity_days = forms.IntegerField(
+        label="Valid for (days)", min_value=1, max_value=3650, initial=365
+    )
+    tax_rate = forms.DecimalField(
+        label="Tax rate (%)", max_digits=6, decimal_places=3, min_value=0, max_value=100,
+        initial=0,
+    )  # fmt: skip
+    tax_inclusive = forms.BooleanField(required=False, label="Price includes tax")
+
+
+class LineForm(forms.Form):
+    code = forms.ChoiceField(label="Item")
+    quantity = forms.DecimalField(
+        max_digits=10, decimal_places=3, min_value=Decimal("0.001"), max_value=1000, initial=1
+    )
+
+    def __init__(self, *args: Any, items: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["code"].choices = items  # type: ignore[attr-defined]
+
+
+class PaymentForm(forms.Form):
+    amount = _amount("Amount")
+    method = forms.ChoiceField(choices=PaymentMethod.choices)
+    reference = forms.CharField(
+        max_length=100, required=False, help_text="Card slip, transfer reference or voucher code."
+    )
+
+
+class SellForm(forms.Form):
+    package = forms.ChoiceField(label="Package")
+
+    def __init__(self, *args: Any, packages: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["package"].choices = packages  # type: ignore[attr-defined]
+
+
+class CreditForm(forms.Form):
+    line_ids = forms.MultipleChoiceField(
+        label="Lines to credit", widget=forms.CheckboxSelectMultiple
+    )
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+
+    def __init__(self, *args: Any, lines: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["line_ids"].choices = lines  # type: ignore[attr-defined]
+
+
+class RefundForm(forms.Form):
+    amount = _amount("Amount")
+    reason = forms.CharField(max_length=2000)

@@ -1,0 +1,313 @@
+"""Reads of billing: price list, documents, the patient's account and package status.
+
+Every lookup by id is scoped to the actor's clinic: another clinic's invoice is a 404.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.http import Http404
+
+from anagen.accounts.access import MAX_DB_ID, Actor
+from anagen.accounts.models import Clinic
+from anagen.accounts.permissions import Perm
+from anagen.billing.models import (
+    Invoice,
+    InvoiceKind,
+    InvoiceStatus,
+    PackageDefinition,
+    PackageSale,
+    Payment,
+    PriceItem,
+    Refund,
+)
+from anagen.patients.models import Patient
+
+ZERO = Decimal(0)
+
+
+def _pk(value: int | str) -> int:
+    try:
+        pk = int(value)
+    except (TypeError, ValueError):
+        raise Http404("Not found.") from None
+    if not 0 < pk <= MAX_DB_ID:
+        raise Http404("Not found.")
+    return pk
+
+
+# --- Price list ----------------------------------------------------------------------------
+
+
+def price_on(*, clinic: Clinic, code: str, on: dt.date) -> PriceItem | None:
+    """The version of `code` in force on a date (latest `valid_from` on or before it)."""
+    return (
+        PriceItem.objects.filter(clinic=clinic, code=code, valid_from__lte=on, is_active=True)
+        .order_by("-valid_from")
+        .first()
+    )
+
+
+def price_list(*, actor: Actor, on: dt.date | None = None) -> list[PriceItem]:
+    """The items in force on a date (today in the clinic by default), one row per item."""
+    on = on or actor.today()
+    current: dict[str, PriceItem] = {}
+    for item in PriceItem.objects.filter(
+        clinic=actor.clinic, valid_from__lte=on, is_active=True
+    ).order_by("code", "-valid_from"):
+        current.setdefault(item.code, item)
+    return sorted(current.values(), key=lambda i: (i.kind, i.name))
+
+
+def price_history(*, actor: Actor) -> QuerySet[PriceItem]:
+    actor.require(Perm.PRICE_LIST_MANAGE)
+    return PriceItem.objects.filter(clinic=actor.clinic).order_by("name", "-valid_from")[:300]
+
+
+def packages_on_sale(*, actor: Actor) -> QuerySet[PackageDefinition]:
+    return PackageDefinition.objects.filter(clinic=actor.clinic, is_active=True)
+
+
+def package_definition_for(actor: Actor, package_id: int | str) -> PackageDefinition:
+    found = packages_on_sale(actor=actor).filter(pk=_pk(package_id)).first()
+    if found is None:
+        raise Http404("No such package.")
+    return found
+
+
+# --- Documents and payments ----------------------------------------------------------------
+
+
+def _invoices(actor: Actor) -> QuerySet[Invoice]:
+    return Invoice.objects.filter(
+        clinic=actor.clinic, patient__deleted_at__isnull=True
+    ).select_related("patient", "clinic", "corrects")
+
+
+def invoice_for(actor: Actor, invoice_id: int | str) -> Invoice:
+    """An invoice of the actor's clinic, or 404 (never a 403 that confirms it exists)."""
+    pk = _pk(invoice_id)
+    actor.require(Perm.BILLING)
+    invoice = (
+        _invoices(actor)
+        .filter(pk=pk)
+        .prefetch_related("lines", "credit_notes", Prefetch("payments"))
+        .first()
+    )
+    if invoice is None:
+        raise Http404("No such invoice.")
+    return invoice
+
+
+def payment_for(actor: Actor, payment_id: int | str) -> Payment:
+    pk = _pk(payment_id)
+    actor.require(Perm.BILLING)
+    payment = (
+        Payment.objects.filter(clinic=actor.clinic, patient__deleted_at__isnull=True, pk=pk)
+        .select_related("patient", "invoice", "invoice__clinic")
+        .first()
+    )
+    if payment is None:
+        raise Http404("No such payment.")
+    return payment
+
+
+def payment_refunded(payment: Payment) -> Decimal:
+    return Refund.objects.filter(payment=payment).aggregate(s=Sum("amount"))["s"] or ZERO
+
+
+def invoice_credited(invoice: Invoice) -> Decimal:
+    return (
+        Invoice.objects.filter(corrects=invoice, status=InvoiceStatus.ISSUED).aggregate(
+            s=Sum("total_gross")
+        )["s"]
+        or ZERO
+    )
+
+
+def _paid_of(payments: Iterable[Payment]) -> Decimal:
+    """What payments (annotated with `refunded`) gave an invoice: the amounts applied to it,
+    less refunds of those amounts (a refund comes out of a payment's credit on account first).
+    """
+    paid = ZERO
+    for p in payments:
+        refunded = getattr(p, "refunded", None) or ZERO
+        paid += p.applied - max(refunded - (p.amount - p.applied), ZERO)
+    return paid
+
+
+def _with_refunded() -> QuerySet[Payment]:
+    return Payment.objects.annotate(refunded=Sum("refunds__amount"))
+
+
+def invoice_paid(invoice: Invoice) -> Decimal:
+    return _paid_of(_with_refunded().filter(invoice=invoice))
+
+
+def _due(invoice: Invoice, credited: Decimal, paid: Decimal) -> Decimal:
+    if not invoice.is_issued or invoice.kind != InvoiceKind.INVOICE:
+        return ZERO
+    return invoice.total_gross - credited - paid
+
+
+def _state(invoice: Invoice, credited: Decimal, paid: Decimal) -> str:
+    if not invoice.is_issued:
+        return "Draft"
+    if invoice.kind == InvoiceKind.CREDIT_NOTE:
+        return "Issued"
+    if credited >= invoice.total_gross:
+        return "Credited"
+    due = invoice.total_gross - credited - paid
+    if due <= 0:
+        return "Paid"
+    if due < invoice.total_gross - credited:
+        return "Part paid"
+    return "Unpaid"
+
+
+def invoice_due(invoice: Invoice) -> Decimal:
+    if not invoice.is_issued or invoice.kind != InvoiceKind.INVOICE:
+        return ZERO
+    return _due(invoice, invoice_credited(invoice), invoice_paid(invoice))
+
+
+def invoice_state(invoice: Invoice) -> str:
+    """Words for where an invoice stands: derived from payments and credit notes, not stored."""
+    if not invoice.is_issued or invoice.kind != InvoiceKind.INVOICE:
+        return _state(invoice, ZERO, ZERO)
+    return _state(invoice, invoice_credited(invoice), invoice_paid(invoice))
+
+
+@dataclass
+class InvoiceRow:
+    invoice: Invoice
+    state: str
+    due: Decimal
+
+
+@dataclass
+class Account:
+    """A patient's money view: what was invoiced, credited, paid and refunded, and the balance
+    (positive: the patient owes; negative: credit on account)."""
+
+    currency: str
+    invoiced: Decimal = ZERO
+    credited: Decimal = ZERO
+    paid: Decimal = ZERO
+    refunded: Decimal = ZERO
+    invoices: list[InvoiceRow] = field(default_factory=list)
+    payments: list[Payment] = field(default_factory=list)
+
+    @property
+    def balance(self) -> Decimal:
+        return self.invoiced - self.credited - self.paid + self.refunded
+
+    @property
+    def credit(self) -> Decimal:
+        return max(-self.balance, ZERO)
+
+    @property
+    def owed(self) -> Decimal:
+        return max(self.balance, ZERO)
+
+
+def patient_balance(*, actor: Actor, patient: Patient) -> Account:
+    """The patient's totals and balance (three queries, whatever the history)."""
+    actor.require(Perm.BILLING)
+    docs = Invoice.objects.filter(clinic=actor.clinic, patient=patient, status="issued")
+    sums = {
+        row["kind"]: row["s"] or ZERO
+        for row in docs.values("kind").annotate(s=Sum("total_gross")).order_by()
+    }
+    payments = Payment.objects.filter(clinic=actor.clinic, patient=patient)
+    return Account(
+        currency=actor.clinic.currency,
+        invoiced=sums.get(InvoiceKind.INVOICE, ZERO),
+        credited=sums.get(InvoiceKind.CREDIT_NOTE, ZERO),
+        paid=payments.aggregate(s=Sum("amount"))["s"] or ZERO,
+        refunded=Refund.objects.filter(payment__in=payments).aggregate(s=Sum("amount"))["s"]
+        or ZERO,
+    )
+
+
+def patient_account(*, actor: Actor, patient: Patient, limit: int = 50) -> Account:
+    """The ledger of one patient (front desk and clinic admin): totals, documents, payments."""
+    account = patient_balance(actor=actor, patient=patient)
+    payments = Payment.objects.filter(clinic=actor.clinic, patient=patient)
+    # Bounded: one query for the documents (credit notes summed), one for their payments.
+    for inv in (
+        Invoice.objects.filter(clinic=actor.clinic, patient=patient)
+        .select_related("clinic", "corrects", "corrects__clinic")
+        .annotate(
+            credited_sum=Sum(
+                "credit_notes__total_gross", filter=Q(credit_notes__status=InvoiceStatus.ISSUED)
+            )
+        )
+        .prefetch_related(Prefetch("payments", queryset=_with_refunded()))
+        .order_by("-created_at", "-id")[:limit]
+    ):
+        credited = inv.credited_sum or ZERO  # type: ignore[attr-defined]
+        paid = _paid_of(inv.payments.all()) if inv.kind == InvoiceKind.INVOICE else ZERO
+        account.invoices.append(
+            InvoiceRow(
+                invoice=inv, state=_state(inv, credited, paid), due=_due(inv, credited, paid)
+            )
+        )
+    account.payments = list(
+        payments.select_related("invoice", "invoice__clinic")
+        .annotate(refunded=Sum("refunds__amount"))
+        .order_by("-received_at", "-id")[:limit]
+    )
+    return account
+
+
+# --- Packages --------------------------------------------------------------------------------
+
+
+@dataclass
+class PackageStatus:
+    sale: PackageSale
+    used: int
+    expired: bool
+
+    @property
+    def left(self) -> int:
+        return 0 if self.expired else max(self.sale.sessions_total - self.used, 0)
+
+
+def patient_packages(*, actor: Actor, patient: Patient) -> list[PackageStatus]:
+    """Sessions used and left in each package the patient bought (no money: clinicians too)."""
+    actor.require(Perm.PACKAGE_STATUS_VIEW)
+    today = actor.today()
+    return [
+        PackageStatus(sale=s, used=s.used, expired=s.expires_on < today)
+        for s in PackageSale.objects.filter(clinic=actor.clinic, patient=patient)
+        .annotate(used=Count("consumptions"))
+        .order_by("-sold_on", "-id")[:20]
+    ]
+
+
+def clinic_invoices(*, actor: Actor, limit: int = 100) -> QuerySet[Invoice]:
+    actor.require(Perm.BILLING)
+    return _invoices(actor).order_by("-created_at", "-id")[:limit]
+
+
+def invoice_payments(invoice: Invoice) -> list[Payment]:
+    """The invoice's payments, each with `refunded` (total) and its refunds."""
+    return list(
+        Payment.objects.filter(invoice=invoice)
+        .annotate(refunded=Sum("refunds__amount"))
+        .prefetch_related("refunds")
+        .order_by("received_at", "id")
+    )
+
+
+def clinic_invoice_search(*, actor: Actor) -> QuerySet[Invoice]:
+    """All the clinic's documents, newest first (for paging)."""
+    actor.require(Perm.BILLING)
+    return _invoices(actor).order_by("-created_at", "-id")

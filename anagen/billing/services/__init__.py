@@ -1,0 +1,34 @@
+"""Writes of billing: every money write is audited in the same transaction.
+
+One module per topic, re-exported here: ``from anagen.billing import services; services.x``.
+"""
+
+from anagen.billing.services._common import money_in, serialised
+from anagen.billing.services.invoices import (
+    LOCKED,
+    credit_note_issue,
+    invoice_add_line,
+    invoice_create,
+    invoice_issue,
+    invoice_remove_line,
+)
+from anagen.billing.services.packages import package_consume_for_session, package_sell
+from anagen.billing.services.payments import payment_record, refund_record
+from anagen.billing.services.prices import package_define, price_set
+
+__all__ = [
+    "LOCKED",
+    "credit_note_issue",
+    "invoice_add_line",
+    "invoice_create",
+    "invoice_issue",
+    "invoice_remove_line",
+    "money_in",
+    "package_consume_for_session",
+    "package_define",
+    "package_sell",
+    "payment_record",
+    "price_set",
+    "refund_record",
+    "serialised",
+]

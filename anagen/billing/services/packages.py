@@ -1,0 +1,151 @@
+"""Packages sold to a patient and the sessions they pay for.
+
+A package session is used when its session record is SIGNED, not at checkout: exactly once
+(one consumption per session, enforced by a unique constraint), so signing again, amending,
+or a retried call consumes nothing more.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from anagen.accounts.access import Actor
+from anagen.accounts.permissions import Perm
+from anagen.audit.services import audit_record
+from anagen.billing.models import (
+    Invoice,
+    PackageConsumption,
+    PackageDefinition,
+    PackageSale,
+)
+from anagen.billing.services._common import serialised
+from anagen.billing.services.invoices import _add_line, _counter, _stamp
+from anagen.patients.models import Patient
+from anagen.procedures.models import TreatmentSession
+
+
+@serialised
+def package_sell(
+    *, actor: Actor, patient: Patient, package: PackageDefinition, sold_on: dt.date | None = None
+) -> PackageSale:
+    """Sell a package: the sale (sessions, price and validity copied) and its issued invoice."""
+    actor.require(Perm.BILLING)
+    if patient.clinic_id != actor.clinic.pk or package.clinic_id != actor.clinic.pk:
+        raise ValidationError("This patient or package belongs to another clinic.")
+    if not package.is_active:
+        raise ValidationError({"package": "This package is no longer sold."})
+    sold_on = sold_on or actor.today()
+    _counter(actor.clinic)
+    with transaction.atomic():
+        sale = PackageSale.objects.create(
+            clinic=actor.clinic,
+            patient=patient,
+            package=package,
+            name=package.name,
+            procedure=package.procedure,
+            sessions_total=package.sessions,
+            price=package.price,
+            currency=package.currency,
+            sold_on=sold_on,
+            expires_on=sold_on + dt.timedelta(days=package.validity_days),
+            sold_by=actor.user,
+        )
+        invoice = Invoice.objects.create(
+            clinic=actor.clinic, patient=patient, currency=package.currency, created_by=actor.user
+        )
+        _add_line(
+            invoice,
+            description=f"{package.name} — {package.sessions} sessions",
+            quantity=Decimal(1),
+            unit_price=package.price,
+            tax_rate=package.tax_rate,
+            tax_inclusive=package.tax_inclusive,
+            package_sale=sale,
+            procedure=package.procedure,
+        )
+        invoice = _stamp(actor, invoice)
+        audit_record(
+            action="billing.package.sell",
+            actor=actor,
+            patient=patient,
+            obj=sale,
+            changes={
+                "package": sale.name,
+                "sessions": sale.sessions_total,
+                "price": sale.price,
+                "currency": sale.currency,
+                "expires_on": sale.expires_on,
+                "invoice": invoice.display_number,
+            },
+        )
+        audit_record(
+            action="billing.invoice.issue",
+            actor=actor,
+            patient=patient,
+            obj=invoice,
+            changes={"number": invoice.display_number, "total_gross": invoice.total_gross},
+        )
+    return sale
+
+
+def _session_day(session: TreatmentSession, actor: Actor) -> dt.date:
+    return timezone.localtime(session.started_at, actor.tz).date()
+
+
+@transaction.atomic
+def package_consume_for_session(
+    *, actor: Actor, session: TreatmentSession
+) -> PackageConsumption | None:
+    """Use one session of the patient's package for this signed session record; idempotent.
+
+    Nothing happens for an unsigned session or one without a matching package (valid on the
+    session's date, same procedure, sessions left). The oldest package is used first. A second
+    call for the same session returns the first consumption.
+    """
+    existing = PackageConsumption.objects.filter(session=session).first()
+    if existing is not None or not session.is_signed:
+        return existing
+    day = _session_day(session, actor)
+    candidates = (
+        PackageSale.objects.filter(
+            clinic_id=session.clinic_id,
+            patient_id=session.patient_id,
+            procedure=session.procedure,
+            expires_on__gte=day,
+        )
+        .annotate(used=Count("consumptions"))
+        .order_by("expires_on", "id")
+    )
+    for candidate in candidates:
+        if candidate.used >= candidate.sessions_total:
+            continue
+        # Lock the sale, then count again: two signings at once cannot both take the last one.
+        sale = PackageSale.objects.select_for_update().get(pk=candidate.pk)
+        if sale.consumptions.count() >= sale.sessions_total:
+            continue
+        try:
+            with transaction.atomic():
+                use = PackageConsumption.objects.create(
+                    package_sale=sale, session=session, consumed_at=timezone.now()
+                )
+        except IntegrityError:  # the same session consumed concurrently: that one counts
+            return PackageConsumption.objects.filter(session=session).first()
+        audit_record(
+            action="billing.package.consume",
+            actor=actor,
+            patient=session.patient,
+            obj=use,
+            changes={
+                "package": sale.name,
+                "session": session.pk,
+                "left": sale.sessions_total - sale.consumptions.count(),
+            },
+        )
+        return use
+    return None

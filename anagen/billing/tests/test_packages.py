@@ -1,0 +1,84 @@
+"""A package session is used when its session record is signed: exactly once."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from anagen.audit.models import AuditEvent
+from anagen.billing import selectors, services
+from anagen.billing.models import Invoice, PackageConsumption
+from anagen.billing.tests.helpers import package
+from anagen.procedures import services as procedures
+from anagen.procedures.tests.helpers import complete_prp, make_lot, ready_patient, start
+
+
+def _signed(staff, patient, lot=None):
+    session = complete_prp(staff, start(staff, patient), lot)
+    return procedures.session_sign(actor=staff.actor(staff.physician), session=session)
+
+
+def test_package_from_a_protocol_is_sold_with_its_invoice(clinic_a, patient_a):
+    pkg = package(clinic_a)
+    assert pkg.sessions == 3 and pkg.procedure == "prp_scalp"
+    with pytest.raises(PermissionDenied):
+        services.package_sell(actor=clinic_a.actor(clinic_a.nurse), patient=patient_a, package=pkg)
+    sale = services.package_sell(
+        actor=clinic_a.actor(clinic_a.front_desk), patient=patient_a, package=pkg
+    )
+    invoice = Invoice.objects.get(lines__package_sale=sale)
+    assert invoice.is_issued and invoice.number == 1 and invoice.total_gross == D(2400)
+    status = selectors.patient_packages(actor=clinic_a.actor(clinic_a.nurse), patient=patient_a)
+    assert [(s.used, s.left) for s in status] == [(0, 3)]
+    assert AuditEvent.objects.filter(action="billing.package.sell").count() == 1
+
+
+def test_signing_consumes_one_session_once_and_amending_consumes_nothing(clinic_a, patient_a):
+    ready_patient(clinic_a, patient_a)
+    sale = services.package_sell(
+        actor=clinic_a.actor(clinic_a.front_desk), patient=patient_a, package=package(clinic_a)
+    )
+    session = _signed(clinic_a, patient_a)
+    assert PackageConsumption.objects.get(session=session).package_sale == sale
+    physician = clinic_a.actor(clinic_a.physician)
+    with pytest.raises(ValidationError, match="already signed"):
+        procedures.session_sign(actor=physician, session=session)
+    again = services.package_consume_for_session(actor=physician, session=session)
+    assert again is not None and again.package_sale == sale
+    procedures.session_details_update(
+        actor=physician, session=session, data={"notes": "Amended note"}, reason="typo fix"
+    )
+    assert sale.consumptions.count() == 1
+    assert AuditEvent.objects.filter(action="billing.package.consume").count() == 1
+    status = selectors.patient_packages(actor=physician, patient=patient_a)
+    assert [(s.used, s.left) for s in status] == [(1, 2)]
+
+
+def test_an_unsigned_session_or_no_package_consumes_nothing(clinic_a, patient_a):
+    ready_patient(clinic_a, patient_a)
+    session = start(clinic_a, patient_a)
+    physician = clinic_a.actor(clinic_a.physician)
+    services.package_sell(
+        actor=clinic_a.actor(clinic_a.front_desk), patient=patient_a, package=package(clinic_a)
+    )
+    assert services.package_consume_for_session(actor=physician, session=session) is None
+    assert not PackageConsumption.objects.exists()
+
+
+def test_a_signed_session_without_a_package_signs_as_before(clinic_a, patient_a):
+    ready_patient(clinic_a, patient_a)
+    session = _signed(clinic_a, patient_a)
+    assert session.is_signed and not PackageConsumption.objects.exists()
+
+
+def test_a_full_package_is_not_overdrawn(clinic_a, patient_a):
+    ready_patient(clinic_a, patient_a)
+    sale = services.package_sell(
+        actor=clinic_a.actor(clinic_a.front_desk), patient=patient_a, package=package(clinic_a)
+    )
+    lot = make_lot(clinic_a)
+    for _ in range(4):
+        _signed(clinic_a, patient_a, lot)
+    assert sale.consumptions.count() == 3

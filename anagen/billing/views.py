@@ -1,0 +1,306 @@
+"""Billing pages: the price list, a patient's account, invoices, payments and refunds.
+
+Patient and invoice pages look the object up through the access helper first (another clinic's
+is a 404), then check what the role may do (a 403 that names it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from anagen.accounts.access import ClinicRequest, patient_for
+from anagen.accounts.decorators import clinic_view
+from anagen.accounts.permissions import Perm
+from anagen.billing import selectors, services
+from anagen.billing.forms import (
+    CreditForm,
+    LineForm,
+    PackageForm,
+    PaymentForm,
+    PriceForm,
+    RefundForm,
+    SellForm,
+)
+from anagen.billing.models import Invoice
+from anagen.billing.money import format_money
+from anagen.web.forms import attach_errors
+
+
+def _items(request: ClinicRequest) -> list[tuple[str, str]]:
+    return [
+        (i.code, f"{i.name} — {format_money(i.unit_price, i.currency)}")
+        for i in selectors.price_list(actor=request.actor)
+    ]
+
+
+def _packages(request: ClinicRequest) -> list[tuple[str, str]]:
+    return [
+        (str(p.pk), f"{p.name} — {p.sessions} sessions, {format_money(p.price, p.currency)}")
+        for p in selectors.packages_on_sale(actor=request.actor)
+    ]
+
+
+# --- Clinic-wide pages -----------------------------------------------------------------------
+
+
+@clinic_view(Perm.BILLING)
+def billing_home(request: ClinicRequest) -> HttpResponse:
+    invoices = selectors.clinic_invoices(actor=request.actor)
+    return render(request, "billing/home.html", {"invoices": invoices})
+
+
+@clinic_view(Perm.PRICE_LIST_MANAGE)
+def price_list(request: ClinicRequest) -> HttpResponse:
+    actor = request.actor
+    price_form = PriceForm(
+        request.POST if request.method == "POST" and "unit_price" in request.POST else None,
+        initial={"valid_from": actor.today()},
+    )
+    package_form = PackageForm(
+        request.POST if request.method == "POST" and "protocol_id" in request.POST else None
+    )
+    status = 200
+    if price_form.is_bound:
+        if price_form.is_valid():
+            d = price_form.cleaned_data
+            try:
+                item = services.price_set(
+                    actor=actor,
+                    code=d["procedure"] or d["name"],
+                    kind=d["kind"],
+                    name=d["name"],
+                    procedure=d["procedure"],
+                    unit_price=d["unit_price"],
+                    tax_rate=d["tax_rate"],
+                    tax_inclusive=d["tax_inclusive"],
+                    valid_from=d["valid_from"],
+                )
+            except ValidationError as exc:
+                attach_errors(price_form, exc)
+            else:
+                messages.success(request, f"Price of {item.name} set.")
+                return redirect("billing-prices")
+        status = 400
+    if package_form.is_bound:
+        if package_form.is_valid():
+            d = package_form.cleaned_data
+            try:
+                package = services.package_define(actor=actor, **d)
+            except ValidationError as exc:
+                attach_errors(package_form, exc)
+            else:
+                messages.success(request, f"Package {package.name} added.")
+                return redirect("billing-prices")
+        status = 400
+    context = {
+        "items": selectors.price_list(actor=actor),
+        "history": selectors.price_history(actor=actor),
+        "packages": selectors.packages_on_sale(actor=actor),
+        "price_form": price_form,
+        "package_form": package_form,
+        "currency": actor.clinic.currency,
+    }
+    return render(request, "billing/prices.html", context, status=status)
+
+
+# --- A patient's account ---------------------------------------------------------------------
+
+
+def _account_page(
+    request: ClinicRequest, patient: Any, status: int = 200, **forms: Any
+) -> HttpResponse:
+    actor = request.actor
+    context = {
+        "patient": patient,
+        "account": selectors.patient_account(actor=actor, patient=patient),
+        "packages": selectors.patient_packages(actor=actor, patient=patient),
+        "sell_form": forms.get("sell_form") or SellForm(packages=_packages(request)),
+        "pay_form": forms.get("pay_form") or PaymentForm(),
+    }
+    return render(request, "billing/account.html", context, status=status)
+
+
+@clinic_view()
+def patient_billing(request: ClinicRequest, patient_id: int) -> HttpResponse:
+    patient = patient_for(request.actor, patient_id)
+    request.actor.require(Perm.BILLING)
+    return _account_page(request, patient)
+
+
+@require_POST
+@clinic_view()
+def invoice_new(request: ClinicRequest, patient_id: int) -> HttpResponse:
+    patient = patient_for(request.actor, patient_id)
+    invoice = services.invoice_create(actor=request.actor, patient=patient)
+    return redirect("billing-invoice", invoice.pk)
+
+
+@require_POST
+@clinic_view()
+def package_sell(request: ClinicRequest, patient_id: int) -> HttpResponse:
+    patient = patient_for(request.actor, patient_id)
+    request.actor.require(Perm.BILLING)
+    form = SellForm(request.POST, packages=_packages(request))
+    if form.is_valid():
+        package = selectors.package_definition_for(request.actor, form.cleaned_data["package"])
+        try:
+            sale = services.package_sell(actor=request.actor, patient=patient, package=package)
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, f"{sale.name} sold; its invoice is issued.")
+            return redirect("billing-patient", patient.pk)
+    return _account_page(request, patient, status=400, sell_form=form)
+
+
+@require_POST
+@clinic_view()
+def payment_on_account(request: ClinicRequest, patient_id: int) -> HttpResponse:
+    patient = patient_for(request.actor, patient_id)
+    request.actor.require(Perm.BILLING)
+    form = PaymentForm(request.POST)
+    if form.is_valid():
+        try:
+            services.payment_record(actor=request.actor, patient=patient, **form.cleaned_data)
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, "Payment taken onto the account.")
+            return redirect("billing-patient", patient.pk)
+    return _account_page(request, patient, status=400, pay_form=form)
+
+
+# --- Invoices --------------------------------------------------------------------------------
+
+
+def _invoice_page(
+    request: ClinicRequest, invoice: Invoice, status: int = 200, **forms: Any
+) -> HttpResponse:
+    lines = list(invoice.lines.all())
+    context = {
+        "invoice": invoice,
+        "patient": invoice.patient,
+        "lines": lines,
+        "state": selectors.invoice_state(invoice),
+        "due": selectors.invoice_due(invoice),
+        "credit_notes": list(invoice.credit_notes.all()),
+        "payments": selectors.invoice_payments(invoice),
+        "line_form": forms.get("line_form") or LineForm(items=_items(request)),
+        "pay_form": forms.get("pay_form") or PaymentForm(),
+        "credit_form": forms.get("credit_form")
+        or CreditForm(lines=[(str(x.pk), x.description) for x in lines]),
+        "refund_form": RefundForm(prefix="refund"),
+        "refund_errors": forms.get("refund_errors"),
+    }
+    return render(request, "billing/invoice.html", context, status=status)
+
+
+@clinic_view(Perm.BILLING)
+def invoice_detail(request: ClinicRequest, invoice_id: int) -> HttpResponse:
+    return _invoice_page(request, selectors.invoice_for(request.actor, invoice_id))
+
+
+@require_POST
+@clinic_view(Perm.BILLING)
+def invoice_line_add(request: ClinicRequest, invoice_id: int) -> HttpResponse:
+    invoice = selectors.invoice_for(request.actor, invoice_id)
+    form = LineForm(request.POST, items=_items(request))
+    if form.is_valid():
+        try:
+            services.invoice_add_line(actor=request.actor, invoice=invoice, **form.cleaned_data)
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            return redirect("billing-invoice", invoice.pk)
+    return _invoice_page(request, invoice, status=400, line_form=form)
+
+
+@require_POST
+@clinic_view(Perm.BILLING)
+def invoice_line_remove(request: ClinicRequest, invoice_id: int, line_id: int) -> HttpResponse:
+    invoice = selectors.invoice_for(request.actor, invoice_id)
+    try:
+        services.invoice_remove_line(actor=request.actor, invoice=invoice, line_id=line_id)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("billing-invoice", invoice.pk)
+
+
+@require_POST
+@clinic_view(Perm.BILLING)
+def invoice_issue(request: ClinicRequest, invoice_id: int) -> HttpResponse:
+    invoice = selectors.invoice_for(request.actor, invoice_id)
+    try:
+        invoice = services.invoice_issue(actor=request.actor, invoice=invoice)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Invoice {invoice.display_number} issued.")
+    return redirect("billing-invoice", invoice.pk)
+
+
+@require_POST
+@clinic_view(Perm.BILLING)
+def invoice_pay(request: ClinicRequest, invoice_id: int) -> HttpResponse:
+    invoice = selectors.invoice_for(request.actor, invoice_id)
+    form = PaymentForm(request.POST)
+    if form.is_valid():
+        try:
+            services.payment_record(
+                actor=request.actor, patient=invoice.patient, invoice=invoice, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, "Payment taken.")
+            return redirect("billing-invoice", invoice.pk)
+    return _invoice_page(request, invoice, status=400, pay_form=form)
+
+
+@require_POST
+@clinic_view(Perm.BILLING_APPROVE)
+def invoice_credit(request: ClinicRequest, invoice_id: int) -> HttpResponse:
+    invoice = selectors.invoice_for(request.actor, invoice_id)
+    form = CreditForm(request.POST, lines=[(str(x.pk), x.description) for x in invoice.lines.all()])
+    if form.is_valid():
+        try:
+            note = services.credit_note_issue(
+                actor=request.actor,
+                invoice=invoice,
+                line_ids=[int(i) for i in form.cleaned_data["line_ids"]],
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, f"Credit note {note.display_number} issued.")
+            return redirect("billing-invoice", note.pk)
+    return _invoice_page(request, invoice, status=400, credit_form=form)
+
+
+@require_POST
+@clinic_view(Perm.BILLING_APPROVE)
+def payment_refund(request: ClinicRequest, payment_id: int) -> HttpResponse:
+    payment = selectors.payment_for(request.actor, payment_id)
+    form = RefundForm(request.POST, prefix="refund")
+    errors: list[str] = []
+    if form.is_valid():
+        try:
+            services.refund_record(actor=request.actor, payment=payment, **form.cleaned_data)
+        except ValidationError as exc:
+            errors = exc.messages
+        else:
+            messages.success(request, "Refund recorded.")
+    else:
+        errors = [str(e) for errs in form.errors.values() for e in errs]
+    if errors:
+        messages.error(request, "Refund not recorded: " + " ".join(errors))
+    if payment.invoice_id is not None:
+        return redirect("billing-invoice", payment.invoice_id)
+    return redirect("billing-patient", payment.patient_id)

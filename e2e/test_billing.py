@@ -1,0 +1,84 @@
+"""Front desk sells a package and takes a part payment; a signed session uses one package
+session; the clinic admin credits a line and refunds. The chart's balance and package status
+agree at every step."""
+
+import pytest
+from playwright.sync_api import expect
+
+from anagen.billing.tests.helpers import package, prices
+from anagen.procedures import services as procedures
+from anagen.procedures.tests.helpers import complete_prp, ready_patient, start
+from conftest import make_patient
+from e2e.conftest import login
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def test_package_sold_paid_in_part_used_on_signing_then_credited_and_refunded(page, clinic_a):
+    clinic_a.clinic.currency = "USD"
+    clinic_a.clinic.save(update_fields=["currency"])
+    prices(clinic_a)
+    package(clinic_a)
+    patient = make_patient(clinic_a)
+
+    login(page, "a.front_desk")
+    page.goto(f"/patients/{patient.pk}/")
+    expect(page.locator("#balance")).to_contain_text("Nothing owed")
+    page.get_by_role("link", name="Open account").click()
+    page.locator("#id_package").select_option(
+        label="PRP for androgenetic alopecia: 3 monthly sessions — 3 sessions, $2,400.00"
+    )
+    page.get_by_role("button", name="Sell and invoice").click()
+    expect(page.get_by_text("its invoice is issued")).to_be_visible()
+    expect(page.locator("#balance")).to_contain_text("Owes $2,400.00")
+    page.locator("#invoices").get_by_role("link", name="INV-A-000001").click()
+    page.get_by_label("Amount").fill("1000")
+    page.get_by_label("Method").select_option("card")
+    page.get_by_role("button", name="Take payment").click()
+    expect(page.locator("h1")).to_contain_text("Part paid")
+    expect(page.locator("#due")).to_contain_text("$1,400.00")
+    page.goto(f"/patients/{patient.pk}/")
+    expect(page.locator("#balance")).to_contain_text("Owes $1,400.00")
+    expect(page.locator("#package-status")).to_contain_text("3 of 3 sessions left")
+
+    # The physician signs a session record: one package session is used, once.
+    ready_patient(clinic_a, patient)
+    session = complete_prp(clinic_a, start(clinic_a, patient))
+    procedures.session_sign(actor=clinic_a.actor(clinic_a.physician), session=session)
+    page.reload()
+    expect(page.locator("#package-status")).to_contain_text("2 of 3 sessions left")
+    expect(page.locator("#balance")).to_contain_text("Owes $1,400.00")
+    page.get_by_role("button", name="Sign out").click()
+
+    # A consultation invoiced, paid, then credited and refunded by the clinic admin.
+    login(page, "a.front_desk")
+    page.goto(f"/patients/{patient.pk}/billing/")
+    page.get_by_role("button", name="New invoice").click()
+    page.get_by_label("Item").select_option("consultation")
+    page.get_by_role("button", name="Add line").click()
+    page.get_by_role("button", name="Issue invoice").click()
+    expect(page.locator("h1")).to_contain_text("INV-A-000002")
+    page.get_by_label("Amount").fill("250")
+    page.get_by_label("Method").select_option("cash")
+    page.get_by_role("button", name="Take payment").click()
+    expect(page.locator("h1")).to_contain_text("Paid")
+    invoice_url = page.url
+    page.get_by_role("button", name="Sign out").click()
+
+    login(page, "a.clinic_admin")
+    page.goto(invoice_url)
+    credit = page.get_by_role("region", name="Issue a credit note")
+    credit.get_by_label("Consultation").check()
+    credit.get_by_label("Reason").fill("Consultation waived")
+    page.get_by_role("button", name="Issue credit note").click()
+    expect(page.locator("h1")).to_contain_text("CN-A-000003")
+    page.goto(f"/patients/{patient.pk}/")
+    expect(page.locator("#balance")).to_contain_text("Owes $1,150.00")
+    page.goto(invoice_url)
+    page.locator("#payments").get_by_label("Amount").fill("250")
+    page.locator("#payments").get_by_label("Reason").fill("Consultation waived")
+    page.locator("#payments").get_by_role("button", name="Refund").click()
+    expect(page.get_by_text("Refund recorded.")).to_be_visible()
+    page.goto(f"/patients/{patient.pk}/")
+    expect(page.locator("#balance")).to_contain_text("Owes $1,400.00")
+    expect(page.locator("#package-status")).to_contain_text("2 of 3 sessions left")
