@@ -1,6 +1,6 @@
 """Front desk sells a package and takes a part payment; a signed session uses one package
-session; the clinic admin credits a line and refunds. The chart's balance and package status
-agree at every step."""
+session; the clinic admin credits a line and refunds its payment, then credits an unused
+package session. The chart's balance and package status agree at every step."""
 
 import pytest
 from playwright.sync_api import expect
@@ -82,3 +82,15 @@ def test_package_sold_paid_in_part_used_on_signing_then_credited_and_refunded(pa
     page.goto(f"/patients/{patient.pk}/")
     expect(page.locator("#balance")).to_contain_text("Owes $1,400.00")
     expect(page.locator("#package-status")).to_contain_text("2 of 3 sessions left")
+
+    # One unused package session credited (pro rata, $800) by the clinic admin.
+    page.goto(f"/patients/{patient.pk}/billing/")
+    sessions = page.locator("#package-sales").get_by_label("Sessions")
+    sessions.fill("1")
+    page.locator("#package-sales").get_by_label("Reason").fill("Patient moving abroad")
+    page.locator("#package-sales").get_by_role("button", name="Credit").click()
+    expect(page.get_by_text("Credit note CN-A-000004 issued")).to_be_visible()
+    page.goto(f"/patients/{patient.pk}/")
+    expect(page.locator("#package-status")).to_contain_text("1 of 3 sessions left")
+    expect(page.locator("#package-status")).to_contain_text("1 credited")
+    expect(page.locator("#balance")).to_contain_text("Owes $600.00")

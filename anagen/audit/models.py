@@ -31,6 +31,7 @@ class AuditAction(models.TextChoices):
     BILLING_INVOICE_LINE_REMOVE = "billing.invoice.line_remove", "Invoice line removed"
     BILLING_PACKAGE_CONSUME = "billing.package.consume", "Package session used"
     BILLING_PACKAGE_DEFINE = "billing.package.define", "Package defined"
+    BILLING_PACKAGE_REFUND = "billing.package.refund", "Unused package sessions credited"
     BILLING_PACKAGE_SELL = "billing.package.sell", "Package sold"
     BILLING_PAYMENT_RECORD = "billing.payment.record", "Payment taken"
     BILLING_PRICE_SET = "billing.price.set", "Price set"

@@ -93,3 +93,8 @@ class CreditForm(forms.Form):
 class RefundForm(forms.Form):
     amount = _amount("Amount")
     reason = forms.CharField(max_length=2000)
+
+
+class PackageRefundForm(forms.Form):
+    sessions = forms.IntegerField(label="Unused sessions to credit", min_value=1, max_value=100)
+    reason = forms.CharField(max_length=2000)

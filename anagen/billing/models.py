@@ -207,8 +207,9 @@ class InvoiceLine(models.Model):
     package_sale = models.ForeignKey(
         "billing.PackageSale", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    # On a credit note: the invoice line it takes back (each line at most once).
-    credits_line = models.OneToOneField(
+    # On a credit note: the invoice line it takes back (whole, once; or a package's unused
+    # sessions, which may be credited in parts up to what is left).
+    credits_line = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="credited_by"
     )
     procedure = models.CharField(max_length=40, blank=True)
@@ -317,6 +318,7 @@ class PackageSale(models.Model):
     name = models.CharField(max_length=200)  # copied: the sale keeps what was sold
     procedure = models.CharField(max_length=40)
     sessions_total = models.PositiveSmallIntegerField()
+    sessions_refunded = models.PositiveSmallIntegerField(default=0)  # credited, never to be used
     price = models.DecimalField(max_digits=14, decimal_places=3)
     currency = models.CharField(max_length=3)
     sold_on = models.DateField()
@@ -335,6 +337,10 @@ class PackageSale(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(expires_on__gte=F("sold_on")), name="billing_sale_expiry"
+            ),
+            models.CheckConstraint(
+                condition=Q(sessions_refunded__lte=F("sessions_total")),
+                name="billing_sale_refunded_range",
             ),
         ]
 

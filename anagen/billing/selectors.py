@@ -277,7 +277,13 @@ class PackageStatus:
 
     @property
     def left(self) -> int:
-        return 0 if self.expired else max(self.sale.sessions_total - self.used, 0)
+        unused = self.sale.sessions_total - self.sale.sessions_refunded - self.used
+        return 0 if self.expired else max(unused, 0)
+
+    @property
+    def unused(self) -> int:
+        """Sessions that could still be credited (expired ones too)."""
+        return max(self.sale.sessions_total - self.sale.sessions_refunded - self.used, 0)
 
 
 def patient_packages(*, actor: Actor, patient: Patient) -> list[PackageStatus]:
@@ -311,3 +317,16 @@ def clinic_invoice_search(*, actor: Actor) -> QuerySet[Invoice]:
     """All the clinic's documents, newest first (for paging)."""
     actor.require(Perm.BILLING)
     return _invoices(actor).order_by("-created_at", "-id")
+
+
+def package_sale_for(actor: Actor, sale_id: int | str) -> PackageSale:
+    pk = _pk(sale_id)
+    actor.require(Perm.BILLING)
+    sale = (
+        PackageSale.objects.filter(clinic=actor.clinic, patient__deleted_at__isnull=True, pk=pk)
+        .select_related("patient")
+        .first()
+    )
+    if sale is None:
+        raise Http404("No such package.")
+    return sale

@@ -44,6 +44,11 @@ urlpatterns = [
         name="billing-invoice-credit",
     ),
     path(
+        "billing/packages/<int:sale_id>/refund/",
+        views.package_refund,
+        name="billing-package-refund",
+    ),
+    path(
         "billing/payments/<int:payment_id>/refund/",
         views.payment_refund,
         name="billing-payment-refund",

@@ -22,6 +22,7 @@ from anagen.billing.forms import (
     CreditForm,
     LineForm,
     PackageForm,
+    PackageRefundForm,
     PaymentForm,
     PriceForm,
     RefundForm,
@@ -304,3 +305,29 @@ def payment_refund(request: ClinicRequest, payment_id: int) -> HttpResponse:
     if payment.invoice_id is not None:
         return redirect("billing-invoice", payment.invoice_id)
     return redirect("billing-patient", payment.patient_id)
+
+
+@require_POST
+@clinic_view(Perm.BILLING_APPROVE)
+def package_refund(request: ClinicRequest, sale_id: int) -> HttpResponse:
+    sale = selectors.package_sale_for(request.actor, sale_id)
+    form = PackageRefundForm(request.POST, prefix=f"sale{sale.pk}")
+    errors: list[str] = []
+    if form.is_valid():
+        try:
+            note = services.package_refund_unused(
+                actor=request.actor, sale=sale, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            errors = exc.messages
+        else:
+            messages.success(
+                request,
+                f"Credit note {note.display_number} issued for the unused sessions. "
+                "Refund the money against the payment it returns.",
+            )
+    else:
+        errors = [str(e) for errs in form.errors.values() for e in errs]
+    if errors:
+        messages.error(request, "Nothing credited: " + " ".join(errors))
+    return redirect("billing-patient", sale.patient_id)

@@ -12,7 +12,11 @@ from anagen.billing.services.invoices import (
     invoice_issue,
     invoice_remove_line,
 )
-from anagen.billing.services.packages import package_consume_for_session, package_sell
+from anagen.billing.services.packages import (
+    package_consume_for_session,
+    package_refund_unused,
+    package_sell,
+)
 from anagen.billing.services.payments import payment_record, refund_record
 from anagen.billing.services.prices import package_define, price_set
 
@@ -26,6 +30,7 @@ __all__ = [
     "money_in",
     "package_consume_for_session",
     "package_define",
+    "package_refund_unused",
     "package_sell",
     "payment_record",
     "price_set",

@@ -239,6 +239,8 @@ def credit_note_issue(
         lines = [x for x in invoice.lines.all() if x.pk in wanted]
         if not lines:
             raise ValidationError({"line_ids": "Choose the lines to credit."})
+        if any(x.package_sale_id for x in lines):
+            raise ValidationError("A package's unused sessions are credited from the package.")
         if InvoiceLine.objects.filter(credits_line__in=lines).exists():
             raise ValidationError("That line has already been credited.")
         note = Invoice.objects.create(

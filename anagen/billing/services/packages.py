@@ -20,10 +20,14 @@ from anagen.accounts.permissions import Perm
 from anagen.audit.services import audit_record
 from anagen.billing.models import (
     Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceStatus,
     PackageConsumption,
     PackageDefinition,
     PackageSale,
 )
+from anagen.billing.money import round_money
 from anagen.billing.services._common import serialised
 from anagen.billing.services.invoices import _add_line, _counter, _stamp
 from anagen.patients.models import Patient
@@ -123,11 +127,11 @@ def package_consume_for_session(
         .order_by("expires_on", "id")
     )
     for candidate in candidates:
-        if candidate.used >= candidate.sessions_total:
+        if candidate.used >= candidate.sessions_total - candidate.sessions_refunded:
             continue
         # Lock the sale, then count again: two signings at once cannot both take the last one.
         sale = PackageSale.objects.select_for_update().get(pk=candidate.pk)
-        if sale.consumptions.count() >= sale.sessions_total:
+        if sale.consumptions.count() >= sale.sessions_total - sale.sessions_refunded:
             continue
         try:
             with transaction.atomic():
@@ -144,8 +148,86 @@ def package_consume_for_session(
             changes={
                 "package": sale.name,
                 "session": session.pk,
-                "left": sale.sessions_total - sale.consumptions.count(),
+                "left": sale.sessions_total - sale.sessions_refunded - sale.consumptions.count(),
             },
         )
         return use
     return None
+
+
+@serialised
+def package_refund_unused(
+    *, actor: Actor, sale: PackageSale, sessions: int, reason: str
+) -> Invoice:
+    """Credit unused sessions of a package (clinic admin): they can no longer be used, and a
+    credit note against the package's invoice takes back their value.
+
+    The clinic's rule is pro rata: each session is worth the package price divided by its
+    sessions (rounded to the minor unit). The money itself goes back as a refund against the
+    payment it returns (``refund_record``), if it was paid.
+    """
+    actor.require(Perm.BILLING_APPROVE)
+    if sale.clinic_id != actor.clinic.pk:
+        raise ValidationError("This package belongs to another clinic.")
+    reason = (reason or "").strip()
+    if len(reason) < 5:
+        raise ValidationError({"reason": "Give a reason for the refund."})
+    _counter(actor.clinic)
+    with transaction.atomic():
+        sale = PackageSale.objects.select_for_update().get(pk=sale.pk)
+        left = sale.sessions_total - sale.sessions_refunded - sale.consumptions.count()
+        if not 1 <= int(sessions) <= left:
+            raise ValidationError(
+                {"sessions": f"Between 1 and {left} unused sessions can be credited."}
+                if left
+                else {"sessions": "This package has no unused sessions left."}
+            )
+        line = (
+            InvoiceLine.objects.select_related("invoice")
+            .filter(
+                package_sale=sale,
+                invoice__kind=InvoiceKind.INVOICE,
+                invoice__status=InvoiceStatus.ISSUED,
+            )
+            .first()
+        )
+        if line is None:
+            raise ValidationError("This package has no issued invoice to credit.")
+        invoice = line.invoice
+        per_session = round_money(line.unit_price / sale.sessions_total, invoice.currency)
+        note = Invoice.objects.create(
+            clinic=invoice.clinic,
+            patient=invoice.patient,
+            kind=InvoiceKind.CREDIT_NOTE,
+            corrects=invoice,
+            reason=reason[:2000],
+            currency=invoice.currency,
+            created_by=actor.user,
+        )
+        _add_line(
+            note,
+            description=f"{sale.name}: unused sessions ({sessions} of {sale.sessions_total})",
+            quantity=Decimal(int(sessions)),
+            unit_price=per_session,
+            tax_rate=line.tax_rate,
+            tax_inclusive=line.tax_inclusive,
+            package_sale=sale,
+            procedure=line.procedure,
+            credits_line=line,
+        )
+        note = _stamp(actor, note)
+        sale.sessions_refunded += int(sessions)
+        sale.save(update_fields=["sessions_refunded"])
+        audit_record(
+            action="billing.package.refund",
+            actor=actor,
+            patient=sale.patient,
+            obj=sale,
+            changes={
+                "sessions": int(sessions),
+                "credit_note": note.display_number,
+                "total_gross": note.total_gross,
+                "reason": reason,
+            },
+        )
+    return note

@@ -82,3 +82,58 @@ def test_a_full_package_is_not_overdrawn(clinic_a, patient_a):
     for _ in range(4):
         _signed(clinic_a, patient_a, lot)
     assert sale.consumptions.count() == 3
+
+
+def test_unused_sessions_are_credited_pro_rata_by_the_admin_and_no_longer_used(clinic_a, patient_a):
+    ready_patient(clinic_a, patient_a)
+    sale = services.package_sell(
+        actor=clinic_a.actor(clinic_a.front_desk), patient=patient_a, package=package(clinic_a)
+    )
+    lot = make_lot(clinic_a)
+    _signed(clinic_a, patient_a, lot)
+    with pytest.raises(PermissionDenied):
+        services.package_refund_unused(
+            actor=clinic_a.actor(clinic_a.front_desk), sale=sale, sessions=1, reason="Moving away"
+        )
+    admin = clinic_a.actor(clinic_a.admin)
+    with pytest.raises(ValidationError, match="Between 1 and 2"):
+        services.package_refund_unused(actor=admin, sale=sale, sessions=3, reason="Moving away")
+    note = services.package_refund_unused(actor=admin, sale=sale, sessions=1, reason="Moving away")
+    assert note.kind == "credit_note" and note.total_gross == D(800)  # 2400 / 3
+    invoice = Invoice.objects.get(lines__package_sale=sale, kind="invoice")
+    assert selectors.invoice_due(invoice) == D(1600)
+    status = selectors.patient_packages(actor=admin, patient=patient_a)
+    assert [(s.used, s.left) for s in status] == [(1, 1)]
+    _signed(clinic_a, patient_a, lot)
+    _signed(clinic_a, patient_a, lot)  # nothing left to use: signs, consumes nothing
+    assert sale.consumptions.count() == 2
+    with pytest.raises(ValidationError, match="no unused sessions"):
+        services.package_refund_unused(actor=admin, sale=sale, sessions=1, reason="Moving away")
+    with pytest.raises(ValidationError, match="credited from the package"):
+        services.credit_note_issue(
+            actor=admin, invoice=invoice, line_ids=[invoice.lines.get().pk], reason="Whole thing"
+        )
+    assert AuditEvent.objects.filter(action="billing.package.refund").count() == 1
+
+
+def test_admin_credits_unused_sessions_on_the_account_page(clinic_a, patient_a):
+    sale = services.package_sell(
+        actor=clinic_a.actor(clinic_a.front_desk), patient=patient_a, package=package(clinic_a)
+    )
+    client = clinic_a.client(clinic_a.admin)
+    url = f"/billing/packages/{sale.pk}/refund/"
+    page = client.get(f"/patients/{patient_a.pk}/billing/").content.decode()
+    assert url in page
+    client.post(url, {f"sale{sale.pk}-sessions": "9", f"sale{sale.pk}-reason": "Moving away"})
+    sale.refresh_from_db()
+    assert sale.sessions_refunded == 0
+    r = client.post(url, {f"sale{sale.pk}-sessions": "3", f"sale{sale.pk}-reason": "Moving away"})
+    assert r.status_code == 302
+    sale.refresh_from_db()
+    assert sale.sessions_refunded == 3
+    desk = clinic_a.client(clinic_a.front_desk)
+    assert desk.post(url, {}).status_code == 403
+    assert (
+        "0 of 3 sessions left</strong> (3 credited)"
+        in desk.get(f"/patients/{patient_a.pk}/").content.decode()
+    )
