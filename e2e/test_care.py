@@ -48,6 +48,8 @@ def _assess_and_sign(page, patient, diagnosis, severity, salt=None):
     page.locator("#care-panel").get_by_role("link", name="New assessment").click()
     page.get_by_label("Diagnosis").select_option(diagnosis)
     page.get_by_label("Severity").select_option(severity)
+    # An explicit answer: follicle status has no default.
+    page.get_by_label("Follicles present in the target area").select_option("yes")
     if salt:
         for area, value in salt.items():
             page.get_by_label(f"SALT {area}").fill(value)

@@ -62,7 +62,9 @@ class AssessmentOut(Schema):
     salt_left: Decimal | None
     salt_score: Decimal | None
     salt_band: str
-    follicles_present: bool
+    follicles_present: bool | None = Field(
+        description="Living follicles in the target area; null: not assessed."
+    )
     pull_test: str
     pull_test_pulled: int | None
     pull_test_shed: int | None
@@ -98,7 +100,9 @@ class AssessmentIn(BodyIn):
     salt_posterior: Decimal | None = Field(None, ge=0, le=100)
     salt_right: Decimal | None = Field(None, ge=0, le=100)
     salt_left: Decimal | None = Field(None, ge=0, le=100)
-    follicles_present: bool = True
+    follicles_present: bool | None = Field(
+        None, description="Living follicles in the target area; null or absent: not assessed."
+    )
     pull_test: Literal["not_done", "negative", "positive"] = "not_done"
     pull_test_pulled: int | None = Field(None, ge=1, le=200)
     pull_test_shed: int | None = Field(None, ge=0, le=200)

@@ -57,9 +57,14 @@ class AssessmentForm(forms.Form):
     )
     follicles_present = forms.TypedChoiceField(
         label="Follicles present in the target area",
-        choices=[("yes", "Yes"), ("no", "No (no living follicles)")],
-        coerce=lambda v: v == "yes",
-        initial="yes",
+        choices=[
+            ("", "Choose…"),
+            ("yes", "Yes"),
+            ("no", "No (no living follicles)"),
+            ("unknown", "Not assessed"),
+        ],
+        coerce=lambda v: {"yes": True, "no": False}.get(v),
+        empty_value=None,
     )
     pull_test = forms.ChoiceField(label="Pull test", choices=PullTest.choices, initial="not_done")
     pull_test_pulled = forms.IntegerField(
@@ -94,7 +99,9 @@ class AssessmentForm(forms.Form):
                 "notes",
             )
         }
-        values["follicles_present"] = "yes" if assessment.follicles_present else "no"
+        values["follicles_present"] = {True: "yes", False: "no", None: "unknown"}[
+            assessment.follicles_present
+        ]
         if assessment.scale_id:
             value = "" if assessment.scale_id == "salt" else assessment.scale_value
             values["scale"] = f"{assessment.scale_id}|{value}"

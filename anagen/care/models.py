@@ -38,7 +38,9 @@ class Assessment(models.Model):
     salt_left = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
     salt_score = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
     salt_band = models.CharField(max_length=4, blank=True)
-    follicles_present = models.BooleanField(default=True)
+    # Yes / no / not assessed: never a default, since "present" would let a scarring alopecia
+    # through screening unexamined (None = not assessed; screening then asks for review).
+    follicles_present = models.BooleanField(null=True, blank=True)
     pull_test = models.CharField(max_length=10, choices=PullTest.choices, default="not_done")
     pull_test_pulled = models.PositiveSmallIntegerField(null=True, blank=True)
     pull_test_shed = models.PositiveSmallIntegerField(null=True, blank=True)

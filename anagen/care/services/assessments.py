@@ -36,7 +36,7 @@ class AssessmentData:
     salt_posterior: Decimal | None = None
     salt_right: Decimal | None = None
     salt_left: Decimal | None = None
-    follicles_present: bool = True
+    follicles_present: bool | None = None  # None: not assessed
     pull_test: str = PullTest.NOT_DONE
     pull_test_pulled: int | None = None
     pull_test_shed: int | None = None
@@ -56,7 +56,7 @@ def _clean_assessment(
         "diagnosis_code": data.diagnosis_code,
         "scale_id": data.scale_id or "",
         "scale_value": "",
-        "follicles_present": bool(data.follicles_present),
+        "follicles_present": data.follicles_present,
         "pull_test": data.pull_test or PullTest.NOT_DONE,
         "pull_test_pulled": data.pull_test_pulled,
         "pull_test_shed": data.pull_test_shed,

@@ -380,3 +380,40 @@ def test_chart_panel_and_timeline_with_bounded_queries(clinic_a, patient_a):
     with CaptureQueriesContext(connection) as many:
         c.get(url)
     assert len(many) == len(few)
+
+
+def test_follicle_status_is_an_explicit_answer_with_no_default(clinic_a, patient_a):
+    nurse = clinic_a.client(clinic_a.nurse)
+    url = reverse("care-assessment-create", args=[patient_a.pk])
+    form = nurse.get(url).content.decode()
+    assert 'value="yes" selected' not in form  # nothing pre-chosen
+    r = nurse.post(url, _assessment_post(follicles_present=""))
+    assert r.status_code == 400 and "This field is required" in r.content.decode()
+    assert not Assessment.objects.filter(patient=patient_a).exists()
+
+
+def test_scarring_alopecia_with_follicles_not_assessed_asks_for_review(clinic_a, patient_a):
+    from anagen.care import services
+
+    record_intake(clinic_a, patient_a)
+    nurse = clinic_a.client(clinic_a.nurse)
+    url = reverse("care-assessment-create", args=[patient_a.pk])
+    r = nurse.post(
+        url,
+        _assessment_post(
+            diagnosis_code="cicatricial_alopecia", scale="", follicles_present="unknown"
+        ),
+    )
+    assert r.status_code == 302, r.content.decode()[:2000]
+    assessment = Assessment.objects.get(patient=patient_a)
+    assert assessment.follicles_present is None
+    page = nurse.get(reverse("care-assessment-detail", args=[patient_a.pk, 1])).content.decode()
+    assert "Not assessed" in page
+    clinic_a.client(clinic_a.physician).post(
+        reverse("care-assessment-sign", args=[patient_a.pk, 1])
+    )
+    record = services.screening_run(
+        actor=clinic_a.actor(clinic_a.physician), patient=patient_a, procedure="prp_scalp"
+    )
+    assert "scarring_follicles_unknown" in {f["rule"] for f in record.findings}
+    assert record.effective_decision != "eligible"
