@@ -87,7 +87,7 @@ def test_package_sold_paid_in_part_used_on_signing_then_credited_and_refunded(pa
     page.goto(f"/patients/{patient.pk}/billing/")
     sessions = page.locator("#package-sales").get_by_label("Sessions")
     sessions.fill("1")
-    page.locator("#package-sales").get_by_label("Reason").fill("Patient moving abroad")
+    page.locator("#package-sales").get_by_label("Credit reason").fill("Patient moving abroad")
     page.locator("#package-sales").get_by_role("button", name="Credit").click()
     expect(page.get_by_text("Credit note CN-A-000004 issued")).to_be_visible()
     page.goto(f"/patients/{patient.pk}/")

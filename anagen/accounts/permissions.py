@@ -43,6 +43,7 @@ class Perm(StrEnum):
     PRICE_LIST_MANAGE = "billing.price_list"  # prices and package definitions
     BILLING_APPROVE = "billing.approve"  # refunds and credit notes
     PACKAGE_STATUS_VIEW = "billing.package_status"  # sessions left in a package, no money
+    BILLING_REPORTS = "billing.reports"  # takings, outstanding balances, package liability
 
     @property
     def label(self) -> str:
@@ -92,6 +93,7 @@ PERMISSION_TABLE: dict[Perm, tuple[str, frozenset[str]]] = {
     Perm.PRICE_LIST_MANAGE: ("manage the price list", frozenset({A})),
     Perm.BILLING_APPROVE: ("approve refunds and credit notes", frozenset({A})),
     Perm.PACKAGE_STATUS_VIEW: ("see package status", frozenset({P, N, F, A})),
+    Perm.BILLING_REPORTS: ("read the billing reports", frozenset({A})),
 }
 
 ROLE_PERMS: dict[str, frozenset[Perm]] = {

@@ -98,3 +98,18 @@ class RefundForm(forms.Form):
 class PackageRefundForm(forms.Form):
     sessions = forms.IntegerField(label="Unused sessions to credit", min_value=1, max_value=100)
     reason = forms.CharField(max_length=2000)
+
+
+class ReportForm(forms.Form):
+    start = forms.DateField(widget=DATE, label="From")
+    end = forms.DateField(widget=DATE, label="To")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("start"), data.get("end")
+        if start and end:
+            if end < start:
+                raise forms.ValidationError("The end date is before the start date.")
+            if (end - start).days > 366:
+                raise forms.ValidationError("Choose at most one year.")
+        return data

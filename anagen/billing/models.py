@@ -323,6 +323,8 @@ class PackageSale(models.Model):
     currency = models.CharField(max_length=3)
     sold_on = models.DateField()
     expires_on = models.DateField()
+    # While frozen no session is used; unfreezing moves the expiry on by the days frozen.
+    frozen_on = models.DateField(null=True, blank=True)
     sold_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

@@ -23,6 +23,7 @@ from anagen.billing.models import (
     PackageDefinition,
     PackageSale,
     Payment,
+    PaymentMethod,
     PriceItem,
     Refund,
 )
@@ -281,6 +282,10 @@ class PackageStatus:
         return 0 if self.expired else max(unused, 0)
 
     @property
+    def frozen(self) -> bool:
+        return self.sale.frozen_on is not None
+
+    @property
     def unused(self) -> int:
         """Sessions that could still be credited (expired ones too)."""
         return max(self.sale.sessions_total - self.sale.sessions_refunded - self.used, 0)
@@ -330,3 +335,119 @@ def package_sale_for(actor: Actor, sale_id: int | str) -> PackageSale:
     if sale is None:
         raise Http404("No such package.")
     return sale
+
+
+# --- Reports (clinic admin) --------------------------------------------------------------------
+
+AGE_BANDS = ((30, "0–30 days"), (60, "31–60 days"), (90, "61–90 days"), (None, "over 90 days"))
+
+
+@dataclass
+class TakingsRow:
+    day: dt.date
+    method: str
+    received: Decimal
+    refunded: Decimal
+
+    @property
+    def net(self) -> Decimal:
+        return self.received - self.refunded
+
+    @property
+    def method_label(self) -> str:
+        return PaymentMethod(self.method).label
+
+
+def _local_range(actor: Actor, start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """[start 00:00, the day after end 00:00) in the clinic's zone."""
+    lo = dt.datetime.combine(start, dt.time.min, tzinfo=actor.tz)
+    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=actor.tz)
+    return lo, hi
+
+
+def report_takings(*, actor: Actor, start: dt.date, end: dt.date) -> list[TakingsRow]:
+    """Money received and refunded per clinic-local day and payment method."""
+    actor.require(Perm.BILLING_REPORTS)
+    lo, hi = _local_range(actor, start, end)
+    rows: dict[tuple[dt.date, str], TakingsRow] = {}
+
+    def row(at: dt.datetime, method: str) -> TakingsRow:
+        key = (at.astimezone(actor.tz).date(), method)
+        return rows.setdefault(key, TakingsRow(key[0], method, ZERO, ZERO))
+
+    for at, method, amount in Payment.objects.filter(
+        clinic=actor.clinic, received_at__gte=lo, received_at__lt=hi
+    ).values_list("received_at", "method", "amount"):
+        row(at, method).received += amount
+    for at, method, amount in Refund.objects.filter(
+        payment__clinic=actor.clinic, refunded_at__gte=lo, refunded_at__lt=hi
+    ).values_list("refunded_at", "payment__method", "amount"):
+        row(at, method).refunded += amount
+    return sorted(rows.values(), key=lambda r: (r.day, r.method))
+
+
+@dataclass
+class OutstandingRow:
+    invoice: Invoice
+    age_days: int
+    band: str
+    due: Decimal
+
+
+def report_outstanding(*, actor: Actor, on: dt.date) -> list[OutstandingRow]:
+    """Issued invoices with money still due on a date, by age since issue (bounded queries)."""
+    actor.require(Perm.BILLING_REPORTS)
+    found = []
+    for inv in (
+        Invoice.objects.filter(
+            clinic=actor.clinic,
+            kind=InvoiceKind.INVOICE,
+            status=InvoiceStatus.ISSUED,
+            issue_date__lte=on,
+        )
+        .select_related("patient", "clinic")
+        .annotate(
+            credited_sum=Sum(
+                "credit_notes__total_gross", filter=Q(credit_notes__status=InvoiceStatus.ISSUED)
+            )
+        )
+        .prefetch_related(Prefetch("payments", queryset=_with_refunded()))
+        .order_by("issue_date", "number")
+    ):
+        due = _due(inv, inv.credited_sum or ZERO, _paid_of(inv.payments.all()))  # type: ignore[attr-defined]
+        if due <= 0:
+            continue
+        age = (on - inv.issue_date).days if inv.issue_date else 0
+        band = next(label for limit, label in AGE_BANDS if limit is None or age <= limit)
+        found.append(OutstandingRow(invoice=inv, age_days=age, band=band, due=due))
+    return found
+
+
+@dataclass
+class LiabilityRow:
+    sale: PackageSale
+    unused: int
+    per_session: Decimal
+
+    @property
+    def value(self) -> Decimal:
+        return self.per_session * self.unused
+
+
+def report_package_liability(*, actor: Actor, on: dt.date) -> list[LiabilityRow]:
+    """Sessions sold and not yet delivered (packages still valid), as money: pro rata."""
+    from anagen.billing.money import round_money
+
+    actor.require(Perm.BILLING_REPORTS)
+    found = []
+    for sale in (
+        PackageSale.objects.filter(clinic=actor.clinic, expires_on__gte=on, sold_on__lte=on)
+        .select_related("patient")
+        .annotate(used=Count("consumptions"))
+        .order_by("sold_on", "id")
+    ):
+        unused = sale.sessions_total - sale.sessions_refunded - sale.used  # type: ignore[attr-defined]
+        if unused > 0:
+            per = round_money(sale.price / sale.sessions_total, sale.currency)
+            found.append(LiabilityRow(sale=sale, unused=unused, per_session=per))
+    return found

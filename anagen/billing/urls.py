@@ -5,6 +5,7 @@ from anagen.billing import views
 urlpatterns = [
     path("billing/", views.billing_home, name="billing-home"),
     path("billing/prices/", views.price_list, name="billing-prices"),
+    path("billing/reports/", views.reports, name="billing-reports"),
     path("patients/<int:patient_id>/billing/", views.patient_billing, name="billing-patient"),
     path(
         "patients/<int:patient_id>/billing/invoices/new/",
@@ -42,6 +43,11 @@ urlpatterns = [
         "billing/invoices/<int:invoice_id>/credit/",
         views.invoice_credit,
         name="billing-invoice-credit",
+    ),
+    path(
+        "billing/packages/<int:sale_id>/freeze/",
+        views.package_freeze,
+        name="billing-package-freeze",
     ),
     path(
         "billing/packages/<int:sale_id>/refund/",

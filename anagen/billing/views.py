@@ -6,6 +6,9 @@ is a 404), then check what the role may do (a 403 that names it).
 
 from __future__ import annotations
 
+import csv
+import io
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -26,9 +29,10 @@ from anagen.billing.forms import (
     PaymentForm,
     PriceForm,
     RefundForm,
+    ReportForm,
     SellForm,
 )
-from anagen.billing.models import Invoice
+from anagen.billing.models import Invoice, PaymentMethod
 from anagen.billing.money import format_money
 from anagen.web.forms import attach_errors
 
@@ -330,4 +334,116 @@ def package_refund(request: ClinicRequest, sale_id: int) -> HttpResponse:
         errors = [str(e) for errs in form.errors.values() for e in errs]
     if errors:
         messages.error(request, "Nothing credited: " + " ".join(errors))
+    return redirect("billing-patient", sale.patient_id)
+
+
+# --- Reports -----------------------------------------------------------------------------------
+
+
+def _csv(name: str, header: list[str], rows: list[list[Any]]) -> HttpResponse:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    return response
+
+
+@clinic_view(Perm.BILLING_REPORTS)
+def reports(request: ClinicRequest) -> HttpResponse:
+    actor = request.actor
+    today = actor.today()
+    chosen = "start" in request.GET or "end" in request.GET
+    form = ReportForm(
+        request.GET if chosen else None, initial={"start": today.replace(day=1), "end": today}
+    )
+    start, end = today.replace(day=1), today
+    status = 200
+    if form.is_bound:
+        if form.is_valid():
+            start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+        else:
+            status = 400
+    takings = selectors.report_takings(actor=actor, start=start, end=end)
+    outstanding = selectors.report_outstanding(actor=actor, on=end)
+    liability = selectors.report_package_liability(actor=actor, on=end)
+    currency = actor.clinic.currency
+    export = request.GET.get("csv")
+    if status == 200 and export == "takings":
+        return _csv(
+            f"takings-{start}-{end}",
+            ["date", "method", "received", "refunded", "net", "currency"],
+            [[r.day, r.method, r.received, r.refunded, r.net, currency] for r in takings],
+        )
+    if status == 200 and export == "outstanding":
+        return _csv(
+            f"outstanding-{end}",
+            ["invoice", "patient record", "issued", "age days", "band", "due", "currency"],
+            [
+                [
+                    r.invoice.display_number,
+                    r.invoice.patient.record_number,
+                    r.invoice.issue_date,
+                    r.age_days,
+                    r.band,
+                    r.due,
+                    r.invoice.currency,
+                ]
+                for r in outstanding
+            ],
+        )
+    if status == 200 and export == "liability":
+        return _csv(
+            f"package-liability-{end}",
+            ["package", "patient record", "sold", "expires", "unused", "per session", "value"],
+            [
+                [
+                    r.sale.name,
+                    r.sale.patient.record_number,
+                    r.sale.sold_on,
+                    r.sale.expires_on,
+                    r.unused,
+                    r.per_session,
+                    r.value,
+                ]
+                for r in liability
+            ],
+        )
+    by_method: dict[str, Decimal] = {}
+    for r in takings:
+        by_method[r.method] = by_method.get(r.method, Decimal(0)) + r.net
+    bands: dict[str, Decimal] = {label: Decimal(0) for _, label in selectors.AGE_BANDS}
+    for o in outstanding:
+        bands[o.band] += o.due
+    context = {
+        "form": form,
+        "start": start,
+        "end": end,
+        "currency": currency,
+        "takings": takings,
+        "by_method": [(PaymentMethod(m).label, v) for m, v in sorted(by_method.items())],
+        "takings_total": sum((r.net for r in takings), Decimal(0)),
+        "outstanding": outstanding,
+        "bands": list(bands.items()),
+        "outstanding_total": sum((o.due for o in outstanding), Decimal(0)),
+        "liability": liability,
+        "liability_total": sum((r.value for r in liability), Decimal(0)),
+        "query": f"start={start.isoformat()}&end={end.isoformat()}",
+    }
+    return render(request, "billing/reports.html", context, status=status)
+
+
+@require_POST
+@clinic_view(Perm.BILLING)
+def package_freeze(request: ClinicRequest, sale_id: int) -> HttpResponse:
+    """Freeze or unfreeze (whichever the package is not), with a reason."""
+    sale = selectors.package_sale_for(request.actor, sale_id)
+    action = services.package_unfreeze if sale.frozen_on else services.package_freeze
+    try:
+        action(actor=request.actor, sale=sale, reason=request.POST.get("reason", ""))
+    except ValidationError as exc:
+        messages.error(request, "Nothing changed: " + " ".join(exc.messages))
+    else:
+        messages.success(request, f"{sale.name}: {'resumed' if sale.frozen_on else 'frozen'}.")
     return redirect("billing-patient", sale.patient_id)

@@ -45,6 +45,7 @@ EXPECTED: dict[Perm, set[str]] = {
     Perm.PRICE_LIST_MANAGE: {A},
     Perm.BILLING_APPROVE: {A},
     Perm.PACKAGE_STATUS_VIEW: {P, N, F, A},
+    Perm.BILLING_REPORTS: {A},
 }
 
 

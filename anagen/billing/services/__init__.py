@@ -14,8 +14,10 @@ from anagen.billing.services.invoices import (
 )
 from anagen.billing.services.packages import (
     package_consume_for_session,
+    package_freeze,
     package_refund_unused,
     package_sell,
+    package_unfreeze,
 )
 from anagen.billing.services.payments import payment_record, refund_record
 from anagen.billing.services.prices import package_define, price_set
@@ -30,8 +32,10 @@ __all__ = [
     "money_in",
     "package_consume_for_session",
     "package_define",
+    "package_freeze",
     "package_refund_unused",
     "package_sell",
+    "package_unfreeze",
     "payment_record",
     "price_set",
     "refund_record",

@@ -122,6 +122,7 @@ def package_consume_for_session(
             patient_id=session.patient_id,
             procedure=session.procedure,
             expires_on__gte=day,
+            frozen_on__isnull=True,
         )
         .annotate(used=Count("consumptions"))
         .order_by("expires_on", "id")
@@ -131,6 +132,8 @@ def package_consume_for_session(
             continue
         # Lock the sale, then count again: two signings at once cannot both take the last one.
         sale = PackageSale.objects.select_for_update().get(pk=candidate.pk)
+        if sale.frozen_on is not None:
+            continue
         if sale.consumptions.count() >= sale.sessions_total - sale.sessions_refunded:
             continue
         try:
@@ -231,3 +234,53 @@ def package_refund_unused(
             },
         )
     return note
+
+
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if len(reason) < 5:
+        raise ValidationError({"reason": "Give a reason."})
+    return reason[:2000]
+
+
+@transaction.atomic
+def package_freeze(*, actor: Actor, sale: PackageSale, reason: str) -> PackageSale:
+    """Pause a package (illness, travel): no session is used while it is frozen."""
+    actor.require(Perm.BILLING)
+    reason = _reason(reason)
+    sale = PackageSale.objects.select_for_update().get(pk=sale.pk, clinic=actor.clinic)
+    if sale.frozen_on is not None:
+        raise ValidationError("This package is already frozen.")
+    sale.frozen_on = actor.today()
+    sale.save(update_fields=["frozen_on"])
+    audit_record(
+        action="billing.package.freeze",
+        actor=actor,
+        patient=sale.patient,
+        obj=sale,
+        changes={"frozen_on": sale.frozen_on, "reason": reason},
+    )
+    return sale
+
+
+@transaction.atomic
+def package_unfreeze(*, actor: Actor, sale: PackageSale, reason: str) -> PackageSale:
+    """Resume a frozen package; its expiry moves on by the days it was frozen."""
+    actor.require(Perm.BILLING)
+    reason = _reason(reason)
+    sale = PackageSale.objects.select_for_update().get(pk=sale.pk, clinic=actor.clinic)
+    if sale.frozen_on is None:
+        raise ValidationError("This package is not frozen.")
+    days = max((actor.today() - sale.frozen_on).days, 0)
+    old_expiry = sale.expires_on
+    sale.expires_on = old_expiry + dt.timedelta(days=days)
+    sale.frozen_on = None
+    sale.save(update_fields=["frozen_on", "expires_on"])
+    audit_record(
+        action="billing.package.unfreeze",
+        actor=actor,
+        patient=sale.patient,
+        obj=sale,
+        changes={"expires_on": [old_expiry, sale.expires_on], "days": days, "reason": reason},
+    )
+    return sale

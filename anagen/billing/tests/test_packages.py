@@ -137,3 +137,34 @@ def test_admin_credits_unused_sessions_on_the_account_page(clinic_a, patient_a):
         "0 of 3 sessions left</strong> (3 credited)"
         in desk.get(f"/patients/{patient_a.pk}/").content.decode()
     )
+
+
+def test_a_frozen_package_is_not_used_and_unfreezing_extends_it(clinic_a, patient_a):
+    import datetime as dt
+
+    from anagen.billing.models import PackageSale
+
+    ready_patient(clinic_a, patient_a)
+    desk = clinic_a.actor(clinic_a.front_desk)
+    sale = services.package_sell(actor=desk, patient=patient_a, package=package(clinic_a))
+    with pytest.raises(ValidationError, match="reason"):
+        services.package_freeze(actor=desk, sale=sale, reason="")
+    services.package_freeze(actor=desk, sale=sale, reason="Travelling for work")
+    with pytest.raises(ValidationError, match="already frozen"):
+        services.package_freeze(actor=desk, sale=sale, reason="Travelling for work")
+    _signed(clinic_a, patient_a)
+    assert sale.consumptions.count() == 0
+    page = clinic_a.client(clinic_a.nurse).get(f"/patients/{patient_a.pk}/").content.decode()
+    assert "frozen since" in page
+    # frozen ten days ago: resuming moves the expiry on by ten days
+    PackageSale.objects.filter(pk=sale.pk).update(frozen_on=desk.today() - dt.timedelta(days=10))
+    before = PackageSale.objects.get(pk=sale.pk).expires_on
+    client = clinic_a.client(clinic_a.front_desk)
+    client.post(f"/billing/packages/{sale.pk}/freeze/", {"reason": "Back from travel"})
+    sale.refresh_from_db()
+    assert sale.frozen_on is None and sale.expires_on == before + dt.timedelta(days=10)
+    assert AuditEvent.objects.filter(action="billing.package.unfreeze").count() == 1
+    with pytest.raises(PermissionDenied):
+        services.package_freeze(
+            actor=clinic_a.actor(clinic_a.nurse), sale=sale, reason="Travelling again"
+        )
