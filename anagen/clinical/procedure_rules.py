@@ -447,9 +447,14 @@ def lot_allergy_matches(
                 matched = (code, f"a {group['label']} product")
                 break
         if matched is None:
-            significant = [w for w in _words(low) if len(w) >= 4]
-            if any(w in n for w in significant for n in names) or any(
-                w in low for n in names for w in _words(n) if len(w) >= 4
+            # The whole substance in a name (or a whole name in the substance), else a
+            # telling word of either: class words like "acid" never match alone.
+            generic = set(data.get("generic_words", ()))
+            phrase = " ".join(_words(low))
+            whole = any(phrase in n or (len(n) >= 4 and n in phrase) for n in names)
+            significant = [w for w in _words(low) if len(w) >= 4 and w not in generic]
+            if whole or any(w in n for w in significant for n in names) or any(
+                w in low for n in names for w in _words(n) if len(w) >= 4 and w not in generic
             ):
                 matched = ("allergy_product", f"a product containing {allergy}")
         if matched is None:

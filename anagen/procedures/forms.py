@@ -306,6 +306,14 @@ class MesoDeliveryForm(ReasonMixin):
         required=False,
         min_value=Decimal("0.1"),
     )
+    allergy_override_reason = forms.CharField(
+        label="Allergy override reason",
+        required=False,
+        max_length=1000,
+        help_text=(
+            "Only when the formulation was refused for a recorded allergy; a physician decides."
+        ),
+    )
 
     def __init__(self, *args: Any, session: TreatmentSession, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "meso_%s")
@@ -318,7 +326,11 @@ class MesoDeliveryForm(ReasonMixin):
         ]
 
     def data_for_service(self) -> dict[str, Any]:
-        return {k: v for k, v in self.cleaned_data.items() if k not in ("formulation", "reason")}
+        return {
+            k: v
+            for k, v in self.cleaned_data.items()
+            if k not in ("formulation", "reason", "allergy_override_reason")
+        }
 
 
 class MesoRemoveForm(forms.Form):

@@ -404,6 +404,13 @@ class MesotherapyDelivery(models.Model):
     ingredient_codes = models.JSONField(default=list, blank=True)
     findings = models.JSONField(default=list, blank=True)  # warnings from the data-file rules
     rules_version = models.CharField(max_length=20, blank=True)
+    # A formulation with an ingredient the patient is allergic to is refused; a physician may
+    # record it with a reason (as for a lot): what matched, who decided and why.
+    allergy_matches = models.JSONField(default=list, blank=True)
+    allergy_override_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    allergy_override_reason = models.TextField(blank=True, default="")
     history = HistoricalRecords()
 
     class Meta:
@@ -413,6 +420,10 @@ class MesotherapyDelivery(models.Model):
             points_nonneg=Q(injection_points__gte=0),
             volume_per_point_nonneg=Q(volume_per_point_ml__gte=0),
             area_positive=_null_or("area_cm2", gt=0),
+            allergy_override_complete=(
+                Q(allergy_override_by__isnull=True, allergy_override_reason="")
+                | (Q(allergy_override_by__isnull=False) & ~Q(allergy_override_reason=""))
+            ),
         )
 
     def __str__(self) -> str:

@@ -102,7 +102,7 @@ def _page(
         "zones": list(session.zones.all()),
         "zone_defs": rules.zones_for(session.site),
         "totals": selectors.delivery_totals(session, prep) if session.is_prp else None,
-        "meso": list(session.meso_deliveries.select_related("formulation")),
+        "meso": list(session.meso_deliveries.select_related("formulation", "allergy_override_by")),
         "meso_totals": selectors.meso_totals(session) if not session.is_prp else [],
         "lot_uses": list(
             session.lot_uses.select_related("lot", "lot__product", "used_by", "allergy_override_by")
@@ -310,6 +310,7 @@ def session_meso(request: ClinicRequest, patient_id: int, session_id: int) -> Ht
             formulation=form.cleaned_data["formulation"],
             data=form.data_for_service(),
             reason=_reason(form),
+            allergy_override_reason=form.cleaned_data.get("allergy_override_reason") or "",
         ),
         anchor="delivery",
         done="Mesotherapy delivery recorded.",

@@ -369,6 +369,11 @@ def test_session_totals_sum_injections_ml_and_mg() -> None:
         ),
         ("Penicillin", "RegenKit A", "kit", (), None),
         ("Lidocaine", "Sodium citrate tubes", "tube", (), None),
+        # Class words never match alone; a whole phrase does.
+        ("Salicylic acid", "Deoxycholic acid 10 mg/mL", "meso_ingredient", (), None),
+        ("Vitamin E", "Hair cocktail", "meso_ingredient", ("Vitamin C",), None),
+        ("Vitamin E", "Vitamin E serum", "meso_ingredient", (), "allergy_product"),
+        ("Hyaluronic acid", "Skin booster", "meso_ingredient", ("Hyaluronic acid",), "allergy_product"),
     ],
 )
 def test_lot_allergy_matches(

@@ -15,6 +15,7 @@ from anagen.accounts.access import Actor
 from anagen.accounts.permissions import Perm
 from anagen.audit.services import audit_record
 from anagen.clinical import procedure_rules as rules
+from anagen.patients.selectors import patient_alerts
 from anagen.procedures.models import (
     ConcentrationUnit,
     FormulationIngredient,
@@ -27,7 +28,12 @@ from anagen.procedures.models import (
     VialType,
 )
 from anagen.procedures.selectors import session_doses
-from anagen.procedures.services._common import _amending, _check_session, _record_change
+from anagen.procedures.services._common import (
+    MIN_REASON,
+    _amending,
+    _check_session,
+    _record_change,
+)
 from anagen.procedures.services.delivery import _zone_codes
 
 
@@ -141,6 +147,55 @@ def meso_check(
     )
 
 
+def _allergy_hits(name: str, substance: str, reaction: str) -> list[rules.Finding]:
+    return rules.lot_allergy_matches(
+        product=name, category="", lot="", allergies=[(substance, reaction)]
+    )
+
+
+MESO_ALLERGY_OVERRIDE_PHYSICIAN_ONLY = (
+    "Only a physician may record a formulation with an ingredient the patient is allergic to."
+)
+
+
+def meso_allergy_findings(
+    actor: Actor, session: TreatmentSession, formulation: MesotherapyFormulation
+) -> list[rules.Finding]:
+    """Stops for this formulation given the patient's recorded allergies (latest intake, read
+    through the patients app's selector, as for a lot): one per allergy that matches an
+    ingredient or the formulation's name. The matching is the lot stop's
+    (``rules.lot_allergy_matches``), asked name by name so the message can say which one."""
+    alerts = patient_alerts(actor=actor, patient=session.patient)
+    allergies = [(a.substance, a.reaction) for a in (alerts.allergies if alerts else [])]
+    if not allergies:
+        return []
+    ingredients = [i.name for i in formulation.ingredients.all()]
+    out: list[rules.Finding] = []
+    for substance, reaction in allergies:
+        named = [
+            (n, found) for n in ingredients if (found := _allergy_hits(n, substance, reaction))
+        ]
+        by_name = _allergy_hits(formulation.name, substance, reaction) if not named else []
+        if not named and not by_name:
+            continue
+        first = (named[0][1] if named else by_name)[0]
+        allergy = " ".join(substance.split())
+        shown = f"Allergy to {allergy}" + (f" ({reaction.strip()})" if reaction.strip() else "")
+        what = (
+            f"contains {' and '.join(n for n, _ in named)}" if named else f"is named for {allergy}"
+        )
+        out.append(
+            rules.Finding(
+                first.rule,
+                "stop",
+                f"{shown} recorded: formulation {formulation.name} {what}. "
+                "A physician may record it with a reason.",
+                first.source,
+            )
+        )
+    return out
+
+
 @transaction.atomic
 def meso_delivery_add(
     *,
@@ -149,8 +204,11 @@ def meso_delivery_add(
     formulation: MesotherapyFormulation,
     data: dict[str, Any],
     reason: str = "",
+    allergy_override_reason: str = "",
 ) -> MesotherapyDelivery:
-    """One formulation delivered to one area; label limits are hard stops, the rest warnings."""
+    """One formulation delivered to one area; label limits are hard stops, the rest warnings.
+    A formulation with an ingredient the patient is allergic to (latest intake) is refused; a
+    physician may record it with ``allergy_override_reason`` (kept on the row and audited)."""
     amending = _amending(actor, session, reason)
     if session.kind != "mesotherapy":
         raise ValidationError({"__all__": "Only mesotherapy sessions record formulations."})
@@ -175,6 +233,17 @@ def meso_delivery_add(
         errors["area_cm2"] = "The area is above 0 cm²."
     if errors:
         raise ValidationError(errors)
+    allergies = meso_allergy_findings(actor, session, formulation)
+    override = " ".join((allergy_override_reason or "").split())
+    if allergies:
+        if not override:
+            raise ValidationError({"formulation": [f.message for f in allergies]})
+        if not actor.can(Perm.SESSION_SIGN):
+            raise ValidationError({"allergy_override_reason": MESO_ALLERGY_OVERRIDE_PHYSICIAN_ONLY})
+        if len(override) < MIN_REASON:
+            raise ValidationError(
+                {"allergy_override_reason": "Give the reason for recording this formulation."}
+            )
     findings = meso_check(
         session=session,
         formulation=formulation,
@@ -199,6 +268,9 @@ def meso_delivery_add(
         ingredient_codes=sorted({i.code for i in _meso_ingredients(formulation) if i.code}),
         findings=[f.as_dict() for f in findings],
         rules_version=rules.RULES_VERSION,
+        allergy_matches=[f.as_dict() for f in allergies],
+        allergy_override_by=actor.user if allergies else None,
+        allergy_override_reason=override if allergies else "",
     )
     _record_change(
         actor=actor,
@@ -212,6 +284,14 @@ def meso_delivery_add(
             "zone": zone,
             "points": int(points),
             "volume_per_point_ml": vpp,
+            **(
+                {
+                    "allergies": [f.message for f in allergies],
+                    "allergy_override_reason": override,
+                }
+                if allergies
+                else {}
+            ),
         },
         obj=delivery,
     )
