@@ -170,6 +170,15 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# Also lock an address after this many failures across all usernames within the cool-off, and
+# take the client address from X-Forwarded-For only when the request comes from a trusted proxy
+# (ANAGEN_TRUSTED_PROXIES: comma-separated addresses or CIDR ranges, e.g. "127.0.0.1,10.0.0.0/8").
+ANAGEN_LOGIN_ADDRESS_LIMIT = int(os.environ.get("ANAGEN_LOGIN_ADDRESS_LIMIT", "20"))
+ANAGEN_TRUSTED_PROXIES = [
+    p.strip() for p in os.environ.get("ANAGEN_TRUSTED_PROXIES", "").split(",") if p.strip()
+]
+AXES_HANDLER = "anagen.accounts.client_ip.AddressLimitHandler"
+AXES_CLIENT_IP_CALLABLE = "anagen.accounts.client_ip.client_ip"
 
 # Sessions: 30 minutes idle (renewed by every request), cookie never readable by scripts.
 SESSION_COOKIE_AGE = 30 * 60

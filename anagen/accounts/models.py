@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
 
 
 class User(AbstractUser):
@@ -70,6 +72,15 @@ class Membership(models.Model):
         return f"{self.user} — {self.get_role_display()} at {self.clinic}"
 
 
+TOKEN_DEFAULT_DAYS = 90
+TOKEN_MAX_DAYS = 365
+
+
+def default_token_expiry() -> datetime:
+    """When a token made without a chosen lifetime stops working (also used for old tokens)."""
+    return timezone.now() + timedelta(days=TOKEN_DEFAULT_DAYS)
+
+
 class ApiToken(models.Model):
     """A bearer token for an integration, acting as one user in one clinic.
 
@@ -84,9 +95,15 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # A token stops working at this instant (chosen at creation, at most TOKEN_MAX_DAYS).
+    expires_at = models.DateTimeField(default=default_token_expiry)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.membership})"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
 
     @staticmethod
     def hash_key(raw: str) -> str:

@@ -8,6 +8,7 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
 
+from anagen.accounts.client_ip import client_ip
 from anagen.accounts.session_cap import mark_signed_in
 from anagen.audit.services import audit_record
 
@@ -15,7 +16,7 @@ from anagen.audit.services import audit_record
 def _ip(request: HttpRequest | None) -> str | None:
     if request is None:
         return None
-    return request.META.get("REMOTE_ADDR")
+    return client_ip(request)
 
 
 @receiver(user_logged_in)

@@ -12,7 +12,7 @@ from anagen.accounts.access import ClinicRequest
 from anagen.accounts.decorators import clinic_view
 from anagen.accounts.forms import RoleChangeForm, StaffCreateForm
 from anagen.accounts.middleware import SESSION_KEY
-from anagen.accounts.models import Membership
+from anagen.accounts.models import TOKEN_DEFAULT_DAYS, TOKEN_MAX_DAYS, Membership
 from anagen.accounts.permissions import Perm
 from anagen.accounts.selectors import api_token_of, api_tokens_of, memberships_of, staff_of
 from anagen.web.forms import attach_errors
@@ -130,15 +130,27 @@ def api_tokens(request: ClinicRequest) -> HttpResponse:
             messages.success(request, f"Token “{token.name}” revoked.")
             return redirect("api-tokens")
         name = request.POST.get("name", "").strip()
+        days_text = request.POST.get("days", "")
         if not name or len(name) > 100:
             error = "Give the token a name of 1 to 100 characters, e.g. “Booking website”."
         else:
-            _, new_key = services.api_token_create(membership=membership, name=name)
+            try:
+                days = services.api_token_days(days_text)
+            except ValidationError as exc:
+                error = " ".join(exc.messages)
+            else:
+                _, new_key = services.api_token_create(membership=membership, name=name, days=days)
     tokens = api_tokens_of(membership=membership)
     return render(
         request,
         "accounts/api_tokens.html",
-        {"tokens": tokens, "new_key": new_key, "error": error},
+        {
+            "tokens": tokens,
+            "new_key": new_key,
+            "error": error,
+            "default_days": TOKEN_DEFAULT_DAYS,
+            "max_days": TOKEN_MAX_DAYS,
+        },
         status=400 if error else 200,
     )
 

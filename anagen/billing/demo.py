@@ -213,6 +213,41 @@ def _seed_clinic(clinic: Clinic, spec: dict[str, Any], today: dt.date) -> None:
     )
     draft = services.invoice_create(actor=desk, patient=others[4])
     services.invoice_add_line(actor=desk, invoice=draft, code="hair-shampoo", quantity=2)
+    _seed_quotes(clinic, admin, desk)
+
+
+def _seed_quotes(clinic: Clinic, admin: Actor, desk: Actor) -> None:
+    """Legal details for invoices, and a plan's quote accepted with its deposit paid."""
+    from django.core.exceptions import ValidationError
+
+    from anagen.scheduling.models import TreatmentPlan
+
+    services.settings_update(
+        actor=admin,
+        legal_name=f"{clinic.name} Ltd",
+        legal_address="1 High Street",
+        tax_id="TAX-0001",
+    )
+    plan = (
+        TreatmentPlan.objects.filter(clinic=clinic, status__in=["planned", "active"])
+        .order_by("pk")
+        .first()
+    )
+    if plan is None:
+        return
+    try:
+        quote = services.quote_from_plan(actor=desk, plan=plan)
+        quote = services.quote_accept(actor=desk, quote=quote)
+    except ValidationError:
+        return  # no price for the plan's procedure in this clinic's list
+    if quote.deposit_invoice is not None:
+        services.payment_record(
+            actor=desk,
+            patient=quote.patient,
+            invoice=quote.deposit_invoice,
+            amount=quote.deposit_invoice.total_gross,
+            method="card",
+        )
 
 
 def _issue(actor: Actor, patient: Patient, *codes: str) -> Any:

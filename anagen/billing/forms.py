@@ -113,3 +113,26 @@ class ReportForm(forms.Form):
             if (end - start).days > 366:
                 raise forms.ValidationError("Choose at most one year.")
         return data
+
+
+class SettingsForm(forms.Form):
+    deposit_percent = forms.DecimalField(
+        label="Deposit on accepting a quote (%)", min_value=0, max_value=100, decimal_places=2
+    )
+    legal_name = forms.CharField(label="Legal name", max_length=200, required=False)
+    legal_address = forms.CharField(
+        label="Address", widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=1000
+    )
+    tax_id = forms.CharField(label="Tax ID", max_length=60, required=False)
+
+    def __init__(self, *args: Any, instance_values: Any, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "initial",
+            {
+                "deposit_percent": instance_values.deposit_percent,
+                "legal_name": instance_values.legal_name,
+                "legal_address": instance_values.legal_address,
+                "tax_id": instance_values.tax_id,
+            },
+        )
+        super().__init__(*args, **kwargs)

@@ -150,6 +150,8 @@ class Invoice(models.Model):
     total_net = models.DecimalField(max_digits=14, decimal_places=3, default=Decimal(0))
     total_tax = models.DecimalField(max_digits=14, decimal_places=3, default=Decimal(0))
     total_gross = models.DecimalField(max_digits=14, decimal_places=3, default=Decimal(0))
+    # On a final invoice from an accepted quote: the deposit already paid, taken off what is due.
+    deposit_applied = models.DecimalField(max_digits=14, decimal_places=3, default=Decimal(0))
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -178,6 +180,10 @@ class Invoice(models.Model):
                 condition=Q(kind="invoice", corrects__isnull=True)
                 | Q(kind="credit_note", corrects__isnull=False),
                 name="billing_credit_note_corrects_invoice",
+            ),
+            models.CheckConstraint(
+                condition=Q(deposit_applied__gte=0, deposit_applied__lte=F("total_gross")),
+                name="billing_deposit_applied_range",
             ),
         ]
 
@@ -369,3 +375,125 @@ class PackageConsumption(models.Model):
 
     def __str__(self) -> str:
         return f"{self.package_sale} — session {self.session_id}"
+
+
+class BillingSettings(models.Model):
+    """A clinic's billing terms and the legal details printed on its invoices."""
+
+    clinic = models.OneToOneField(
+        "accounts.Clinic", on_delete=models.PROTECT, primary_key=True, related_name="+"
+    )
+    deposit_percent = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal(20))
+    legal_name = models.CharField(max_length=200, blank=True)
+    legal_address = models.TextField(blank=True)
+    tax_id = models.CharField(max_length=60, blank=True)
+
+    class Meta:
+        verbose_name_plural = "billing settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(deposit_percent__gte=0, deposit_percent__lte=100),
+                name="billing_deposit_percent_range",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Deposit {self.deposit_percent} %"
+
+
+class QuoteStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SENT = "sent", "Sent"
+    ACCEPTED = "accepted", "Accepted"
+
+
+class Quote(models.Model):
+    """What a treatment plan will cost, valid until a date; accepting it asks for a deposit."""
+
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="quotes")
+    plan = models.ForeignKey(
+        "scheduling.TreatmentPlan",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    status = models.CharField(max_length=20, choices=QuoteStatus.choices, default="draft")
+    currency = models.CharField(max_length=3)
+    valid_until = models.DateField()
+    total_net = models.DecimalField(max_digits=14, decimal_places=3, default=Decimal(0))
+    total_tax = models.DecimalField(max_digits=14, decimal_places=3, default=Decimal(0))
+    total_gross = models.DecimalField(max_digits=14, decimal_places=3, default=Decimal(0))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_on = models.DateField()  # clinic-local date printed on it
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    deposit_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    deposit_invoice = models.OneToOneField(
+        Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="deposit_for"
+    )
+    final_invoice = models.OneToOneField(
+        Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="from_quote"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=_adds_up("total_gross", "total_net", "total_tax"),
+                name="billing_quote_adds_up",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="accepted", accepted_at__isnull=False)
+                | (~Q(status="accepted") & Q(accepted_at__isnull=True)),
+                name="billing_quote_accepted_stamp",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_number
+
+    @property
+    def display_number(self) -> str:
+        return f"Q-{self.clinic.record_prefix}-{self.pk:06d}"
+
+
+class QuoteLine(models.Model):
+    """A priced line of a quote, copied like an invoice line."""
+
+    quote = models.ForeignKey(Quote, on_delete=models.PROTECT, related_name="lines")
+    position = models.PositiveSmallIntegerField()
+    price_item = models.ForeignKey(
+        PriceItem, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    package = models.ForeignKey(
+        PackageDefinition, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    procedure = models.CharField(max_length=40, blank=True)
+    description = models.CharField(max_length=300)
+    quantity = models.DecimalField(max_digits=10, decimal_places=3, default=Decimal(1))
+    unit_price = models.DecimalField(max_digits=14, decimal_places=3)
+    tax_rate = models.DecimalField(max_digits=6, decimal_places=3)
+    tax_inclusive = models.BooleanField()
+    net = models.DecimalField(max_digits=14, decimal_places=3)
+    tax = models.DecimalField(max_digits=14, decimal_places=3)
+    gross = models.DecimalField(max_digits=14, decimal_places=3)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["quote", "position"], name="billing_quote_position"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="billing_quote_quantity"),
+            models.CheckConstraint(
+                condition=_adds_up("gross", "net", "tax"), name="billing_quote_line_adds_up"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.description

@@ -17,6 +17,7 @@ from anagen.accounts.access import MAX_DB_ID, Actor
 from anagen.accounts.models import Clinic
 from anagen.accounts.permissions import Perm
 from anagen.billing.models import (
+    BillingSettings,
     Invoice,
     InvoiceKind,
     InvoiceStatus,
@@ -25,9 +26,12 @@ from anagen.billing.models import (
     Payment,
     PaymentMethod,
     PriceItem,
+    Quote,
+    QuoteLine,
     Refund,
 )
 from anagen.patients.models import Patient
+from anagen.scheduling.models import TreatmentPlan
 
 ZERO = Decimal(0)
 
@@ -153,7 +157,7 @@ def invoice_paid(invoice: Invoice) -> Decimal:
 def _due(invoice: Invoice, credited: Decimal, paid: Decimal) -> Decimal:
     if not invoice.is_issued or invoice.kind != InvoiceKind.INVOICE:
         return ZERO
-    return invoice.total_gross - credited - paid
+    return invoice.total_gross - invoice.deposit_applied - credited - paid
 
 
 def _state(invoice: Invoice, credited: Decimal, paid: Decimal) -> str:
@@ -163,10 +167,10 @@ def _state(invoice: Invoice, credited: Decimal, paid: Decimal) -> str:
         return "Issued"
     if credited >= invoice.total_gross:
         return "Credited"
-    due = invoice.total_gross - credited - paid
+    due = invoice.total_gross - invoice.deposit_applied - credited - paid
     if due <= 0:
         return "Paid"
-    if due < invoice.total_gross - credited:
+    if due < invoice.total_gross - invoice.deposit_applied - credited:
         return "Part paid"
     return "Unpaid"
 
@@ -225,11 +229,13 @@ def patient_balance(*, actor: Actor, patient: Patient) -> Account:
         row["kind"]: row["s"] or ZERO
         for row in docs.values("kind").annotate(s=Sum("total_gross")).order_by()
     }
+    # A deposit carried into a final invoice was invoiced (and paid) once already.
+    deposits = docs.aggregate(s=Sum("deposit_applied"))["s"] or ZERO
     payments = Payment.objects.filter(clinic=actor.clinic, patient=patient)
     return Account(
         currency=actor.clinic.currency,
         invoiced=sums.get(InvoiceKind.INVOICE, ZERO),
-        credited=sums.get(InvoiceKind.CREDIT_NOTE, ZERO),
+        credited=sums.get(InvoiceKind.CREDIT_NOTE, ZERO) + deposits,
         paid=payments.aggregate(s=Sum("amount"))["s"] or ZERO,
         refunded=Refund.objects.filter(payment__in=payments).aggregate(s=Sum("amount"))["s"]
         or ZERO,
@@ -451,3 +457,63 @@ def report_package_liability(*, actor: Actor, on: dt.date) -> list[LiabilityRow]
             per = round_money(sale.price / sale.sessions_total, sale.currency)
             found.append(LiabilityRow(sale=sale, unused=unused, per_session=per))
     return found
+
+
+# --- Quotes ----------------------------------------------------------------------------------
+
+
+def quote_for(actor: Actor, quote_id: int | str) -> Quote:
+    actor.require(Perm.BILLING)
+    quote = (
+        Quote.objects.select_related(
+            "clinic",
+            "patient",
+            "plan",
+            "deposit_invoice",
+            "deposit_invoice__clinic",
+            "final_invoice",
+            "final_invoice__clinic",
+        )
+        .filter(clinic=actor.clinic, pk=_pk(quote_id))
+        .first()
+    )
+    if quote is None:
+        raise Http404("No such quote.")
+    return quote
+
+
+def patient_quotes(*, actor: Actor, patient: Patient) -> list[Quote]:
+    actor.require(Perm.BILLING)
+    return list(
+        Quote.objects.filter(clinic=actor.clinic, patient=patient)
+        .select_related("clinic", "plan")
+        .order_by("-created_at", "-id")[:50]
+    )
+
+
+def patient_plans(*, actor: Actor, patient: Patient) -> list[TreatmentPlan]:
+    """The patient's plans that can still be quoted (not cancelled or completed)."""
+    actor.require(Perm.BILLING)
+    return list(
+        TreatmentPlan.objects.filter(clinic=actor.clinic, patient=patient)
+        .exclude(status__in=["cancelled", "completed"])
+        .order_by("-start_on", "-id")[:50]
+    )
+
+
+def plan_for(actor: Actor, patient: Patient, plan_id: int | str) -> TreatmentPlan:
+    actor.require(Perm.BILLING)
+    plan = TreatmentPlan.objects.filter(
+        clinic=actor.clinic, patient=patient, pk=_pk(plan_id)
+    ).first()
+    if plan is None:
+        raise Http404("No such plan.")
+    return plan
+
+
+def quote_lines(quote: Quote) -> list[QuoteLine]:
+    return list(quote.lines.all())
+
+
+def billing_settings(clinic: Clinic) -> BillingSettings | None:
+    return BillingSettings.objects.filter(clinic=clinic).first()

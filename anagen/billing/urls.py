@@ -6,6 +6,17 @@ urlpatterns = [
     path("billing/", views.billing_home, name="billing-home"),
     path("billing/prices/", views.price_list, name="billing-prices"),
     path("billing/reports/", views.reports, name="billing-reports"),
+    path("billing/settings/", views.billing_settings, name="billing-settings"),
+    path(
+        "patients/<int:patient_id>/billing/quotes/new/", views.quote_new, name="billing-quote-new"
+    ),
+    path("billing/quotes/<int:quote_id>/", views.quote_detail, name="billing-quote"),
+    path("billing/quotes/<int:quote_id>/send/", views.quote_send, name="billing-quote-send"),
+    path("billing/quotes/<int:quote_id>/accept/", views.quote_accept, name="billing-quote-accept"),
+    path(
+        "billing/quotes/<int:quote_id>/invoice/", views.quote_invoice, name="billing-quote-invoice"
+    ),
+    path("billing/invoices/<int:invoice_id>/pdf/", views.invoice_pdf, name="billing-invoice-pdf"),
     path("patients/<int:patient_id>/billing/", views.patient_billing, name="billing-patient"),
     path(
         "patients/<int:patient_id>/billing/invoices/new/",

@@ -31,9 +31,11 @@ from anagen.billing.forms import (
     RefundForm,
     ReportForm,
     SellForm,
+    SettingsForm,
 )
 from anagen.billing.models import Invoice, PaymentMethod
 from anagen.billing.money import format_money
+from anagen.billing.pdf import invoice_pdf_bytes
 from anagen.web.forms import attach_errors
 
 
@@ -127,6 +129,11 @@ def _account_page(
         "packages": selectors.patient_packages(actor=actor, patient=patient),
         "sell_form": forms.get("sell_form") or SellForm(packages=_packages(request)),
         "pay_form": forms.get("pay_form") or PaymentForm(),
+        "quotes": [
+            (q, services.quote_state(q, actor.today()))
+            for q in selectors.patient_quotes(actor=actor, patient=patient)
+        ],
+        "plans": selectors.patient_plans(actor=actor, patient=patient),
     }
     return render(request, "billing/account.html", context, status=status)
 
@@ -202,6 +209,8 @@ def _invoice_page(
         or CreditForm(lines=[(str(x.pk), x.description) for x in lines]),
         "refund_form": RefundForm(prefix="refund"),
         "refund_errors": forms.get("refund_errors"),
+        "deposit_for": getattr(invoice, "deposit_for", None),
+        "from_quote": getattr(invoice, "from_quote", None),
     }
     return render(request, "billing/invoice.html", context, status=status)
 
@@ -447,3 +456,105 @@ def package_freeze(request: ClinicRequest, sale_id: int) -> HttpResponse:
     else:
         messages.success(request, f"{sale.name}: {'resumed' if sale.frozen_on else 'frozen'}.")
     return redirect("billing-patient", sale.patient_id)
+
+
+# --- Quotes and deposits ---------------------------------------------------------------------
+
+
+@require_POST
+@clinic_view()
+def quote_new(request: ClinicRequest, patient_id: int) -> HttpResponse:
+    patient = patient_for(request.actor, patient_id)
+    request.actor.require(Perm.BILLING)
+    plan = selectors.plan_for(request.actor, patient, request.POST.get("plan", ""))
+    try:
+        quote = services.quote_from_plan(actor=request.actor, plan=plan)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("billing-patient", patient.pk)
+    return redirect("billing-quote", quote.pk)
+
+
+@clinic_view(Perm.BILLING)
+def quote_detail(request: ClinicRequest, quote_id: int) -> HttpResponse:
+    quote = selectors.quote_for(request.actor, quote_id)
+    legal = selectors.billing_settings(request.actor.clinic)
+    percent = legal.deposit_percent if legal else Decimal(20)
+    if quote.deposit_percent is not None:
+        percent = quote.deposit_percent
+    context = {
+        "quote": quote,
+        "patient": quote.patient,
+        "lines": selectors.quote_lines(quote),
+        "state": services.quote_state(quote, request.actor.today()),
+        "legal": legal,
+        "deposit_percent": percent,
+        "deposit": services.deposit_amount(quote.total_gross, percent, quote.currency),
+    }
+    return render(request, "billing/quote.html", context)
+
+
+def _quote_action(request: ClinicRequest, quote_id: int, action: Any, done: str) -> HttpResponse:
+    quote = selectors.quote_for(request.actor, quote_id)
+    try:
+        result = action(actor=request.actor, quote=quote)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("billing-quote", quote.pk)
+    messages.success(request, done)
+    if isinstance(result, Invoice):
+        return redirect("billing-invoice", result.pk)
+    return redirect("billing-quote", quote.pk)
+
+
+@require_POST
+@clinic_view(Perm.BILLING)
+def quote_send(request: ClinicRequest, quote_id: int) -> HttpResponse:
+    return _quote_action(request, quote_id, services.quote_send, "Quote marked as sent.")
+
+
+@require_POST
+@clinic_view(Perm.BILLING)
+def quote_accept(request: ClinicRequest, quote_id: int) -> HttpResponse:
+    return _quote_action(
+        request, quote_id, services.quote_accept, "Quote accepted; the deposit is invoiced."
+    )
+
+
+@require_POST
+@clinic_view(Perm.BILLING)
+def quote_invoice(request: ClinicRequest, quote_id: int) -> HttpResponse:
+    return _quote_action(
+        request, quote_id, services.quote_invoice, "Final invoice issued, deposit taken off."
+    )
+
+
+@clinic_view(Perm.PRICE_LIST_MANAGE)
+def billing_settings(request: ClinicRequest) -> HttpResponse:
+    actor = request.actor
+    current = services.settings_for(actor.clinic)
+    form = SettingsForm(request.POST or None, instance_values=current)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.settings_update(actor=actor, **form.cleaned_data)
+            except ValidationError as exc:
+                attach_errors(form, exc)
+            else:
+                messages.success(request, "Billing settings saved.")
+                return redirect("billing-settings")
+        status = 400
+    return render(request, "billing/settings.html", {"form": form}, status=status)
+
+
+@clinic_view(Perm.BILLING)
+def invoice_pdf(request: ClinicRequest, invoice_id: int) -> HttpResponse:
+    invoice = selectors.invoice_for(request.actor, invoice_id)
+    if not invoice.is_issued:
+        messages.error(request, "A draft has no PDF; issue it first.")
+        return redirect("billing-invoice", invoice.pk)
+    pdf = invoice_pdf_bytes(actor=request.actor, invoice=invoice)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{invoice.display_number}.pdf"'
+    return response

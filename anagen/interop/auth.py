@@ -23,6 +23,7 @@ class TokenAuth(HttpBearer):
             .filter(
                 key_hash=ApiToken.hash_key(token),
                 revoked_at__isnull=True,
+                expires_at__gt=timezone.now(),
                 membership__is_active=True,
                 membership__user__is_active=True,
             )

@@ -21,10 +21,21 @@ from anagen.billing.services.packages import (
 )
 from anagen.billing.services.payments import payment_record, refund_record
 from anagen.billing.services.prices import package_define, price_set
+from anagen.billing.services.quotes import (
+    deposit_amount,
+    quote_accept,
+    quote_from_plan,
+    quote_invoice,
+    quote_send,
+    quote_state,
+    settings_for,
+    settings_update,
+)
 
 __all__ = [
     "LOCKED",
     "credit_note_issue",
+    "deposit_amount",
     "invoice_add_line",
     "invoice_create",
     "invoice_issue",
@@ -38,6 +49,13 @@ __all__ = [
     "package_unfreeze",
     "payment_record",
     "price_set",
+    "quote_accept",
+    "quote_from_plan",
+    "quote_invoice",
+    "quote_send",
+    "quote_state",
     "refund_record",
     "serialised",
+    "settings_for",
+    "settings_update",
 ]
