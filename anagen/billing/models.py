@@ -325,6 +325,11 @@ class PackageSale(models.Model):
     procedure = models.CharField(max_length=40)
     sessions_total = models.PositiveSmallIntegerField()
     sessions_refunded = models.PositiveSmallIntegerField(default=0)  # credited, never to be used
+    # moved to another patient's package (``transferred_from`` on theirs); used ones stay here
+    sessions_transferred = models.PositiveSmallIntegerField(default=0)
+    transferred_from = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="transfers"
+    )
     price = models.DecimalField(max_digits=14, decimal_places=3)
     currency = models.CharField(max_length=3)
     sold_on = models.DateField()
@@ -350,10 +355,19 @@ class PackageSale(models.Model):
                 condition=Q(sessions_refunded__lte=F("sessions_total")),
                 name="billing_sale_refunded_range",
             ),
+            models.CheckConstraint(
+                condition=Q(sessions_transferred__lte=F("sessions_total") - F("sessions_refunded")),
+                name="billing_sale_transferred_range",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def sessions_open(self) -> int:
+        """Sessions sold here that are neither credited nor transferred (used or not)."""
+        return self.sessions_total - self.sessions_refunded - self.sessions_transferred
 
 
 class PackageConsumption(models.Model):

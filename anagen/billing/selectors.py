@@ -21,6 +21,7 @@ from anagen.billing.models import (
     Invoice,
     InvoiceKind,
     InvoiceStatus,
+    ItemKind,
     PackageDefinition,
     PackageSale,
     Payment,
@@ -284,7 +285,7 @@ class PackageStatus:
 
     @property
     def left(self) -> int:
-        unused = self.sale.sessions_total - self.sale.sessions_refunded - self.used
+        unused = self.sale.sessions_open - self.used
         return 0 if self.expired else max(unused, 0)
 
     @property
@@ -294,7 +295,7 @@ class PackageStatus:
     @property
     def unused(self) -> int:
         """Sessions that could still be credited (expired ones too)."""
-        return max(self.sale.sessions_total - self.sale.sessions_refunded - self.used, 0)
+        return max(self.sale.sessions_open - self.used, 0)
 
 
 def patient_packages(*, actor: Actor, patient: Patient) -> list[PackageStatus]:
@@ -452,7 +453,7 @@ def report_package_liability(*, actor: Actor, on: dt.date) -> list[LiabilityRow]
         .annotate(used=Count("consumptions"))
         .order_by("sold_on", "id")
     ):
-        unused = sale.sessions_total - sale.sessions_refunded - sale.used  # type: ignore[attr-defined]
+        unused = sale.sessions_open - sale.used  # type: ignore[attr-defined]
         if unused > 0:
             per = round_money(sale.price / sale.sessions_total, sale.currency)
             found.append(LiabilityRow(sale=sale, unused=unused, per_session=per))
@@ -517,3 +518,137 @@ def quote_lines(quote: Quote) -> list[QuoteLine]:
 
 def billing_settings(clinic: Clinic) -> BillingSettings | None:
     return BillingSettings.objects.filter(clinic=clinic).first()
+
+
+@dataclass
+class RevenueRow:
+    month: dt.date  # first day of the clinic-local calendar month
+    label: str  # the procedure, else the price item's kind
+    net: Decimal
+    tax: Decimal
+
+    @property
+    def gross(self) -> Decimal:
+        return self.net + self.tax
+
+
+def _revenue_label(procedure: str, kind: str | None, package: bool) -> str:
+    from anagen.clinical import PROCEDURES
+
+    if procedure:
+        return str(PROCEDURES.get(procedure, {}).get("label", procedure))
+    if package:
+        return "Package"
+    return ItemKind(kind).label if kind else "Other"
+
+
+def report_revenue(*, actor: Actor, start: dt.date, end: dt.date) -> list[RevenueRow]:
+    """Issued invoice lines net of credit notes, by procedure (or item kind) and month.
+
+    The month is that of the document's clinic-local issue date; a credit note counts
+    (negatively) in the month it was issued.
+    """
+    from anagen.billing.models import InvoiceLine
+
+    actor.require(Perm.BILLING_REPORTS)
+    rows: dict[tuple[dt.date, str], RevenueRow] = {}
+    for day, kind, procedure, item_kind, sale_id, net, tax in InvoiceLine.objects.filter(
+        invoice__clinic=actor.clinic,
+        invoice__status=InvoiceStatus.ISSUED,
+        invoice__issue_date__gte=start,
+        invoice__issue_date__lte=end,
+    ).values_list(
+        "invoice__issue_date",
+        "invoice__kind",
+        "procedure",
+        "price_item__kind",
+        "package_sale_id",
+        "net",
+        "tax",
+    ):
+        sign = -1 if kind == InvoiceKind.CREDIT_NOTE else 1
+        label = _revenue_label(procedure, item_kind, sale_id is not None)
+        if day is None:  # an issued document always has its date
+            continue
+        month = day.replace(day=1)
+        row = rows.setdefault((month, label), RevenueRow(month, label, ZERO, ZERO))
+        row.net += sign * net
+        row.tax += sign * tax
+    return sorted(rows.values(), key=lambda r: (r.month, r.label))
+
+
+UNATTRIBUTED = "Unattributed"
+
+
+@dataclass
+class PractitionerTakingsRow:
+    practitioner: str
+    received: Decimal
+    refunded: Decimal
+
+    @property
+    def net(self) -> Decimal:
+        return self.received - self.refunded
+
+
+def report_takings_by_practitioner(
+    *, actor: Actor, start: dt.date, end: dt.date
+) -> list[PractitionerTakingsRow]:
+    """Money received and refunded in a period, per practitioner.
+
+    Invoice lines carry no practitioner, so a payment is attributed to whoever signed the
+    patient's latest session record signed at or before the payment was received; a refund
+    follows its payment. A payment with no such session (e.g. a package paid up front before
+    the first session) is "Unattributed".
+    """
+    from anagen.procedures.models import TreatmentSession
+
+    actor.require(Perm.BILLING_REPORTS)
+    lo, hi = _local_range(actor, start, end)
+    payments = list(
+        Payment.objects.filter(
+            clinic=actor.clinic, received_at__gte=lo, received_at__lt=hi
+        ).values_list("patient_id", "received_at", "amount")
+    )
+    refunds = list(
+        Refund.objects.filter(
+            payment__clinic=actor.clinic, refunded_at__gte=lo, refunded_at__lt=hi
+        ).values_list("payment__patient_id", "payment__received_at", "amount")
+    )
+    patients = {p for p, _, _ in payments} | {p for p, _, _ in refunds}
+    signed: dict[int, list[tuple[dt.datetime, int]]] = {}
+    for patient_id, at, user in (
+        TreatmentSession.objects.filter(
+            clinic=actor.clinic, patient_id__in=patients, signed_at__isnull=False
+        )
+        .order_by("signed_at", "id")
+        .values_list("patient_id", "signed_at", "signed_by")
+    ):
+        if at is not None:
+            signed.setdefault(patient_id, []).append((at, user))
+    from anagen.accounts.models import User
+
+    ids = {u for v in signed.values() for _, u in v}
+    names = {u.pk: str(u) for u in User.objects.filter(pk__in=ids)}
+
+    def who(patient_id: int, at: dt.datetime) -> str:
+        before = [u for when, u in signed.get(patient_id, []) if when <= at]
+        return names.get(before[-1], UNATTRIBUTED) if before else UNATTRIBUTED
+
+    rows: dict[str, PractitionerTakingsRow] = {}
+    for patient_id, at, amount in payments:
+        name = who(patient_id, at)
+        rows.setdefault(name, PractitionerTakingsRow(name, ZERO, ZERO)).received += amount
+    for patient_id, at, amount in refunds:
+        name = who(patient_id, at)
+        rows.setdefault(name, PractitionerTakingsRow(name, ZERO, ZERO)).refunded += amount
+    return sorted(rows.values(), key=lambda r: (r.practitioner == UNATTRIBUTED, r.practitioner))
+
+
+def patient_by_record(actor: Actor, record_number: str) -> Patient | None:
+    """A live patient of the actor's clinic by record number (for a package transfer)."""
+    from anagen.accounts.access import patients_for
+
+    if not record_number:
+        return None
+    return patients_for(actor).filter(record_number=record_number).first()

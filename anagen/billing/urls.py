@@ -61,6 +61,11 @@ urlpatterns = [
         name="billing-package-freeze",
     ),
     path(
+        "billing/packages/<int:sale_id>/transfer/",
+        views.package_transfer,
+        name="billing-package-transfer",
+    ),
+    path(
         "billing/packages/<int:sale_id>/refund/",
         views.package_refund,
         name="billing-package-refund",

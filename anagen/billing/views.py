@@ -36,6 +36,7 @@ from anagen.billing.forms import (
 from anagen.billing.models import Invoice, PaymentMethod
 from anagen.billing.money import format_money
 from anagen.billing.pdf import invoice_pdf_bytes
+from anagen.patients.models import Patient
 from anagen.web.forms import attach_errors
 
 
@@ -377,6 +378,8 @@ def reports(request: ClinicRequest) -> HttpResponse:
     takings = selectors.report_takings(actor=actor, start=start, end=end)
     outstanding = selectors.report_outstanding(actor=actor, on=end)
     liability = selectors.report_package_liability(actor=actor, on=end)
+    revenue = selectors.report_revenue(actor=actor, start=start, end=end)
+    by_practitioner = selectors.report_takings_by_practitioner(actor=actor, start=start, end=end)
     currency = actor.clinic.currency
     export = request.GET.get("csv")
     if status == 200 and export == "takings":
@@ -419,6 +422,21 @@ def reports(request: ClinicRequest) -> HttpResponse:
                 for r in liability
             ],
         )
+    if status == 200 and export == "practitioners":
+        return _csv(
+            f"takings-by-practitioner-{start}-{end}",
+            ["practitioner", "received", "refunded", "net", "currency"],
+            [[r.practitioner, r.received, r.refunded, r.net, currency] for r in by_practitioner],
+        )
+    if status == 200 and export == "revenue":
+        return _csv(
+            f"revenue-{start}-{end}",
+            ["month", "procedure or kind", "net", "tax", "gross", "currency"],
+            [
+                [r.month.strftime("%Y-%m"), r.label, r.net, r.tax, r.gross, currency]
+                for r in revenue
+            ],
+        )
     by_method: dict[str, Decimal] = {}
     for r in takings:
         by_method[r.method] = by_method.get(r.method, Decimal(0)) + r.net
@@ -438,6 +456,10 @@ def reports(request: ClinicRequest) -> HttpResponse:
         "outstanding_total": sum((o.due for o in outstanding), Decimal(0)),
         "liability": liability,
         "liability_total": sum((r.value for r in liability), Decimal(0)),
+        "revenue": revenue,
+        "by_practitioner": by_practitioner,
+        "practitioner_total": sum((r.net for r in by_practitioner), Decimal(0)),
+        "revenue_net": sum((r.net for r in revenue), Decimal(0)),
         "query": f"start={start.isoformat()}&end={end.isoformat()}",
     }
     return render(request, "billing/reports.html", context, status=status)
@@ -558,3 +580,31 @@ def invoice_pdf(request: ClinicRequest, invoice_id: int) -> HttpResponse:
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{invoice.display_number}.pdf"'
     return response
+
+
+@require_POST
+@clinic_view(Perm.BILLING)
+def package_transfer(request: ClinicRequest, sale_id: int) -> HttpResponse:
+    """Move the package's remaining sessions to another patient (by record number)."""
+    sale = selectors.package_sale_for(request.actor, sale_id)
+    if request.POST.get("patient"):  # by id: another clinic's patient is a 404
+        target: Patient | None = patient_for(request.actor, request.POST["patient"])
+    else:
+        record = request.POST.get("record_number", "").strip()
+        target = selectors.patient_by_record(request.actor, record)
+    if target is None:
+        messages.error(
+            request, "Nothing changed: no patient of this clinic has that record number."
+        )
+        return redirect("billing-patient", sale.patient_id)
+    try:
+        moved = services.package_transfer(
+            actor=request.actor, sale=sale, patient=target, reason=request.POST.get("reason", "")
+        )
+    except ValidationError as exc:
+        messages.error(request, "Nothing changed: " + " ".join(exc.messages))
+    else:
+        messages.success(
+            request, f"{sale.name}: {moved.sessions_total} sessions moved to {target.full_name}."
+        )
+    return redirect("billing-patient", sale.patient_id)

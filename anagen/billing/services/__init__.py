@@ -17,6 +17,7 @@ from anagen.billing.services.packages import (
     package_freeze,
     package_refund_unused,
     package_sell,
+    package_transfer,
     package_unfreeze,
 )
 from anagen.billing.services.payments import payment_record, refund_record
@@ -46,6 +47,7 @@ __all__ = [
     "package_freeze",
     "package_refund_unused",
     "package_sell",
+    "package_transfer",
     "package_unfreeze",
     "payment_record",
     "price_set",

@@ -218,7 +218,16 @@ def invoice_issue(*, actor: Actor, invoice: Invoice) -> Invoice:
                 "currency": invoice.currency,
             },
         )
+        if invoice.patient.email and invoice.patient.email_reminders:
+            invoice_id, user_id = invoice.pk, actor.user.pk
+            transaction.on_commit(lambda: _enqueue_email(invoice_id, user_id))
     return invoice
+
+
+def _enqueue_email(invoice_id: int, user_id: int) -> None:
+    from anagen.billing.tasks import email_invoice
+
+    email_invoice.enqueue(invoice_id, user_id)
 
 
 @serialised

@@ -128,13 +128,13 @@ def package_consume_for_session(
         .order_by("expires_on", "id")
     )
     for candidate in candidates:
-        if candidate.used >= candidate.sessions_total - candidate.sessions_refunded:
+        if candidate.used >= candidate.sessions_open:
             continue
         # Lock the sale, then count again: two signings at once cannot both take the last one.
         sale = PackageSale.objects.select_for_update().get(pk=candidate.pk)
         if sale.frozen_on is not None:
             continue
-        if sale.consumptions.count() >= sale.sessions_total - sale.sessions_refunded:
+        if sale.consumptions.count() >= sale.sessions_open:
             continue
         try:
             with transaction.atomic():
@@ -151,7 +151,7 @@ def package_consume_for_session(
             changes={
                 "package": sale.name,
                 "session": session.pk,
-                "left": sale.sessions_total - sale.sessions_refunded - sale.consumptions.count(),
+                "left": sale.sessions_open - sale.consumptions.count(),
             },
         )
         return use
@@ -178,7 +178,7 @@ def package_refund_unused(
     _counter(actor.clinic)
     with transaction.atomic():
         sale = PackageSale.objects.select_for_update().get(pk=sale.pk)
-        left = sale.sessions_total - sale.sessions_refunded - sale.consumptions.count()
+        left = sale.sessions_open - sale.consumptions.count()
         if not 1 <= int(sessions) <= left:
             raise ValidationError(
                 {"sessions": f"Between 1 and {left} unused sessions can be credited."}
@@ -284,3 +284,62 @@ def package_unfreeze(*, actor: Actor, sale: PackageSale, reason: str) -> Package
         changes={"expires_on": [old_expiry, sale.expires_on], "days": days, "reason": reason},
     )
     return sale
+
+
+@transaction.atomic
+def package_transfer(
+    *, actor: Actor, sale: PackageSale, patient: Patient, reason: str
+) -> PackageSale:
+    """Move a package's remaining sessions to another patient of the same clinic.
+
+    Used sessions stay on the original package; the receiving patient gets a new package
+    (``transferred_from``) with the remaining sessions, the same expiry and their pro-rata
+    share of the price, so the package liability is unchanged. No invoice is issued for it.
+    """
+    actor.require(Perm.BILLING)
+    reason = _reason(reason)
+    sale = PackageSale.objects.select_for_update().get(pk=sale.pk, clinic=actor.clinic)
+    if patient.clinic_id != actor.clinic.pk:
+        raise ValidationError("That patient belongs to another clinic.")
+    if patient.pk == sale.patient_id:
+        raise ValidationError({"patient": "Choose another patient."})
+    if sale.frozen_on is not None:
+        raise ValidationError("Resume the package before transferring it.")
+    if sale.expires_on < actor.today():
+        raise ValidationError("This package has expired.")
+    left = sale.sessions_open - sale.consumptions.count()
+    if left <= 0:
+        raise ValidationError("This package has no sessions left to transfer.")
+    per_session = round_money(sale.price / sale.sessions_total, sale.currency)
+    moved = PackageSale.objects.create(
+        clinic=sale.clinic,
+        patient=patient,
+        package=sale.package,
+        name=sale.name,
+        procedure=sale.procedure,
+        sessions_total=left,
+        price=per_session * left,
+        currency=sale.currency,
+        sold_on=actor.today(),
+        expires_on=sale.expires_on,
+        sold_by=actor.user,
+        transferred_from=sale,
+    )
+    sale.sessions_transferred += left
+    sale.save(update_fields=["sessions_transferred"])
+    changes = {"sessions": left, "reason": reason}
+    audit_record(
+        action="billing.package.transfer",
+        actor=actor,
+        patient=sale.patient,
+        obj=sale,
+        changes={**changes, "to": patient.record_number},
+    )
+    audit_record(
+        action="billing.package.transfer",
+        actor=actor,
+        patient=patient,
+        obj=moved,
+        changes={**changes, "from": sale.patient.record_number},
+    )
+    return moved

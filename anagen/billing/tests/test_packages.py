@@ -168,3 +168,47 @@ def test_a_frozen_package_is_not_used_and_unfreezing_extends_it(clinic_a, patien
         services.package_freeze(
             actor=clinic_a.actor(clinic_a.nurse), sale=sale, reason="Travelling again"
         )
+
+
+def test_transfer_moves_the_remaining_sessions_to_another_patient(clinic_a, patient_a, patient_b):
+    from anagen.billing.models import PackageSale
+    from conftest import make_patient
+
+    ready_patient(clinic_a, patient_a)
+    desk = clinic_a.actor(clinic_a.front_desk)
+    sale = services.package_sell(actor=desk, patient=patient_a, package=package(clinic_a))
+    _signed(clinic_a, patient_a)  # one of three used
+    sister = make_patient(clinic_a, given_name="Ana", family_name="Silva", sex="female")
+    with pytest.raises(ValidationError, match="reason"):
+        services.package_transfer(actor=desk, sale=sale, patient=sister, reason="")
+    with pytest.raises(PermissionDenied):
+        services.package_transfer(
+            actor=clinic_a.actor(clinic_a.nurse), sale=sale, patient=sister, reason="Gift to sister"
+        )
+    with pytest.raises(ValidationError, match="another clinic"):
+        services.package_transfer(actor=desk, sale=sale, patient=patient_b, reason="Gift to sister")
+    client = clinic_a.client(clinic_a.front_desk)
+    url = f"/billing/packages/{sale.pk}/transfer/"
+    assert client.post(url, {"patient": patient_b.pk, "reason": "Gift"}).status_code == 404
+    client.post(url, {"record_number": sister.record_number, "reason": "Gift to her sister"})
+    sale.refresh_from_db()
+    moved = PackageSale.objects.get(transferred_from=sale)
+    assert (sale.sessions_transferred, sale.consumptions.count()) == (2, 1)
+    assert (moved.patient, moved.sessions_total, moved.price) == (sister, 2, D(1600))
+    assert moved.expires_on == sale.expires_on
+    nurse = clinic_a.actor(clinic_a.nurse)
+    mine = selectors.patient_packages(actor=nurse, patient=patient_a)
+    theirs = selectors.patient_packages(actor=nurse, patient=sister)
+    assert [(s.used, s.left) for s in mine] == [(1, 0)]
+    assert [(s.used, s.left) for s in theirs] == [(0, 2)]
+    # the liability is unchanged: 2 sessions at 800, now on the sister's package
+    liability = selectors.report_package_liability(
+        actor=clinic_a.actor(clinic_a.admin), on=desk.today()
+    )
+    assert [(r.sale.pk, r.unused, r.value) for r in liability] == [(moved.pk, 2, D(1600))]
+    events = AuditEvent.objects.filter(action="billing.package.transfer")
+    assert {e.patient_id for e in events} == {patient_a.pk, sister.pk}
+    with pytest.raises(ValidationError, match="no sessions left"):
+        services.package_transfer(actor=desk, sale=sale, patient=sister, reason="Gift again")
+    page = client.get(f"/patients/{sister.pk}/billing/").content.decode()
+    assert "Transfer to record number" in page

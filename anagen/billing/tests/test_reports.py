@@ -92,3 +92,82 @@ def test_reports_page_and_csv_for_the_admin_only(clinic_a, books):
         selectors.report_takings(
             actor=clinic_a.actor(clinic_a.front_desk), start=dt.date.today(), end=dt.date.today()
         )
+
+
+def test_revenue_by_procedure_and_month_net_of_credit_notes(clinic_a, books):
+    admin = clinic_a.actor(clinic_a.admin)
+    two = books["two"]
+    minoxidil = next(x for x in two.lines.all() if x.price_item.code == "minoxidil")
+    services.credit_note_issue(
+        actor=admin, invoice=two, line_ids=[minoxidil.pk], reason="Returned unopened"
+    )
+    today = admin.today()
+    start = today - dt.timedelta(days=60)
+    rows = selectors.report_revenue(actor=admin, start=start, end=today)
+    got = {(r.month, r.label): (r.net, r.tax, r.gross) for r in rows}
+    this, old = today.replace(day=1), (today - dt.timedelta(days=45)).replace(day=1)
+    assert got == {
+        (old, "Consultation"): (D(250), D(0), D(250)),
+        (this, "Consultation"): (D(250), D(0), D(250)),
+        # shampoo twice (8.33 + 1.66 each); minoxidil 136.50 + 12.11 credited back in full
+        (this, "Product"): (D("16.66"), D("3.32"), D("19.98")),
+        # package 2400 less 800 credited for one unused session
+        (this, "PRP injection, scalp"): (D(1600), D(0), D(1600)),
+    }
+    # the old invoice falls outside a one-day range; everything else was issued today
+    assert selectors.report_revenue(actor=admin, start=today, end=today) == [
+        r for r in rows if r.month == this
+    ]
+    page = clinic_a.client(clinic_a.admin).get(
+        f"/billing/reports/?start={start.isoformat()}&end={today.isoformat()}"
+    )
+    assert 'id="revenue-total">£2,116.66' in page.content.decode()  # 250 + 250 + 16.66 + 1600
+    csv = clinic_a.client(clinic_a.admin).get(
+        f"/billing/reports/?start={start.isoformat()}&end={today.isoformat()}&csv=revenue"
+    )
+    lines = csv.content.decode().splitlines()
+    assert lines[0] == "month,procedure or kind,net,tax,gross,currency"
+    assert f"{this:%Y-%m},Product,16.660,3.320,19.980,GBP" in lines
+    with pytest.raises(PermissionDenied):
+        selectors.report_revenue(actor=clinic_a.actor(clinic_a.front_desk), start=start, end=today)
+
+
+def test_takings_by_practitioner_follow_the_latest_signed_session(clinic_a, patient_a):
+    from anagen.billing.models import Payment
+    from anagen.billing.tests.test_packages import _signed
+    from anagen.procedures.tests.helpers import ready_patient
+
+    prices(clinic_a)
+    ready_patient(clinic_a, patient_a)
+    admin, desk = clinic_a.actor(clinic_a.admin), clinic_a.actor(clinic_a.front_desk)
+    first = issued(clinic_a, patient_a, "consultation")
+    early = services.payment_record(
+        actor=desk, patient=patient_a, invoice=first, amount="250", method="cash"
+    )
+    session = _signed(clinic_a, patient_a)
+    # the consultation was paid before any session was signed: no practitioner to credit
+    Payment.objects.filter(pk=early.pk).update(
+        received_at=session.signed_at - dt.timedelta(minutes=1)
+    )
+    second = issued(clinic_a, patient_a, "prp_scalp")
+    services.payment_record(
+        actor=desk, patient=patient_a, invoice=second, amount="900", method="card"
+    )
+    services.refund_record(actor=admin, payment=early, amount="40", reason="Goodwill refund")
+    today = admin.today()
+    rows = selectors.report_takings_by_practitioner(
+        actor=admin, start=today - dt.timedelta(days=1), end=today
+    )
+    assert [(r.practitioner, r.received, r.refunded, r.net) for r in rows] == [
+        (str(clinic_a.physician), D(900), D(0), D(900)),
+        ("Unattributed", D(250), D(40), D(210)),
+    ]
+    query = f"start={(today - dt.timedelta(days=1)).isoformat()}&end={today.isoformat()}"
+    client = clinic_a.client(clinic_a.admin)
+    page = client.get(f"/billing/reports/?{query}").content.decode()
+    assert 'id="practitioner-total">£1,110.00' in page
+    csv = client.get(f"/billing/reports/?{query}&csv=practitioners").content.decode()
+    assert csv.splitlines()[0] == "practitioner,received,refunded,net,currency"
+    assert "Unattributed,250.000,40.000,210.000,GBP" in csv.splitlines()
+    with pytest.raises(PermissionDenied):
+        selectors.report_takings_by_practitioner(actor=desk, start=today, end=today)
