@@ -96,13 +96,20 @@ def patients_for(actor: Actor) -> QuerySet[Patient]:
     return Patient.objects.filter(clinic=actor.clinic, deleted_at__isnull=True)
 
 
-def patient_for(actor: Actor, patient_id: int | str) -> Patient:
+def record_id(value: object, missing: str = "Not found.") -> int:
+    """An id from a URL or query as an int, or a 404: what is not a positive 64-bit integer
+    names no row (larger ids would also overflow SQLite's integer)."""
     try:
-        pk = int(patient_id)
+        pk = int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError):
-        raise Http404("No such patient.") from None
-    if not 0 < pk <= MAX_DB_ID:  # larger ids cannot exist and overflow SQLite's integer
-        raise Http404("No such patient.")
+        raise Http404(missing) from None
+    if not 0 < pk <= MAX_DB_ID:
+        raise Http404(missing)
+    return pk
+
+
+def patient_for(actor: Actor, patient_id: int | str) -> Patient:
+    pk = record_id(patient_id, "No such patient.")
     patient = patients_for(actor).filter(pk=pk).first()
     if patient is None:
         raise Http404("No such patient.")

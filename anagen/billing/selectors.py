@@ -13,7 +13,7 @@ from decimal import Decimal
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.http import Http404
 
-from anagen.accounts.access import MAX_DB_ID, Actor
+from anagen.accounts.access import Actor, record_id
 from anagen.accounts.models import Clinic
 from anagen.accounts.permissions import Perm
 from anagen.billing.models import (
@@ -35,16 +35,6 @@ from anagen.patients.models import Patient
 from anagen.scheduling.models import TreatmentPlan
 
 ZERO = Decimal(0)
-
-
-def _pk(value: int | str) -> int:
-    try:
-        pk = int(value)
-    except (TypeError, ValueError):
-        raise Http404("Not found.") from None
-    if not 0 < pk <= MAX_DB_ID:
-        raise Http404("Not found.")
-    return pk
 
 
 # --- Price list ----------------------------------------------------------------------------
@@ -80,7 +70,7 @@ def packages_on_sale(*, actor: Actor) -> QuerySet[PackageDefinition]:
 
 
 def package_definition_for(actor: Actor, package_id: int | str) -> PackageDefinition:
-    found = packages_on_sale(actor=actor).filter(pk=_pk(package_id)).first()
+    found = packages_on_sale(actor=actor).filter(pk=record_id(package_id)).first()
     if found is None:
         raise Http404("No such package.")
     return found
@@ -97,7 +87,7 @@ def _invoices(actor: Actor) -> QuerySet[Invoice]:
 
 def invoice_for(actor: Actor, invoice_id: int | str) -> Invoice:
     """An invoice of the actor's clinic, or 404 (never a 403 that confirms it exists)."""
-    pk = _pk(invoice_id)
+    pk = record_id(invoice_id)
     actor.require(Perm.BILLING)
     invoice = (
         _invoices(actor)
@@ -111,7 +101,7 @@ def invoice_for(actor: Actor, invoice_id: int | str) -> Invoice:
 
 
 def payment_for(actor: Actor, payment_id: int | str) -> Payment:
-    pk = _pk(payment_id)
+    pk = record_id(payment_id)
     actor.require(Perm.BILLING)
     payment = (
         Payment.objects.filter(clinic=actor.clinic, patient__deleted_at__isnull=True, pk=pk)
@@ -332,7 +322,7 @@ def clinic_invoice_search(*, actor: Actor) -> QuerySet[Invoice]:
 
 
 def package_sale_for(actor: Actor, sale_id: int | str) -> PackageSale:
-    pk = _pk(sale_id)
+    pk = record_id(sale_id)
     actor.require(Perm.BILLING)
     sale = (
         PackageSale.objects.filter(clinic=actor.clinic, patient__deleted_at__isnull=True, pk=pk)
@@ -475,7 +465,7 @@ def quote_for(actor: Actor, quote_id: int | str) -> Quote:
             "final_invoice",
             "final_invoice__clinic",
         )
-        .filter(clinic=actor.clinic, pk=_pk(quote_id))
+        .filter(clinic=actor.clinic, pk=record_id(quote_id))
         .first()
     )
     if quote is None:
@@ -505,7 +495,7 @@ def patient_plans(*, actor: Actor, patient: Patient) -> list[TreatmentPlan]:
 def plan_for(actor: Actor, patient: Patient, plan_id: int | str) -> TreatmentPlan:
     actor.require(Perm.BILLING)
     plan = TreatmentPlan.objects.filter(
-        clinic=actor.clinic, patient=patient, pk=_pk(plan_id)
+        clinic=actor.clinic, patient=patient, pk=record_id(plan_id)
     ).first()
     if plan is None:
         raise Http404("No such plan.")

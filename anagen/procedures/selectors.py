@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet, Sum
 from django.http import Http404
 
-from anagen.accounts.access import MAX_DB_ID, Actor, patient_for
+from anagen.accounts.access import Actor, patient_for, record_id
 from anagen.accounts.permissions import Perm
 from anagen.clinical import procedure_rules as rules
 from anagen.patients.models import Patient
@@ -28,16 +28,6 @@ from anagen.procedures.models import (
 )
 
 KIT_CATEGORIES = ("kit", "tube")
-
-
-def _pk(value: Any) -> int:
-    try:
-        pk = int(value)
-    except (TypeError, ValueError):
-        raise Http404("Not found.") from None
-    if not 0 < pk <= MAX_DB_ID:
-        raise Http404("Not found.")
-    return pk
 
 
 # --- sessions ----------------------------------------------------------------------------------
@@ -65,7 +55,7 @@ def session_get(
     )
     if patient is not None:
         qs = qs.filter(patient=patient)
-    session = qs.filter(pk=_pk(session_id)).first()
+    session = qs.filter(pk=record_id(session_id)).first()
     if session is None:
         raise Http404("No such session.")
     return session
@@ -235,7 +225,7 @@ def appointment_for_session(actor: Actor, appointment_id: Any) -> Any:
 
     actor.require(Perm.CLINICAL_VIEW)
     appt = (
-        Appointment.objects.filter(clinic=actor.clinic, pk=_pk(appointment_id))
+        Appointment.objects.filter(clinic=actor.clinic, pk=record_id(appointment_id))
         .select_related("patient", "centrifuge")
         .first()
     )
@@ -267,7 +257,7 @@ def products_for(actor: Actor) -> QuerySet[Product]:
 
 
 def product_get(actor: Actor, product_id: Any) -> Product:
-    product = products_for(actor).filter(pk=_pk(product_id)).first()
+    product = products_for(actor).filter(pk=record_id(product_id)).first()
     if product is None:
         raise Http404("No such product.")
     return product
@@ -284,7 +274,7 @@ def lots_for(actor: Actor) -> QuerySet[Lot]:
 
 def lot_get(actor: Actor, lot_id: Any) -> Lot:
     lot = (
-        Lot.objects.filter(product__clinic=actor.clinic, pk=_pk(lot_id))
+        Lot.objects.filter(product__clinic=actor.clinic, pk=record_id(lot_id))
         .select_related("product", "recalled_by")
         .first()
     )
@@ -335,7 +325,7 @@ def formulations_for(actor: Actor) -> QuerySet[MesotherapyFormulation]:
 
 
 def formulation_get(actor: Actor, formulation_id: Any) -> MesotherapyFormulation:
-    f = formulations_for(actor).filter(pk=_pk(formulation_id)).first()
+    f = formulations_for(actor).filter(pk=record_id(formulation_id)).first()
     if f is None:
         raise Http404("No such formulation.")
     return f
@@ -353,7 +343,7 @@ def adverse_events_of(session: TreatmentSession) -> QuerySet[AdverseEvent]:
 
 
 def adverse_event_get(session: TreatmentSession, event_id: Any) -> AdverseEvent:
-    event = AdverseEvent.objects.filter(session=session, pk=_pk(event_id)).first()
+    event = AdverseEvent.objects.filter(session=session, pk=record_id(event_id)).first()
     if event is None:
         raise Http404("No such adverse event.")
     return event
@@ -369,7 +359,7 @@ def session_lot_uses(session: TreatmentSession) -> QuerySet[LotUse]:
 
 def meso_delivery_get(session: TreatmentSession, delivery_id: Any) -> MesotherapyDelivery:
     delivery = (
-        MesotherapyDelivery.objects.filter(session=session, pk=_pk(delivery_id))
+        MesotherapyDelivery.objects.filter(session=session, pk=record_id(delivery_id))
         .select_related("formulation")
         .first()
     )

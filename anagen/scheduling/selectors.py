@@ -10,7 +10,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from anagen.accounts.access import MAX_DB_ID, Actor
+from anagen.accounts.access import Actor, record_id
 from anagen.accounts.models import Membership
 from anagen.accounts.permissions import ROLE_PERMS, Perm
 from anagen.patients.models import Patient
@@ -32,16 +32,6 @@ from anagen.scheduling.models import (
 UPCOMING_LIMIT = 5
 
 
-def _pk(value: object) -> int:
-    try:
-        pk = int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        raise Http404("Not found.") from None
-    if not 0 < pk <= MAX_DB_ID:  # larger ids cannot exist and overflow SQLite's integer
-        raise Http404("Not found.")
-    return pk
-
-
 def appointments_for(actor: Actor) -> QuerySet[Appointment]:
     actor.require(Perm.PATIENT_VIEW)
     return Appointment.objects.filter(
@@ -50,7 +40,7 @@ def appointments_for(actor: Actor) -> QuerySet[Appointment]:
 
 
 def appointment_for(actor: Actor, appointment_id: object) -> Appointment:
-    appt = appointments_for(actor).filter(pk=_pk(appointment_id)).first()
+    appt = appointments_for(actor).filter(pk=record_id(appointment_id)).first()
     if appt is None:
         raise Http404("No such appointment.")
     return appt
@@ -64,7 +54,7 @@ def plans_for(actor: Actor) -> QuerySet[TreatmentPlan]:
 
 
 def plan_for(actor: Actor, plan_id: object) -> TreatmentPlan:
-    plan = plans_for(actor).filter(pk=_pk(plan_id)).first()
+    plan = plans_for(actor).filter(pk=record_id(plan_id)).first()
     if plan is None:
         raise Http404("No such plan.")
     return plan
@@ -77,7 +67,7 @@ def resources_for(actor: Actor, *, active_only: bool = False) -> QuerySet[Resour
 
 
 def resource_for(actor: Actor, resource_id: object) -> Resource:
-    resource = resources_for(actor).filter(pk=_pk(resource_id)).first()
+    resource = resources_for(actor).filter(pk=record_id(resource_id)).first()
     if resource is None:
         raise Http404("No such resource.")
     return resource
@@ -88,7 +78,7 @@ def recall_for(actor: Actor, recall_id: object) -> Recall:
     recall = (
         Recall.objects.filter(clinic=actor.clinic, patient__deleted_at__isnull=True)
         .select_related("patient")
-        .filter(pk=_pk(recall_id))
+        .filter(pk=record_id(recall_id))
         .first()
     )
     if recall is None:
@@ -280,7 +270,7 @@ def reminder_rules_for(actor: Actor) -> QuerySet[ReminderRule]:
 
 
 def reminder_rule_for(actor: Actor, rule_id: object) -> ReminderRule:
-    rule = reminder_rules_for(actor).filter(pk=_pk(rule_id)).first()
+    rule = reminder_rules_for(actor).filter(pk=record_id(rule_id)).first()
     if rule is None:
         raise Http404("No such rule.")
     return rule

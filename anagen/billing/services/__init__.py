@@ -3,7 +3,7 @@
 One module per topic, re-exported here: ``from anagen.billing import services; services.x``.
 """
 
-from anagen.billing.services._common import money_in, serialised
+from anagen.billing.services._common import money_in
 from anagen.billing.services.invoices import (
     LOCKED,
     credit_note_issue,
@@ -32,6 +32,7 @@ from anagen.billing.services.quotes import (
     settings_for,
     settings_update,
 )
+from anagen.serialised_writes import serialised
 
 __all__ = [
     "LOCKED",

@@ -29,8 +29,8 @@ from anagen.billing.models import (
     PriceItem,
 )
 from anagen.billing.money import line_amounts
-from anagen.billing.services._common import serialised
 from anagen.patients.models import Patient
+from anagen.serialised_writes import serialised
 
 LOCKED = "An issued invoice cannot be changed; issue a credit note to correct it."
 

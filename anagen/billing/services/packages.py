@@ -28,10 +28,10 @@ from anagen.billing.models import (
     PackageSale,
 )
 from anagen.billing.money import round_money
-from anagen.billing.services._common import serialised
 from anagen.billing.services.invoices import _add_line, _counter, _stamp
 from anagen.patients.models import Patient
 from anagen.procedures.models import TreatmentSession
+from anagen.serialised_writes import serialised
 
 
 @serialised

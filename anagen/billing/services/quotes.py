@@ -24,10 +24,10 @@ from anagen.billing.models import (
     QuoteStatus,
 )
 from anagen.billing.money import HUNDRED, line_amounts, round_money
-from anagen.billing.services._common import serialised
 from anagen.billing.services.invoices import _add_line, _counter, _stamp
 from anagen.clinical import PROTOCOLS
 from anagen.scheduling.models import TreatmentPlan
+from anagen.serialised_writes import serialised
 
 QUOTE_DAYS = 30
 

@@ -28,7 +28,6 @@ from anagen.scheduling.services._common import (
     _fmt,
     _today,
     _tz,
-    serialised,
 )
 from anagen.scheduling.services.booking import appointment_book, appointment_update_notes
 from anagen.scheduling.services.feeds import feed_may_rotate, feed_token_hash, feed_token_rotate
@@ -66,6 +65,7 @@ from anagen.scheduling.services.status import (
     appointment_complete,
     appointment_no_show,
 )
+from anagen.serialised_writes import serialised
 
 __all__ = [
     "COMPLETES_WITH_SESSION",

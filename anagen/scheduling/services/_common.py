@@ -9,21 +9,12 @@ constraint decides and its ``IntegrityError`` becomes a ``BookingConflict`` (a V
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
-from django.db import (
-    DEFAULT_DB_ALIAS,
-    IntegrityError,
-    OperationalError,
-    connections,
-    transaction,
-)
+from django.db import IntegrityError, OperationalError, transaction
 from django.http import Http404
 from django.utils import timezone
 
@@ -41,39 +32,6 @@ from anagen.scheduling.models import (
     ResourceKind,
     TreatmentPlan,
 )
-
-_SQLITE_WRITER = threading.Lock()
-_LOCK_RETRY_SECONDS = 20.0
-
-
-def serialised[F: Callable[..., Any]](fn: F) -> F:
-    """On SQLite, run a booking write alone: one writer per process, retried while locked.
-
-    SQLite has no exclusion constraint, so the in-transaction overlap re-check is what prevents
-    double booking, and it is only decisive if no other booking writes in between. The settings
-    open every transaction with ``BEGIN IMMEDIATE`` (writers across processes queue on the
-    database lock for up to ``timeout`` seconds); inside one process a lock queues the threads,
-    and a "database is locked" error (e.g. a shared-cache test database, which does not wait) is
-    retried instead of surfacing as a 500. On PostgreSQL this is a plain call: the exclusion
-    constraint decides. Inside an outer transaction it is a plain call too (cannot retry there).
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        conn = connections[DEFAULT_DB_ALIAS]
-        if conn.vendor != "sqlite" or conn.in_atomic_block:
-            return fn(*args, **kwargs)
-        deadline = time.monotonic() + _LOCK_RETRY_SECONDS
-        with _SQLITE_WRITER:
-            while True:
-                try:
-                    return fn(*args, **kwargs)
-                except OperationalError as exc:
-                    if "locked" not in str(exc) or time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.02)
-
-    return wrapper  # type: ignore[return-value]
 
 
 class BookingConflict(ValidationError):

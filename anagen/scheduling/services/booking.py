@@ -21,8 +21,8 @@ from anagen.scheduling.services._common import (
     _lock_resources,
     _resolve_combo,
     _tz,
-    serialised,
 )
+from anagen.serialised_writes import serialised
 
 
 @serialised

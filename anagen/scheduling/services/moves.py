@@ -24,8 +24,8 @@ from anagen.scheduling.services._common import (
     _lock_resources,
     _problem_messages,
     _tz,
-    serialised,
 )
+from anagen.serialised_writes import serialised
 
 
 @dataclass(frozen=True)

@@ -41,8 +41,8 @@ from anagen.scheduling.services._common import (
     _resolve_combo,
     _today,
     _tz,
-    serialised,
 )
+from anagen.serialised_writes import serialised
 
 
 @dataclass
