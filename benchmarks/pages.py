@@ -1,0 +1,324 @@
+"""Page benchmark (issue 15): every page a user waits on, at clinic scale, against the floor.
+
+    uv run --frozen python benchmarks/pages.py [--patients 100000] [--requests 200]
+
+Serves the app with gunicorn (2 workers, as in production) on the database named by
+BENCH_DATABASE_URL (default: the SQLite file var/bench/pages.sqlite3), generating a busy clinic
+with `anagen bench_data` first when the database has none. For the new, a typical and the
+long-history patient, and for the clinic-wide pages, it reports the median, p95 and p99 time,
+the SQL query count, and the ratio of the p95 to the bare signed-in view (/session/ping) measured
+in the same run: each page request is followed by a bare request from the same client, so the
+ratio holds on a busy machine. The table goes to benchmarks/results/pages.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import logging
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+VAR = ROOT / "var" / "bench"
+VAR.mkdir(parents=True, exist_ok=True)
+os.environ["DATABASE_URL"] = os.environ.get(
+    "BENCH_DATABASE_URL", f"sqlite:///{VAR / 'pages.sqlite3'}"
+)
+os.environ.setdefault("ANAGEN_VAR_DIR", str(VAR))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "anagen.settings")
+os.environ["DEBUG"] = "0"
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.urls import reverse  # noqa: E402
+
+TARGET_RATIO = 3.0
+RESULTS = ROOT / "benchmarks" / "results" / "pages.md"
+
+
+@dataclass
+class Page:
+    label: str
+    who: str  # which patient, or "clinic"
+    url: str
+    role: str = "physician"  # whose session: money and the audit trail are the admin's
+    queries: int = 0
+    status: int = 0
+    times: list[float] = field(default_factory=list)
+    bare: list[float] = field(default_factory=list)
+    errors: int = 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def _series_key(patient) -> str:
+    from anagen.accounts.access import Actor
+    from anagen.accounts.models import Membership
+    from anagen.outcomes import selectors
+
+    membership = Membership.objects.get(user__username=f"{patient.clinic.slug}.physician")
+    found = selectors.series_for(
+        actor=Actor(user=membership.user, membership=membership), patient=patient
+    )
+    return found[0].key if found else "none"
+
+
+def _patient_pages(who: str, patient) -> list[Page]:
+    from anagen.patients.models import Intake
+    from anagen.procedures.models import TreatmentSession
+
+    pid = patient.pk
+    chart = reverse("outcomes-progress-chart", args=[pid]) + f"?series={_series_key(patient)}"
+    pages = [
+        Page("chart", who, reverse("patient-detail", args=[pid])),
+        Page("consents", who, reverse("care-consent-list", args=[pid])),
+        Page("measurements", who, reverse("outcomes-measurements", args=[pid])),
+        Page("progress", who, reverse("outcomes-progress", args=[pid])),
+        Page("progress chart", who, chart),
+        Page("photo sets", who, reverse("outcomes-photos", args=[pid])),
+        Page("money", who, reverse("billing-patient", args=[pid]), "admin"),
+        Page("audit for patient", who, reverse("audit-list") + f"?patient={pid}", "admin"),
+        Page("API patient", who, f"/api/v1/patients/{pid}"),
+        Page("API measurements", who, f"/api/v1/outcomes/patients/{pid}/measurements"),
+        Page("API progress", who, f"/api/v1/outcomes/patients/{pid}/progress"),
+        Page("API consents", who, f"/api/v1/care/patients/{pid}/consents"),
+        Page("API appointments", who, f"/api/v1/scheduling/appointments?patient={pid}"),
+    ]
+    intake = Intake.objects.filter(patient=patient).order_by("-version").first()
+    if intake is not None:
+        pages.append(Page("intake", who, reverse("intake-detail", args=[pid, intake.version])))
+    session = TreatmentSession.objects.filter(patient=patient).order_by("-pk").first()
+    if session is not None:
+        pages.append(
+            Page(
+                "session record", who, reverse("procedures-session-detail", args=[pid, session.pk])
+            )
+        )
+    return pages
+
+
+def _clinic_pages(patient) -> list[Page]:
+    monday = dt.date.today() - dt.timedelta(days=dt.date.today().weekday())
+    return [
+        Page("home", "clinic", reverse("home")),
+        Page("search by name", "clinic", reverse("patient-list") + f"?q={patient.family_name}"),
+        Page("search by phone", "clinic", reverse("patient-list") + f"?q={patient.phone[-6:]}"),
+        Page("search by record", "clinic", reverse("patient-list") + f"?q={patient.record_number}"),
+        Page("calendar week", "clinic", reverse("calendar") + f"?date={monday}"),
+        Page("calendar day", "clinic", reverse("calendar") + f"?view=day&date={monday}"),
+        Page("audit log", "clinic", reverse("audit-list"), "admin"),
+        Page("analytics", "clinic", reverse("outcomes-analytics")),
+        Page("API appointments", "clinic", "/api/v1/scheduling/appointments"),
+        Page("API plans", "clinic", "/api/v1/scheduling/plans"),
+        Page("API lots", "clinic", "/api/v1/procedures/lots"),
+        Page("API patients", "clinic", "/api/v1/patients"),
+    ]
+
+
+def _signed_in_client(username: str) -> tuple[Client, str, str]:
+    """A session and an API token for the benchmark's physician, made as staff would."""
+    from anagen.accounts.models import Membership
+    from anagen.accounts.services import api_token_create
+
+    membership = Membership.objects.select_related("user").get(user__username=username)
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(membership.user)
+    client.get("/")  # the first request settles the active clinic in the session
+    _, token = api_token_create(membership=membership, name=f"bench {time.time():.0f}", days=1)
+    return client, client.cookies["sessionid"].value, token
+
+
+def _count_queries(sessions: dict[str, tuple[Client, str, str]], pages: list[Page]) -> None:
+    logging.disable(logging.WARNING)  # a refused page is reported in the table, not logged
+    for page in pages:
+        client, _, token = sessions[page.role]
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if page.url.startswith("/api/") else {}
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(page.url, **headers)
+        page.queries, page.status = len(ctx), response.status_code
+    logging.disable(logging.NOTSET)
+
+
+def _serve(port: int) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "anagen.wsgi",
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "60",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=os.environ,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c.request("GET", "/session/ping")
+            if c.getresponse().status == 204:
+                return server
+        except OSError:
+            time.sleep(0.3)
+    server.terminate()
+    raise SystemExit("gunicorn did not start within 60 s")
+
+
+def _get(conn: http.client.HTTPConnection, url: str, headers: dict[str, str]) -> tuple[int, float]:
+    started = time.perf_counter()
+    conn.request("GET", url, headers=headers)
+    response = conn.getresponse()
+    response.read()
+    return response.status, (time.perf_counter() - started) * 1000
+
+
+def _measure(port: int, page: Page, cookie: str, token: str, requests: int, workers: int) -> None:
+    headers = {"Cookie": f"sessionid={cookie}", "Host": "localhost"}
+    if page.url.startswith("/api/"):
+        headers = {"Authorization": f"Bearer {token}", "Host": "localhost"}
+    bare_headers = {"Cookie": f"sessionid={cookie}", "Host": "localhost"}
+    lock = threading.Lock()
+    left = [requests]
+
+    def work() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        while True:
+            with lock:
+                if left[0] <= 0:
+                    return
+                left[0] -= 1
+            status, ms = _get(conn, page.url, headers)
+            _, bare_ms = _get(conn, "/session/ping", bare_headers)
+            with lock:
+                page.times.append(ms)
+                page.bare.append(bare_ms)
+                page.errors += status >= 400
+
+    threads = [threading.Thread(target=work) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def _anonymous_floor(port: int, requests: int) -> float:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    return statistics.median(
+        _get(conn, "/session/ping", {"Host": "localhost"})[1] for _ in range(requests)
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=2000, help="generate this many if empty")
+    parser.add_argument("--requests", type=int, default=100, help="requests per page")
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--only", default="", help="measure only pages whose label has this")
+    args = parser.parse_args()
+
+    call_command("migrate", verbosity=0)
+    from anagen.patients.models import Patient
+    from anagen.scale.generate import LONG_RECORD
+
+    if not Patient.all_objects.filter(record_number=LONG_RECORD).exists():
+        call_command("bench_data", patients=args.patients)
+    long_patient = Patient.all_objects.get(record_number=LONG_RECORD)
+    clinic = long_patient.clinic
+    new_patient = Patient.all_objects.get(clinic=clinic, family_name="Newcombe")
+    typical = (
+        Patient.all_objects.filter(clinic=clinic, record_number__startswith=clinic.record_prefix)
+        .exclude(pk__in=[long_patient.pk, new_patient.pk])
+        .filter(treatment_sessions__isnull=False)
+        .order_by("-pk")
+        .first()
+    )
+    patients = Patient.all_objects.filter(clinic=clinic).count()
+    pages = _clinic_pages(typical)
+    for who, patient in (("new", new_patient), ("typical", typical), ("long", long_patient)):
+        pages += _patient_pages(who, patient)
+    if args.only:
+        pages = [p for p in pages if args.only in p.label]
+    sessions = {
+        "physician": _signed_in_client(f"{clinic.slug}.physician"),
+        "admin": _signed_in_client(f"{clinic.slug}.admin"),
+    }
+    _count_queries(sessions, pages)
+    port = _free_port()
+    server = _serve(port)
+    try:
+        anonymous = _anonymous_floor(port, 200)
+        for page in pages:
+            _, cookie, token = sessions[page.role]
+            _measure(port, page, cookie, token, args.requests, args.concurrency)
+            print(
+                f"{page.label:<20} {page.who:<8} {statistics.median(page.times):7.1f} ms",
+                flush=True,
+            )
+    finally:
+        server.terminate()
+        server.wait()
+    bare_all = [b for p in pages for b in p.bare]
+    bare = statistics.median(bare_all)
+    lines = [
+        f"# Page benchmark: {patients:,} patients on "
+        f"{connection.vendor} ({dt.datetime.now():%d %b %Y %H:%M})",
+        "",
+        f"gunicorn 2 workers, {args.requests} requests per page at concurrency "
+        f"{args.concurrency} on {os.cpu_count()} cores; bare signed-in view median "
+        f"{bare:.1f} ms, anonymous "
+        f"{anonymous:.1f} ms (× {bare / anonymous:.1f}). Ratio = page p95 ÷ the bare view's "
+        f"median in the same run; target ≤ {TARGET_RATIO:g}.",
+        "",
+        "| page | patient | queries | median ms | p95 ms | p99 ms | × bare | met |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for p in pages:
+        floor = statistics.median(p.bare)
+        ratio = _pct(p.times, 95) / floor
+        met = "yes" if ratio <= TARGET_RATIO and not p.errors else "no"
+        if p.errors:
+            met += f" ({p.errors} errors, HTTP {p.status})"
+        lines.append(
+            f"| {p.label} | {p.who} | {p.queries} | {statistics.median(p.times):.1f} | "
+            f"{_pct(p.times, 95):.1f} | {_pct(p.times, 99):.1f} | {ratio:.1f} | {met} |"
+        )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
