@@ -10,6 +10,7 @@ from django.test import Client
 
 from anagen.accounts.access import Actor
 from anagen.accounts.models import Clinic, Membership, Organisation, Role, User
+from anagen.accounts.testing import sign_in
 from anagen.patients.models import Patient
 from anagen.patients.services import patient_create
 
@@ -35,9 +36,8 @@ class ClinicStaff:
         return Actor(user=user, membership=Membership.objects.get(user=user, clinic=self.clinic))
 
     def client(self, user: User) -> Client:
-        c = Client()
-        c.force_login(user)
-        return c
+        """Signed in and past two-factor sign-in (see anagen.accounts.testing.sign_in)."""
+        return sign_in(Client(), user)
 
 
 def _staff(clinic: Clinic, prefix: str) -> ClinicStaff:

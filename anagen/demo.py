@@ -184,7 +184,13 @@ def seed_demo(today: dt.date | None = None) -> DemoResult:
     for index, (slug, name, prefix) in enumerate(CLINICS):
         clinic, _ = Clinic.objects.get_or_create(
             slug=slug,
-            defaults={"organisation": org, "name": name, "record_prefix": prefix},
+            defaults={
+                "organisation": org,
+                "name": name,
+                "record_prefix": prefix,
+                "holiday_country": "GB",
+                "holiday_region": "ENG",
+            },
         )
         clinics.append(clinic)
         for key, role, *people in STAFF:

@@ -50,21 +50,30 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django_tasks_db",
     "anagen.accounts",
     "anagen.audit",
     "anagen.patients",
+    "anagen.imports",
     "anagen.care",
     "anagen.scheduling",
     "anagen.procedures",
     "anagen.outcomes",
     "anagen.billing",
+    "anagen.fhir",
     "anagen.web",
+    "anagen.interop",
+    "anagen.ops",
 ]
 
 MIDDLEWARE = [
+    # First: every log line and error page of the request carries its id.
+    "anagen.ops.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything reads the body: an oversized API body is a 413 problem document.
+    "anagen.interop.limits.ApiBodyLimitMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -76,8 +85,14 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Two-factor gate: a signed-in person who still owes a code (or must enrol) reaches only
+    # the two-factor pages until then; it runs before the clinic context is built.
+    "anagen.accounts.middleware.MfaGateMiddleware",
     "anagen.accounts.middleware.ActiveClinicMiddleware",
+    # One audit row for a request that read patient data and wrote none (anagen/audit/reads.py).
+    "anagen.audit.reads.AuditReadMiddleware",
     "anagen.web.request_guards.RequestGuardMiddleware",
+    "anagen.interop.idempotency.IdempotencyMiddleware",
     "anagen.web.middleware.OutOfRangeIdMiddleware",
     # Axes must be last: it turns a locked-out login into a response.
     "axes.middleware.AxesMiddleware",
@@ -159,7 +174,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "patient-list"
+LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 # Login throttling: lock a username+IP pair after 5 failures for 15 minutes, so an attacker
@@ -178,6 +193,15 @@ ANAGEN_TRUSTED_PROXIES = [
     p.strip() for p in os.environ.get("ANAGEN_TRUSTED_PROXIES", "").split(",") if p.strip()
 ]
 AXES_HANDLER = "anagen.accounts.client_ip.AddressLimitHandler"
+
+# Photo uploads (issue 13): refused by size and by pixel count before any decoding; see
+# anagen/outcomes/imaging.py for the bounded-memory decode and benchmarks/upload_memory.py.
+ANAGEN_UPLOAD_MAX_BYTES = int(os.environ.get("ANAGEN_UPLOAD_MAX_BYTES", str(25 * 1024 * 1024)))
+ANAGEN_UPLOAD_MAX_PIXELS = int(os.environ.get("ANAGEN_UPLOAD_MAX_PIXELS", "40000000"))
+# Outcome analytics for roles without per-patient rows (clinic admins): any count under this is
+# shown as "fewer than 5", never the number (issue 13: aggregate-only, small cells n < 5
+# suppressed). A disclosure-control policy of the deployment, not a clinical rule.
+ANAGEN_ANALYTICS_MIN_CELL = int(os.environ.get("ANAGEN_ANALYTICS_MIN_CELL", "5"))
 AXES_CLIENT_IP_CALLABLE = "anagen.accounts.client_ip.client_ip"
 
 # Sessions: 30 minutes idle (renewed by every request), cookie never readable by scripts.
@@ -215,6 +239,8 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # The container's health probe speaks plain HTTP to the app itself.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 LANGUAGE_CODE = "en-gb"
 # One human format everywhere (anagen/formats): "30 Nov 2026, 14:05"; ISO first for inputs.
@@ -261,10 +287,31 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Anagen <no-reply@anag
 
 PATIENT_PAGE_SIZE = 25
 
+# One JSON object a line on stderr, each with the request id (anagen.ops.logging); one access
+# line per request at INFO (ACCESS_LOG_LEVEL=WARNING turns it off).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "anagen.ops.logging.RequestIdFilter"}},
+    "formatters": {"json": {"()": "anagen.ops.logging.JsonFormatter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": "json",
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    "loggers": {
+        # Django's own plain-text handlers replaced: its lines go to the JSON handler too.
+        "django": {"handlers": [], "level": "INFO"},
+        "django.server": {"handlers": [], "level": "INFO"},
+        "anagen.access": {"level": os.environ.get("ACCESS_LOG_LEVEL", "INFO")},
+    },
 }
+
+# Optional error reporting: Sentry (or a compatible service) when SENTRY_DSN is set.
+from anagen.ops.sentry import init_sentry  # noqa: E402
+
+SENTRY_ENABLED = init_sentry(environment=ENV)
 CSRF_FAILURE_VIEW = "anagen.web.views.csrf_failure"

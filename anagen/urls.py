@@ -6,13 +6,18 @@ from anagen.api import api
 from anagen.audit import views as audit_views
 from anagen.patients import views as patient_views
 from anagen.web import views as web_views
+from anagen.web.ping import session_ping
 
 urlpatterns = [
     path("", web_views.home, name="home"),
+    path("today/worklist/", web_views.home_worklist, name="home-worklist"),
+    path("today/check-in/<int:appointment_id>/", web_views.home_check_in, name="home-check-in"),
     path("healthz", web_views.health, name="health"),
+    path("session/ping", session_ping, name="session-ping"),
     path("login/", accounts_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("clinic/switch/", accounts_views.clinic_switch, name="clinic-switch"),
+    path("", include("anagen.accounts.urls")),
     path("account/tokens/", accounts_views.api_tokens, name="api-tokens"),
     path("staff/", accounts_views.staff_list, name="staff-list"),
     path("staff/<int:membership_id>/role/", accounts_views.staff_role, name="staff-role"),
@@ -33,11 +38,13 @@ urlpatterns = [
         name="intake-detail",
     ),
     path("", include("anagen.patients.urls")),
+    path("", include("anagen.imports.urls")),
     path("", include("anagen.care.urls")),
     path("", include("anagen.scheduling.urls")),
     path("", include("anagen.procedures.urls")),
     path("", include("anagen.outcomes.urls")),
     path("", include("anagen.billing.urls")),
+    path("", include("anagen.fhir.urls")),
     path("api/v1/", api.urls),
 ]
 

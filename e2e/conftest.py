@@ -50,8 +50,23 @@ def page(browser, live_server):
 
 
 def login(page, username: str, password: str = "correct-horse-battery") -> None:
-    page.goto("/login/")
+    """Sign in as a person does: password, then (when asked) the code their authenticator app
+    shows. Someone whose role needs two-factor sign-in has an app already (enrolled earlier; the
+    enrolment itself is driven in test_mfa.py); the code is computed from the app's secret."""
+    from anagen.accounts.models import User
+    from anagen.accounts.selectors import mfa_required_for
+    from anagen.accounts.testing import enrolled_device, fresh_code
+
+    user = User.objects.get(username=username)
+    if mfa_required_for(user=user):
+        enrolled_device(user)
+    # The first request of a run imports the whole site: give it time on a busy machine.
+    page.goto("/login/", timeout=60_000)
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/patients/")
+    page.wait_for_url(lambda url: "/login/" not in url or "/login/verify/" in url)
+    if "/login/verify/" in page.url:
+        page.get_by_label("Code").fill(fresh_code(enrolled_device(user)))
+        page.get_by_role("button", name="Verify").click()
+    page.wait_for_url(lambda url: "/login/" not in url)

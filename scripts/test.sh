@@ -19,5 +19,14 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&
   fi
 fi
 
+# axe-core for the accessibility checks, from the npm registry at the locked version.
+if command -v npm >/dev/null 2>&1; then
+  anagen_step "installing axe-core for the accessibility checks (npm ci)" \
+    "npm says why above (is the npm registry reachable?)." \
+    npm ci --prefix e2e/a11y --no-audit --no-fund --silent
+else
+  echo "npm is not installed (apt-get install npm): the accessibility checks will be skipped." >&2
+fi
+
 export DJANGO_ALLOW_ASYNC_UNSAFE=true  # sync Playwright inside pytest-django
 exec "$UV" run --frozen pytest "$@"

@@ -19,6 +19,7 @@ from django.http import Http404, HttpRequest
 from anagen.accounts.clinic_time import zone_of
 from anagen.accounts.models import Clinic, Membership, User
 from anagen.accounts.permissions import ROLE_PERMS, Perm, PermSet
+from anagen.audit.reads import note_read
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -113,6 +114,7 @@ def patient_for(actor: Actor, patient_id: int | str) -> Patient:
     patient = patients_for(actor).filter(pk=pk).first()
     if patient is None:
         raise Http404("No such patient.")
+    note_read(actor, patient=patient)  # the request's audit row (anagen/audit/reads.py)
     return patient
 
 

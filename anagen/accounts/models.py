@@ -36,8 +36,18 @@ class Clinic(models.Model):
     timezone = models.CharField(max_length=64, default="Europe/London")
     currency = models.CharField(max_length=3, default="GBP")
     default_phone_region = models.CharField(max_length=2, default="GB")
+    # Public holidays close the clinic: ISO 3166 country and the holidays library's region
+    # (e.g. GB + ENG for England; blank region = the country's nationwide holidays only;
+    # blank country = no public holidays applied).
+    holiday_country = models.CharField(max_length=2, default="", blank=True)
+    holiday_region = models.CharField(max_length=10, default="", blank=True)
     # Last record number issued; bumped atomically with an UPDATE … SET n = n + 1.
     record_seq = models.PositiveIntegerField(default=0, editable=False)
+    # Two-factor sign-in is always required for the roles in permissions.MFA_REQUIRED_ROLES;
+    # a clinic may require it of every member (nurses and front desk too).
+    mfa_required_for_all = models.BooleanField(
+        default=False, help_text="Every member of this clinic must use two-factor sign-in."
+    )
 
     class Meta:
         ordering = ["name"]

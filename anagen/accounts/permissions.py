@@ -16,6 +16,8 @@ class Perm(StrEnum):
     PATIENT_VIEW = "patient.view"  # demographics and contact details
     PATIENT_REGISTER = "patient.register"  # register and edit demographics
     PATIENT_DELETE = "patient.delete"  # soft delete and restore a record
+    PATIENT_IMPORT = "patient.import"  # import patients and intake basics from another system
+    PATIENT_EXPORT = "patient.export"  # one patient's whole record as an archive (GDPR)
     BOOK = "appointment.book"  # book, move, cancel, no-show
     CHECK_IN = "appointment.check_in"  # record arrival (not the clinical gate)
     CLINICAL_VIEW = "clinical.view"  # intake, history, labs, assessments, sessions, outcomes
@@ -36,6 +38,7 @@ class Perm(StrEnum):
     INVENTORY_MANAGE = "inventory.manage"  # products, lots, formulations, recalls
     RESOURCES_MANAGE = "resources.manage"  # practitioners, rooms, centrifuges, hours, feeds
     ANALYTICS_VIEW = "analytics.view"
+    ANALYTICS_PATIENT_ROWS = "analytics.patient_rows"  # de-identified per-patient export
     STAFF_MANAGE = "staff.manage"
     AUDIT_VIEW = "audit.view"
     REMINDERS_MANAGE = "reminders.manage"
@@ -62,6 +65,10 @@ PERMISSION_TABLE: dict[Perm, tuple[str, frozenset[str]]] = {
     Perm.PATIENT_VIEW: ("see patients", frozenset({P, N, F, A})),
     Perm.PATIENT_REGISTER: ("register or edit patients", frozenset({P, N, F, A})),
     Perm.PATIENT_DELETE: ("delete or restore patient records", frozenset({P, A})),
+    # Moving a clinic's records in from another system (demographics and intake basics).
+    Perm.PATIENT_IMPORT: ("import patients from another system", frozenset({P, A})),
+    # The whole record, clinical parts included, for the patient's access or portability request.
+    Perm.PATIENT_EXPORT: ("export a patient's whole record", frozenset({P})),
     Perm.BOOK: ("book appointments", frozenset({P, N, F})),
     Perm.CHECK_IN: ("check patients in", frozenset({P, N, F})),
     # Front desk books and registers: demographics only, never clinical detail. A clinic admin
@@ -84,6 +91,9 @@ PERMISSION_TABLE: dict[Perm, tuple[str, frozenset[str]]] = {
     Perm.INVENTORY_MANAGE: ("manage products and lots", frozenset({P, N, A})),
     Perm.RESOURCES_MANAGE: ("manage practitioners, rooms and centrifuges", frozenset({A})),
     Perm.ANALYTICS_VIEW: ("see clinic analytics", frozenset({P, A})),
+    # Issue 13: a clinic admin sees aggregates only (cells under 5 suppressed); per-patient
+    # outcome rows, even de-identified, stay with the clinicians who may read the records.
+    Perm.ANALYTICS_PATIENT_ROWS: ("export per-patient outcome rows", frozenset({P})),
     Perm.STAFF_MANAGE: ("manage staff", frozenset({A})),
     Perm.AUDIT_VIEW: ("read the audit trail", frozenset({A})),
     Perm.REMINDERS_MANAGE: ("manage reminder rules", frozenset({A})),
@@ -96,6 +106,10 @@ PERMISSION_TABLE: dict[Perm, tuple[str, frozenset[str]]] = {
     Perm.BILLING_REPORTS: ("read the billing reports", frozenset({A})),
 }
 
+# Roles whose members must sign in with a second factor (TOTP) in every clinic; other roles
+# must when their clinic sets `Clinic.mfa_required_for_all`.
+MFA_REQUIRED_ROLES: frozenset[str] = frozenset({P, A})
+
 ROLE_PERMS: dict[str, frozenset[Perm]] = {
     role: frozenset(perm for perm, (_, roles) in PERMISSION_TABLE.items() if role in roles)
     for role in Role
@@ -104,6 +118,10 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
 
 def role_has(role: str | None, perm: Perm) -> bool:
     return role is not None and perm in ROLE_PERMS.get(role, frozenset())
+
+
+def role_requires_mfa(role: str | None) -> bool:
+    return role in MFA_REQUIRED_ROLES
 
 
 class PermSet:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from importlib import import_module
 
@@ -10,17 +11,24 @@ from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django_otp import verify_token as otp_verify_token
+from django_otp.models import Device
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from anagen.accounts import mfa
 from anagen.accounts.access import Actor
 from anagen.accounts.models import (
     TOKEN_DEFAULT_DAYS,
     TOKEN_MAX_DAYS,
     ApiToken,
+    Clinic,
     Membership,
     Role,
     User,
 )
 from anagen.accounts.permissions import Perm, role_has
+from anagen.audit.models import AuditAction
 from anagen.audit.services import audit_record, diff_fields
 
 
@@ -177,3 +185,225 @@ def api_token_revoke(*, token: ApiToken) -> ApiToken:
             changes={"name": token.name},
         )
     return token
+
+
+# --- API token last use -------------------------------------------------------------------------
+
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+def api_token_touch(*, token: ApiToken) -> bool:
+    """Record that `token` was just used, at most once a minute (no write on every call)."""
+    now = timezone.now()
+    if token.last_used_at is not None and now - token.last_used_at < TOKEN_TOUCH_INTERVAL:
+        return False
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    token.last_used_at = now
+    return True
+
+
+# --- Two-factor sign-in -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MfaCheck:
+    """The outcome of a code typed at sign-in."""
+
+    device: Device | None
+    recovery_code_used: bool = False
+    recovery_codes_left: int = 0
+    wait_seconds: int = 0  # > 0: too many wrong codes, try again after this
+
+
+def _recovery_codes_replace(user: User) -> list[str]:
+    StaticDevice.objects.filter(user=user).delete()
+    device = StaticDevice.objects.create(user=user, name="Recovery codes", confirmed=True)
+    codes: list[str] = []
+    while len(codes) < mfa.RECOVERY_CODE_COUNT:
+        code = StaticToken.random_token()
+        if code not in codes:
+            codes.append(code)
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=c) for c in codes)
+    return codes
+
+
+def mfa_enrol(
+    *,
+    user: User,
+    key_hex: str,
+    code: str,
+    clinic: Clinic | None = None,
+    ip_address: str | None = None,
+) -> tuple[TOTPDevice, list[str]] | None:
+    """Confirm a new authenticator app by its first code; replaces any earlier app and issues
+    fresh recovery codes (returned once, never shown again). None when the code is wrong."""
+    step = mfa.totp_match(key_hex, mfa.normalise_code(code))
+    with transaction.atomic():
+        if step is None:
+            audit_record(
+                action=AuditAction.MFA_FAILURE,
+                user=user,
+                clinic=clinic,
+                ip_address=ip_address,
+                changes={"stage": "enrolment"},
+            )
+            return None
+        replaced, _ = TOTPDevice.objects.filter(user=user).delete()
+        device = TOTPDevice.objects.create(
+            user=user,
+            name="Authenticator app",
+            key=key_hex,
+            step=mfa.STEP,
+            digits=mfa.DIGITS,
+            tolerance=mfa.TOLERANCE,
+            confirmed=True,
+            # The code that confirmed the app cannot be used again to sign in.
+            last_t=step,
+        )
+        codes = _recovery_codes_replace(user)
+        audit_record(
+            action=AuditAction.MFA_ENROL,
+            user=user,
+            clinic=clinic,
+            obj=device,
+            ip_address=ip_address,
+            changes={"replaced_earlier_app": bool(replaced), "recovery_codes": len(codes)},
+        )
+    return device, codes
+
+
+def mfa_verify(
+    *,
+    user: User,
+    code: str,
+    clinic: Clinic | None = None,
+    ip_address: str | None = None,
+) -> MfaCheck:
+    """Check a code typed after the password: a TOTP code (each accepted once: django-otp's
+    `last_t` refuses a replay) or a recovery code (deleted when used). Failures are throttled
+    per device (1, 2, 4 … seconds) and audited."""
+    from anagen.accounts.selectors import recovery_codes_left
+
+    typed = mfa.normalise_code(code)
+    model: type[Device] = TOTPDevice if mfa.is_totp_shape(typed) else StaticDevice
+    wait = 0
+    for candidate in model.objects.filter(user=user, confirmed=True).order_by("pk"):
+        allowed, info = candidate.verify_is_allowed()
+        if not allowed:
+            locked_until = (info or {}).get("locked_until")
+            if locked_until is not None:
+                wait = max(wait, int((locked_until - timezone.now()).total_seconds()) + 1)
+            continue
+        device = otp_verify_token(user, candidate.persistent_id, typed) if typed else None
+        if device is None:
+            continue
+        if isinstance(device, StaticDevice):
+            left = recovery_codes_left(user=user)
+            audit_record(
+                action=AuditAction.MFA_RECOVERY_CODE_USE,
+                user=user,
+                clinic=clinic,
+                obj=device,
+                ip_address=ip_address,
+                changes={"recovery_codes_left": left},
+            )
+            return MfaCheck(device=device, recovery_code_used=True, recovery_codes_left=left)
+        return MfaCheck(device=device)
+    audit_record(
+        action=AuditAction.MFA_FAILURE,
+        user=user,
+        clinic=clinic,
+        ip_address=ip_address,
+        changes={"stage": "sign-in", "kind": "app" if model is TOTPDevice else "recovery"}
+        | ({"throttled": True} if wait else {}),
+    )
+    return MfaCheck(device=None, wait_seconds=wait)
+
+
+@transaction.atomic
+def recovery_codes_regenerate(
+    *, user: User, clinic: Clinic | None = None, ip_address: str | None = None
+) -> list[str]:
+    """New recovery codes (the old ones stop working), returned once."""
+    codes = _recovery_codes_replace(user)
+    audit_record(
+        action=AuditAction.MFA_RECOVERY_CODES_REGENERATE,
+        user=user,
+        clinic=clinic,
+        ip_address=ip_address,
+        changes={"recovery_codes": len(codes)},
+    )
+    return codes
+
+
+@transaction.atomic
+def mfa_reset(*, actor: Actor, membership: Membership) -> Membership:
+    """A clinic admin clears a staff member's two-factor set-up (a lost phone): their devices
+    and recovery codes go, their sessions end, and they enrol again at their next sign-in."""
+    actor.require(Perm.STAFF_MANAGE)
+    if membership.clinic_id != actor.clinic.pk:
+        raise ValidationError("No such staff member.")
+    audit_record(
+        action=AuditAction.MFA_RESET,
+        actor=actor,
+        obj=membership,
+        changes=_mfa_clear(membership.user),
+    )
+    return membership
+
+
+def _mfa_clear(user: User) -> dict[str, object]:
+    removed, _ = TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()
+    sessions = _sessions_delete(user=user)
+    return {"username": user.username, "apps_removed": removed, "sessions_ended": sessions}
+
+
+@transaction.atomic
+def mfa_reset_by_operator(*, user: User) -> None:
+    """The same reset from the command line (`anagen mfa_reset USERNAME`), for the server's
+    operator when no clinic admin can sign in (e.g. the only admin lost their phone)."""
+    audit_record(action=AuditAction.MFA_RESET, user=user, via="cli", changes=_mfa_clear(user))
+
+
+# --- Passwords ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def password_set(
+    *,
+    user: User,
+    password: str,
+    reset: bool = False,
+    ip_address: str | None = None,
+) -> User:
+    """Set a new password (already validated by the form): changed by its owner when signed in,
+    or reset through an emailed link. Other signed-in sessions stop working (Django's session
+    hash covers the password)."""
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    audit_record(
+        action=AuditAction.PASSWORD_RESET if reset else AuditAction.PASSWORD_CHANGE,
+        user=user,
+        ip_address=ip_address,
+    )
+    return user
+
+
+@transaction.atomic
+def clinic_set_mfa_required(*, actor: Actor, required: bool) -> Clinic:
+    """Require two-factor sign-in of every member of the actor's clinic (or only of the roles
+    that always need it)."""
+    actor.require(Perm.STAFF_MANAGE)
+    clinic = actor.clinic
+    if clinic.mfa_required_for_all != required:
+        old = clinic.mfa_required_for_all
+        clinic.mfa_required_for_all = required
+        clinic.save(update_fields=["mfa_required_for_all"])
+        audit_record(
+            action=AuditAction.CLINIC_MFA_POLICY,
+            actor=actor,
+            obj=clinic,
+            changes={"mfa_required_for_all": [old, required]},
+        )
+    return clinic

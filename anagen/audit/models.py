@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class AuditAction(models.TextChoices):
@@ -28,6 +29,7 @@ class AuditAction(models.TextChoices):
     BILLING_INVOICE_CREATE = "billing.invoice.create", "Invoice drafted"
     BILLING_INVOICE_EMAIL = "billing.invoice.email", "Invoice emailed"
     BILLING_INVOICE_ISSUE = "billing.invoice.issue", "Invoice issued"
+    BILLING_INVOICE_PDF = "billing.invoice.pdf", "Invoice PDF read"
     BILLING_INVOICE_LINE_ADD = "billing.invoice.line_add", "Invoice line added"
     BILLING_INVOICE_LINE_REMOVE = "billing.invoice.line_remove", "Invoice line removed"
     BILLING_PACKAGE_CONSUME = "billing.package.consume", "Package session used"
@@ -45,16 +47,29 @@ class AuditAction(models.TextChoices):
     BILLING_QUOTE_SEND = "billing.quote.send", "Quote sent"
     BILLING_SETTINGS_UPDATE = "billing.settings.update", "Billing settings changed"
     BILLING_REFUND_RECORD = "billing.refund.record", "Refund made"
+    CALENDAR_FEED_READ = "calendar_feed.read", "Calendar feed fetched"
     CHART_READ = "chart.read", "Chart opened"
+    CLINIC_MFA_POLICY = "clinic.mfa_policy", "Two-factor rule of the clinic changed"
     CONSENT_READ = "consent.read", "Consent opened"
     CONSENT_SIGN = "consent.sign", "Consent signed"
     CONSENT_WITHDRAW = "consent.withdraw", "Consent withdrawn"
     CONSENT_TEMPLATE_PUBLISH = "consent_template.publish", "Consent text published"
     FEED_TOKEN_ROTATE = "feed_token.rotate", "Calendar feed rotated"
+    FHIR_EXPORT_CANCEL = "fhir.export.cancel", "Bulk export cancelled"
+    FHIR_EXPORT_DOWNLOAD = "fhir.export.download", "Bulk export file downloaded"
+    FHIR_EXPORT_PATIENT = "fhir.export.patient", "Record included in a bulk export"
+    FHIR_EXPORT_START = "fhir.export.start", "Bulk export requested"
+    FHIR_READ = "fhir.read", "Record read through FHIR"
+    FHIR_SEARCH = "fhir.search", "Records searched through FHIR"
     INTAKE_CREATE = "intake.create", "Intake created"
     INTAKE_READ = "intake.read", "Intake opened"
     LOGIN_FAILURE = "login.failure", "Login failed"
     LOGIN_SUCCESS = "login.success", "Login succeeded"
+    MFA_ENROL = "mfa.enrol", "Two-factor sign-in set up"
+    MFA_FAILURE = "mfa.failure", "Two-factor code refused"
+    MFA_RECOVERY_CODE_USE = "mfa.recovery_code_use", "Recovery code used"
+    MFA_RECOVERY_CODES_REGENERATE = "mfa.recovery_codes_regenerate", "Recovery codes replaced"
+    MFA_RESET = "mfa.reset", "Two-factor sign-in reset"
     MEASUREMENT_READ = "measurement.read", "Measurement opened"
     MEASUREMENT_IMPORT_COMMIT = "measurement_import.commit", "Measurement import imported"
     MEASUREMENT_IMPORT_PREVIEW = "measurement_import.preview", "Measurement import previewed"
@@ -64,10 +79,20 @@ class AuditAction(models.TextChoices):
     OUTCOME_REPORT_READ = "outcome_report.read", "Outcome report opened"
     OUTCOME_SITE_CREATE = "outcome_site.create", "Marked site created"
     OUTCOMES_DEMO_SEED = "outcomes.demo_seed", "Outcomes demo data loaded"
+    PASSWORD_CHANGE = "password.change", "Password changed"
+    PASSWORD_RESET = "password.reset", "Password reset by email"
     PATIENT_CREATE = "patient.create", "Patient created"
     PATIENT_DELETE = "patient.delete", "Patient deleted"
+    PATIENT_LIST_READ = "patient_list.read", "Patient list viewed"
     PATIENT_READ = "patient.read", "Patient opened"
     PATIENT_RESTORE = "patient.restore", "Patient restored"
+    PATIENT_IMPORT_UPLOAD = "patient_import.upload", "Patient import file uploaded"
+    PATIENT_IMPORT_START = "patient_import.start", "Patient import started"
+    PATIENT_IMPORT_COMMIT = "patient_import.commit", "Patients imported"
+    PATIENT_IMPORT_FAIL = "patient_import.fail", "Patient import refused"
+    PATIENT_EXPORT_START = "patient_export.start", "Record archive requested"
+    PATIENT_EXPORT_CREATE = "patient_export.create", "Record archive made"
+    PATIENT_EXPORT_DOWNLOAD = "patient_export.download", "Record archive downloaded"
     PATIENT_UPDATE = "patient.update", "Patient changed"
     PHOTO_CREATE = "photo.create", "Photo created"
     PHOTO_READ = "photo.read", "Photo opened"
@@ -106,6 +131,7 @@ class AuditAction(models.TextChoices):
     RATING_CREATE = "rating.create", "Rating created"
     RATING_PAIR_CREATE = "rating_pair.create", "Rating pair created"
     RECALL_CREATE = "recall.create", "Recall created"
+    RECORD_READ = "record.read", "Record opened"
     RECALL_DISMISS = "recall.dismiss", "Recall dismissed"
     RECALL_REMINDER_FAILED = "recall_reminder.failed", "Recall reminder failed"
     RECALL_REMINDER_SENT = "recall_reminder.sent", "Recall reminder sent"
@@ -129,7 +155,8 @@ class AuditAction(models.TextChoices):
 
 
 class AuditEvent(models.Model):
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Set before the row is written (not auto_now_add), so the chain hash can cover it.
+    at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -151,10 +178,16 @@ class AuditEvent(models.Model):
     changes = models.JSONField(default=dict, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     via = models.CharField(max_length=16, default="web")  # web | api | cli | system
+    # Tamper evidence (anagen/audit/chain.py): the row's place in its clinic's chain, the
+    # previous row's hash and this row's SHA-256. Never shown to staff; `anagen audit verify`.
+    seq = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
+    prev_hash = models.CharField(max_length=64, blank=True, editable=False)
+    hash = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [
+            models.Index(fields=["clinic", "seq"], name="audit_chain_seq"),
             models.Index(fields=["clinic", "-at"]),
             models.Index(fields=["patient", "-at"]),
             models.Index(fields=["actor", "-at"]),
@@ -163,3 +196,23 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} by {self.actor or self.username}"
+
+
+class AuditChainHead(models.Model):
+    """The end of one clinic's audit chain (or of the chain of events without a clinic).
+
+    Appending locks this row, so rows of one chain are numbered and linked one at a time; it
+    also records how long the chain is and its last hash, so removing rows at the end (or
+    emptying the table) is detected by `anagen audit verify`.
+    """
+
+    key = models.CharField(max_length=32, unique=True)  # "clinic:<id>" or "no-clinic"
+    clinic = models.OneToOneField(
+        "accounts.Clinic", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    length = models.PositiveBigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, blank=True)
+    last_event_id = models.BigIntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.length} events)"

@@ -6,9 +6,12 @@ import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db import models
+from django.db import models, transaction
 
+from anagen.audit import chain
 from anagen.audit.models import AuditAction, AuditEvent
+from anagen.audit.reads import note_audited
+from anagen.serialised_writes import serialised
 
 if TYPE_CHECKING:
     from anagen.accounts.access import Actor
@@ -43,11 +46,12 @@ def audit_record(
 ) -> AuditEvent:
     # A closed list: an action nobody declared is a bug, not a new kind of event.
     action = AuditAction(action)
+    note_audited()
     if actor is not None:
         user = actor.user
         clinic = clinic or actor.clinic
         via = via or actor.via
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         action=action,
         actor=user,
         username=username or (user.get_username() if user else ""),
@@ -59,6 +63,14 @@ def audit_record(
         ip_address=ip_address,
         via=via or "web",
     )
+    return _append(event)
+
+
+@serialised
+def _append(event: AuditEvent) -> AuditEvent:
+    # Appended to its clinic's hash chain in the caller's transaction (or a new one).
+    with transaction.atomic():
+        return chain.append(event)
 
 
 def diff_fields(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:

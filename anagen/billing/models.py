@@ -489,6 +489,11 @@ class QuoteLine(models.Model):
     package = models.ForeignKey(
         PackageDefinition, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The package sold to the patient when the quote was accepted (its final invoice line
+    # is this sale's invoice line).
+    package_sale = models.ForeignKey(
+        PackageSale, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     procedure = models.CharField(max_length=40, blank=True)
     description = models.CharField(max_length=300)
     quantity = models.DecimalField(max_digits=10, decimal_places=3, default=Decimal(1))

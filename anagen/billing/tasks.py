@@ -38,7 +38,7 @@ def email_invoice(invoice_id: int, user_id: int) -> bool:
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[patient.email],
         )
-        message.attach(f"invoice-{invoice.display_number}.pdf", pdf, "application/pdf")
+        message.attach(f"{invoice.display_number}.pdf", pdf, "application/pdf")
         message.send()
         audit_record(
             action="billing.invoice.email",

@@ -35,7 +35,6 @@ from anagen.billing.forms import (
 )
 from anagen.billing.models import Invoice, PaymentMethod
 from anagen.billing.money import format_money
-from anagen.billing.pdf import invoice_pdf_bytes
 from anagen.patients.models import Patient
 from anagen.web.forms import attach_errors
 
@@ -335,9 +334,14 @@ def package_refund(request: ClinicRequest, sale_id: int) -> HttpResponse:
         except ValidationError as exc:
             errors = exc.messages
         else:
+            buyer = (
+                f" to {note.patient.full_name}, who bought the package,"
+                if note.patient_id != sale.patient_id
+                else ""
+            )
             messages.success(
                 request,
-                f"Credit note {note.display_number} issued for the unused sessions. "
+                f"Credit note {note.display_number} issued{buyer} for the unused sessions. "
                 "Refund the money against the payment it returns.",
             )
     else:
@@ -573,10 +577,11 @@ def billing_settings(request: ClinicRequest) -> HttpResponse:
 @clinic_view(Perm.BILLING)
 def invoice_pdf(request: ClinicRequest, invoice_id: int) -> HttpResponse:
     invoice = selectors.invoice_for(request.actor, invoice_id)
-    if not invoice.is_issued:
-        messages.error(request, "A draft has no PDF; issue it first.")
+    try:
+        pdf = services.invoice_pdf_read(actor=request.actor, invoice=invoice)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
         return redirect("billing-invoice", invoice.pk)
-    pdf = invoice_pdf_bytes(actor=request.actor, invoice=invoice)
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{invoice.display_number}.pdf"'
     return response

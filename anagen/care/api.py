@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
 from anagen.accounts.access import Actor, patient_for
@@ -15,6 +15,13 @@ from anagen.accounts.permissions import Perm
 from anagen.care import selectors, services
 from anagen.care.models import Assessment, Consent, ScreeningRecord
 from anagen.interop.auth import api_actor
+from anagen.interop.etag import (
+    PRECONDITION_PROBLEMS,
+    IfMatch,
+    etag_documented,
+    require_if_match,
+    tag,
+)
 from anagen.interop.paging import PageQuery, page_of
 from anagen.interop.schemas import BodyIn
 
@@ -155,8 +162,11 @@ def _assessment(actor: Actor, patient_id: int, version: int) -> Assessment:
     "/patients/{patient_id}/assessments/{version}",
     response=AssessmentOut,
     summary="Read an assessment",
+    openapi_extra=etag_documented(write=False),
 )
-def get_assessment(request: HttpRequest, patient_id: int, version: int) -> Assessment:
+def get_assessment(
+    request: HttpRequest, patient_id: int, version: int, response: HttpResponse
+) -> Assessment:
     actor = api_actor(request, Perm.CLINICAL_VIEW)
     assessment = _assessment(actor, patient_id, version)
     services.care_record_read(
@@ -165,17 +175,51 @@ def get_assessment(request: HttpRequest, patient_id: int, version: int) -> Asses
         what="assessment",
         obj=assessment,
     )
-    return assessment
+    return tag(response, assessment)
+
+
+@router.put(
+    "/patients/{patient_id}/assessments/{version}",
+    response={200: AssessmentOut, **PRECONDITION_PROBLEMS},
+    summary="Change a draft assessment (If-Match: the ETag of your last read)",
+    description="Signed assessments are locked (422): a correction is a new version.",
+    openapi_extra=etag_documented(),
+)
+def update_assessment(
+    request: HttpRequest,
+    patient_id: int,
+    version: int,
+    payload: AssessmentIn,
+    response: HttpResponse,
+    if_match: IfMatch = None,
+) -> Assessment:
+    actor = api_actor(request, Perm.ASSESS)
+    assessment = _assessment(actor, patient_id, version)
+    require_if_match(if_match, assessment)
+    updated = services.assessment_update(
+        actor=actor, assessment=assessment, data=services.AssessmentData(**payload.dict())
+    )
+    return tag(response, updated)
 
 
 @router.post(
     "/patients/{patient_id}/assessments/{version}/sign",
-    response=AssessmentOut,
-    summary="Sign an assessment (physicians)",
+    response={200: AssessmentOut, **PRECONDITION_PROBLEMS},
+    summary="Sign an assessment (physicians; If-Match: the ETag of the version you read)",
+    openapi_extra=etag_documented(),
 )
-def sign_assessment(request: HttpRequest, patient_id: int, version: int) -> Assessment:
+def sign_assessment(
+    request: HttpRequest,
+    patient_id: int,
+    version: int,
+    response: HttpResponse,
+    if_match: IfMatch = None,
+) -> Assessment:
     actor = api_actor(request, Perm.ASSESSMENT_SIGN)
-    return services.assessment_sign(actor=actor, assessment=_assessment(actor, patient_id, version))
+    assessment = _assessment(actor, patient_id, version)
+    require_if_match(if_match, assessment)
+    signed = services.assessment_sign(actor=actor, assessment=assessment)
+    return tag(response, signed)
 
 
 # --- screenings ----------------------------------------------------------------------------
@@ -413,29 +457,39 @@ def _consent(actor: Actor, patient_id: int, consent_id: int) -> Consent:
 
 
 @router.get(
-    "/patients/{patient_id}/consents/{consent_id}", response=ConsentOut, summary="Read a consent"
+    "/patients/{patient_id}/consents/{consent_id}",
+    response=ConsentOut,
+    summary="Read a consent",
+    openapi_extra=etag_documented(write=False),
 )
-def get_consent(request: HttpRequest, patient_id: int, consent_id: int) -> Consent:
+def get_consent(
+    request: HttpRequest, patient_id: int, consent_id: int, response: HttpResponse
+) -> Consent:
     actor = api_actor(request, Perm.CLINICAL_VIEW)
     consent = _consent(actor, patient_id, consent_id)
     services.care_record_read(actor=actor, patient=consent.patient, what="consent", obj=consent)
-    return consent
+    return tag(response, consent)
 
 
 @router.post(
     "/patients/{patient_id}/consents/{consent_id}/withdraw",
-    response=ConsentOut,
-    summary="Withdraw a consent",
+    response={200: ConsentOut, **PRECONDITION_PROBLEMS},
+    summary="Withdraw a consent (If-Match: the ETag of your last read)",
+    openapi_extra=etag_documented(),
 )
 def withdraw_consent(
-    request: HttpRequest, patient_id: int, consent_id: int, payload: WithdrawIn
+    request: HttpRequest,
+    patient_id: int,
+    consent_id: int,
+    payload: WithdrawIn,
+    response: HttpResponse,
+    if_match: IfMatch = None,
 ) -> Consent:
     actor = api_actor(request, Perm.CONSENT_RECORD)
-    return services.consent_withdraw(
-        actor=actor,
-        consent=_consent(actor, patient_id, consent_id),
-        reason=payload.reason,
-    )
+    consent = _consent(actor, patient_id, consent_id)
+    require_if_match(if_match, consent)
+    withdrawn = services.consent_withdraw(actor=actor, consent=consent, reason=payload.reason)
+    return tag(response, withdrawn)
 
 
 class ConsentTemplateOut(Schema):

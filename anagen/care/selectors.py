@@ -206,3 +206,42 @@ def consent_list(*, actor: Actor, patient: Patient) -> QuerySet[Consent]:
 
 def consent_get(*, actor: Actor, patient: Patient, consent_id: int) -> Consent | None:
     return consent_list(actor=actor, patient=patient).filter(pk=consent_id).first()
+
+
+# --- clinic-wide reads (FHIR) ------------------------------------------------------------------
+
+
+def assessments_for(actor: Actor) -> QuerySet[Assessment]:
+    """Every assessment of the clinic's live patients."""
+    actor.require(Perm.CLINICAL_VIEW)
+    return Assessment.objects.filter(
+        patient__clinic=actor.clinic, patient__deleted_at__isnull=True
+    ).select_related("patient", "created_by", "signed_by")
+
+
+def consents_for(actor: Actor) -> QuerySet[Consent]:
+    """Every signed consent of the clinic's live patients."""
+    actor.require(Perm.CLINICAL_VIEW)
+    return Consent.objects.filter(
+        patient__clinic=actor.clinic, patient__deleted_at__isnull=True
+    ).select_related("patient", "template", "witness", "withdrawn_by")
+
+
+def patient_ids_with_valid_consent(actor: Actor, kind: str) -> set[int]:
+    """The clinic's live patients whose consent of ``kind`` covers today (as consent_valid_for:
+    latest of the kind, not withdrawn, on the current template), in two queries."""
+    current = consent_template_current(actor.clinic, kind)
+    if current is None:
+        return set()
+    latest: dict[int, tuple[int, object]] = {}
+    rows = (
+        consents_for(actor)
+        .filter(kind=kind)
+        .order_by("patient_id", "-signed_at", "-id")
+        .values_list("patient_id", "template_id", "withdrawn_at")
+    )
+    for patient_id, template_id, withdrawn_at in rows:
+        latest.setdefault(patient_id, (template_id, withdrawn_at))
+    return {
+        pid for pid, (tid, withdrawn) in latest.items() if withdrawn is None and tid == current.pk
+    }

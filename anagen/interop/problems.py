@@ -25,7 +25,9 @@ TITLES: dict[int, str] = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    412: "Precondition failed",
     422: "Invalid input",
+    428: "Precondition required",
     429: "Too many requests",
 }
 
@@ -35,7 +37,9 @@ DESCRIPTIONS: dict[int, str] = {
     403: "The caller's role may not do this.",
     404: "No such object in the caller's clinic.",
     409: "Conflicts with the current state (a taken slot, a possible duplicate).",
+    412: "The record changed since the ETag sent in If-Match: read it again and retry.",
     422: "Invalid input: each error names its field (body.x, query.y, path.z).",
+    428: "No If-Match header: send the ETag of your last read to change this record.",
 }
 
 

@@ -249,17 +249,23 @@ class AnalyticsQuery(QueryIn):
 
 class CohortOut(Schema):
     label: str
-    n: int
-    mean_baseline: float
-    mean_follow_up: float
-    change_of_means_percent: float
-    mean_change: float
+    # Issue 13: for a reader without per-patient rows (a clinic admin) a cohort under 5 patients
+    # comes with ``suppressed`` true, ``n_text`` "fewer than 5" and every figure null; a
+    # responder count under 5 (or its complement) is null with ``responders_note`` saying why.
+    suppressed: bool = False
+    n: int | None
+    n_text: str
+    mean_baseline: float | None
+    mean_follow_up: float | None
+    change_of_means_percent: float | None
+    mean_change: float | None
     mean_change_ci: tuple[float | None, float | None]
-    median_change: float
-    mean_percent_change: float
+    median_change: float | None
+    mean_percent_change: float | None
     mean_percent_change_ci: tuple[float | None, float | None]
     responders: int | None
     responders_n: int | None
+    responders_note: str = ""
 
 
 @router.get("/analytics", response=list[CohortOut], summary="Cohort outcomes (aggregates only)")
@@ -268,10 +274,14 @@ def analytics(request: HttpRequest, q: Query[AnalyticsQuery]) -> list[dict[str, 
     if q.rule not in RESPONDER_RULES:
         raise ValidationError({"query.rule": "Unknown responder rule."})
     outcomes = selectors.patient_outcomes(clinic=actor.clinic, measure=q.measure, rule=q.rule)
-    return [
+    shown = selectors.cohorts_disclosed(
+        actor=actor, cohorts=selectors.cohorts(outcomes, q.group_by), n=len(outcomes)
+    )
+    out: list[dict[str, object]] = [
         {
             "label": c.label,
             "n": c.n,
+            "n_text": str(c.n),
             "mean_baseline": c.mean_baseline,
             "mean_follow_up": c.mean_follow_up,
             "change_of_means_percent": c.change_of_means.percent,
@@ -282,6 +292,33 @@ def analytics(request: HttpRequest, q: Query[AnalyticsQuery]) -> list[dict[str, 
             "mean_percent_change_ci": (c.percent.low, c.percent.high),
             "responders": c.responders.k if c.responders else None,
             "responders_n": c.responders.n if c.responders else None,
+            "responders_note": c.responders_note,
         }
-        for c in selectors.cohorts(outcomes, q.group_by)
+        for c in shown.cohorts
     ]
+    withheld = dict.fromkeys(
+        (
+            "n",
+            "mean_baseline",
+            "mean_follow_up",
+            "change_of_means_percent",
+            "mean_change",
+            "median_change",
+            "mean_percent_change",
+            "responders",
+            "responders_n",
+        )
+    )
+    out.extend(
+        {
+            "label": label,
+            "suppressed": True,
+            "n_text": shown.fewer,
+            **withheld,
+            "mean_change_ci": (None, None),
+            "mean_percent_change_ci": (None, None),
+            "responders_note": shown.fewer,
+        }
+        for label in shown.suppressed
+    )
+    return out

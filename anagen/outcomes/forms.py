@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 from anagen.clinical import SCALES
-from anagen.outcomes import services
+from anagen.outcomes import imaging, services
 from anagen.outcomes.models import AreaUnit, Method, PhotoView, SiteLocation, VisitLabel
 from anagen.outcomes.selectors import ANALYTIC_MEASURES, DIMENSIONS, MEASURES
 
@@ -154,6 +155,15 @@ class PhotoUploadForm(forms.Form):
         widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "environment"}),
         label="Photo",
     )
+
+    def clean_file(self) -> Any:
+        # The size alone is refused before anything reads the file (issue 13).
+        upload = self.cleaned_data["file"]
+        try:
+            imaging.check_size(upload.size)
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["file"]) from None
+        return upload
 
 
 class AnalyticsForm(forms.Form):

@@ -348,6 +348,9 @@ class Photo(models.Model):
         """True when the photo or its thumbnail is gone from storage (pages say so; no 500)."""
         for stored in (self.file, self.thumbnail):
             if not stored.name or not stored.storage.exists(stored.name):
+                from anagen.outcomes.imaging import alert_missing_file
+
+                alert_missing_file("photo", self.pk, stored.name)
                 return True
         return False
 

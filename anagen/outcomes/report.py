@@ -65,6 +65,9 @@ def _comparisons(patient: Patient, sets: list[Any]) -> list[ComparisonPhotos]:
                 entry.before = _data_uri(a.read(), "image/jpeg")
                 entry.after = _data_uri(b.read(), "image/jpeg")
         except (FileNotFoundError, ValueError):
+            from anagen.outcomes.imaging import alert_missing_file
+
+            alert_missing_file("photo", f"{first.pk}/{last.pk}", "thumbnail")
             entry.missing = True
         out.append(entry)
     return out

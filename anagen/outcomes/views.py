@@ -33,8 +33,19 @@ from anagen.outcomes.forms import (
     PhotoUploadForm,
     RatingForm,
 )
+from anagen.outcomes.imaging import alert_missing_file, max_bytes
 from anagen.outcomes.models import Method, PhotoView
 from anagen.web.forms import attach_errors
+
+
+def _file_missing(request: ClinicRequest, what: str, patient: Any = None) -> HttpResponse:
+    """A clear 404 page for a record whose stored file is gone (the operator alert is logged)."""
+    return render(
+        request,
+        "outcomes/file_missing.html",
+        {"what": what, "patient": patient, "retake": what.endswith("photo")},
+        status=404,
+    )
 
 
 def _status(request: ClinicRequest, ok: bool = False) -> int:
@@ -224,7 +235,7 @@ def report_job(request: ClinicRequest, job_id: int) -> HttpResponse:
 
 
 @clinic_view(Perm.CLINICAL_VIEW)
-def report_file(request: ClinicRequest, job_id: int, file_id: int) -> FileResponse:
+def report_file(request: ClinicRequest, job_id: int, file_id: int) -> HttpResponse | FileResponse:
     job = selectors.report_job_get(actor=request.actor, job_id=job_id)
     stored = selectors.report_file_get(actor=request.actor, job=job, file_id=file_id)
     if stored is None:
@@ -233,7 +244,8 @@ def report_file(request: ClinicRequest, job_id: int, file_id: int) -> FileRespon
     try:
         handle = stored.file.open("rb")
     except (FileNotFoundError, ValueError):
-        raise Http404("The file of this report is missing.") from None
+        alert_missing_file("report", stored.pk, stored.file.name)
+        return _file_missing(request, "The file of this report")
     with transaction.atomic():
         audit_record(action="outcome_report.read", actor=request.actor, patient=patient, obj=stored)
     return FileResponse(
@@ -302,7 +314,7 @@ def photo_capture(request: ClinicRequest, patient_id: int, set_id: int) -> HttpR
                 actor=request.actor,
                 photo_set=photo_set,
                 view=form.cleaned_data["view"],
-                content=form.cleaned_data["file"].read(services.MAX_PHOTO_BYTES + 1),
+                content=form.cleaned_data["file"].read(max_bytes() + 1),
             )
         except ValidationError as exc:
             attach_errors(form, exc)
@@ -348,7 +360,7 @@ def photo_file(request: ClinicRequest, patient_id: int, photo_id: int) -> HttpRe
     except ValidationError as exc:
         return HttpResponse(" ".join(exc.messages), status=400, content_type="text/plain")
     except services.PhotoFileMissing:
-        raise Http404("The file of this photo is missing.") from None
+        return _file_missing(request, "The file of this photo", patient=patient)
     response = HttpResponse(data, content_type="image/jpeg")
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
@@ -425,16 +437,25 @@ def _analytics(
     return form, groups, chosen, meta
 
 
+def _disclosed(request: ClinicRequest, groups: list[Any], chosen: list[Any]) -> Any:
+    return selectors.cohorts_disclosed(actor=request.actor, cohorts=groups, n=len(chosen))
+
+
 @clinic_view(Perm.ANALYTICS_VIEW)
 def analytics(request: ClinicRequest) -> HttpResponse:
     form, groups, chosen, meta = _analytics(request)
+    shown = _disclosed(request, groups, chosen)
     return render(
         request,
         "outcomes/analytics.html",
         {
             "form": form,
-            "cohorts": groups,
-            "n": len(chosen),
+            "cohorts": shown.cohorts,
+            "suppressed": shown.suppressed,
+            "fewer": shown.fewer,
+            "min_cell": selectors.min_cell(),
+            "patient_rows": shown.patient_rows,
+            "n": shown.n,
             "query": request.GET.urlencode(),
             "t_reference": t_table_reference(),
             **meta,
@@ -445,17 +466,99 @@ def analytics(request: ClinicRequest) -> HttpResponse:
 
 @clinic_view(Perm.ANALYTICS_VIEW)
 def analytics_chart(request: ClinicRequest) -> HttpResponse:
-    _form, groups, _chosen, meta = _analytics(request)
-    svg = charts.cohorts_svg(groups, f"{meta['measure'].label}: change from baseline")
-    return HttpResponse(svg, content_type="image/svg+xml")
+    _form, groups, chosen, meta = _analytics(request)
+    shown = _disclosed(request, groups, chosen)
+    svg = charts.cohorts_svg(shown.cohorts, f"{meta['measure'].label}: change from baseline")
+    response = HttpResponse(svg, content_type="image/svg+xml")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _csv_response(text: str, filename: str) -> HttpResponse:
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _cohort_csv(request: ClinicRequest, shown: Any, meta: dict[str, Any]) -> str:
+    """Aggregates only, as the reader may see them (small cells as "fewer than 5")."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "cohort",
+            "cohort_code",
+            "patients",
+            "measure",
+            "unit",
+            "mean_baseline",
+            "mean_follow_up",
+            "mean_change",
+            "mean_change_ci_low",
+            "mean_change_ci_high",
+            "mean_percent_change",
+            "median_change",
+            "responders",
+            "responders_judged",
+            "responder_rule",
+            "comparison",
+            "exported_at",
+        ]
+    )
+    exported_at = human_datetime(request.actor.now())
+    common = [meta["rule_text"], "uncontrolled before/after within the patient", exported_at]
+    for c in shown.cohorts:
+        r = c.responders
+        writer.writerow(
+            [
+                c.label,
+                c.code,
+                c.n,
+                meta["measure"].label,
+                meta["measure"].unit,
+                round(c.mean_baseline, 2),
+                round(c.mean_follow_up, 2),
+                round(c.absolute.mean, 2),
+                "" if c.absolute.low is None else round(c.absolute.low, 2),
+                "" if c.absolute.high is None else round(c.absolute.high, 2),
+                round(c.percent.mean, 2),
+                round(c.absolute_median.median, 2),
+                r.k if r else c.responders_note,
+                r.n if r else "",
+                *common,
+            ]
+        )
+    for label in shown.suppressed:
+        blank = [""] * 10  # unit, the statistics and the responder counts: withheld
+        writer.writerow([label, "", shown.fewer, meta["measure"].label, *blank, *common])
+    return out.getvalue()
 
 
 @clinic_view(Perm.ANALYTICS_VIEW)
 def analytics_export(request: ClinicRequest) -> HttpResponse:
-    """De-identified CSV: a random study id per patient per export, age band instead of birth
-    date, days from baseline instead of dates; no names or record numbers. Each group carries
-    its label and, in a ``_code`` column, its stable code; the export time is clinic time."""
-    _form, _groups, chosen, meta = _analytics(request)
+    """A reader allowed per-patient rows (ANALYTICS_PATIENT_ROWS) gets the de-identified CSV: a
+    random study id per patient per export, age band instead of birth date, days from baseline
+    instead of dates; no names or record numbers. Each group carries its label and, in a
+    ``_code`` column, its stable code; the export time is clinic time. Anyone else (a clinic
+    admin) gets the cohort aggregates with small cells suppressed (issue 13)."""
+    _form, groups, chosen, meta = _analytics(request)
+    shown = _disclosed(request, groups, chosen)
+    if not shown.patient_rows:
+        text = _cohort_csv(request, shown, meta)
+        with transaction.atomic():
+            audit_record(
+                action="analytics.export",
+                actor=request.actor,
+                changes={
+                    "rows": 0,
+                    "cohorts": len(shown.cohorts),
+                    "suppressed": len(shown.suppressed),
+                    "measure": meta["measure"].id,
+                    "query": request.GET.urlencode()[:500],
+                },
+            )
+        return _csv_response(text, "outcomes-cohorts.csv")
     out = io.StringIO()
     writer = csv.writer(out)
     dims = list(selectors.DIMENSIONS)
@@ -516,9 +619,7 @@ def analytics_export(request: ClinicRequest) -> HttpResponse:
                 "query": request.GET.urlencode()[:500],
             },
         )
-    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="outcomes-deidentified.csv"'
-    return response
+    return _csv_response(out.getvalue(), "outcomes-deidentified.csv")
 
 
 # --- blinded rating ----------------------------------------------------------------------------
@@ -603,7 +704,7 @@ def panel_image(request: ClinicRequest, panel_id: int, code: str, side: str) -> 
     try:
         data = services.photo_read(actor=request.actor, photo=photo, purpose="clinical")
     except services.PhotoFileMissing:
-        raise Http404("The file of this photo is missing.") from None
+        return _file_missing(request, "The file of this photo")
     response = HttpResponse(data, content_type="image/jpeg")
     response["Cache-Control"] = "private, no-store"
     return response

@@ -11,6 +11,7 @@ from django.http import Http404
 
 from anagen.accounts.access import MAX_DB_ID, Actor, patients_for
 from anagen.accounts.permissions import Perm
+from anagen.audit.reads import note_list, note_read
 from anagen.patients.models import Intake, IntakeAllergy, Patient
 from anagen.patients.normalise import digits_of, fold_text, parse_loose_date, search_name_for
 
@@ -22,6 +23,7 @@ def patient_search(*, actor: Actor, query: str = "") -> QuerySet[Patient]:
     """
     qs = patients_for(actor)
     query = query.strip()
+    note_list(actor, what="Patient search", query=query)  # audited (anagen/audit/reads.py)
     if not query:
         return qs
     birth_date = parse_loose_date(query)
@@ -59,6 +61,7 @@ def patient_possible_duplicates(
 def patients_deleted(*, actor: Actor) -> QuerySet[Patient]:
     """The clinic's soft-deleted patients, most recently deleted first (for restore)."""
     actor.require(Perm.PATIENT_DELETE)
+    note_list(actor, what="Deleted patients")  # audited (anagen/audit/reads.py)
     return (
         Patient.all_objects.filter(clinic=actor.clinic, deleted_at__isnull=False)
         .select_related("deleted_by")
@@ -73,6 +76,7 @@ def patient_deleted_get(*, actor: Actor, patient_id: int) -> Patient:
     patient = patients_deleted(actor=actor).filter(pk=patient_id).first()
     if patient is None:
         raise Http404("No such patient.")
+    note_read(actor, patient=patient)
     return patient
 
 
@@ -137,4 +141,34 @@ def patient_alerts(*, actor: Actor, patient: Patient) -> PatientAlerts | None:
         allergies=allergies,
         adverse_events=events[:ALERT_EVENTS_SHOWN],
         more_events=len(events) > ALERT_EVENTS_SHOWN,
+    )
+
+
+# --- clinic-wide reads (FHIR) ------------------------------------------------------------------
+
+
+def intakes_latest_for(actor: Actor) -> QuerySet[Intake]:
+    """The latest intake of each live patient of the clinic."""
+    from django.db.models import OuterRef
+
+    actor.require(Perm.CLINICAL_VIEW)
+    newest = Intake.objects.filter(patient=OuterRef("patient")).order_by("-version").values("pk")
+    return Intake.objects.filter(
+        patient__clinic=actor.clinic, patient__deleted_at__isnull=True, pk=Subquery(newest[:1])
+    ).select_related("patient", "recorded_by")
+
+
+def intake_rows_for(actor: Actor, kind: str) -> QuerySet[Any]:
+    """Medications, allergies or labs (``kind``) of the latest intake of each live patient."""
+    from anagen.patients.models import IntakeLab, IntakeMedication
+
+    models: dict[str, Any] = {
+        "medications": IntakeMedication,
+        "allergies": IntakeAllergy,
+        "labs": IntakeLab,
+    }
+    return (
+        models[kind]
+        .objects.filter(intake__in=intakes_latest_for(actor))
+        .select_related("intake__patient", "intake__recorded_by")
     )

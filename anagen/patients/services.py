@@ -312,13 +312,21 @@ def _validate_intake(data: IntakeData, today: dt.date, patient: Patient | None =
 
 
 @transaction.atomic
-def intake_record(*, actor: Actor, patient: Patient, data: IntakeData) -> Intake:
-    """Record a new intake version; earlier versions stay as they were."""
+def intake_record(
+    *, actor: Actor, patient: Patient, data: IntakeData, based_on: int | None = None
+) -> Intake:
+    """Record a new intake version; earlier versions stay as they were. `based_on`: the
+    version the new one was edited from (0: none); refused when another was recorded since."""
     actor.require(Perm.INTAKE_RECORD)
     _validate_intake(data, actor.today(), patient)
     # Lock the patient row so two intakes recorded at once get distinct versions.
     Patient.objects.select_for_update().filter(pk=patient.pk).first()
     last = Intake.objects.filter(patient=patient).aggregate(v=Max("version"))["v"] or 0
+    if based_on is not None and based_on != last:
+        raise ValidationError(
+            f"Intake version {last} was recorded while this one was being edited.",
+            code="conflict",
+        )
     intake = Intake.objects.create(
         patient=patient,
         version=last + 1,

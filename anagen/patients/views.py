@@ -11,8 +11,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from anagen.accounts.access import ClinicRequest, patient_for
+from anagen.accounts.clinic_time import human_datetime
 from anagen.accounts.decorators import clinic_view
 from anagen.accounts.permissions import Perm
+from anagen.interop.etag import VERSION_FIELD, last_change, stale_edit, version_of
 from anagen.patients import selectors, services
 from anagen.patients.forms import DeleteForm, IntakeForm, PatientForm, intake_formsets
 from anagen.patients.models import Patient
@@ -65,7 +67,17 @@ def patient_edit(request: ClinicRequest, patient_id: int) -> HttpResponse:
     initial = {f: getattr(patient, f) for f in services.PATIENT_FIELDS}
     form = PatientForm(request.POST or None, initial=initial)
     form.fields.pop("confirm_duplicate")
-    if request.method == "POST" and form.is_valid():
+    # No lost updates: the form carries the version it was loaded with (anagen.interop.etag).
+    stale = ""
+    if request.method == "POST" and stale_edit(request.POST.get(VERSION_FIELD), patient):
+        change = last_change(patient)
+        stale = (
+            f"{change.who} changed these details"
+            + (f" on {human_datetime(change.when)}" if change.when else "")
+            + " while you were editing. Nothing was saved. Your entries are kept below: "
+            "check them against the record, then save again."
+        )
+    if request.method == "POST" and not stale and form.is_valid():
         try:
             services.patient_update(actor=request.actor, patient=patient, data=form.cleaned_data)
         except ValidationError as exc:
@@ -73,8 +85,14 @@ def patient_edit(request: ClinicRequest, patient_id: int) -> HttpResponse:
         else:
             messages.success(request, "Patient details saved.")
             return redirect("patient-detail", patient_id=patient.pk)
-    status = 400 if request.method == "POST" else 200
-    return render(request, "patients/form.html", {"form": form, "patient": patient}, status=status)
+    status = (409 if stale else 400) if request.method == "POST" else 200
+    context = {
+        "form": form,
+        "patient": patient,
+        "stale": stale,
+        "record_version": version_of(patient),
+    }
+    return render(request, "patients/form.html", context, status=status)
 
 
 @clinic_view(Perm.PATIENT_VIEW)
@@ -142,24 +160,49 @@ def intake_create(request: ClinicRequest, patient_id: int) -> HttpResponse:
     latest = selectors.intake_latest(actor=request.actor, patient=patient)
     form = IntakeForm(request.POST or None, initial=_intake_initial(latest))
     formsets = intake_formsets(request.POST or None, initial=_intake_rows(latest))
+    # No lost updates: the form carries the version it was loaded from (anagen.interop.etag).
+    stale = ""
+    if request.method == "POST" and stale_edit(request.POST.get(VERSION_FIELD), latest):
+        stale = _stale_intake(latest)
     if request.method == "POST":
         valid = form.is_valid() & all([fs.is_valid() for fs in formsets.values()])
-        if valid:
+        if valid and not stale:
             rows: dict[str, Any] = {name: kept_rows(fs) for name, fs in formsets.items()}
             data = services.IntakeData(**form.cleaned_data, **rows)
             try:
-                intake = services.intake_record(actor=request.actor, patient=patient, data=data)
+                intake = services.intake_record(
+                    actor=request.actor,
+                    patient=patient,
+                    data=data,
+                    based_on=latest.version if latest is not None else 0,
+                )
             except ValidationError as exc:
                 attach_errors(form, exc)
             else:
                 messages.success(request, f"Intake version {intake.version} recorded.")
                 return redirect("patient-detail", patient_id=patient.pk)
-    status = 400 if request.method == "POST" else 200
-    return render(
-        request,
-        "patients/intake_form.html",
-        {"patient": patient, "form": form, "formsets": formsets, "latest": latest},
-        status=status,
+    status = (409 if stale else 400) if request.method == "POST" else 200
+    context = {
+        "patient": patient,
+        "form": form,
+        "formsets": formsets,
+        "latest": latest,
+        "stale": stale,
+        "record_version": version_of(latest),
+    }
+    return render(request, "patients/intake_form.html", context, status=status)
+
+
+def _stale_intake(latest: Any) -> str:
+    """Who recorded the version that came in while this form was open, and when."""
+    if latest is None:  # pragma: no cover - a version can only disappear by a purge
+        return "The intake changed while you were editing. Nothing was saved."
+    who = latest.recorded_by.get_full_name() or latest.recorded_by.get_username()
+    return (
+        f"{who} recorded intake version {latest.version} on "
+        f"{human_datetime(latest.recorded_at)} while you were editing. Nothing was saved. "
+        f"Your entries are kept below: check them against version {latest.version}, "
+        "then save again to record them as the next version."
     )
 
 

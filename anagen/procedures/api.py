@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 
@@ -20,6 +20,13 @@ from anagen.accounts.access import patient_for
 from anagen.accounts.permissions import Perm
 from anagen.audit.services import audit_record
 from anagen.interop.auth import api_actor
+from anagen.interop.etag import (
+    PRECONDITION_PROBLEMS,
+    IfMatch,
+    etag_documented,
+    require_if_match,
+    tag,
+)
 from anagen.interop.paging import PageQuery, page_of
 from anagen.interop.problems import problems
 from anagen.interop.schemas import BodyIn
@@ -166,12 +173,18 @@ def create_session(request: HttpRequest, payload: SessionIn) -> Status[Treatment
     return Status(201, session)
 
 
-@router.get("/sessions/{session_id}", response=SessionDetailOut, summary="One session")
-def read_session(request: HttpRequest, session_id: int) -> Any:
+@router.get(
+    "/sessions/{session_id}",
+    response=SessionDetailOut,
+    summary="One session",
+    description="The ETag covers the session and its preparation (send it to change either).",
+    openapi_extra=etag_documented(write=False),
+)
+def read_session(request: HttpRequest, session_id: int, response: HttpResponse) -> Any:
     actor = api_actor(request, Perm.CLINICAL_VIEW)
     session = selectors.session_get(actor=actor, session_id=session_id)
     services.session_read(actor=actor, session=session)
-    return session
+    return tag(response, session, selectors.preparation_of(session))
 
 
 # --- preparation -------------------------------------------------------------------------------
@@ -237,29 +250,45 @@ class PreparationOut(Schema):
     "/sessions/{session_id}/preparation",
     response=PreparationOut,
     summary="The PRP preparation with the kernel's labels",
+    description="The ETag is the session record's (the session with its preparation).",
+    openapi_extra=etag_documented(write=False),
 )
-def read_preparation(request: HttpRequest, session_id: int) -> Any:
+def read_preparation(request: HttpRequest, session_id: int, response: HttpResponse) -> Any:
     actor = api_actor(request, Perm.CLINICAL_VIEW)
     session = selectors.session_get(actor=actor, session_id=session_id)
     prep = selectors.preparation_of(session)
     if prep is None:
         raise Http404("No preparation recorded yet.")
     services.session_read(actor=actor, session=session)
+    tag(response, session, prep)
     return prep
 
 
 @router.put(
     "/sessions/{session_id}/preparation",
-    response=PreparationOut,
+    response={200: PreparationOut, **PRECONDITION_PROBLEMS},
     summary="Record the preparation (a signed session needs a reason: amendment)",
+    description=(
+        "If-Match: the session record's ETag (from reading the session or its preparation)."
+    ),
+    openapi_extra=etag_documented(),
 )
-def put_preparation(request: HttpRequest, session_id: int, payload: PreparationIn) -> Any:
+def put_preparation(
+    request: HttpRequest,
+    session_id: int,
+    payload: PreparationIn,
+    response: HttpResponse,
+    if_match: IfMatch = None,
+) -> Any:
     actor = api_actor(request, Perm.SESSION_PERFORM)
     session = selectors.session_get(actor=actor, session_id=session_id)
+    require_if_match(if_match, session, selectors.preparation_of(session))
     data = payload.dict()
     reason = data.pop("reason")
     data["spins"] = [{k: v for k, v in s.items() if v is not None} for s in data["spins"]]
-    return services.preparation_record(actor=actor, session=session, data=data, reason=reason)
+    prep = services.preparation_record(actor=actor, session=session, data=data, reason=reason)
+    tag(response, session, prep)
+    return prep
 
 
 # --- lot use and lots --------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from django.http import Http404
 
 from anagen.accounts.access import Actor, patient_for, record_id
 from anagen.accounts.permissions import Perm
+from anagen.audit.reads import note_read
 from anagen.clinical import procedure_rules as rules
 from anagen.patients.models import Patient
 from anagen.procedures.models import (
@@ -231,6 +232,7 @@ def appointment_for_session(actor: Actor, appointment_id: Any) -> Any:
     )
     if appt is None:
         raise Http404("No such appointment.")
+    note_read(actor, obj=appt)  # audited once per request (anagen/audit/reads.py)
     return appt
 
 
@@ -405,3 +407,22 @@ def patient_adverse_events(patient: Patient, limit: int = 10) -> list[AdverseEve
     return list(
         AdverseEvent.objects.filter(patient=patient).order_by("-onset_at", "-id")[: limit + 1]
     )
+
+
+# --- clinic-wide reads (FHIR) ------------------------------------------------------------------
+
+
+def preparations_for(actor: Actor) -> QuerySet[Preparation]:
+    """Every PRP preparation of the clinic's live patients."""
+    actor.require(Perm.CLINICAL_VIEW)
+    return Preparation.objects.filter(
+        session__clinic=actor.clinic, session__patient__deleted_at__isnull=True
+    ).select_related("session__patient", "operator", "recorded_by")
+
+
+def adverse_events_for(actor: Actor) -> QuerySet[AdverseEvent]:
+    """Every adverse event of the clinic's live patients."""
+    actor.require(Perm.CLINICAL_VIEW)
+    return AdverseEvent.objects.filter(
+        session__clinic=actor.clinic, patient__deleted_at__isnull=True
+    ).select_related("patient", "session", "lot__product", "recorded_by")

@@ -12,12 +12,19 @@ from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
 from anagen.accounts.access import Actor, patient_for
 from anagen.accounts.permissions import Perm
 from anagen.interop.auth import api_actor
+from anagen.interop.etag import (
+    PRECONDITION_PROBLEMS,
+    IfMatch,
+    etag_documented,
+    require_if_match,
+    tag,
+)
 from anagen.interop.paging import MAX_PAGE, page_of
 from anagen.interop.problems import problems
 from anagen.interop.schemas import BodyIn, QueryIn
@@ -206,9 +213,14 @@ def preview_plan(request: HttpRequest, payload: PreviewIn) -> list[dict[str, Any
     ]
 
 
-@router.get("/plans/{plan_id}", response=PlanOut, summary="Read a treatment plan")
-def get_plan(request: HttpRequest, plan_id: int) -> object:
-    return selectors.plan_for(api_actor(request, Perm.PATIENT_VIEW), plan_id)
+@router.get(
+    "/plans/{plan_id}",
+    response=PlanOut,
+    summary="Read a treatment plan",
+    openapi_extra=etag_documented(write=False),
+)
+def get_plan(request: HttpRequest, plan_id: int, response: HttpResponse) -> object:
+    return tag(response, selectors.plan_for(api_actor(request, Perm.PATIENT_VIEW), plan_id))
 
 
 @router.post(
@@ -234,11 +246,23 @@ def create_plan(request: HttpRequest, payload: PlanIn) -> Any:
     return Status(201, plan)
 
 
-@router.patch("/plans/{plan_id}", response=PlanOut, summary="Cancel a treatment plan")
-def update_plan(request: HttpRequest, plan_id: int, payload: PlanPatch) -> object:
+@router.patch(
+    "/plans/{plan_id}",
+    response={200: PlanOut, **PRECONDITION_PROBLEMS},
+    summary="Cancel a treatment plan (If-Match: the ETag of your last read)",
+    openapi_extra=etag_documented(),
+)
+def update_plan(
+    request: HttpRequest,
+    plan_id: int,
+    payload: PlanPatch,
+    response: HttpResponse,
+    if_match: IfMatch = None,
+) -> object:
     actor = api_actor(request, Perm.BOOK)
     plan = selectors.plan_for(actor, plan_id)
-    return services.plan_cancel(actor=actor, plan=plan, reason=payload.reason)
+    require_if_match(if_match, plan)
+    return tag(response, services.plan_cancel(actor=actor, plan=plan, reason=payload.reason))
 
 
 @router.get(

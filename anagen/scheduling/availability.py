@@ -20,6 +20,10 @@ cream works without them, so one practitioner can run two rooms staggered); the 
 for the draw and spin. Each held interval is one ``ResourceBooking`` row, so the database
 constraint sees exactly what is busy.
 
+Closed days: no interval may fall on a public holiday of the clinic's country and region, a
+clinic closure, or (for a practitioner) a day of the staff member's leave
+(``anagen.scheduling.closures``); the series planner and the calendar grid skip them.
+
 Working hours: every booking interval must lie inside one of its resource's working-hours
 intervals for that clinic-local weekday. A resource with no working hours at all is treated as
 always open (e.g. a centrifuge nobody bothered to give hours).
@@ -129,6 +133,9 @@ class Calendar:
     tz: ZoneInfo
     busy: dict[int, list[Interval]] = field(default_factory=lambda: defaultdict(list))
     hours: dict[int, dict[int, list[tuple[dt.time, dt.time]]]] = field(default_factory=dict)
+    # Clinic-local days nobody can be booked (holidays, closures) and each resource's leave.
+    closed: dict[dt.date, str] = field(default_factory=dict)
+    leave: dict[int, dict[dt.date, str]] = field(default_factory=dict)
 
     @classmethod
     def load(
@@ -154,7 +161,38 @@ class Calendar:
             cal.hours.setdefault(wh.resource_id, defaultdict(list))[wh.weekday].append(
                 (wh.start, wh.end)
             )
+        cal.load_closures(list(resources), start, end)
         return cal
+
+    def load_closures(
+        self, resources: list[Resource], start: dt.datetime, end: dt.datetime
+    ) -> None:
+        """Holidays and closures of the resources' clinic, and the practitioners' leave."""
+        from anagen.accounts.models import Clinic
+        from anagen.scheduling import closures
+
+        if not resources:
+            return
+        lo, hi = start.astimezone(self.tz).date(), end.astimezone(self.tz).date()
+        clinic = Clinic.objects.filter(pk=resources[0].clinic_id).first()
+        if clinic is not None:
+            self.closed = closures.clinic_closed_days(clinic, lo, hi)
+        by_member = {r.membership_id: r.pk for r in resources if r.membership_id}
+        for member_id, days in closures.leave_days(by_member, lo, hi).items():
+            self.leave[by_member[member_id]] = days
+
+    def blocked(self, resource_id: int, start: dt.datetime, end: dt.datetime) -> str:
+        """Why the resource cannot be booked on the interval's clinic-local day(s), or ""."""
+        first = start.astimezone(self.tz).date()
+        last = (end - dt.timedelta(microseconds=1)).astimezone(self.tz).date()
+        day = first
+        while day <= last:
+            if day in self.closed:
+                return self.closed[day]
+            if day in self.leave.get(resource_id, {}):
+                return self.leave[resource_id][day]
+            day += dt.timedelta(days=1)
+        return ""
 
     def add(self, resource_id: int, start: dt.datetime, end: dt.datetime) -> None:
         self.busy[resource_id].append((start, end))
@@ -178,10 +216,12 @@ class Calendar:
     def problems(
         self, items: list[tuple[Resource, str, dt.datetime, dt.datetime]]
     ) -> list[tuple[str, Resource, dt.datetime, dt.datetime]]:
-        """("busy"|"hours", resource, start, end) for each hold that cannot be had."""
+        """("busy"|"hours"|"closed", resource, start, end) for each hold that cannot be had."""
         out = []
         for resource, _phase, s, e in items:
-            if not self.within_hours(resource.pk, s, e):
+            if self.blocked(resource.pk, s, e):
+                out.append(("closed", resource, s, e))
+            elif not self.within_hours(resource.pk, s, e):
                 out.append(("hours", resource, s, e))
             elif self.conflict(resource.pk, s, e):
                 out.append(("busy", resource, s, e))

@@ -91,3 +91,23 @@ class HoursForm(forms.Form):
         required=False,
         help_text="One interval per line, e.g. “Mon 09:00-17:30”. Clinic-local time.",
     )
+
+
+class ClosureForm(forms.Form):
+    starts_on = forms.DateField(label="First day closed", widget=DateInput)
+    ends_on = forms.DateField(label="Last day closed", widget=DateInput)
+    reason = forms.CharField(label="Reason", max_length=200)
+
+
+class LeaveForm(forms.Form):
+    membership = forms.TypedChoiceField(label="Staff member", coerce=int)
+    starts_on = forms.DateField(label="First day away", widget=DateInput)
+    ends_on = forms.DateField(label="Last day away", widget=DateInput)
+    reason = forms.CharField(label="Reason", max_length=200)
+
+
+class HolidayRegionForm(forms.Form):
+    country = forms.CharField(label="Country (two letters, e.g. GB)", max_length=2, required=False)
+    region = forms.CharField(
+        label="Region (e.g. ENG for England, SCT for Scotland)", max_length=10, required=False
+    )

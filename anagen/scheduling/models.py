@@ -394,3 +394,49 @@ class CalendarFeedToken(models.Model):
 
     def __str__(self) -> str:
         return f"Feed token of {self.resource_id}"
+
+
+class ClinicClosure(models.Model):
+    """Days the whole clinic is shut (refurbishment, training day): no slot is offered."""
+
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.CASCADE, related_name="+")
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    reason = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["starts_on", "id"]
+        indexes = [models.Index(fields=["clinic", "ends_on"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(starts_on__lte=F("ends_on")), name="closure_dates_in_order"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Closed {human_date(self.starts_on)} – {human_date(self.ends_on)}: {self.reason}"
+
+
+class StaffLeave(models.Model):
+    """A staff member is away (whole days): their practitioner slots are blocked."""
+
+    membership = models.ForeignKey(
+        "accounts.Membership", on_delete=models.CASCADE, related_name="leave"
+    )
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    reason = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["starts_on", "id"]
+        indexes = [models.Index(fields=["membership", "ends_on"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(starts_on__lte=F("ends_on")), name="leave_dates_in_order"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Leave {human_date(self.starts_on)} – {human_date(self.ends_on)}: {self.reason}"

@@ -13,18 +13,21 @@ from django.utils import timezone
 from anagen.accounts.access import Actor, record_id
 from anagen.accounts.models import Membership
 from anagen.accounts.permissions import ROLE_PERMS, Perm
+from anagen.audit.reads import note_list, note_read
 from anagen.patients.models import Patient
 from anagen.scheduling.models import (
     OPEN_STATUSES,
     Appointment,
     AppointmentStatus,
     CalendarFeedToken,
+    ClinicClosure,
     PlanStatus,
     Recall,
     RecallStatus,
     ReminderRule,
     Resource,
     ResourceKind,
+    StaffLeave,
     TreatmentPlan,
     WorkingHours,
 )
@@ -43,6 +46,7 @@ def appointment_for(actor: Actor, appointment_id: object) -> Appointment:
     appt = appointments_for(actor).filter(pk=record_id(appointment_id)).first()
     if appt is None:
         raise Http404("No such appointment.")
+    note_read(actor, obj=appt)  # audited once per request (anagen/audit/reads.py)
     return appt
 
 
@@ -57,6 +61,7 @@ def plan_for(actor: Actor, plan_id: object) -> TreatmentPlan:
     plan = plans_for(actor).filter(pk=record_id(plan_id)).first()
     if plan is None:
         raise Http404("No such plan.")
+    note_read(actor, obj=plan)  # audited once per request (anagen/audit/reads.py)
     return plan
 
 
@@ -285,6 +290,7 @@ def plan_search(
     qs = plans_for(actor).prefetch_related(
         Prefetch("appointments", queryset=Appointment.objects.order_by("sequence"))
     )
+    note_list(actor, what="Treatment plans")  # audited (anagen/audit/reads.py)
     if patient is not None:
         qs = qs.filter(patient=patient)
     if status:
@@ -304,6 +310,7 @@ def appointment_search(
 ) -> QuerySet[Appointment]:
     """Appointments for the API list, in time order, filtered by what the caller gave."""
     qs = appointments_for(actor)
+    note_list(actor, what="Appointments")  # audited (anagen/audit/reads.py)
     if patient is not None:
         qs = qs.filter(patient=patient)
     if starts_from is not None:
@@ -317,3 +324,54 @@ def appointment_search(
     if status:
         qs = qs.filter(status=status)
     return qs.order_by("starts_at", "id")
+
+
+# --- Closures, leave and public holidays (the calendar's blocked days) ----------------------
+
+
+def closures_for(actor: Actor, today: dt.date) -> list[ClinicClosure]:
+    """Closures that have not ended yet, soonest first."""
+    actor.require(Perm.RESOURCES_MANAGE)
+    return list(ClinicClosure.objects.filter(clinic=actor.clinic, ends_on__gte=today)[:200])
+
+
+def closure_for(actor: Actor, closure_id: object) -> ClinicClosure:
+    actor.require(Perm.RESOURCES_MANAGE)
+    found = ClinicClosure.objects.filter(clinic=actor.clinic, pk=record_id(closure_id)).first()
+    if found is None:
+        raise Http404("No such closure.")
+    return found
+
+
+def leave_list(actor: Actor, today: dt.date) -> list[StaffLeave]:
+    actor.require(Perm.RESOURCES_MANAGE)
+    return list(
+        StaffLeave.objects.filter(membership__clinic=actor.clinic, ends_on__gte=today)
+        .select_related("membership__user")
+        .order_by("starts_on", "id")[:200]
+    )
+
+
+def leave_for(actor: Actor, leave_id: object) -> StaffLeave:
+    actor.require(Perm.RESOURCES_MANAGE)
+    found = (
+        StaffLeave.objects.filter(membership__clinic=actor.clinic, pk=record_id(leave_id))
+        .select_related("membership")
+        .first()
+    )
+    if found is None:
+        raise Http404("No such leave.")
+    return found
+
+
+def staff_for_leave(actor: Actor) -> QuerySet[Membership]:
+    actor.require(Perm.RESOURCES_MANAGE)
+    return Membership.objects.filter(clinic=actor.clinic, is_active=True).select_related("user")
+
+
+def holidays_ahead(actor: Actor, today: dt.date, days: int = 365) -> list[tuple[dt.date, str]]:
+    """The clinic's public holidays in the coming year (by its country and region)."""
+    from anagen.scheduling.closures import public_holidays
+
+    found = public_holidays(actor.clinic, today, today + dt.timedelta(days=days))
+    return sorted(found.items())

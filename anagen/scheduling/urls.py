@@ -22,6 +22,8 @@ urlpatterns = [
         name="appointment-status",
     ),
     path("calendar/", views.calendar, name="calendar"),
+    path("calendar/slot/", views.calendar_slot, name="calendar-slot"),
+    path("calendar/closures/", views.closures, name="calendar-closures"),
     path("calendar/feeds/", views.feed_list, name="calendar-feeds"),
     path("calendar/feed/<str:token>.ics", views.calendar_feed, name="calendar-feed"),
     path("scheduling/resources/", views.resource_list, name="resource-list"),

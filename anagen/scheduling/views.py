@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
@@ -18,15 +20,24 @@ from django.views.decorators.http import require_POST
 from anagen.accounts.access import ClinicRequest, patient_for
 from anagen.accounts.decorators import clinic_view
 from anagen.accounts.permissions import Perm
+from anagen.audit.models import AuditAction
+from anagen.audit.reads import note_list
+from anagen.audit.services import audit_record
+from anagen.clinical import PROCEDURES
+from anagen.patients.selectors import patient_search
 from anagen.scheduling import feeds, selectors, services
 from anagen.scheduling.forms import (
     AppointmentBookForm,
     CancelForm,
+    ClosureForm,
+    HolidayRegionForm,
     HoursForm,
+    LeaveForm,
     MoveForm,
     PlanChooseForm,
     ResourceForm,
 )
+from anagen.scheduling.grid import calendar_grid
 from anagen.scheduling.models import WEEKDAY_NAMES, Channel, ResourceKind, WorkingHours
 from anagen.web.forms import attach_errors
 
@@ -49,7 +60,12 @@ def _refuse(request: HttpRequest, reason: str) -> HttpResponse:
 def plan_new(request: ClinicRequest, patient_id: int) -> HttpResponse:
     patient = patient_for(request.actor, patient_id)
     source = request.POST if request.method == "POST" else request.GET
-    form = PlanChooseForm(source if "protocol_id" in source else None)
+    form = PlanChooseForm(
+        source if "protocol_id" in source else None,
+        initial={"start_on": _date_or_none(source.get("start_on"))},
+    )
+    from_slot = str(source.get("from_slot", ""))[:80]
+    prefer_start, prefer_practitioner = _slot_param(request, from_slot)
     preview: list[services.SessionPreview] | None = None
     status = 200
     chosen: dict[int, str] = {}
@@ -82,7 +98,12 @@ def plan_new(request: ClinicRequest, patient_id: int) -> HttpResponse:
                 return redirect("patient-detail", patient_id=patient.pk)
         try:
             preview = services.plan_preview(
-                actor=request.actor, patient=patient, protocol_id=protocol_id, start_on=start_on
+                actor=request.actor,
+                patient=patient,
+                protocol_id=protocol_id,
+                start_on=start_on,
+                prefer_start=prefer_start,
+                prefer_practitioner_id=prefer_practitioner,
             )
         except ValidationError as exc:
             attach_errors(form, exc)
@@ -99,6 +120,7 @@ def plan_new(request: ClinicRequest, patient_id: int) -> HttpResponse:
             "form": form,
             "preview": preview,
             "chosen": chosen,
+            "from_slot": from_slot if prefer_start else "",
             "bookable": bool(preview) and all(s.slots for s in preview or []),
         },
         status=status,
@@ -144,7 +166,7 @@ def _resource_choices(request: ClinicRequest, kind: str) -> list[tuple[Any, str]
 @clinic_view(Perm.BOOK)
 def appointment_new(request: ClinicRequest, patient_id: int) -> HttpResponse:
     patient = patient_for(request.actor, patient_id)
-    form = AppointmentBookForm(request.POST or None)
+    form = AppointmentBookForm(request.POST or None, initial=_booking_initial(request))
     _field(form, "practitioner").choices = _resource_choices(request, ResourceKind.PRACTITIONER)
     _field(form, "room").choices = _resource_choices(request, ResourceKind.ROOM)
     _field(form, "centrifuge").choices = [("", "—"), *_resource_choices(request, "centrifuge")]
@@ -240,10 +262,27 @@ def appointment_move(request: ClinicRequest, appointment_id: int) -> HttpRespons
     appt = selectors.appointment_for(request.actor, appointment_id)
     tz = request.actor.tz
     local = appt.starts_at.astimezone(tz)
+    # A free slot chosen in the calendar grid (move mode) arrives as ?date=&time=.
+    picked = _booking_initial(request)
     form = MoveForm(
-        request.POST or None, initial={"date": local.date(), "time": local.time(), "scope": "this"}
+        request.POST or None,
+        initial={
+            "date": picked.get("date", local.date()),
+            "time": picked.get("time", local.time()),
+            "scope": "this",
+        },
     )
     warnings: list[str] = []
+    if request.method == "GET" and "date" in picked and "time" in picked:
+        # Say before the move, not after, when the new day leaves the protocol window.
+        warnings = [
+            w.message
+            for w in services.appointment_move_warnings(
+                appointment=appt,
+                new_start=dt.datetime.combine(picked["date"], picked["time"], tzinfo=tz),
+                and_following=False,
+            )
+        ]
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
@@ -282,42 +321,53 @@ def _int_or_none(value: str | None) -> int | None:
 
 @clinic_view(Perm.PATIENT_VIEW)
 def calendar(request: ClinicRequest) -> HttpResponse:
+    """The time grid: a day or a week, columns per practitioner (default) or per room."""
     today = request.actor.today()
     view = "day" if request.GET.get("view") == "day" else "week"
-    try:
-        day = dt.date.fromisoformat(request.GET.get("date", "")[:10])
-    except ValueError:
-        day = today
+    day = _date_or_none(request.GET.get("date")) or today
     practitioner = _int_or_none(request.GET.get("practitioner"))
     room = _int_or_none(request.GET.get("room"))
+    by = "room" if room or request.GET.get("by") == "room" else "practitioner"
     start = day if view == "day" else day - dt.timedelta(days=day.weekday())
     length = 1 if view == "day" else 7
-    days = selectors.calendar_days(
+    grid = calendar_grid(
         actor=request.actor,
         start=start,
         days=length,
-        practitioner_id=practitioner,
-        room_id=room,
+        by=by,
+        resource_id=room if by == "room" else practitioner,
     )
-    base = {"view": view}
-    if practitioner:
+    note_list(request.actor, what="Calendar")  # audited (anagen/audit/reads.py)
+    base: dict[str, str] = {"view": view, "by": by}
+    if practitioner and by == "practitioner":
         base["practitioner"] = str(practitioner)
     if room:
         base["room"] = str(room)
 
     def link(**kw: Any) -> str:
-        from urllib.parse import urlencode
-
         return reverse("calendar") + "?" + urlencode({**base, **kw})
 
+    moving = None
+    if (move_id := _int_or_none(request.GET.get("move"))) is not None and request.actor.can(
+        Perm.BOOK
+    ):
+        moving = selectors.appointment_for(request.actor, move_id)
+        base["move"] = str(moving.pk)
     step = dt.timedelta(days=length)
     resources = list(selectors.resources_for(request.actor, active_only=True))
     return render(
         request,
         "scheduling/calendar.html",
         {
-            "days": days,
+            "grid": grid,
+            "moving": moving,
+            "move_cancel_url": reverse("calendar")
+            + "?"
+            + urlencode(
+                {k: v for k, v in {**base, "date": day.isoformat()}.items() if k != "move"}
+            ),
             "view": view,
+            "by": by,
             "day": day,
             "today": today,
             "practitioners": [r for r in resources if r.kind == ResourceKind.PRACTITIONER],
@@ -329,7 +379,158 @@ def calendar(request: ClinicRequest) -> HttpResponse:
             "today_url": link(date=today.isoformat()),
             "day_url": link(view="day", date=day.isoformat()),
             "week_url": link(view="week", date=day.isoformat()),
+            "by_room_url": link(by="room", date=day.isoformat()),
+            "by_practitioner_url": reverse("calendar")
+            + "?"
+            + urlencode({"view": view, "date": day.isoformat()}),
         },
+    )
+
+
+def _date_or_none(value: object) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(value or "")[:10])
+    except ValueError:
+        return None
+
+
+def _slot_param(request: ClinicRequest, value: str) -> tuple[dt.datetime | None, int | None]:
+    """``<YYYY-MM-DDTHH:MM>|<practitioner id or ->`` (a free slot in the grid), clinic-local."""
+    at_text, _, who = value.partition("|")
+    try:
+        at = dt.datetime.fromisoformat(at_text[:16])
+    except ValueError:
+        return None, None
+    return at.replace(tzinfo=request.actor.tz), _int_or_none(who)
+
+
+def _booking_initial(request: ClinicRequest) -> dict[str, Any]:
+    """What a link may prefill on the booking form: a free slot's date, time and resources, or
+    a recall's kind and procedure."""
+    g = request.GET
+    initial: dict[str, Any] = {}
+    if (d := _date_or_none(g.get("date"))) is not None:
+        initial["date"] = d
+    with contextlib.suppress(ValueError):
+        initial["time"] = dt.time.fromisoformat(str(g.get("time", ""))[:5])
+    for name in ("practitioner", "room"):
+        if (v := _int_or_none(g.get(name))) is not None:
+            initial[name] = v
+    if g.get("kind") in ("consultation", "maintenance"):
+        initial["kind"] = g["kind"]
+    if g.get("procedure") in PROCEDURES:
+        initial["procedure"] = g["procedure"]
+    return initial
+
+
+@clinic_view(Perm.BOOK)
+def calendar_slot(request: ClinicRequest) -> HttpResponse:
+    """A free slot of the grid: find the patient, then book a visit or plan a series there."""
+    day = _date_or_none(request.GET.get("date"))
+    try:
+        at = dt.time.fromisoformat(str(request.GET.get("time", ""))[:5])
+    except ValueError:
+        at = None
+    if day is None or at is None:
+        return render(
+            request, "400.html", {"reason": "Choose a free slot in the calendar."}, status=400
+        )
+    practitioner = _int_or_none(request.GET.get("practitioner"))
+    room = _int_or_none(request.GET.get("room"))
+    resource = None
+    if practitioner or room:
+        resource = selectors.resource_for(request.actor, practitioner or room)
+    query = str(request.GET.get("q", ""))[:100].strip()
+    found = list(patient_search(actor=request.actor, query=query)[:20]) if query else []
+    starts = dt.datetime.combine(day, at, tzinfo=request.actor.tz)
+    prefill = {"date": day.isoformat(), "time": at.strftime("%H:%M")}
+    if practitioner:
+        prefill["practitioner"] = str(practitioner)
+    if room:
+        prefill["room"] = str(room)
+    series = {
+        "start_on": day.isoformat(),
+        "from_slot": f"{day.isoformat()}T{at:%H:%M}|{practitioner or '-'}",
+    }
+    return render(
+        request,
+        "scheduling/calendar_slot.html",
+        {
+            "starts": starts,
+            "resource": resource,
+            "query": query,
+            "found": found,
+            "prefill": urlencode(prefill),
+            "series": urlencode(series),
+            "keep": [("date", day.isoformat()), ("time", at.strftime("%H:%M"))]
+            + ([("practitioner", str(practitioner))] if practitioner else [])
+            + ([("room", str(room))] if room else []),
+        },
+    )
+
+
+@clinic_view(Perm.RESOURCES_MANAGE)
+def closures(request: ClinicRequest) -> HttpResponse:
+    """Clinic closures and staff leave (whole days), and the public holidays that apply."""
+    actor = request.actor
+    closure_form = ClosureForm(request.POST if request.POST.get("action") == "closure" else None)
+    leave_form = LeaveForm(request.POST if request.POST.get("action") == "leave" else None)
+    region_form = HolidayRegionForm(
+        request.POST if request.POST.get("action") == "holidays" else None,
+        initial={"country": actor.clinic.holiday_country, "region": actor.clinic.holiday_region},
+    )
+    members = selectors.staff_for_leave(actor)
+    _field(leave_form, "membership").choices = [(m.pk, str(m.user)) for m in members]
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "closure" and closure_form.is_valid():
+                services.closure_add(actor=actor, **closure_form.cleaned_data)
+                messages.success(request, "Closure added; no slot is offered on those days.")
+                return redirect("calendar-closures")
+            if action == "leave" and leave_form.is_valid():
+                d = leave_form.cleaned_data
+                services.leave_add(
+                    actor=actor,
+                    membership_id=d["membership"],
+                    starts_on=d["starts_on"],
+                    ends_on=d["ends_on"],
+                    reason=d["reason"],
+                )
+                messages.success(request, "Leave added; their slots are blocked.")
+                return redirect("calendar-closures")
+            if action == "holidays" and region_form.is_valid():
+                services.clinic_holidays_set(actor=actor, **region_form.cleaned_data)
+                messages.success(request, "Public holidays updated.")
+                return redirect("calendar-closures")
+            if action == "remove-closure":
+                services.closure_remove(
+                    actor=actor, closure=selectors.closure_for(actor, request.POST.get("id"))
+                )
+                messages.success(request, "Closure removed.")
+                return redirect("calendar-closures")
+            if action == "remove-leave":
+                services.leave_remove(
+                    actor=actor, leave=selectors.leave_for(actor, request.POST.get("id"))
+                )
+                messages.success(request, "Leave removed.")
+                return redirect("calendar-closures")
+        except ValidationError as exc:
+            target = {"closure": closure_form, "holidays": region_form}.get(str(action))
+            attach_errors(target or leave_form, exc)
+    today = actor.today()
+    return render(
+        request,
+        "scheduling/closures.html",
+        {
+            "closure_form": closure_form,
+            "leave_form": leave_form,
+            "region_form": region_form,
+            "closures": selectors.closures_for(actor, today),
+            "leave": selectors.leave_list(actor, today),
+            "holidays": selectors.holidays_ahead(actor, today),
+        },
+        status=400 if request.method == "POST" else 200,
     )
 
 
@@ -470,6 +671,14 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
     if resource is None:
         raise Http404("No such feed.")
     response = HttpResponse(feeds.build_feed(resource), content_type="text/calendar; charset=utf-8")
+    membership = resource.membership
+    audit_record(  # a calendar app fetched patients' appointments for this practitioner
+        action=AuditAction.CALENDAR_FEED_READ,
+        user=membership.user if membership is not None else None,
+        clinic=resource.clinic,
+        obj=resource,
+        via="feed",
+    )
     response["Cache-Control"] = "private, max-age=300"
     response["Content-Disposition"] = 'inline; filename="anagen.ics"'
     return response

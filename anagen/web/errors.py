@@ -6,6 +6,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import render
 from django.template import loader
 
+from anagen.ops.logging import current_request_id
+
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return render(request, "404.html", status=404)
@@ -21,5 +23,9 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    # A static page: the failure may be in the context processors or the database.
-    return HttpResponseServerError(loader.get_template("500.html").render())
+    # A static page: the failure may be in the context processors or the database. It shows the
+    # request id the logs carry, so a report can be matched to its log lines.
+    request_id = getattr(request, "request_id", None) or current_request_id()
+    return HttpResponseServerError(
+        loader.get_template("500.html").render({"request_id": request_id})
+    )

@@ -1,11 +1,58 @@
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from anagen.accounts.access import ClinicRequest
+from anagen.accounts.decorators import clinic_view
+from anagen.accounts.permissions import Perm
+from anagen.ops.health import run_checks
+from anagen.scheduling import selectors as scheduling_selectors
+from anagen.scheduling import services as scheduling_services
+from anagen.web import worklist
+
+# The worklist partial is polled this often (seconds) so the page stays live without a reload.
+POLL_SECONDS = 20
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return redirect("patient-list" if request.user.is_authenticated else "login")
+    if not request.user.is_authenticated:
+        return redirect("login")
+    return _home(request)
+
+
+@clinic_view(Perm.PATIENT_VIEW)
+def _home(request: ClinicRequest) -> HttpResponse:
+    """The day's worklist for the active clinic: each section as the actor's permissions allow."""
+    wl = worklist.worklist_for(request.actor)
+    return render(request, "web/home.html", {"wl": wl, "poll_seconds": POLL_SECONDS})
+
+
+@clinic_view(Perm.PATIENT_VIEW)
+def home_worklist(request: ClinicRequest) -> HttpResponse:
+    """The worklist sections alone (htmx polls this)."""
+    wl = worklist.worklist_for(request.actor)
+    return render(request, "web/_worklist.html", {"wl": wl, "poll_seconds": POLL_SECONDS})
+
+
+@require_POST
+@clinic_view(Perm.CHECK_IN)
+def home_check_in(request: ClinicRequest, appointment_id: int) -> HttpResponse:
+    """Check a patient in from the worklist and come back to it."""
+    appt = scheduling_selectors.appointment_for(request.actor, appointment_id)
+    try:
+        scheduling_services.appointment_check_in(actor=request.actor, appointment=appt)
+    except PermissionDenied as exc:
+        return render(request, "403.html", {"reason": str(exc)}, status=403)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        p = appt.patient
+        messages.success(request, f"{p.given_name} {p.family_name} checked in.")
+    return redirect("home")
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
@@ -13,4 +60,14 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 
 
 def health(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("ok", content_type="text/plain")
+    """200 when the database answers and every migration is applied; 503 naming what failed."""
+    checks = run_checks()
+    healthy = all(c.ok for c in checks)
+    body = {
+        "status": "ok" if healthy else "failing",
+        "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in checks},
+        "failed": [c.name for c in checks if not c.ok],
+    }
+    response = JsonResponse(body, status=200 if healthy else 503)
+    response["Cache-Control"] = "no-store"
+    return response

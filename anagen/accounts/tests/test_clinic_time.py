@@ -15,6 +15,7 @@ from anagen.accounts.clinic_time import (
     human_time,
     local_today,
 )
+from anagen.accounts.testing import sign_in
 
 # 30 Nov 2026 22:30 UTC is already 1 Dec 11:30 in Auckland (UTC+13 in summer).
 INSTANT = dt.datetime(2026, 11, 30, 22, 30, tzinfo=dt.UTC)
@@ -64,8 +65,7 @@ def test_each_request_runs_in_its_clinic_zone_and_the_zone_does_not_leak(clinic_
         return HttpResponse("ok")
 
     mw = middleware.ActiveClinicMiddleware(grab)
-    client = Client()
-    client.force_login(clinic_a.physician)
+    client = sign_in(Client(), clinic_a.physician)
     request = client.get("/").wsgi_request
     mw(request)
     assert seen[-1] == "Pacific/Auckland"

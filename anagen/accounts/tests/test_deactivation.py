@@ -4,6 +4,7 @@ from django.test import Client
 
 from anagen.accounts.models import ApiToken, Membership, Role
 from anagen.accounts.services import api_token_create, membership_set_active
+from anagen.accounts.testing import enrolled_device, fresh_code
 from anagen.audit.models import AuditEvent
 
 
@@ -38,6 +39,9 @@ def test_old_session_and_token_refused_after_deactivate_and_reactivate(clinic_a,
     assert fresh.post("/login/", {"username": "a.nurse", "password": "correct-horse-battery"})[
         "Location"
     ]
+    # The nurse set up two-factor sign-in (the test client did): the code step comes next.
+    code = fresh_code(enrolled_device(clinic_a.nurse))
+    assert fresh.post("/login/verify/", {"code": code}).status_code == 302
     assert fresh.get("/patients/").status_code == 200
     _, raw2 = api_token_create(membership=membership, name="site 2")
     assert _api(raw2).status_code == 200

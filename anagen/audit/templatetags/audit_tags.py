@@ -19,6 +19,7 @@ VIA_LABELS = {
     "task": "Background task",
     "cli": "Command line",
     "system": "System",
+    "feed": "Calendar feed",
 }
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}")

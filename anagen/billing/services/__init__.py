@@ -9,7 +9,9 @@ from anagen.billing.services.invoices import (
     credit_note_issue,
     invoice_add_line,
     invoice_create,
+    invoice_draft,
     invoice_issue,
+    invoice_pdf_read,
     invoice_remove_line,
 )
 from anagen.billing.services.packages import (
@@ -40,7 +42,9 @@ __all__ = [
     "deposit_amount",
     "invoice_add_line",
     "invoice_create",
+    "invoice_draft",
     "invoice_issue",
+    "invoice_pdf_read",
     "invoice_remove_line",
     "money_in",
     "package_consume_for_session",

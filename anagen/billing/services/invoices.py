@@ -56,6 +56,24 @@ def invoice_create(*, actor: Actor, patient: Patient) -> Invoice:
     return invoice
 
 
+@transaction.atomic
+def invoice_draft(
+    *, actor: Actor, patient: Patient, lines: Iterable[tuple[str, Any]] = ()
+) -> Invoice:
+    """A draft invoice with its lines (price-list code, quantity) at today's prices."""
+    invoice = invoice_create(actor=actor, patient=patient)
+    for position, (code, quantity) in enumerate(lines):
+        try:
+            invoice_add_line(actor=actor, invoice=invoice, code=code, quantity=quantity)
+        except ValidationError as exc:
+            if not hasattr(exc, "error_dict"):
+                raise
+            raise ValidationError(
+                {f"lines.{position}.{k}": v for k, v in exc.message_dict.items()}
+            ) from None
+    return invoice
+
+
 def _quantity(value: Any) -> Decimal:
     try:
         q = Decimal(str(value))
@@ -196,7 +214,17 @@ def _stamp(actor: Actor, invoice: Invoice) -> Invoice:
     invoice.issued_at = timezone.now()
     invoice.issue_date = actor.today()
     invoice.save()
+    _email_when_consented(invoice, actor)
     return invoice
+
+
+def _email_when_consented(invoice: Invoice, actor: Actor) -> None:
+    """Every issued document (invoice, deposit, package sale, final, credit note) is emailed
+    by the task worker once the issue commits, if the patient consented to email."""
+    patient = invoice.patient
+    if patient.email and patient.email_reminders:
+        invoice_id, user_id = invoice.pk, actor.user.pk
+        transaction.on_commit(lambda: _enqueue_email(invoice_id, user_id))
 
 
 @serialised
@@ -218,9 +246,6 @@ def invoice_issue(*, actor: Actor, invoice: Invoice) -> Invoice:
                 "currency": invoice.currency,
             },
         )
-        if invoice.patient.email and invoice.patient.email_reminders:
-            invoice_id, user_id = invoice.pk, actor.user.pk
-            transaction.on_commit(lambda: _enqueue_email(invoice_id, user_id))
     return invoice
 
 
@@ -230,11 +255,33 @@ def _enqueue_email(invoice_id: int, user_id: int) -> None:
     email_invoice.enqueue(invoice_id, user_id)
 
 
+@transaction.atomic
+def invoice_pdf_read(*, actor: Actor, invoice: Invoice) -> bytes:
+    """An issued document's PDF for a person or a client: the read is audited."""
+    from anagen.billing.pdf import invoice_pdf_bytes
+
+    _check(actor, invoice)
+    if not invoice.is_issued:
+        raise ValidationError("A draft has no PDF; issue it first.")
+    pdf = invoice_pdf_bytes(actor=actor, invoice=invoice)
+    audit_record(
+        action="billing.invoice.pdf",
+        actor=actor,
+        patient=invoice.patient,
+        obj=invoice,
+        changes={"number": invoice.display_number},
+    )
+    return pdf
+
+
 @serialised
 def credit_note_issue(
-    *, actor: Actor, invoice: Invoice, line_ids: Iterable[int], reason: str
+    *, actor: Actor, invoice: Invoice, line_ids: Iterable[int] | None, reason: str
 ) -> Invoice:
-    """Correct an issued invoice: a credit note copying the lines it takes back."""
+    """Correct an issued invoice: a credit note copying the lines it takes back.
+
+    ``line_ids=None`` voids the invoice: every line not credited yet (a package's line is
+    credited from the package, by its unused sessions)."""
     _check(actor, invoice, Perm.BILLING_APPROVE)
     reason = (reason or "").strip()
     if len(reason) < 5:
@@ -244,8 +291,20 @@ def credit_note_issue(
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if invoice.kind != InvoiceKind.INVOICE or not invoice.is_issued:
             raise ValidationError("Only an issued invoice can be credited.")
-        wanted = {int(i) for i in line_ids}
-        lines = [x for x in invoice.lines.all() if x.pk in wanted]
+        if line_ids is None:
+            credited = set(
+                InvoiceLine.objects.filter(credits_line__invoice=invoice).values_list(
+                    "credits_line_id", flat=True
+                )
+            )
+            lines = [
+                x for x in invoice.lines.all() if x.pk not in credited and x.package_sale_id is None
+            ]
+            if not lines:
+                raise ValidationError("Nothing on this invoice is left to credit.")
+        else:
+            wanted = {int(i) for i in line_ids}
+            lines = [x for x in invoice.lines.all() if x.pk in wanted]
         if not lines:
             raise ValidationError({"line_ids": "Choose the lines to credit."})
         if any(x.package_sale_id for x in lines):

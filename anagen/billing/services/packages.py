@@ -34,6 +34,30 @@ from anagen.procedures.models import TreatmentSession
 from anagen.serialised_writes import serialised
 
 
+def new_sale(
+    *,
+    actor: Actor,
+    patient: Patient,
+    package: PackageDefinition,
+    sold_on: dt.date,
+    price: Decimal | None = None,
+) -> PackageSale:
+    """The sale row alone (sessions, price and validity copied); the caller invoices it."""
+    return PackageSale.objects.create(
+        clinic=actor.clinic,
+        patient=patient,
+        package=package,
+        name=package.name,
+        procedure=package.procedure,
+        sessions_total=package.sessions,
+        price=package.price if price is None else price,
+        currency=package.currency,
+        sold_on=sold_on,
+        expires_on=sold_on + dt.timedelta(days=package.validity_days),
+        sold_by=actor.user,
+    )
+
+
 @serialised
 def package_sell(
     *, actor: Actor, patient: Patient, package: PackageDefinition, sold_on: dt.date | None = None
@@ -47,19 +71,7 @@ def package_sell(
     sold_on = sold_on or actor.today()
     _counter(actor.clinic)
     with transaction.atomic():
-        sale = PackageSale.objects.create(
-            clinic=actor.clinic,
-            patient=patient,
-            package=package,
-            name=package.name,
-            procedure=package.procedure,
-            sessions_total=package.sessions,
-            price=package.price,
-            currency=package.currency,
-            sold_on=sold_on,
-            expires_on=sold_on + dt.timedelta(days=package.validity_days),
-            sold_by=actor.user,
-        )
+        sale = new_sale(actor=actor, patient=patient, package=package, sold_on=sold_on)
         invoice = Invoice.objects.create(
             clinic=actor.clinic, patient=patient, currency=package.currency, created_by=actor.user
         )
@@ -165,6 +177,10 @@ def package_refund_unused(
     """Credit unused sessions of a package (clinic admin): they can no longer be used, and a
     credit note against the package's invoice takes back their value.
 
+    A transferred package is credited by its holder too: the credit note corrects the invoice
+    the sessions were bought on, so it goes to the buyer who paid it (a credit note always
+    corrects an invoice to its own addressee), and the money goes back against that payment.
+
     The clinic's rule is pro rata: each session is worth the package price divided by its
     sessions (rounded to the minor unit). The money itself goes back as a refund against the
     payment it returns (``refund_record``), if it was paid.
@@ -185,19 +201,20 @@ def package_refund_unused(
                 if left
                 else {"sessions": "This package has no unused sessions left."}
             )
+        bought = _bought(sale)
         line = (
-            InvoiceLine.objects.select_related("invoice")
+            InvoiceLine.objects.select_related("invoice", "invoice__patient", "invoice__clinic")
             .filter(
-                package_sale=sale,
+                package_sale=bought,
                 invoice__kind=InvoiceKind.INVOICE,
                 invoice__status=InvoiceStatus.ISSUED,
             )
             .first()
         )
         if line is None:
-            raise ValidationError("This package has no issued invoice to credit.")
+            raise ValidationError("This package has no issued invoice to credit yet.")
         invoice = line.invoice
-        per_session = round_money(line.unit_price / sale.sessions_total, invoice.currency)
+        per_session = round_money(line.unit_price / bought.sessions_total, invoice.currency)
         note = Invoice.objects.create(
             clinic=invoice.clinic,
             patient=invoice.patient,
@@ -207,9 +224,13 @@ def package_refund_unused(
             currency=invoice.currency,
             created_by=actor.user,
         )
+        held = f", held by {sale.patient.full_name} ({sale.patient.record_number})"
         _add_line(
             note,
-            description=f"{sale.name}: unused sessions ({sessions} of {sale.sessions_total})",
+            description=(
+                f"{sale.name}: unused sessions ({sessions} of {sale.sessions_total}"
+                f"{held if bought.pk != sale.pk else ''})"
+            ),
             quantity=Decimal(int(sessions)),
             unit_price=per_session,
             tax_rate=line.tax_rate,
@@ -233,7 +254,30 @@ def package_refund_unused(
                 "reason": reason,
             },
         )
+        if invoice.patient_id != sale.patient_id:  # the buyer's record says so too
+            audit_record(
+                action="billing.package.refund",
+                actor=actor,
+                patient=invoice.patient,
+                obj=note,
+                changes={
+                    "sessions": int(sessions),
+                    "credit_note": note.display_number,
+                    "held_by": sale.patient.record_number,
+                    "reason": reason,
+                },
+            )
     return note
+
+
+def _bought(sale: PackageSale) -> PackageSale:
+    """The package as it was bought: a transferred package's sessions were paid for on the
+    first buyer's invoice (transfers can chain: follow them back)."""
+    seen = {sale.pk}
+    while sale.transferred_from_id is not None and sale.transferred_from_id not in seen:
+        seen.add(sale.transferred_from_id)
+        sale = PackageSale.objects.get(pk=sale.transferred_from_id)
+    return sale
 
 
 def _reason(reason: str) -> str:

@@ -205,6 +205,7 @@ def quote_accept(*, actor: Actor, quote: Quote) -> Quote:
                 tax_inclusive=False,
             )
             quote.deposit_invoice = _stamp(actor, invoice)
+        sold = _sell_quoted_packages(actor, quote)
         quote.status = QuoteStatus.ACCEPTED
         quote.deposit_percent = percent
         quote.accepted_by = actor.user
@@ -221,9 +222,46 @@ def quote_accept(*, actor: Actor, quote: Quote) -> Quote:
                 "deposit_invoice": (
                     quote.deposit_invoice.display_number if quote.deposit_invoice else ""
                 ),
+                "packages_sold": sold,
             },
         )
     return quote
+
+
+def _sell_quoted_packages(actor: Actor, quote: Quote) -> list[str]:
+    """Accepting a package's quote sells the package: its sessions are the patient's from
+    today (used as records are signed) at the quoted price; the quote's final invoice is the
+    sale's invoice (its line names the sale), the deposit already taken off."""
+    from anagen.billing.services.packages import new_sale
+
+    sold = []
+    for line in quote.lines.select_related("package").filter(package__isnull=False):
+        assert line.package is not None
+        sale = new_sale(
+            actor=actor,
+            patient=quote.patient,
+            package=line.package,
+            sold_on=actor.today(),
+            price=line.unit_price,
+        )
+        line.package_sale = sale
+        line.save(update_fields=["package_sale"])
+        audit_record(
+            action="billing.package.sell",
+            actor=actor,
+            patient=quote.patient,
+            obj=sale,
+            changes={
+                "package": sale.name,
+                "sessions": sale.sessions_total,
+                "price": sale.price,
+                "currency": sale.currency,
+                "expires_on": sale.expires_on,
+                "quote": quote.display_number,
+            },
+        )
+        sold.append(sale.name)
+    return sold
 
 
 @serialised
@@ -253,6 +291,7 @@ def quote_invoice(*, actor: Actor, quote: Quote) -> Invoice:
                 tax_rate=line.tax_rate,
                 tax_inclusive=line.tax_inclusive,
                 price_item=line.price_item,
+                package_sale=line.package_sale,
                 procedure=line.procedure,
             )
         invoice = _stamp(actor, invoice)

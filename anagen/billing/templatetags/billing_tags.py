@@ -40,3 +40,11 @@ def billing_card(patient: Any, actor: Any) -> dict[str, Any]:
         else []
     )
     return {"patient": patient, "actor": actor, "summary": summary, "packages": packages}
+
+
+@register.inclusion_tag("billing/_package_note.html")
+def package_note(patient: Any, actor: Any) -> dict[str, Any]:
+    """Package sessions left, where a session is booked (every role that sees packages)."""
+    show = bool(actor.perms.package_status_view)
+    packages = selectors.patient_packages(actor=actor, patient=patient) if show else []
+    return {"show": show, "packages": packages}

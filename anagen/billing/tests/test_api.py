@@ -33,16 +33,32 @@ def test_front_desk_reads_an_invoice_and_takes_a_payment(clinic_a, patient_a, in
         f"/api/v1/billing/invoices/{invoice_a.pk}/payments",
         {"amount": "1000", "method": "card"},
         content_type="application/json",
+        headers={"If-Match": r["ETag"]},
     )
     assert r.status_code == 201 and float(r.json()["applied"]) == 900
     account = api.get(f"/api/v1/billing/patients/{patient_a.pk}/account").json()
     assert float(account["balance"]) == -100
+    etag = api.get(f"/api/v1/billing/invoices/{invoice_a.pk}")["ETag"]
     r = api.post(
         f"/api/v1/billing/invoices/{invoice_a.pk}/payments",
         {"amount": "1.234", "method": "cash"},
         content_type="application/json",
+        headers={"If-Match": etag},
     )
     assert r.status_code == 422 and "decimal places" in r.content.decode()
+    r = api.post(
+        f"/api/v1/billing/invoices/{invoice_a.pk}/payments",
+        {"amount": "1", "method": "cash"},
+        content_type="application/json",
+    )
+    assert r.status_code == 428
+    r = api.post(
+        f"/api/v1/billing/invoices/{invoice_a.pk}/payments",
+        {"amount": "1", "method": "cash"},
+        content_type="application/json",
+        headers={"If-Match": '"stale"'},
+    )
+    assert r.status_code == 412 and r["Content-Type"] == "application/problem+json"
     assert api.get("/api/v1/billing/invoices").json()["count"] == 1
     assert api.get("/api/v1/billing/prices").status_code == 200
 

@@ -31,8 +31,10 @@ def test_demo_money_per_clinic_and_idempotent(db):
     assert [p.unit_price for p in prp] == [D(900), D(1100)]  # versioned by date
     assert PriceItem.objects.get(clinic=river, code="prp_scalp", unit_price=600).tax_rate == 20
     for clinic in (north, river):
-        sale = PackageSale.objects.get(clinic=clinic)
-        assert 1 <= sale.consumptions.count() <= 3
+        # the package sold at the desk, used by signed records (an accepted package quote
+        # may have sold another, not used yet)
+        used = [s.consumptions.count() for s in PackageSale.objects.filter(clinic=clinic)]
+        assert any(1 <= n <= 3 for n in used), used
         numbers = sorted(
             n or 0
             for n in Invoice.objects.filter(clinic=clinic, status="issued").values_list(

@@ -10,6 +10,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
+from anagen.accounts.testing import sign_in
 from anagen.audit.models import AuditEvent
 from anagen.billing import selectors, services
 from anagen.billing.tests.helpers import issued, package, prices
@@ -133,7 +134,7 @@ def test_quote_pages_from_the_patient_account(client, clinic_a, patient_a):
     assert r.status_code == 302 and "/billing/invoices/" in r["Location"]
     client.force_login(clinic_a.nurse)
     assert client.get(quote_url).status_code == 403
-    client.force_login(clinic_a.admin)
+    sign_in(client, clinic_a.admin)  # a clinic admin passes two-factor sign-in
     r = client.post(
         reverse("billing-settings"),
         {"deposit_percent": "30", "legal_name": "Hair Ltd", "legal_address": "1 Main St",

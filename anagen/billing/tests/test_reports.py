@@ -121,7 +121,11 @@ def test_revenue_by_procedure_and_month_net_of_credit_notes(clinic_a, books):
     page = clinic_a.client(clinic_a.admin).get(
         f"/billing/reports/?start={start.isoformat()}&end={today.isoformat()}"
     )
-    assert 'id="revenue-total">£2,116.66' in page.content.decode()  # 250 + 250 + 16.66 + 1600
+    text = page.content.decode()
+    assert 'id="revenue-total">£2,116.66' in text  # 250 + 250 + 16.66 + 1600
+    # the revenue table is on the page, not inside its <title>
+    assert "<title>Billing reports · Anagen</title>" in text
+    assert text.index("<main") < text.index('id="revenue-total"')
     csv = clinic_a.client(clinic_a.admin).get(
         f"/billing/reports/?start={start.isoformat()}&end={today.isoformat()}&csv=revenue"
     )

@@ -31,7 +31,8 @@ def api(clinic_a):
     def call(method, url, body=None, who="physician"):
         kwargs: dict[str, Any] = {
             "content_type": "application/json",
-            "headers": {"Authorization": f"Bearer {tokens[who]}"},
+            # Changes need If-Match (anagen/interop/tests/test_etag.py tests the tags themselves).
+            "headers": {"Authorization": f"Bearer {tokens[who]}", "If-Match": "*"},
         }
         if body is not None:
             kwargs["data"] = json.dumps(body)

@@ -17,11 +17,24 @@ from anagen.accounts.services import api_token_create
 # One change to the defaults: schema-valid input may also be refused with 422 by a rule the
 # schema cannot say (a measurement dated in the future, a screening gate, a slot outside the
 # working hours). Input the schema itself rules out must still be refused (negative checks).
+# A change of a protected record without its current ETag is refused too, with 428 (no
+# If-Match) or 412 (a generated If-Match never names the record's current version).
 CONFIG = SchemathesisConfig.from_dict(
     {
         "checks": {
             "positive_data_acceptance": {
-                "expected-statuses": ["2xx", "3xx", "401", "403", "404", "409", "422", "429"]
+                "expected-statuses": [
+                    "2xx",
+                    "3xx",
+                    "401",
+                    "403",
+                    "404",
+                    "409",
+                    "412",
+                    "422",
+                    "428",
+                    "429",
+                ]
             }
         }
     }

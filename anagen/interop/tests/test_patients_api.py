@@ -16,10 +16,11 @@ def api(clinic_a):
     )
     client = Client()
 
-    def call(method, url, body=None, token=raw):
+    def call(method, url, body=None, token=raw, headers=None):
         kwargs: dict[str, Any] = {"content_type": "application/json"}
+        kwargs["headers"] = dict(headers or {})
         if token:
-            kwargs["headers"] = {"Authorization": f"Bearer {token}"}
+            kwargs["headers"]["Authorization"] = f"Bearer {token}"
         if body is not None:
             kwargs["data"] = json.dumps(body) if not isinstance(body, str) else body
         return getattr(client, method)(url, **kwargs)
@@ -43,9 +44,13 @@ def test_create_read_update_and_list(api, clinic_a):
     body = created.json()
     assert body["phone"] == "+447700900456" and body["record_number"] == "A000001"
     pid = body["id"]
-    assert api("get", f"/api/v1/patients/{pid}").json()["given_name"] == "Zoë"
+    read = api("get", f"/api/v1/patients/{pid}")
+    assert read.json()["given_name"] == "Zoë"
     updated = api(
-        "patch", f"/api/v1/patients/{pid}", {"email": "zoe@example.com", "email_reminders": True}
+        "patch",
+        f"/api/v1/patients/{pid}",
+        {"email": "zoe@example.com", "email_reminders": True},
+        headers={"If-Match": read["ETag"]},
     )
     assert updated.status_code == 200 and updated.json()["email_reminders"] is True
     listed = api("get", "/api/v1/patients?q=zoe%20bhriain")
@@ -90,7 +95,9 @@ def test_malformed_json_is_a_problem_not_a_500(api, body):
 
 def test_patch_rejects_null_for_required_fields(api, clinic_a):
     pid = api("post", "/api/v1/patients", NEW).json()["id"]
-    response = api("patch", f"/api/v1/patients/{pid}", {"given_name": None})
+    response = api(
+        "patch", f"/api/v1/patients/{pid}", {"given_name": None}, headers={"If-Match": "*"}
+    )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "body.given_name"
 

@@ -8,11 +8,14 @@ codes (filters, CSV) and carry labels for people (kernel ``cohorts``).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from django.conf import settings
 
 from anagen.accounts.access import Actor
 from anagen.accounts.models import Clinic
@@ -301,6 +304,8 @@ class Cohort:
     percent: MeanCI
     percent_median: MedianCI
     responders: Proportion | None
+    # Set when the responder count is withheld from this reader ("fewer than 5", …).
+    responders_note: str = ""
 
 
 def cohorts(
@@ -358,3 +363,68 @@ def group_options(outcomes: list[PatientOutcome]) -> dict[str, list[tuple[str, s
         k: sorted(((c, group_label(k, c)) for c in options.get(k, set())), key=lambda p: p[1])
         for k in DIMENSIONS
     }
+
+
+# --- what a reader may see (issue 13) ------------------------------------------------------------
+
+
+def min_cell() -> int:
+    """Smallest count shown to readers without per-patient rows (settings, default 5)."""
+    return int(getattr(settings, "ANAGEN_ANALYTICS_MIN_CELL", 5))
+
+
+def may_see_patient_rows(actor: Actor) -> bool:
+    """The de-identified per-patient export and unsuppressed small cells."""
+    return actor.can(Perm.ANALYTICS_PATIENT_ROWS)
+
+
+@dataclass(frozen=True)
+class Disclosed:
+    """Cohorts as one reader may see them.
+
+    For a reader without ``ANALYTICS_PATIENT_ROWS`` (a clinic admin) every count under
+    ``min_cell()`` is withheld and shown as "fewer than 5": a cohort that small is listed by label
+    only (no n, no means, no CI: a mean of two patients is nearly their values), and when exactly
+    one cohort of a grouping is withheld the next smallest is withheld too, so the total minus the
+    others does not give it away; a responder count (or its complement) under the threshold is
+    withheld likewise.
+    """
+
+    cohorts: list[Cohort]  # shown in full
+    suppressed: list[str]  # labels of the withheld cohorts
+    n: int | None  # patients in the selection, None when withheld
+    fewer: str  # "fewer than 5"
+    patient_rows: bool
+
+
+def cohorts_disclosed(*, actor: Actor, cohorts: list[Cohort], n: int) -> Disclosed:
+    require_analytics(actor)
+    threshold = min_cell()
+    fewer = f"fewer than {threshold}"
+    if may_see_patient_rows(actor):
+        return Disclosed(list(cohorts), [], n, fewer, True)
+    small = {c.code for c in cohorts if c.n < threshold}
+    if len(small) == 1 and len(cohorts) > 1:
+        others = sorted((c for c in cohorts if c.code not in small), key=lambda c: (c.n, c.label))
+        small.add(others[0].code)
+    shown = []
+    for c in cohorts:
+        if c.code in small:
+            continue
+        r = c.responders
+        if r is not None and (r.n < threshold or r.k < threshold or r.n - r.k < threshold):
+            if r.n < threshold:
+                note = f"{fewer} patients judged"
+            elif r.k < threshold:
+                note = fewer
+            else:
+                note = f"all but {fewer}"
+            c = dataclasses.replace(c, responders=None, responders_note=note)
+        shown.append(c)
+    return Disclosed(
+        cohorts=shown,
+        suppressed=[c.label for c in cohorts if c.code in small],
+        n=n if n >= threshold else None,
+        fewer=fewer,
+        patient_rows=False,
+    )

@@ -91,3 +91,22 @@ def measurement_set_get(*, actor: Actor, patient: Patient, set_id: int) -> Measu
     if mset is None:
         raise Http404("No such measurement set.")
     return mset
+
+
+def measurement_sets_for(actor: Actor) -> QuerySet[MeasurementSet]:
+    """Every measurement set of the clinic's live patients (FHIR)."""
+    actor.require(Perm.CLINICAL_VIEW)
+    return MeasurementSet.objects.filter(
+        patient__clinic=actor.clinic, patient__deleted_at__isnull=True
+    ).select_related("patient", "recorded_by")
+
+
+def measurements_for(actor: Actor) -> QuerySet[Any]:
+    """Every per-site measurement of the clinic's live patients (FHIR)."""
+    from anagen.outcomes.models import Measurement
+
+    actor.require(Perm.CLINICAL_VIEW)
+    return Measurement.objects.filter(
+        measurement_set__patient__clinic=actor.clinic,
+        measurement_set__patient__deleted_at__isnull=True,
+    ).select_related("measurement_set__patient", "measurement_set__recorded_by", "site")

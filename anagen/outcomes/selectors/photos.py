@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+from django.db.models import QuerySet
+
 from anagen.accounts.access import Actor
 from anagen.accounts.models import Clinic
 from anagen.accounts.permissions import Perm
@@ -88,3 +90,11 @@ def photo_set_get(*, actor: Actor, patient: Patient, set_id: int) -> PhotoSet | 
 def photo_set_photos(photo_set: PhotoSet) -> dict[str, Photo]:
     """The set's photos by view."""
     return {p.view: p for p in photo_set.photos.all()}
+
+
+def photos_for(actor: Actor) -> QuerySet[Photo]:
+    """Every photo of the clinic's live patients (FHIR; callers apply the photo consent)."""
+    actor.require(Perm.CLINICAL_VIEW)
+    return Photo.objects.filter(
+        photo_set__patient__clinic=actor.clinic, photo_set__patient__deleted_at__isnull=True
+    ).select_related("photo_set__patient", "uploaded_by")

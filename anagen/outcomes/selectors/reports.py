@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 
 from anagen.accounts.access import Actor
 from anagen.accounts.permissions import Perm
+from anagen.audit.reads import note_list, note_read
 from anagen.outcomes.models import ImportBatch, MeasurementSet, ReportFile, ReportJob
 from anagen.patients.models import Patient
 
@@ -19,12 +20,16 @@ def import_get(*, actor: Actor, patient: Patient, batch_id: int) -> ImportBatch 
 
 def report_job_get(*, actor: Actor, job_id: int) -> ReportJob | None:
     actor.require(Perm.CLINICAL_VIEW)
-    return ReportJob.objects.filter(pk=job_id, clinic=actor.clinic).first()
+    job = ReportJob.objects.filter(pk=job_id, clinic=actor.clinic).first()
+    if job is not None:
+        note_read(actor, obj=job)  # audited (anagen/audit/reads.py)
+    return job
 
 
 def report_jobs_for(actor: Actor) -> list[ReportJob]:
     """The clinic's most recent report batches."""
     actor.require(Perm.CLINICAL_VIEW)
+    note_list(actor, what="Report batches")  # audited (anagen/audit/reads.py)
     return list(ReportJob.objects.filter(clinic=actor.clinic)[:RECENT_REPORT_JOBS])
 
 
@@ -49,3 +54,11 @@ def measured_patient_ids(actor: Actor) -> set[int]:
         .values_list("patient_id", flat=True)
         .distinct()
     )
+
+
+def report_files_for(actor: Actor) -> QuerySet[ReportFile]:
+    """Every generated outcome report of the clinic's live patients (FHIR)."""
+    actor.require(Perm.CLINICAL_VIEW)
+    return ReportFile.objects.filter(
+        job__clinic=actor.clinic, patient__deleted_at__isnull=True
+    ).select_related("patient", "job__requested_by")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import secrets
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,6 +13,7 @@ from django.db import transaction
 from anagen.accounts.access import Actor
 from anagen.accounts.permissions import Perm
 from anagen.audit.services import audit_record
+from anagen.outcomes import imaging
 from anagen.outcomes.models import Photo, PhotoSet, PhotoView
 from anagen.outcomes.services._common import _check_patient
 from anagen.patients.models import Patient
@@ -28,10 +28,12 @@ class PhotoFileMissing(Exception):
 
 # --- photos ----------------------------------------------------------------------------------
 
-MAX_PHOTO_BYTES = 15 * 1024 * 1024
-MAX_PHOTO_PIXELS = 40_000_000
-MAX_PHOTO_EDGE = 3000
-THUMB_EDGE = 320
+# Upload bounds and the bounded-memory decoder live in ``anagen.outcomes.imaging`` (issue 13);
+# the limits are settings (ANAGEN_UPLOAD_MAX_BYTES, ANAGEN_UPLOAD_MAX_PIXELS).
+MAX_PHOTO_BYTES = imaging.DEFAULT_MAX_BYTES
+MAX_PHOTO_PIXELS = imaging.DEFAULT_MAX_PIXELS
+MAX_PHOTO_EDGE = imaging.MAX_PHOTO_EDGE
+THUMB_EDGE = imaging.THUMB_EDGE
 
 
 def _require_photo_consent(patient: Patient, kind: str = "photo_clinical") -> None:
@@ -44,36 +46,8 @@ def _require_photo_consent(patient: Patient, kind: str = "photo_clinical") -> No
 
 def _reencode(content: bytes) -> tuple[bytes, bytes, int, int]:
     """Re-encode as JPEG without metadata (orientation applied first) plus a thumbnail."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    if not content:
-        raise ValidationError({"file": "The file is empty."})
-    if len(content) > MAX_PHOTO_BYTES:
-        raise ValidationError({"file": "The photo is larger than 15 MB."})
-    try:
-        with Image.open(io.BytesIO(content)) as probe:
-            if probe.width * probe.height > MAX_PHOTO_PIXELS:
-                raise ValidationError({"file": "The photo has more than 40 megapixels."})
-            probe.verify()
-        with Image.open(io.BytesIO(content)) as img:
-            img.load()
-            upright = ImageOps.exif_transpose(img)
-            rgb = upright.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError):
-        raise ValidationError(
-            {"file": "This file is not a photo we can read (JPEG or PNG)."}
-        ) from None
-    rgb.thumbnail((MAX_PHOTO_EDGE, MAX_PHOTO_EDGE))
-    # A fresh image carries no EXIF/GPS/maker notes: copy pixels only.
-    clean = Image.new("RGB", rgb.size)
-    clean.paste(rgb)
-    out = io.BytesIO()
-    clean.save(out, format="JPEG", quality=90)
-    thumb = clean.copy()
-    thumb.thumbnail((THUMB_EDGE, THUMB_EDGE))
-    thumb_out = io.BytesIO()
-    thumb.save(thumb_out, format="JPEG", quality=80)
-    return out.getvalue(), thumb_out.getvalue(), clean.width, clean.height
+    done = imaging.decode(content)
+    return done.image, done.thumbnail, done.width, done.height
 
 
 def photo_set_create(
@@ -158,6 +132,7 @@ def photo_read(
         with stored.open("rb") as fh:
             data = fh.read()
     except (FileNotFoundError, ValueError):  # ValueError: the field holds no file name
+        imaging.alert_missing_file("photo", photo.pk, stored.name)
         raise PhotoFileMissing() from None
     with transaction.atomic():
         audit_record(

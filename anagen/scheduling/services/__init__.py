@@ -16,8 +16,9 @@ Who may do what is the permission table (``anagen.accounts.permissions``), asked
 
 Topics: ``plans`` (preview, book a series, cancel), ``booking`` (single appointments, notes),
 ``moves``, ``status`` (check-in, complete, cancel, no-show), ``recalls``, ``resources``,
-``feeds`` (calendar feed secrets), ``reminders`` (messages and rules). ``_common`` holds the
-booking primitives (see its docstring for how double booking is prevented).
+``feeds`` (calendar feed secrets), ``reminders`` (messages and rules), ``closures`` (clinic
+closures, staff leave and the clinic's public-holiday region: ``RESOURCES_MANAGE``).
+``_common`` holds the booking primitives (see its docstring for how double booking is prevented).
 """
 
 from anagen.scheduling.services._common import (
@@ -30,6 +31,13 @@ from anagen.scheduling.services._common import (
     _tz,
 )
 from anagen.scheduling.services.booking import appointment_book, appointment_update_notes
+from anagen.scheduling.services.closures import (
+    clinic_holidays_set,
+    closure_add,
+    closure_remove,
+    leave_add,
+    leave_remove,
+)
 from anagen.scheduling.services.feeds import feed_may_rotate, feed_token_hash, feed_token_rotate
 from anagen.scheduling.services.moves import (
     MoveWarning,
@@ -90,9 +98,14 @@ __all__ = [
     "appointment_move_warnings",
     "appointment_no_show",
     "appointment_update_notes",
+    "clinic_holidays_set",
+    "closure_add",
+    "closure_remove",
     "feed_may_rotate",
     "feed_token_hash",
     "feed_token_rotate",
+    "leave_add",
+    "leave_remove",
     "plan_book_series",
     "plan_cancel",
     "plan_preview",

@@ -27,6 +27,7 @@ from anagen.patients.models import Patient
 from anagen.scheduling import availability as av
 from anagen.scheduling.models import (
     Appointment,
+    AppointmentStatus,
     Resource,
     ResourceBooking,
     ResourceKind,
@@ -128,6 +129,8 @@ def _problem_messages(
         when = f"{_fmt(s, tz)}–{human_time(e, tz)}"
         if what == "busy":
             out.append(f"{prefix}{resource.name} is already booked at {when}.")
+        elif what == "closed":
+            out.append(f"{prefix}{resource.name} cannot be booked at {when}: closed or on leave.")
         else:
             out.append(f"{prefix}{resource.name} is not working at {when}.")
     return out
@@ -159,6 +162,54 @@ def _insert_bookings(
         ]
         messages = _problem_messages(taken, tz) or ["That time was just taken; choose another."]
         raise BookingConflict({"starts_at": messages}, code="conflict") from None
+
+
+# Appointments in these states free the patient's time (like their resource bookings).
+PATIENT_FREE_STATUSES = (AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW)
+PATIENT_OVERLAP_CONSTRAINT = "scheduling_patient_no_overlap"  # migration 0005, PostgreSQL
+
+
+def _patient_busy_messages(
+    patient: Patient,
+    spans: Iterable[tuple[dt.datetime, dt.datetime]],
+    tz: ZoneInfo,
+    exclude_ids: Iterable[int] = (),
+    prefix: str = "",
+) -> list[str]:
+    """Why the patient cannot be at these times: their other live appointments overlapping.
+
+    Issue 13: one patient cannot be in two overlapping appointments. On PostgreSQL the exclusion
+    constraint of migration 0005 is the guarantee; on SQLite this re-check, inside the booking
+    services' serialised transaction (``anagen.serialised_writes``), is decisive.
+    """
+    out: list[str] = []
+    excluded = list(exclude_ids)
+    for start, end in spans:
+        clash = (
+            Appointment.objects.filter(patient=patient, starts_at__lt=end, ends_at__gt=start)
+            .exclude(status__in=PATIENT_FREE_STATUSES)
+            .exclude(pk__in=excluded)
+            .order_by("starts_at")
+            .first()
+        )
+        if clash is not None:
+            when = f"{_fmt(clash.starts_at, tz)}–{human_time(clash.ends_at, tz)}"
+            message = (
+                f"{prefix}This patient already has an appointment at {when} "
+                f"({clash.get_kind_display().lower()})."
+            )
+            if message not in out:
+                out.append(message)
+    return out
+
+
+def _patient_overlap_error(exc: IntegrityError, field: str = "starts_at") -> BookingConflict:
+    """PostgreSQL's patient constraint fired (a concurrent booking won): a 409, not a 500."""
+    if PATIENT_OVERLAP_CONSTRAINT not in str(exc):
+        raise exc
+    return BookingConflict(
+        {field: "This patient already has an appointment at that time."}, code="conflict"
+    )
 
 
 def _resolve_combo(
@@ -221,25 +272,33 @@ def _create_appointment(
         raise BookingConflict(
             {"starts_at": _problem_messages(problems, cal.tz, error_prefix)}, code="conflict"
         )
+    ends_at = start + dt.timedelta(minutes=av.duration_minutes(holds))
+    busy = _patient_busy_messages(patient, [(start, ends_at)], cal.tz, prefix=error_prefix)
+    if busy:
+        raise BookingConflict({"starts_at": busy}, code="conflict")
     target, earliest, latest = window
-    appt = Appointment.objects.create(
-        clinic=actor.clinic,
-        patient=patient,
-        plan=plan,
-        sequence=sequence,
-        kind=kind,
-        procedure=procedure,
-        starts_at=start,
-        ends_at=start + dt.timedelta(minutes=av.duration_minutes(holds)),
-        target_on=target,
-        window_earliest=earliest,
-        window_latest=latest,
-        practitioner=combo.practitioner,
-        room=combo.room,
-        centrifuge=combo.centrifuge,
-        notes=notes,
-        history=[_event(actor, "booked", starts_at=start)],
-    )
+    try:
+        with transaction.atomic():  # a savepoint: PostgreSQL's patient constraint may fire
+            appt = Appointment.objects.create(
+                clinic=actor.clinic,
+                patient=patient,
+                plan=plan,
+                sequence=sequence,
+                kind=kind,
+                procedure=procedure,
+                starts_at=start,
+                ends_at=ends_at,
+                target_on=target,
+                window_earliest=earliest,
+                window_latest=latest,
+                practitioner=combo.practitioner,
+                room=combo.room,
+                centrifuge=combo.centrifuge,
+                notes=notes,
+                history=[_event(actor, "booked", starts_at=start)],
+            )
+    except IntegrityError as exc:
+        raise _patient_overlap_error(exc) from None
     _insert_bookings(appt, items)
     for r, _phase, s, e in items:
         cal.add(r.pk, s, e)

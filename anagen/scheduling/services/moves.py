@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from anagen.accounts.access import Actor
@@ -22,6 +22,8 @@ from anagen.scheduling.services._common import (
     _event,
     _insert_bookings,
     _lock_resources,
+    _patient_busy_messages,
+    _patient_overlap_error,
     _problem_messages,
     _tz,
 )
@@ -134,13 +136,23 @@ def appointment_move(
         problems = cal.problems([(r, p, s, e) for r, p, s, e, _b in moved])
         if problems:
             raise BookingConflict({"new_start": _problem_messages(problems, tz)}, code="conflict")
+        busy = _patient_busy_messages(
+            appointment.patient,
+            [(a.starts_at + delta, a.ends_at + delta) for a in targets],
+            tz,
+            exclude_ids=[a.pk for a in targets],
+        )
+        if busy:
+            raise BookingConflict({"new_start": busy}, code="conflict")
         # Delete and re-insert: shifting rows one by one could collide with the series' own rows.
         ResourceBooking.objects.filter(pk__in=[b.pk for b in bookings]).delete()
         by_appt: dict[int, list[tuple[Resource, str, dt.datetime, dt.datetime]]] = {}
         for r, p, s, e, b in moved:
             by_appt.setdefault(b.appointment_id, []).append((r, p, s, e))
         outside = {w.appointment.pk for w in warnings}
-        for a in targets:
+        # Shift the far end first so a session never lands on a not-yet-moved one of the same
+        # series (PostgreSQL checks the patient constraint row by row).
+        for a in sorted(targets, key=lambda a: a.starts_at, reverse=delta > dt.timedelta(0)):
             old = a.starts_at
             a.starts_at += delta
             a.ends_at += delta
@@ -150,7 +162,11 @@ def appointment_move(
                     actor, "moved", starts_at=old, to=a.starts_at, outside_window=a.pk in outside
                 ),
             ]
-            a.save(update_fields=["starts_at", "ends_at", "history", "updated_at"])
+            try:
+                with transaction.atomic():
+                    a.save(update_fields=["starts_at", "ends_at", "history", "updated_at"])
+            except IntegrityError as exc:
+                raise _patient_overlap_error(exc, "new_start") from None
             _insert_bookings(a, by_appt.get(a.pk, []))
             audit_record(
                 action="appointment.move",

@@ -163,6 +163,44 @@ def _preview(
     ]
 
 
+def _prefer_slot(
+    preview: list[SessionPreview],
+    *,
+    protocol_id: str,
+    resources: list[Resource],
+    cal: av.Calendar,
+    now: dt.datetime,
+    prefer_start: dt.datetime,
+    prefer_practitioner_id: int | None,
+) -> None:
+    """Offer the free slot a person clicked in the calendar first for session 1, when it lies in
+    that session's window and every resource is free (closed days and leave included)."""
+    if not preview or prefer_start < now:
+        return
+    first = preview[0]
+    day = prefer_start.astimezone(cal.tz).date()
+    if not first.window_earliest <= day <= first.window_latest:
+        return
+    procedure = _protocol(protocol_id)["procedure"]
+    holds = av.layout(procedure, protocol_id)
+    for combo in av.combos_for(resources, procedure):
+        if prefer_practitioner_id and combo.practitioner.pk != prefer_practitioner_id:
+            continue
+        if cal.problems(av.holds_for(holds, combo, prefer_start)):
+            continue
+        slot = ProposedSlot(
+            starts_at=prefer_start.astimezone(dt.UTC),
+            ends_at=prefer_start.astimezone(dt.UTC)
+            + dt.timedelta(minutes=av.duration_minutes(holds)),
+            practitioner=combo.practitioner,
+            room=combo.room,
+            centrifuge=combo.centrifuge,
+        )
+        others = [s for s in first.slots if s.starts_at.astimezone(cal.tz).date() != day]
+        first.slots = [slot, *others]
+        return
+
+
 def _series_range(
     protocol_id: str, start_on: dt.date, tz: ZoneInfo
 ) -> tuple[dt.datetime, dt.datetime]:
@@ -184,8 +222,13 @@ def plan_preview(
     protocol_id: str,
     start_on: dt.date,
     slots_per_session: int = av.SLOTS_PER_SESSION,
+    prefer_start: dt.datetime | None = None,
+    prefer_practitioner_id: int | None = None,
 ) -> list[SessionPreview]:
-    """Every session of the series with its window and the first free slots inside it."""
+    """Every session of the series with its window and the first free slots inside it.
+
+    ``prefer_start`` (and ``prefer_practitioner_id``): a free slot chosen in the calendar grid,
+    proposed first for session 1 when it is free and inside that session's window."""
     actor.require(Perm.PLAN)
     _check_patient(actor, patient)
     _protocol(protocol_id)
@@ -194,14 +237,26 @@ def plan_preview(
     resources = _clinic_resources(actor.clinic)
     lo, hi = _series_range(protocol_id, start_on, tz)
     cal = av.Calendar.load(resources, lo, hi, tz)
-    return _preview(
+    now = timezone.now()
+    preview = _preview(
         protocol_id=protocol_id,
         start_on=start_on,
         resources=resources,
         cal=cal,
         slots_per_session=slots_per_session,
-        now=timezone.now(),
+        now=now,
     )
+    if prefer_start is not None:
+        _prefer_slot(
+            preview,
+            protocol_id=protocol_id,
+            resources=resources,
+            cal=cal,
+            now=now,
+            prefer_start=prefer_start,
+            prefer_practitioner_id=prefer_practitioner_id,
+        )
+    return preview
 
 
 @serialised

@@ -20,7 +20,8 @@ def _post(c, url, data):
 
 
 def _patch(c, url, data):
-    return c.patch(url, data, content_type="application/json")
+    # Changes need If-Match (anagen/interop/tests/test_etag.py tests the tags themselves).
+    return c.patch(url, data, content_type="application/json", headers={"If-Match": "*"})
 
 
 def test_preview_create_list_read_plan(clinic_a, kit_a, patient_a):

@@ -19,3 +19,8 @@ class Command(BaseCommand):
         self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD})")
         for username, role, clinic in result.logins:
             self.stdout.write(f"  {username:<18} {role:<13} {clinic}")
+        self.stdout.write(
+            "Physicians and clinic admins set up two-factor sign-in at their first sign-in "
+            "(an authenticator app, or the key shown typed into one); nurses and front desk "
+            "sign in with the password only."
+        )
