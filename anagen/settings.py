@@ -204,9 +204,12 @@ ANAGEN_UPLOAD_MAX_PIXELS = int(os.environ.get("ANAGEN_UPLOAD_MAX_PIXELS", "40000
 ANAGEN_ANALYTICS_MIN_CELL = int(os.environ.get("ANAGEN_ANALYTICS_MIN_CELL", "5"))
 AXES_CLIENT_IP_CALLABLE = "anagen.accounts.client_ip.client_ip"
 
-# Sessions: 30 minutes idle (renewed by every request), cookie never readable by scripts.
+# Sessions: 30 minutes idle, cookie never readable by scripts. Use renews the idle timeout, but a
+# request writes the session only when its last renewal is over SESSION_TOUCH_INTERVAL seconds
+# old (anagen/accounts/session_cap.py), not on every request (issue 15: a write per page).
 SESSION_COOKIE_AGE = 30 * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_TOUCH_INTERVAL = 60
 SESSION_ABSOLUTE_MAX_AGE = 12 * 3600  # sign in again at least once a working day
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True

@@ -144,10 +144,11 @@ def _signed_in_client(username: str) -> tuple[Client, str, str]:
     """A session and an API token for the benchmark's physician, made as staff would."""
     from anagen.accounts.models import Membership
     from anagen.accounts.services import api_token_create
+    from anagen.accounts.testing import sign_in
 
     membership = Membership.objects.select_related("user").get(user__username=username)
     client = Client(HTTP_HOST="localhost")
-    client.force_login(membership.user)
+    sign_in(client, membership.user)  # with the second factor passed, as staff sign in
     client.get("/")  # the first request settles the active clinic in the session
     _, token = api_token_create(membership=membership, name=f"bench {time.time():.0f}", days=1)
     return client, client.cookies["sessionid"].value, token

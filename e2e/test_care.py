@@ -55,6 +55,7 @@ def _assess_and_sign(page, patient, diagnosis, severity, salt=None):
             page.get_by_label(f"SALT {area}").fill(value)
     page.get_by_role("button", name="Save draft").click()
     expect(page.get_by_text("saved as a draft")).to_be_visible()
+    page.once("dialog", lambda dialog: dialog.accept())  # "Sign this assessment?"
     page.get_by_role("button", name="Sign assessment").click()
     expect(page.locator("#signed")).to_contain_text("a Physician")
     expect(page.get_by_role("button", name="Sign assessment")).to_have_count(0)

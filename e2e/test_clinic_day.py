@@ -68,6 +68,7 @@ def test_worklist_drives_a_morning_check_in_session_sign(page, clinic_a):
     login(page, "a.physician")
     section = page.locator("#wl-to-sign")
     expect(section).to_contain_text(patient.family_name)
+    page.once("dialog", lambda dialog: dialog.accept())  # "Sign and lock this record?"
     section.get_by_role("button", name=f"Sign the session record of {name}").click()
     expect(page.locator(".messages")).to_contain_text("Session signed")
     session.refresh_from_db()

@@ -102,6 +102,7 @@ def test_prp_scalp_session_recorded_and_signed(page, clinic_a, patient_a):
     page.get_by_label("Aftercare instructions given").check()
     page.get_by_role("button", name="Save details").click()
     expect(page.locator("[data-item=aftercare]")).to_have_class("ok")
+    page.once("dialog", lambda dialog: dialog.accept())  # "Sign and lock this record?"
     page.get_by_role("button", name="Sign and lock").click()
     expect(page.locator("#session-status")).to_contain_text("Signed by a Physician")
     page.goto(f"/patients/{patient_a.pk}/")
@@ -190,6 +191,7 @@ def test_preparation_with_a_warning_opens_saves_and_signs(page, clinic_a, patien
     expect(page.locator("[data-flag=bovine_thrombin]")).to_be_visible()
     page.locator("#preparation form").get_by_role("button", name="Save preparation").click()
     expect(page.locator("[data-flag=min_fold]")).to_be_visible()
+    page.once("dialog", lambda dialog: dialog.accept())  # "Sign and lock this record?"
     page.get_by_role("button", name="Sign and lock").click()
     expect(page.locator("#session-status")).to_contain_text("Signed by a Physician")
     page.reload()

@@ -94,7 +94,9 @@ class ActiveClinicMiddleware:
                     user=user, clinic_id=request.session.get(SESSION_KEY)
                 )
                 if membership is not None:
-                    request.session[SESSION_KEY] = membership.clinic_id
+                    if request.session.get(SESSION_KEY) != membership.clinic_id:
+                        # Only on change: any assignment would save the session every request.
+                        request.session[SESSION_KEY] = membership.clinic_id
                     actor = Actor(user=user, membership=membership, via="web")
                     request.actor = actor  # type: ignore[attr-defined]
                     timezone.activate(actor.tz)

@@ -25,6 +25,7 @@ from anagen.accounts.middleware import MFA_ENROL, MFA_VERIFY, SESSION_KEY
 from anagen.accounts.models import TOKEN_DEFAULT_DAYS, TOKEN_MAX_DAYS, Clinic, Membership
 from anagen.accounts.permissions import Perm
 from anagen.accounts.selectors import api_token_of, api_tokens_of, memberships_of, staff_of
+from anagen.web.confirm import unconfirmed
 from anagen.web.forms import attach_errors
 
 
@@ -109,6 +110,16 @@ def staff_role(request: ClinicRequest, membership_id: int) -> HttpResponse:
 def staff_active(request: ClinicRequest, membership_id: int) -> HttpResponse:
     membership = _membership_in_clinic(request, membership_id)
     active = request.POST.get("active") == "1"
+    if not active:
+        asked = unconfirmed(
+            request,
+            question=f"Deactivate {membership.user}?",
+            detail="They can no longer sign in for this clinic and their API tokens stop working.",
+            action="Yes, deactivate",
+            back=reverse("staff-list"),
+        )
+        if asked is not None:
+            return asked
     try:
         services.membership_set_active(actor=request.actor, membership=membership, active=active)
     except ValidationError as exc:
@@ -136,6 +147,15 @@ def api_tokens(request: ClinicRequest) -> HttpResponse:
             )
             if token is None:
                 raise Http404("No such token.")
+            asked = unconfirmed(
+                request,
+                question=f"Revoke the API token “{token.name}”?",
+                detail="Programs using it are refused from now on.",
+                action="Yes, revoke",
+                back=reverse("api-tokens"),
+            )
+            if asked is not None:
+                return asked
             services.api_token_revoke(token=token)
             messages.success(request, f"Token “{token.name}” revoked.")
             return redirect("api-tokens")

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db import models, transaction
+from django.utils import timezone
 
 from anagen.audit import chain
 from anagen.audit.models import AuditAction, AuditEvent
@@ -52,6 +53,7 @@ def audit_record(
         clinic = clinic or actor.clinic
         via = via or actor.via
     event = AuditEvent(
+        at=timezone.now(),  # looked up now (tests may move the clock)
         action=action,
         actor=user,
         username=username or (user.get_username() if user else ""),

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms import Form
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from anagen.accounts.access import ClinicRequest, patient_for
@@ -27,6 +28,7 @@ from anagen.care.forms import (
 from anagen.care.models import ConsentKind
 from anagen.clinical import ValidationError as KernelValidationError
 from anagen.clinical import salt_score
+from anagen.web.confirm import unconfirmed
 from anagen.web.forms import attach_errors
 
 # Service field names that the assessment form shows under another field.
@@ -127,6 +129,16 @@ def assessment_detail(request: ClinicRequest, patient_id: int, version: int) -> 
 @clinic_view(Perm.ASSESSMENT_SIGN)
 def assessment_sign(request: ClinicRequest, patient_id: int, version: int) -> HttpResponse:
     patient, assessment = _assessment(request, patient_id, version)
+    asked = unconfirmed(
+        request,
+        question=f"Sign assessment version {version} of {patient.full_name}?",
+        detail="A signed assessment is locked; a correction is a new version.",
+        action="Yes, sign the assessment",
+        back=reverse("care-assessment-detail", args=[patient.pk, version]),
+        danger=False,
+    )
+    if asked is not None:
+        return asked
     try:
         services.assessment_sign(actor=request.actor, assessment=assessment)
     except PermissionDenied as exc:
@@ -344,6 +356,15 @@ def consent_withdraw(request: ClinicRequest, patient_id: int, consent_id: int) -
     patient, consent = _consent(request, patient_id, consent_id)
     form = WithdrawForm(request.POST)
     if form.is_valid():
+        asked = unconfirmed(
+            request,
+            question=f"Withdraw this consent of {patient.full_name}?",
+            detail="Sessions that need it cannot start until a new consent is signed.",
+            action="Yes, withdraw the consent",
+            back=reverse("care-consent-detail", args=[patient.pk, consent.pk]),
+        )
+        if asked is not None:
+            return asked
         try:
             services.consent_withdraw(
                 actor=request.actor, consent=consent, reason=form.cleaned_data["reason"]

@@ -1,4 +1,10 @@
-"""Paging for API lists: one query schema and one function, shared by every router."""
+"""Paging for API lists: one query schema and one function, shared by every router.
+
+No exact `COUNT(*)` over a whole clinic (issue 15): a page asks for one row more than it shows,
+so a short list (the usual case: one patient's records) costs one query and its count is exact;
+only a list with more rows after this page counts, and that count stops at COUNT_CAP (a count of
+COUNT_CAP + 1 means "more than COUNT_CAP"), so a clinic-wide list never scans the whole table.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from ninja import Field
 from anagen.interop.schemas import QueryIn
 
 MAX_PAGE = 100_000  # beyond any real list; bounds the OFFSET the database is asked for
+COUNT_CAP = 10_000  # counts beyond this are reported as COUNT_CAP + 1 ("more than")
 
 
 class PageQuery(QueryIn):
@@ -18,13 +25,24 @@ class PageQuery(QueryIn):
     page_size: int = Field(25, ge=1, le=100)
 
 
+def bounded_count(qs: QuerySet[Any], cap: int = COUNT_CAP) -> int:
+    """The number of rows, counted no further than cap + 1 (one bounded subquery)."""
+    return qs.order_by()[: cap + 1].count()
+
+
 def page_of(qs: QuerySet[Any], page: int, page_size: int) -> dict[str, Any]:
-    """{count, page, pages, results} for one page of a queryset."""
-    count = qs.count()
+    """{count, page, pages, results} for one page of a queryset, without a full count."""
     start = (page - 1) * page_size
+    rows = list(qs[start : start + page_size + 1])
+    more = len(rows) > page_size
+    results = rows[:page_size]
+    if (results or start == 0) and not more:
+        count = start + len(results)  # the last page: exact, no count query
+    else:
+        count = bounded_count(qs)
     return {
         "count": count,
         "page": page,
         "pages": max(1, math.ceil(count / page_size)),
-        "results": list(qs[start : start + page_size]),
+        "results": results,
     }

@@ -2,19 +2,29 @@
 
 matplotlib's SVG carries ``style`` attributes, so pages show it as ``<img src=…svg>`` from a view
 (CSP governs the page's DOM, not an image document).
+
+Each chart is drawn once per version of its data: the SVG is stored under a key that is the hash
+of everything drawn (content-addressed, in MEDIA_ROOT/private/charts), so a page or report asks
+again for the same data and gets the stored picture instead of another matplotlib run (issue 15).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
-from collections.abc import Sequence
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 
+from django.conf import settings
 from matplotlib.figure import Figure
 
 from anagen.outcomes.selectors import Cohort, Series
@@ -22,6 +32,38 @@ from anagen.outcomes.selectors import Cohort, Series
 _INK = "#1d2b36"
 _ACCENT = "#0f766e"
 _MUTED = "#8a97a3"
+# Bump when the drawing code changes: old pictures then stop matching any key.
+DRAWING_VERSION = 1
+
+
+def chart_dir() -> Path:
+    return Path(settings.MEDIA_ROOT) / "private" / "charts"
+
+
+def chart_key(kind: str, data: Any) -> str:
+    """The content address of a chart: a hash of its kind, the drawing version and its data."""
+    text = json.dumps([kind, DRAWING_VERSION, data], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _cached(kind: str, data: Any, draw: Callable[[], str]) -> str:
+    """The stored SVG for this data, drawn (and stored atomically) on first use."""
+    key = chart_key(kind, data)
+    path = chart_dir() / key[:2] / f"{key}.svg"
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        pass
+    svg = draw()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(svg)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only or full disk costs a redraw next time, never the page
+    return svg
 
 
 def _svg(fig: Figure) -> str:
@@ -32,6 +74,19 @@ def _svg(fig: Figure) -> str:
 
 def series_svg(series: Series, sessions: Sequence[dt.date] = ()) -> str:
     """One measure over time: points, the baseline line with its ±MDC band, sessions as lines."""
+    data = {
+        "title": series.title,
+        "label": series.measure.label,
+        "unit": series.measure.unit,
+        "baseline": series.baseline,
+        "mdc": series.mdc,
+        "points": [(p.on.isoformat(), p.value) for p in series.points],
+        "sessions": [d.isoformat() for d in sessions],
+    }
+    return _cached("series", data, lambda: _draw_series(series, sessions))
+
+
+def _draw_series(series: Series, sessions: Sequence[dt.date]) -> str:
     fig = Figure(figsize=(6.4, 2.8), dpi=100)
     ax = fig.add_subplot()
     xs: list[Any] = [p.on for p in series.points]
@@ -63,6 +118,16 @@ def series_svg(series: Series, sessions: Sequence[dt.date] = ()) -> str:
 
 def cohorts_svg(cohorts: Sequence[Cohort], title: str) -> str:
     """Mean percent change per cohort with its 95 % CI."""
+    data = {
+        "title": title,
+        "bars": [
+            (c.label, c.n, c.percent.mean, c.percent.low, c.percent.high) for c in cohorts
+        ],
+    }
+    return _cached("cohorts", data, lambda: _draw_cohorts(cohorts, title))
+
+
+def _draw_cohorts(cohorts: Sequence[Cohort], title: str) -> str:
     fig = Figure(figsize=(6.4, max(1.6, 0.5 * len(cohorts) + 1)), dpi=100)
     ax = fig.add_subplot()
     labels = [f"{c.label} (n={c.n})" for c in cohorts]

@@ -26,6 +26,7 @@ from anagen.clinical import procedure_rules as rules
 from anagen.procedures import forms as f
 from anagen.procedures import selectors, services
 from anagen.procedures.models import PHASES, TreatmentSession
+from anagen.web.confirm import unconfirmed
 from anagen.web.forms import attach_errors
 
 # --- session page ------------------------------------------------------------------------------
@@ -76,14 +77,27 @@ def _forms(request: ClinicRequest, session: TreatmentSession, prep: Any) -> dict
     }
 
 
+# The record's sections: a signed record reads as a document; "Amend" opens one section's form.
+RECORD_SECTIONS = ("phases", "preparation", "details", "delivery", "lots")
+
+
 def _page(
     request: ClinicRequest,
     session: TreatmentSession,
     bound: dict[str, Form] | None = None,
     status: int = 200,
+    *,
+    amend: str = "",
+    saved_in: str = "",
+    saved: str = "",
 ) -> HttpResponse:
     prep = selectors.preparation_of(session)
+    amend = amend or str(request.GET.get("amend", ""))
     context: dict[str, Any] = {
+        "page_url": reverse("procedures-session-detail", args=[session.patient_id, session.pk]),
+        "editing": {s: not session.is_signed or s == amend for s in RECORD_SECTIONS},
+        "saved_in": saved_in,
+        "saved": saved,
         "session": session,
         "patient": session.patient,
         "prep": prep,
@@ -166,6 +180,12 @@ def session_from_appointment(request: ClinicRequest, appointment_id: int) -> Htt
 
 @clinic_view(Perm.CLINICAL_VIEW)
 def session_detail(request: ClinicRequest, patient_id: int, session_id: int) -> HttpResponse:
+    """The record; its section forms post here (field `section`) so the address stays the
+    page's own, with the section's anchor, whether the save succeeds or is refused."""
+    if request.method == "POST":
+        handler = _SECTION_POSTS.get(str(request.POST.get("section", "")))
+        if handler is not None:
+            return handler(request, patient_id, session_id)
     session = _session(request, patient_id, session_id)
     services.session_read(actor=request.actor, session=session)
     return _page(request, session)
@@ -184,6 +204,7 @@ def _section(
 ) -> HttpResponse:
     session = _session(request, patient_id, session_id)
     form = make(session)
+    htmx = request.headers.get("HX-Request") == "true"
     if form.is_valid():
         try:
             act(session, form)
@@ -192,11 +213,24 @@ def _section(
         except PermissionDenied as exc:
             form.add_error(None, str(exc))
         else:
+            if htmx:  # the section is swapped in place and says it was saved
+                session.refresh_from_db()
+                return _page(request, session, saved_in=anchor, saved=done)
             messages.success(request, done)
             url = reverse("procedures-session-detail", args=[session.patient_id, session.pk])
             return redirect(f"{url}#{anchor}")
+    _focus_first_error(form)
     session.refresh_from_db()
-    return _page(request, session, {key: form}, status=400)
+    # htmx swaps only successful responses: the refused section comes back as a 200 fragment.
+    return _page(request, session, {key: form}, status=200 if htmx else 400, amend=anchor)
+
+
+def _focus_first_error(form: Form) -> None:
+    """The first field with an error gets `autofocus`: the page opens on it."""
+    for name in form.errors:
+        if name in form.fields and not form.fields[name].widget.is_hidden:
+            form.fields[name].widget.attrs["autofocus"] = True
+            return
 
 
 def _reason(form: Form) -> str:
@@ -420,6 +454,19 @@ def session_close(request: ClinicRequest, patient_id: int, session_id: int) -> H
 @require_POST
 @clinic_view(Perm.SESSION_SIGN)
 def session_sign(request: ClinicRequest, patient_id: int, session_id: int) -> HttpResponse:
+    session = _session(request, patient_id, session_id)
+    asked = unconfirmed(
+        request,
+        question=f"Sign and lock the {session.procedure_label} record of {session.patient}?",
+        detail="Once signed, the record is locked: any change needs a reason and is kept as an "
+        "amendment.",
+        action="Yes, sign and lock",
+        back=reverse("procedures-session-detail", args=[session.patient_id, session.pk])
+        + "#checklist",
+        danger=False,
+    )
+    if asked is not None:
+        return asked
     return _section(
         request,
         patient_id,
@@ -430,6 +477,18 @@ def session_sign(request: ClinicRequest, patient_id: int, session_id: int) -> Ht
         anchor="checklist",
         done="Session signed and locked.",
     )
+
+
+_SECTION_POSTS: dict[str, Callable[[ClinicRequest, int, int], HttpResponse]] = {
+    "phase": session_phase,
+    "details": session_details,
+    "preparation": session_preparation,
+    "zones": session_zones,
+    "topical": session_topical,
+    "meso": session_meso,
+    "lot": session_lot,
+    "adverse-event": session_adverse_event,
+}
 
 
 # --- inventory ---------------------------------------------------------------------------------

@@ -17,10 +17,17 @@ from anagen.accounts.clinic_time import zone_of
 from anagen.accounts.models import Clinic, Membership, Role, User
 from anagen.audit.models import AuditAction, AuditEvent
 from anagen.clinical import PROCEDURES
-from anagen.demo import CLINICS, FAMILY_NAMES, FEMALE_NAMES, MALE_NAMES, seed_demo
+from anagen.demo import (
+    CLINICS,
+    FAMILY_NAMES,
+    FEMALE_NAMES,
+    MALE_NAMES,
+    PATIENTS_PER_CLINIC,
+    seed_demo,
+)
 from anagen.patients.models import Patient
 from anagen.patients.normalise import digits_of, search_name_for
-from anagen.scale.clone import Cloner, CloneSpec, Template
+from anagen.scale.clone import Cloner, CloneSpec, Template, insert_rows
 from anagen.scale.slots import SlotBook
 from anagen.scheduling.models import (
     Appointment,
@@ -163,9 +170,7 @@ def _audit_rows(
                     "web",
                 )
             )
-    with connection.cursor() as cursor:
-        for i in range(0, len(rows), 5000):
-            cursor.executemany(sql, rows[i : i + 5000])
+    insert_rows(AuditEvent._meta.db_table, columns, sql, rows)
     return len(rows)
 
 
@@ -190,8 +195,13 @@ def generate(
     _book_existing(book, clinic)
     fallback = {kind: ids[0] for kind, ids in pools.items()}
     cloner = Cloner(book, fallback)
+    # The demo's own patients (written by the services), never earlier copies.
     demo_ids = list(
-        Patient.all_objects.filter(clinic=clinic, record_number__startswith=clinic.record_prefix)
+        Patient.all_objects.filter(
+            clinic=clinic,
+            record_number__gte=f"{clinic.record_prefix}000001",
+            record_number__lte=f"{clinic.record_prefix}{PATIENTS_PER_CLINIC:06d}",
+        )
         .order_by("pk")
         .values_list("pk", flat=True)
     )

@@ -39,6 +39,7 @@ from anagen.scheduling.forms import (
 )
 from anagen.scheduling.grid import calendar_grid
 from anagen.scheduling.models import WEEKDAY_NAMES, Channel, ResourceKind, WorkingHours
+from anagen.web.confirm import unconfirmed
 from anagen.web.forms import attach_errors
 
 WEEKDAYS = [name[:3] for name in WEEKDAY_NAMES]
@@ -134,6 +135,15 @@ def plan_detail(request: ClinicRequest, plan_id: int) -> HttpResponse:
     status = 200
     if request.method == "POST":
         if form.is_valid():
+            asked = unconfirmed(
+                request,
+                question="Cancel this plan and its open appointments?",
+                detail="The reason is kept with the plan; cancelled appointments free their slots.",
+                action="Yes, cancel the plan",
+                back=reverse("plan-detail", kwargs={"plan_id": plan.pk}),
+            )
+            if asked is not None:
+                return asked
             try:
                 services.plan_cancel(
                     actor=request.actor, plan=plan, reason=form.cleaned_data["reason"]
@@ -241,6 +251,15 @@ def appointment_status(request: ClinicRequest, appointment_id: int) -> HttpRespo
             context["cancel_form"] = form
             if not form.is_valid():
                 raise ValidationError(list(form.errors.get("reason") or ["Say why."]))
+            asked = unconfirmed(
+                request,
+                question=f"Cancel the appointment of {appt.patient}?",
+                detail="The reason is kept with the appointment and the slot becomes free.",
+                action="Yes, cancel the appointment",
+                back=reverse("appointment-detail", kwargs={"appointment_id": appt.pk}),
+            )
+            if asked is not None:
+                return asked
             services.appointment_cancel(
                 actor=request.actor, appointment=appt, reason=form.cleaned_data["reason"]
             )
@@ -483,6 +502,16 @@ def closures(request: ClinicRequest) -> HttpResponse:
     _field(leave_form, "membership").choices = [(m.pk, str(m.user)) for m in members]
     if request.method == "POST":
         action = request.POST.get("action")
+        if action in ("remove-closure", "remove-leave"):
+            asked = unconfirmed(
+                request,
+                question=f"Remove this {'closure' if action == 'remove-closure' else 'leave'}?",
+                detail="Its days are offered for booking again.",
+                action="Yes, remove",
+                back=reverse("calendar-closures"),
+            )
+            if asked is not None:
+                return asked
         try:
             if action == "closure" and closure_form.is_valid():
                 services.closure_add(actor=actor, **closure_form.cleaned_data)
@@ -610,6 +639,19 @@ def resource_detail(request: ClinicRequest, resource_id: int) -> HttpResponse:
     form = HoursForm(request.POST or None, initial={"hours": _hours_text(hours)})
     if request.method == "POST":
         if "active" in request.POST:
+            asked = (
+                unconfirmed(
+                    request,
+                    question=f"Deactivate {resource}?",
+                    detail="It is no longer offered for bookings; its past bookings are kept.",
+                    action="Yes, deactivate",
+                    back=reverse("resource-detail", kwargs={"resource_id": resource.pk}),
+                )
+                if request.POST["active"] != "1"
+                else None
+            )
+            if asked is not None:
+                return asked
             services.resource_update(
                 actor=request.actor,
                 resource=resource,

@@ -50,7 +50,10 @@ def test_tokens_page_creates_shows_once_and_revokes(clinic_a, clinic_b, patient_
     assert raw not in client.get("/account/tokens/").content.decode()  # shown once
     token = ApiToken.objects.get(name="Booking website")
     assert (
-        client.post("/account/tokens/", {"action": "revoke", "token": token.pk}).status_code == 302
+        client.post(
+            "/account/tokens/", {"action": "revoke", "token": token.pk, "confirm": "yes"}
+        ).status_code
+        == 302
     )
     assert (
         Client().get("/api/v1/patients", headers={"Authorization": f"Bearer {raw}"}).status_code

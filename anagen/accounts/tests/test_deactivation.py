@@ -24,7 +24,7 @@ def test_old_session_and_token_refused_after_deactivate_and_reactivate(clinic_a,
     session = clinic_a.client(clinic_a.nurse)
     assert session.get("/patients/").status_code == 200 and _api(raw).status_code == 200
     admin_page = clinic_a.client(clinic_a.admin)
-    admin_page.post(f"/staff/{membership.pk}/active/", {"active": "0"})
+    admin_page.post(f"/staff/{membership.pk}/active/", {"active": "0", "confirm": "yes"})
     admin_page.post(f"/staff/{membership.pk}/active/", {"active": "1"})
     membership.refresh_from_db()
     assert membership.is_active

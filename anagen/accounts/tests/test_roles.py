@@ -53,7 +53,7 @@ def test_admin_creates_changes_role_and_deactivates_staff(clinic_a):
     assert membership.role == "physician"
     event = AuditEvent.objects.get(action="staff.role_change")
     assert event.changes["role"] == ["nurse", "physician"] and event.actor == clinic_a.admin
-    client.post(f"/staff/{membership.pk}/active/", {"active": "0"})
+    client.post(f"/staff/{membership.pk}/active/", {"active": "0", "confirm": "yes"})
     membership.refresh_from_db()
     assert not membership.is_active
     # A deactivated member has no clinic any more.

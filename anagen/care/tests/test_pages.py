@@ -55,7 +55,7 @@ def test_nurse_drafts_physician_signs_then_locked(clinic_a, patient_a):
     assert "Your role cannot sign assessments." in r.content.decode()
 
     physician = clinic_a.client(clinic_a.physician)
-    assert physician.post(sign).status_code == 302
+    assert physician.post(sign, {"confirm": "yes"}).status_code == 302
     a.refresh_from_db()
     assert a.signed_by == clinic_a.physician
     edit = reverse("care-assessment-edit", args=[patient_a.pk, 1])
@@ -234,7 +234,12 @@ def test_consent_sign_view_withdraw(clinic_a, patient_a):
 
     withdraw = reverse("care-consent-withdraw", args=[patient_a.pk, c.pk])
     assert nurse.post(withdraw, {"reason": "no"}).status_code == 400
-    assert nurse.post(withdraw, {"reason": "Patient phoned to withdraw."}).status_code == 302
+    assert (
+        nurse.post(
+            withdraw, {"reason": "Patient phoned to withdraw.", "confirm": "yes"}
+        ).status_code
+        == 302
+    )
     c.refresh_from_db()
     assert c.is_withdrawn and c.snapshot_html  # the snapshot stays as signed
 
@@ -410,7 +415,7 @@ def test_scarring_alopecia_with_follicles_not_assessed_asks_for_review(clinic_a,
     page = nurse.get(reverse("care-assessment-detail", args=[patient_a.pk, 1])).content.decode()
     assert "Not assessed" in page
     clinic_a.client(clinic_a.physician).post(
-        reverse("care-assessment-sign", args=[patient_a.pk, 1])
+        reverse("care-assessment-sign", args=[patient_a.pk, 1]), {"confirm": "yes"}
     )
     record = services.screening_run(
         actor=clinic_a.actor(clinic_a.physician), patient=patient_a, procedure="prp_scalp"

@@ -145,7 +145,10 @@ def test_sign_page_flow_and_lock(clinic_a, session):
         in nurse.get(_url("procedures-session-detail", session)).content.decode()
     )
     physician = clinic_a.client(clinic_a.physician)
-    assert physician.post(_url("procedures-session-sign", session)).status_code == 302
+    assert (
+        physician.post(_url("procedures-session-sign", session), {"confirm": "yes"}).status_code
+        == 302
+    )
     session.refresh_from_db()
     assert session.status == SessionStatus.SIGNED
     locked = physician.post(

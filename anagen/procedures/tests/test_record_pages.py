@@ -73,7 +73,9 @@ def test_preparation_with_a_kernel_warning_opens_saves_and_signs(clinic_a, sessi
     for flag in selectors.preparation_flags(session, prep):
         assert set(flag) == {"code", "rule", "level", "message", "source"}
     # Signed from the page: the record stays readable throughout.
-    assert client.post(_url("procedures-session-sign", session)).status_code == 302
+    assert (
+        client.post(_url("procedures-session-sign", session), {"confirm": "yes"}).status_code == 302
+    )
     session.refresh_from_db()
     assert session.is_signed
     assert client.get(_url("procedures-session-detail", session)).status_code == 200

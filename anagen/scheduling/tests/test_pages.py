@@ -164,7 +164,7 @@ def test_status_actions_from_the_page(clinic_a, kit_a, patient_a):
     assert r.status_code == 400
     r = c.post(url, {"action": "complete"})
     assert r.status_code == 403  # front desk cannot complete a session
-    r = c.post(url, {"action": "cancel", "reason": "Travelling"})
+    r = c.post(url, {"action": "cancel", "reason": "Travelling", "confirm": "yes"})
     assert r.status_code == 302
     a1.refresh_from_db()
     assert a1.status == "cancelled"

@@ -1,0 +1,57 @@
+"""The signed-in floor (issue 15): a bare signed-in request reads the session, the user, the
+second-factor device and the membership (one query with its clinic) and writes nothing, while
+use still renews the 30-minute idle timeout at most once a minute."""
+
+from __future__ import annotations
+
+import time
+
+from django.contrib.sessions.models import Session
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from anagen.accounts.session_cap import TOUCHED_KEY
+
+
+def _session_row(client) -> Session:
+    return Session.objects.get(session_key=client.cookies["sessionid"].value)
+
+
+def test_a_bare_signed_in_request_writes_nothing(clinic_a):
+    client = clinic_a.client(clinic_a.nurse)
+    client.get("/session/ping")  # settles the active clinic and the first renewal
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get("/session/ping").status_code < 400
+    sqls = [q["sql"].upper() for q in ctx.captured_queries]
+    assert not any(s.startswith(("UPDATE", "INSERT", "DELETE")) for s in sqls), sqls
+    memberships = [s for s in sqls if "ACCOUNTS_MEMBERSHIP" in s]
+    assert len(memberships) == 1 and "ACCOUNTS_CLINIC" in memberships[0]
+    assert len(sqls) <= 4, sqls
+
+
+def test_use_renews_the_idle_timeout_at_most_once_a_minute(clinic_a, settings):
+    client = clinic_a.client(clinic_a.nurse)
+    client.get("/session/ping")
+    first = _session_row(client).expire_date
+    client.get("/patients/")
+    assert _session_row(client).expire_date == first  # within the minute: no write
+    session = client.session
+    session[TOUCHED_KEY] = int(time.time()) - settings.SESSION_TOUCH_INTERVAL - 1
+    session.save()
+    Session.objects.filter(session_key=session.session_key).update(
+        expire_date=timezone.now() + timezone.timedelta(minutes=5)
+    )
+    assert client.get("/patients/").status_code == 200
+    renewed = _session_row(client).expire_date
+    assert renewed > timezone.now() + timezone.timedelta(seconds=settings.SESSION_COOKIE_AGE - 60)
+
+
+def test_an_idle_session_still_expires(clinic_a):
+    client = clinic_a.client(clinic_a.nurse)
+    client.get("/session/ping")
+    Session.objects.filter(session_key=client.cookies["sessionid"].value).update(
+        expire_date=timezone.now() - timezone.timedelta(seconds=1)
+    )
+    response = client.get("/patients/")
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
