@@ -11,10 +11,12 @@ from typing import Any
 
 from ninja import NinjaAPI
 
+from anagen.audit.api import router as audit_router
 from anagen.billing.api import router as billing_router
 from anagen.care.api import router as care_router
 from anagen.interop.auth import ClinicSessionAuth, TokenAuth
 from anagen.interop.errors import install_error_handlers
+from anagen.interop.glossary import add_examples, describe_fields
 from anagen.interop.problems import document_problems
 from anagen.outcomes.api import router as outcomes_router
 from anagen.patients.api import router as patients_router
@@ -27,7 +29,7 @@ class AnagenAPI(NinjaAPI):
         self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
     ) -> Any:
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
-        return document_problems(schema)
+        return add_examples(describe_fields(document_problems(schema)))
 
 
 api = AnagenAPI(
@@ -48,3 +50,4 @@ api.add_router("/scheduling", scheduling_router, tags=["scheduling"])
 api.add_router("/procedures", procedures_router, tags=["procedures"])
 api.add_router("/outcomes", outcomes_router, tags=["outcomes"])
 api.add_router("/billing", billing_router, tags=["billing"])
+api.add_router("/audit", audit_router, tags=["audit"])

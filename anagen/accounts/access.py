@@ -94,7 +94,10 @@ def patients_for(actor: Actor) -> QuerySet[Patient]:
     from anagen.patients.models import Patient
 
     actor.require(Perm.PATIENT_VIEW)
-    return Patient.objects.filter(clinic=actor.clinic, deleted_at__isnull=True)
+    # A record under an erasure request is restricted (anagen/imports/erasure.py).
+    return Patient.objects.filter(
+        clinic=actor.clinic, deleted_at__isnull=True, erasure__isnull=True
+    )
 
 
 def record_id(value: object, missing: str = "Not found.") -> int:
@@ -113,6 +116,9 @@ def patient_for(actor: Actor, patient_id: int | str) -> Patient:
     pk = record_id(patient_id, "No such patient.")
     patient = patients_for(actor).filter(pk=pk).first()
     if patient is None:
+        from anagen.imports.erasure import restriction_notice
+
+        restriction_notice(actor, pk)  # a restricted record says so (403), by whom and until when
         raise Http404("No such patient.")
     note_read(actor, patient=patient)  # the request's audit row (anagen/audit/reads.py)
     return patient

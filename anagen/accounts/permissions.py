@@ -18,6 +18,7 @@ class Perm(StrEnum):
     PATIENT_DELETE = "patient.delete"  # soft delete and restore a record
     PATIENT_IMPORT = "patient.import"  # import patients and intake basics from another system
     PATIENT_EXPORT = "patient.export"  # one patient's whole record as an archive (GDPR)
+    PATIENT_ERASE = "patient.erase"  # erasure requests (GDPR art. 17) and the retention rule
     BOOK = "appointment.book"  # book, move, cancel, no-show
     CHECK_IN = "appointment.check_in"  # record arrival (not the clinical gate)
     CLINICAL_VIEW = "clinical.view"  # intake, history, labs, assessments, sessions, outcomes
@@ -69,6 +70,8 @@ PERMISSION_TABLE: dict[Perm, tuple[str, frozenset[str]]] = {
     Perm.PATIENT_IMPORT: ("import patients from another system", frozenset({P, A})),
     # The whole record, clinical parts included, for the patient's access or portability request.
     Perm.PATIENT_EXPORT: ("export a patient's whole record", frozenset({P})),
+    # Restricting a record at the patient's request and setting how long records are kept.
+    Perm.PATIENT_ERASE: ("handle erasure requests", frozenset({P, A})),
     Perm.BOOK: ("book appointments", frozenset({P, N, F})),
     Perm.CHECK_IN: ("check patients in", frozenset({P, N, F})),
     # Front desk books and registers: demographics only, never clinical detail. A clinic admin

@@ -54,6 +54,8 @@ class AuditAction(models.TextChoices):
     CONSENT_SIGN = "consent.sign", "Consent signed"
     CONSENT_WITHDRAW = "consent.withdraw", "Consent withdrawn"
     CONSENT_TEMPLATE_PUBLISH = "consent_template.publish", "Consent text published"
+    ERASURE_PURGE = "erasure.purge", "Record erased after its retention period"
+    ERASURE_REQUEST = "erasure.request", "Erasure requested, record restricted"
     FEED_TOKEN_ROTATE = "feed_token.rotate", "Calendar feed rotated"
     FHIR_EXPORT_CANCEL = "fhir.export.cancel", "Bulk export cancelled"
     FHIR_EXPORT_DOWNLOAD = "fhir.export.download", "Bulk export file downloaded"
@@ -93,6 +95,7 @@ class AuditAction(models.TextChoices):
     PATIENT_EXPORT_START = "patient_export.start", "Record archive requested"
     PATIENT_EXPORT_CREATE = "patient_export.create", "Record archive made"
     PATIENT_EXPORT_DOWNLOAD = "patient_export.download", "Record archive downloaded"
+    PATIENT_ARCHIVE_IMPORT = "patient_archive.import", "Record archive imported"
     PATIENT_UPDATE = "patient.update", "Patient changed"
     PHOTO_CREATE = "photo.create", "Photo created"
     PHOTO_READ = "photo.read", "Photo opened"
@@ -142,6 +145,7 @@ class AuditAction(models.TextChoices):
     REMINDER_RULE_CREATE = "reminder_rule.create", "Reminder rule created"
     REMINDER_RULE_UPDATE = "reminder_rule.update", "Reminder rule changed"
     REPORT_JOB_CREATE = "report_job.create", "Report batch created"
+    RETENTION_SET = "retention.set", "Record retention period set"
     RESOURCE_CREATE = "resource.create", "Resource created"
     RESOURCE_HOURS = "resource.hours", "Resource hours changed"
     RESOURCE_UPDATE = "resource.update", "Resource changed"
@@ -170,8 +174,15 @@ class AuditEvent(models.Model):
         "accounts.Clinic", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     action = models.CharField(max_length=64, choices=AuditAction.choices)
+    # No database constraint: audit rows outlive a patient purged after an erasure request
+    # (anagen/imports/erasure.py); the id then names no one.
     patient = models.ForeignKey(
-        "patients.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "patients.Patient",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     object_type = models.CharField(max_length=64, blank=True)
     object_id = models.CharField(max_length=64, blank=True)

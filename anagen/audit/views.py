@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django import forms
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import render
 
@@ -10,7 +9,7 @@ from anagen.accounts.decorators import clinic_view
 from anagen.accounts.permissions import Perm
 from anagen.accounts.selectors import staff_of
 from anagen.audit.models import AuditAction
-from anagen.audit.selectors import audit_actions_in, audit_events_for
+from anagen.audit.selectors import Cursor, audit_actions_in, audit_page
 
 
 class AuditFilterForm(forms.Form):
@@ -45,20 +44,28 @@ def audit_list(request: ClinicRequest) -> HttpResponse:
         ("Actions", sorted(((a, str(labels.get(a, a))) for a in actions), key=lambda c: c[1])),
     ]
     filters = form.cleaned_data if form.is_valid() else {}
-    events = audit_events_for(
+    # Keyset pages (issue 15): "older" continues after the last row shown, no count, no skip.
+    events, older = audit_page(
         clinic=clinic,
         user_id=filters.get("user"),
         patient_id=filters.get("patient"),
         action=filters.get("action") or "",
         date_from=filters.get("date_from"),
         date_to=filters.get("date_to"),
+        before=Cursor.parse(request.GET.get("before")),
     )
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
+    query.pop("before", None)
     query.pop("page", None)
     return render(
         request,
         "audit/list.html",
-        {"form": form, "page": page, "query": query.urlencode()},
+        {
+            "form": form,
+            "events": events,
+            "older": older.token() if older else "",
+            "paged": "before" in request.GET,
+            "query": query.urlencode(),
+        },
         status=400 if form.is_bound and form.errors else 200,
     )

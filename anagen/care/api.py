@@ -123,7 +123,15 @@ class AssessmentPage(Schema):
     results: list[AssessmentOut]
 
 
-@router.get("/patients/{patient_id}/assessments", response=AssessmentPage, summary="Assessments")
+@router.get(
+    "/patients/{patient_id}/assessments",
+    response=AssessmentPage,
+    summary="Assessments",
+    description=(
+        "A patient's assessments (diagnosis, stage, SALT, pull test), newest visit first, with "
+        "drafts and signed versions. Paged."
+    ),
+)
 def list_assessments(request: HttpRequest, patient_id: int, q: Query[PageQuery]) -> Any:
     actor = api_actor(request, Perm.CLINICAL_VIEW)
     patient = patient_for(actor, patient_id)
@@ -136,6 +144,10 @@ def list_assessments(request: HttpRequest, patient_id: int, q: Query[PageQuery])
     "/patients/{patient_id}/assessments",
     response={201: AssessmentOut},
     summary="Record an assessment (a draft until signed)",
+    description=(
+        "Records a draft assessment of one visit; SALT is computed from the four areas and the "
+        "diagnosis gives ICD-10 and SNOMED CT codes. A physician signs it later."
+    ),
 )
 def create_assessment(
     request: HttpRequest, patient_id: int, payload: AssessmentIn
@@ -162,6 +174,10 @@ def _assessment(actor: Actor, patient_id: int, version: int) -> Assessment:
     "/patients/{patient_id}/assessments/{version}",
     response=AssessmentOut,
     summary="Read an assessment",
+    description=(
+        "One version of an assessment. The ETag is that version's: send it in If-Match to "
+        "change or sign it."
+    ),
     openapi_extra=etag_documented(write=False),
 )
 def get_assessment(
@@ -206,6 +222,10 @@ def update_assessment(
     "/patients/{patient_id}/assessments/{version}/sign",
     response={200: AssessmentOut, **PRECONDITION_PROBLEMS},
     summary="Sign an assessment (physicians; If-Match: the ETag of the version you read)",
+    description=(
+        "A physician signs the draft: it is locked from then on (a later change is a new "
+        "version). Needs the version's ETag in If-Match."
+    ),
     openapi_extra=etag_documented(),
 )
 def sign_assessment(
@@ -281,7 +301,15 @@ class ScreeningPage(Schema):
     results: list[ScreeningOut]
 
 
-@router.get("/patients/{patient_id}/screenings", response=ScreeningPage, summary="Screenings")
+@router.get(
+    "/patients/{patient_id}/screenings",
+    response=ScreeningPage,
+    summary="Screenings",
+    description=(
+        "A patient's screening runs for procedures, newest first, with their decision and "
+        "findings. Paged."
+    ),
+)
 def list_screenings(request: HttpRequest, patient_id: int, q: Query[PageQuery]) -> Any:
     actor = api_actor(request, Perm.CLINICAL_VIEW)
     patient = patient_for(actor, patient_id)
@@ -294,6 +322,11 @@ def list_screenings(request: HttpRequest, patient_id: int, q: Query[PageQuery]) 
     "/patients/{patient_id}/screenings",
     response={201: ScreeningOut},
     summary="Screen for a procedure",
+    description=(
+        "Runs the screening rules for a procedure on the patient's latest intake and assessment "
+        "and keeps the exact input, the decision (eligible, review, defer, not indicated, "
+        "contraindicated) and each finding with its source."
+    ),
 )
 def create_screening(
     request: HttpRequest, patient_id: int, payload: ScreeningIn
@@ -321,6 +354,7 @@ def _screening(actor: Actor, patient_id: int, screening_id: int) -> ScreeningRec
     "/patients/{patient_id}/screenings/{screening_id}",
     response=ScreeningOut,
     summary="Read a screening",
+    description="One screening run: its input, decision, findings and any physician's override.",
 )
 def get_screening(request: HttpRequest, patient_id: int, screening_id: int) -> ScreeningRecord:
     actor = api_actor(request, Perm.CLINICAL_VIEW)
@@ -333,6 +367,10 @@ def get_screening(request: HttpRequest, patient_id: int, screening_id: int) -> S
     "/patients/{patient_id}/screenings/{screening_id}/override",
     response=ScreeningOut,
     summary="Override a `review` result (physicians, with a reason)",
+    description=(
+        "A physician lets a procedure go ahead despite a `review` decision, with a reason (kept "
+        "and audited). Other decisions cannot be overridden (422)."
+    ),
 )
 def override_screening(
     request: HttpRequest, patient_id: int, screening_id: int, payload: OverrideIn
@@ -403,6 +441,10 @@ class ConsentStatusOut(Schema):
     "/patients/{patient_id}/consent-status",
     response=list[ConsentStatusOut],
     summary="Consent status per kind (front desk may read it)",
+    description=(
+        "For each consent kind: whether the patient holds a valid consent, needs to re-consent "
+        "to a newer text, withdrew it or never signed."
+    ),
 )
 def consent_status(request: HttpRequest, patient_id: int) -> list[dict[str, Any]]:
     actor = api_actor(request, Perm.CONSENT_STATUS_VIEW)
@@ -420,7 +462,14 @@ def consent_status(request: HttpRequest, patient_id: int) -> list[dict[str, Any]
     ]
 
 
-@router.get("/patients/{patient_id}/consents", response=ConsentPage, summary="Signed consents")
+@router.get(
+    "/patients/{patient_id}/consents",
+    response=ConsentPage,
+    summary="Signed consents",
+    description=(
+        "A patient's signed consents, newest first, with the text exactly as signed. Paged."
+    ),
+)
 def list_consents(request: HttpRequest, patient_id: int, q: Query[PageQuery]) -> Any:
     actor = api_actor(request, Perm.CLINICAL_VIEW)
     patient = patient_for(actor, patient_id)
@@ -433,6 +482,10 @@ def list_consents(request: HttpRequest, patient_id: int, q: Query[PageQuery]) ->
     "/patients/{patient_id}/consents",
     response={201: ConsentOut},
     summary="Sign a consent (the caller is the witness)",
+    description=(
+        "Records the patient's signature of the current consent text of a kind; the caller is "
+        "the witness. The text is kept as signed, with its SHA-256."
+    ),
 )
 def create_consent(request: HttpRequest, patient_id: int, payload: ConsentIn) -> Status[Consent]:
     actor = api_actor(request, Perm.CONSENT_RECORD)
@@ -460,6 +513,10 @@ def _consent(actor: Actor, patient_id: int, consent_id: int) -> Consent:
     "/patients/{patient_id}/consents/{consent_id}",
     response=ConsentOut,
     summary="Read a consent",
+    description=(
+        "One signed consent with its snapshot. The ETag is the consent's: send it in If-Match "
+        "to withdraw it."
+    ),
     openapi_extra=etag_documented(write=False),
 )
 def get_consent(
@@ -475,6 +532,10 @@ def get_consent(
     "/patients/{patient_id}/consents/{consent_id}/withdraw",
     response={200: ConsentOut, **PRECONDITION_PROBLEMS},
     summary="Withdraw a consent (If-Match: the ETag of your last read)",
+    description=(
+        "The patient withdraws a consent, with a reason; procedures that need it are refused "
+        "from then on. Needs the consent's ETag in If-Match."
+    ),
     openapi_extra=etag_documented(),
 )
 def withdraw_consent(
@@ -510,6 +571,10 @@ class ConsentTemplateOut(Schema):
     "/consent-templates",
     response=list[ConsentTemplateOut],
     summary="The current consent text of each kind",
+    description=(
+        "The consent text in force for each kind (the clinic's own or the shipped default), "
+        "with its version."
+    ),
 )
 def list_consent_templates(request: HttpRequest) -> list[Any]:
     actor = api_actor(request, Perm.CONSENT_STATUS_VIEW)

@@ -139,3 +139,83 @@ class PatientExport(models.Model):
     @property
     def is_running(self) -> bool:
         return self.status in (ExportStatus.QUEUED, ExportStatus.RUNNING)
+
+
+class RetentionRule(models.Model):
+    """How long this clinic keeps a patient's clinical record after the last visit.
+
+    Required before the clinic can accept an erasure request; there is no default (the period is
+    a legal rule of the clinic's jurisdiction: see anagen/clinical/data/retention.json).
+    """
+
+    clinic = models.OneToOneField(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="retention_rule"
+    )
+    years = models.PositiveSmallIntegerField()
+    basis = models.CharField(max_length=300, help_text="The law or policy the period rests on.")
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    set_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(years__gte=1, years__lte=100), name="retention_years_range"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.years} years ({self.basis})"
+
+
+class ErasureStatus(models.TextChoices):
+    RESTRICTED = "restricted", "Restricted, kept until the end of the retention period"
+    PURGED = "purged", "Deleted"
+
+
+class ErasureRequest(models.Model):
+    """A patient's request to be erased (GDPR art. 17): the record is restricted at once and
+    purged when the clinic's retention period has run out.
+
+    `patient` has no database constraint: the request outlives the patient row as the record
+    that the purge happened (it holds ids, dates and counts, no personal data).
+    """
+
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    patient = models.OneToOneField(
+        "patients.Patient",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="erasure",
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    received_on = models.DateField(help_text="The day the patient asked.")
+    retention_years = models.PositiveSmallIntegerField()
+    retention_basis = models.CharField(max_length=300)
+    last_visit_on = models.DateField()
+    keep_until = models.DateField()
+    status = models.CharField(
+        max_length=12, choices=ErasureStatus.choices, default=ErasureStatus.RESTRICTED
+    )
+    purged_at = models.DateTimeField(null=True, blank=True)
+    # {"care.assessment": 2, …, "files": 3}: counts only.
+    purged_counts = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["keep_until", "id"]
+        indexes = [models.Index(fields=["status", "keep_until"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=ErasureStatus.values),
+                name="erasure_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(keep_until__gte=models.F("last_visit_on")),
+                name="erasure_keep_until_after_last_visit",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Erasure of patient {self.patient_id}"

@@ -40,3 +40,11 @@ def run_patient_export(export_id: int) -> str:
     actor = Actor(user=job.requested_by, membership=membership, via="task")
     with clinic_time(job.clinic):
         return patient_export_run(actor=actor, job=job).status
+
+
+@task()
+def run_erasure_purges() -> int:
+    """Purge every record whose erasure is due (schedule daily); returns how many."""
+    from anagen.imports.erasure import erasure_run
+
+    return len(erasure_run(via="task"))

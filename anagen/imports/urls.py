@@ -21,4 +21,6 @@ urlpatterns = [
         views.patient_export_download,
         name="patient-export-download",
     ),
+    path("patients/<int:patient_id>/erasure/", views.patient_erasure, name="patient-erasure"),
+    path("settings/retention/", views.retention_settings, name="retention-settings"),
 ]

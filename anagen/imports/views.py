@@ -12,8 +12,8 @@ from anagen.accounts.access import ClinicRequest, patient_for
 from anagen.accounts.clinic_time import human_date
 from anagen.accounts.decorators import clinic_view
 from anagen.accounts.permissions import Perm
-from anagen.imports import columns, export, selectors, services
-from anagen.imports.forms import MappingForm, UploadForm
+from anagen.imports import columns, erasure, export, selectors, services
+from anagen.imports.forms import ErasureForm, MappingForm, RetentionForm, UploadForm
 from anagen.imports.models import ExportStatus, ImportStatus
 from anagen.web.forms import attach_errors
 
@@ -128,3 +128,59 @@ def patient_export_download(request: ClinicRequest, export_id: int) -> HttpRespo
     name = f"record-{job.patient.record_number}-{stamp}.zip"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+# --- erasure (GDPR art. 17): restrict now, purge when the retention period ends ---------------
+
+
+@clinic_view(Perm.PATIENT_ERASE)
+def patient_erasure(request: ClinicRequest, patient_id: int) -> HttpResponse:
+    """The one page a restricted record still opens on: its state, or the request form."""
+    patient = erasure.erasure_patient_get(actor=request.actor, patient_id=patient_id)
+    existing = erasure.erasure_request_of(actor=request.actor, patient=patient)
+    rule = erasure.retention_rule_get(actor=request.actor)
+    form = ErasureForm(request.POST or None, initial={"received_on": request.actor.today()})
+    if request.method == "POST" and existing is None and form.is_valid():
+        try:
+            erasure.erasure_request(
+                actor=request.actor,
+                patient=patient,
+                received_on=form.cleaned_data["received_on"],
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, "The record is restricted from now on.")
+            return redirect("patient-erasure", patient_id=patient.pk)
+    context = {
+        "patient": patient if existing is None else None,
+        "patient_id": patient.pk,
+        "existing": existing,
+        "notice": erasure.restriction_text(existing) if existing else "",
+        "rule": rule,
+        "form": form,
+    }
+    status = 400 if request.method == "POST" else 200
+    return render(request, "imports/erasure.html", context, status=status)
+
+
+@clinic_view(Perm.PATIENT_ERASE)
+def retention_settings(request: ClinicRequest) -> HttpResponse:
+    rules = erasure.known_rules()
+    rule = erasure.retention_rule_get(actor=request.actor)
+    initial = {"years": rule.years, "basis": rule.basis} if rule else {}
+    form = RetentionForm(request.POST or None, initial=initial, rules=rules)
+    if request.method == "POST" and form.is_valid():
+        try:
+            erasure.retention_rule_set(
+                actor=request.actor,
+                years=form.cleaned_data["years"],
+                basis=form.cleaned_data["basis"],
+            )
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, "The retention period is saved.")
+            return redirect("retention-settings")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "imports/retention.html", {"form": form, "rule": rule}, status=status)

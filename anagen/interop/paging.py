@@ -1,9 +1,9 @@
 """Paging for API lists: one query schema and one function, shared by every router.
 
-No exact `COUNT(*)` over a whole clinic (issue 15): a page asks for one row more than it shows,
-so a short list (the usual case: one patient's records) costs one query and its count is exact;
-only a list with more rows after this page counts, and that count stops at COUNT_CAP (a count of
-COUNT_CAP + 1 means "more than COUNT_CAP"), so a clinic-wide list never scans the whole table.
+No exact `COUNT(*)` over a whole clinic (issue 15): the count stops at COUNT_CAP rows (a count
+of COUNT_CAP + 1 means "more than COUNT_CAP"), so a clinic-wide list never scans the whole
+table, and a page costs the same two queries (a bounded count and one slice) for a patient
+with one record or ten thousand.
 """
 
 from __future__ import annotations
@@ -25,24 +25,19 @@ class PageQuery(QueryIn):
     page_size: int = Field(25, ge=1, le=100)
 
 
-def bounded_count(qs: QuerySet[Any], cap: int = COUNT_CAP) -> int:
+def bounded_count(qs: QuerySet[Any], cap: int | None = None) -> int:
     """The number of rows, counted no further than cap + 1 (one bounded subquery)."""
-    return qs.order_by()[: cap + 1].count()
+    limit = COUNT_CAP if cap is None else cap
+    return qs.order_by()[: limit + 1].count()
 
 
 def page_of(qs: QuerySet[Any], page: int, page_size: int) -> dict[str, Any]:
     """{count, page, pages, results} for one page of a queryset, without a full count."""
+    count = bounded_count(qs)
     start = (page - 1) * page_size
-    rows = list(qs[start : start + page_size + 1])
-    more = len(rows) > page_size
-    results = rows[:page_size]
-    if (results or start == 0) and not more:
-        count = start + len(results)  # the last page: exact, no count query
-    else:
-        count = bounded_count(qs)
     return {
         "count": count,
         "page": page,
         "pages": max(1, math.ceil(count / page_size)),
-        "results": results,
+        "results": list(qs[start : start + page_size]),
     }

@@ -3,7 +3,8 @@
 Routers declare the problems an operation can return beyond the ones every operation shares
 (`response={201: PatientOut, **problems(409)}`); `document_problems` adds the shared ones
 (401/403 for every authenticated call, 422 for invalid input, 400 for an unreadable body, 404
-for an id in the path) and gives every 4xx answer the `application/problem+json` media type.
+for an id in the path or the body, 412/428 for an If-Match header) and gives every 4xx answer
+the `application/problem+json` media type.
 """
 
 from __future__ import annotations
@@ -92,7 +93,22 @@ def _problem_components() -> dict[str, Any]:
     return {**defs, "Problem": schema}
 
 
-def _shared_statuses(operation: dict[str, Any], secured: bool) -> set[int]:
+def _body_names_records(operation: dict[str, Any], components: dict[str, Any]) -> bool:
+    """Whether the request body names records by id (`patient_id`, `lot_id`, `patient_ids`):
+    an id of another clinic, or of nothing, is a 404."""
+    for media in operation.get("requestBody", {}).get("content", {}).values():
+        schema = media.get("schema", {})
+        ref = schema.get("$ref", "")
+        if ref:
+            schema = components.get(ref.rsplit("/", 1)[-1], {})
+        if any(n.endswith(("_id", "_ids")) for n in schema.get("properties", {})):
+            return True
+    return False
+
+
+def _shared_statuses(
+    operation: dict[str, Any], secured: bool, components: dict[str, Any]
+) -> set[int]:
     statuses: set[int] = set()
     if secured:
         statuses |= {401, 403}
@@ -101,8 +117,12 @@ def _shared_statuses(operation: dict[str, Any], secured: bool) -> set[int]:
         statuses.add(422)
     if "requestBody" in operation:
         statuses.add(400)
-    if any(p.get("in") == "path" for p in parameters):
+    if any(p.get("in") == "path" for p in parameters) or _body_names_records(
+        operation, components
+    ):
         statuses.add(404)
+    if any(p.get("in") == "header" and p.get("name") == "If-Match" for p in parameters):
+        statuses |= {412, 428}
     return statuses
 
 
@@ -119,7 +139,8 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
             secured = bool(operation.get("security", global_security))
             declared = {int(code) for code in responses if str(code).startswith("4")}
             responses = {str(code): value for code, value in responses.items()}
-            for status in sorted(declared | _shared_statuses(operation, secured)):
+            shared = _shared_statuses(operation, secured, components)
+            for status in sorted(declared | shared):
                 responses[str(status)] = {
                     "description": DESCRIPTIONS.get(status, TITLES.get(status, "Problem")),
                     "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": _REF}}},

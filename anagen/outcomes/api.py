@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import JsonValue
 
-from anagen.accounts.access import patient_for
+from anagen.accounts.access import patient_for, patients_for
 from anagen.accounts.permissions import Perm
 from anagen.audit.services import audit_record
 from anagen.clinical import RESPONDER_RULES
 from anagen.interop.auth import api_actor
+from anagen.interop.paging import PageQuery
 from anagen.interop.schemas import BodyIn, QueryIn
 from anagen.outcomes import selectors, services
+from anagen.outcomes.imaging import max_bytes
 from anagen.outcomes.models import MeasurementSet
 
 router = Router()
@@ -138,19 +140,41 @@ def _set_out(s: object) -> dict[str, object]:
     "/patients/{patient_id}/measurements",
     response=list[SetOut],
     summary="A patient's measurement sets",
+    description=(
+        'Oldest first, one page at a time (`page`, `page_size`); a `Link: rel="next"` header '
+        "names the next page while more follow."
+    ),
 )
-def list_sets(request: HttpRequest, patient_id: int) -> list[dict[str, object]]:
+def list_sets(
+    request: HttpRequest, patient_id: int, response: HttpResponse, q: Query[PageQuery]
+) -> list[dict[str, object]]:
     actor = api_actor(request, Perm.CLINICAL_VIEW)
     patient = patient_for(actor, patient_id)
-    sets = selectors.measurement_sets(actor=actor, patient=patient)
+    sets = _paged(request, response, selectors.measurement_sets(actor=actor, patient=patient), q)
     audit_record(action="measurement.read", actor=actor, patient=patient)
     return [_set_out(s) for s in sets]
+
+
+def _paged(request: HttpRequest, response: HttpResponse, qs: Any, q: PageQuery) -> list[Any]:
+    """One page of a patient's history, oldest first; a `Link: rel="next"` header when more
+    follow (no count: a page costs the same queries for any history)."""
+    start = (q.page - 1) * q.page_size
+    rows = list(qs[start : start + q.page_size + 1])
+    if len(rows) > q.page_size:
+        params = request.GET.copy()
+        params["page"] = str(q.page + 1)
+        response["Link"] = f'<{request.path}?{params.urlencode()}>; rel="next"'
+    return rows[: q.page_size]
 
 
 @router.post(
     "/patients/{patient_id}/measurements",
     response={201: SetOut},
     summary="Record one visit's measurements (inch² converted to cm²)",
+    description=(
+        "Records one visit's measurements per site; areas and densities given per inch² are "
+        "converted to cm². A measurement cannot be dated in the future."
+    ),
 )
 def create_set(request: HttpRequest, patient_id: int, payload: SetIn) -> Status[object]:
     actor = api_actor(request, Perm.OUTCOMES_RECORD)
@@ -193,6 +217,10 @@ class SeriesOut(Schema):
     "/patients/{patient_id}/progress",
     response=list[SeriesOut],
     summary="Each measure over time with change from baseline and its MDC95",
+    description=(
+        "Each measure's series over time with the change from baseline and whether it exceeds "
+        "the minimal detectable change (MDC95, with its source)."
+    ),
 )
 def progress(request: HttpRequest, patient_id: int) -> list[dict[str, object]]:
     actor = api_actor(request, Perm.CLINICAL_VIEW)
@@ -268,7 +296,16 @@ class CohortOut(Schema):
     responders_note: str = ""
 
 
-@router.get("/analytics", response=list[CohortOut], summary="Cohort outcomes (aggregates only)")
+@router.get(
+    "/analytics",
+    response=list[CohortOut],
+    summary="Cohort outcomes (aggregates only)",
+    description=(
+        "Outcome change across the clinic's patients, grouped by an attribute, with confidence "
+        "intervals and responder counts. Aggregates only: cohorts under 5 patients are "
+        "suppressed for roles without per-patient access."
+    ),
+)
 def analytics(request: HttpRequest, q: Query[AnalyticsQuery]) -> list[dict[str, object]]:
     actor = api_actor(request, Perm.ANALYTICS_VIEW)
     if q.rule not in RESPONDER_RULES:
@@ -322,3 +359,283 @@ def analytics(request: HttpRequest, q: Query[AnalyticsQuery]) -> list[dict[str, 
         for label in shown.suppressed
     )
     return out
+
+
+# --- photos ------------------------------------------------------------------------------------
+
+PhotoViewCode = Literal["frontal", "top", "vertex", "left", "right", "back", "close_up"]
+
+
+class PhotoOut(Schema):
+    id: int = Field(description="Photo id (for its file: .../photos/{photo_id}/file).")
+    view: str = Field(description="The protocol's view (`vertex`, `frontal`, …).")
+    width: int = Field(description="Width of the stored image, pixels.")
+    height: int = Field(description="Height of the stored image, pixels.")
+    sha256: str = Field(description="SHA-256 of the stored (re-encoded) image.")
+    uploaded_at: dt.datetime = Field(description="When it was uploaded.")
+
+
+class PhotoSetOut(Schema):
+    id: int = Field(description="Photo set id (to upload its photos).")
+    patient_id: int = Field(description="The patient photographed.")
+    taken_on: dt.date = Field(description="Day the photos were taken.")
+    notes: str = Field(description="Notes about the set (lighting, haircut…).")
+    photos: list[PhotoOut] = Field(description="The set's photos, one per view.")
+
+    @staticmethod
+    def resolve_photos(obj: object) -> list[object]:
+        return list(obj.photos.all())  # type: ignore[attr-defined]
+
+
+class PhotoSetIn(BodyIn):
+    taken_on: dt.date = Field(description="Day the photos are taken (not in the future).")
+    notes: str = Field("", max_length=200, description="Notes about the set.")
+
+    model_config = {
+        "json_schema_extra": {"examples": [{"taken_on": "2026-11-30", "notes": "Dry hair."}]}
+    }
+
+
+@router.get(
+    "/patients/{patient_id}/photo-sets",
+    response=list[PhotoSetOut],
+    summary="A patient's photo sets",
+    description=(
+        "Standardised photo sets, oldest first, with their photos' metadata, one page at a time "
+        '(`page`, `page_size`; a `Link: rel="next"` header while more follow). The patient '
+        "must have a valid consent to clinical photos (403 otherwise)."
+    ),
+)
+def list_photo_sets(
+    request: HttpRequest, patient_id: int, response: HttpResponse, q: Query[PageQuery]
+) -> list[object]:
+    actor = api_actor(request, Perm.CLINICAL_VIEW)
+    patient = patient_for(actor, patient_id)
+    services.photo_consent_required(patient)
+    return _paged(request, response, selectors.photo_sets_paged(actor=actor, patient=patient), q)
+
+
+@router.post(
+    "/patients/{patient_id}/photo-sets",
+    response={201: PhotoSetOut},
+    summary="Start a photo set",
+    description="A new set of standardised photos (needs the patient's photo consent).",
+)
+def create_photo_set(request: HttpRequest, patient_id: int, payload: PhotoSetIn) -> Status[object]:
+    actor = api_actor(request, Perm.OUTCOMES_RECORD)
+    patient = patient_for(actor, patient_id)
+    photo_set = services.photo_set_create(
+        actor=actor, patient=patient, taken_on=payload.taken_on, notes=payload.notes
+    )
+    return Status(201, photo_set)
+
+
+_UPLOAD_DOC = {
+    "requestBody": {
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["view", "file"],
+                    "properties": {
+                        "view": {
+                            "type": "string",
+                            "enum": list(PhotoViewCode.__args__),  # type: ignore[attr-defined]
+                            "description": "The protocol's view this photo shows.",
+                        },
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": (
+                                "The image (JPEG, PNG or WebP); re-encoded without its "
+                                "metadata before it is stored."
+                            ),
+                        },
+                    },
+                },
+                "example": {"view": "vertex", "file": "(JPEG bytes)"},
+            }
+        },
+        "required": True,
+    }
+}
+
+
+@router.post(
+    "/patients/{patient_id}/photo-sets/{set_id}/photos",
+    response={201: PhotoOut},
+    summary="Upload a photo (multipart)",
+    description=(
+        "One photo of one view of the set, sent as multipart/form-data (`view`, `file`). The "
+        "image is re-encoded without metadata; a view already in the set is refused (422)."
+    ),
+    openapi_extra=_UPLOAD_DOC,
+)
+def upload_photo(request: HttpRequest, patient_id: int, set_id: int) -> Status[object]:
+    actor = api_actor(request, Perm.OUTCOMES_RECORD)
+    patient = patient_for(actor, patient_id)
+    photo_set = selectors.photo_set_get(actor=actor, patient=patient, set_id=set_id)
+    if photo_set is None:
+        raise Http404("No such photo set.")
+    upload = request.FILES.get("file")
+    view = request.POST.get("view", "")
+    if upload is None:
+        raise ValidationError({"file": "Send the image in the `file` part."})
+    content = upload.read(max_bytes() + 1)
+    photo = services.photo_add(actor=actor, photo_set=photo_set, view=view, content=content)
+    return Status(201, photo)
+
+
+class PhotoFileQuery(QueryIn):
+    purpose: Literal["clinical", "teaching", "marketing"] = Field(
+        "clinical", description="What the photo is used for: the matching consent is checked."
+    )
+    thumb: bool = Field(False, description="The thumbnail instead of the full image.")
+
+
+_JPEG_DOC = {
+    "responses": {
+        200: {
+            "description": "The image (JPEG, no metadata).",
+            "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    }
+}
+
+
+@router.get(
+    "/patients/{patient_id}/photos/{photo_id}/file",
+    response={200: None},
+    summary="Download a photo",
+    description=(
+        "The stored image as JPEG, after the consent check for `purpose` (403 without it); "
+        "every download is audited."
+    ),
+    openapi_extra=_JPEG_DOC,
+)
+def photo_file(
+    request: HttpRequest, patient_id: int, photo_id: int, q: Query[PhotoFileQuery]
+) -> HttpResponse:
+    actor = api_actor(request, Perm.CLINICAL_VIEW)
+    patient = patient_for(actor, patient_id)
+    photo = selectors.photo_get(actor=actor, patient=patient, photo_id=photo_id)
+    if photo is None:
+        raise Http404("No such photo.")
+    try:
+        data = services.photo_read(actor=actor, photo=photo, purpose=q.purpose, thumb=q.thumb)
+    except services.PhotoFileMissing as exc:
+        raise Http404(str(exc)) from None
+    response = HttpResponse(data, content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# --- report batches ----------------------------------------------------------------------------
+
+
+class ReportJobIn(BodyIn):
+    patient_ids: list[int] = Field(
+        min_length=1, max_length=500, description="The patients to report on (1–500)."
+    )
+
+    model_config = {"json_schema_extra": {"examples": [{"patient_ids": [1, 2]}]}}
+
+
+class ReportFileOut(Schema):
+    id: int = Field(description="Report file id (to download it).")
+    patient_id: int = Field(description="The patient the report is about.")
+    sha256: str = Field(description="SHA-256 of the PDF.")
+    created_at: dt.datetime = Field(description="When it was rendered.")
+
+
+class ReportJobOut(Schema):
+    id: int = Field(description="Report batch id.")
+    status: Literal["queued", "running", "done", "failed"] = Field(
+        description="Where the batch is: queued, running, done or failed."
+    )
+    total: int = Field(description="Number of reports asked for.")
+    done_count: int = Field(description="Number rendered so far.")
+    error: str = Field(description="Why the batch failed (empty otherwise).")
+    created_at: dt.datetime = Field(description="When it was asked for.")
+    finished_at: dt.datetime | None = Field(description="When it finished (absent before).")
+    files: list[ReportFileOut] = Field(description="The PDFs rendered so far.")
+
+    @staticmethod
+    def resolve_files(obj: object) -> list[object]:
+        return list(selectors.report_files(obj))  # type: ignore[arg-type]
+
+
+@router.post(
+    "/reports",
+    response={202: ReportJobOut},
+    summary="Generate outcome reports (a job)",
+    description=(
+        "Queues PDF outcome reports for the given patients; the task worker renders them. "
+        "Poll GET /reports/{job_id} until `status` is done, then download each file."
+    ),
+)
+def create_report_job(request: HttpRequest, payload: ReportJobIn) -> Status[object]:
+    actor = api_actor(request, Perm.OUTCOMES_RECORD)
+    ids = set(payload.patient_ids)
+    patients = list(patients_for(actor).filter(pk__in=ids))
+    if len(patients) != len(ids):
+        raise Http404("No such patient.")
+    job = services.report_job_start(actor=actor, patients=patients)
+    return Status(202, job)
+
+
+@router.get(
+    "/reports",
+    response=list[ReportJobOut],
+    summary="Recent report batches",
+    description="The clinic's most recent report batches, newest first.",
+)
+def list_report_jobs(request: HttpRequest) -> list[object]:
+    actor = api_actor(request, Perm.CLINICAL_VIEW)
+    return list(selectors.report_jobs_for(actor))
+
+
+@router.get(
+    "/reports/{job_id}",
+    response=ReportJobOut,
+    summary="One report batch",
+    description="The batch's progress and the PDFs rendered so far.",
+)
+def get_report_job(request: HttpRequest, job_id: int) -> object:
+    actor = api_actor(request, Perm.CLINICAL_VIEW)
+    job = selectors.report_job_get(actor=actor, job_id=job_id)
+    if job is None:
+        raise Http404("No such report batch.")
+    return job
+
+
+_PDF_DOC = {
+    "responses": {
+        200: {
+            "description": "The report (PDF).",
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    }
+}
+
+
+@router.get(
+    "/reports/{job_id}/files/{file_id}",
+    response={200: None},
+    summary="Download a report",
+    description="One patient's outcome report as PDF; every download is audited.",
+    openapi_extra=_PDF_DOC,
+)
+def report_file(request: HttpRequest, job_id: int, file_id: int) -> HttpResponse:
+    actor = api_actor(request, Perm.CLINICAL_VIEW)
+    job = selectors.report_job_get(actor=actor, job_id=job_id)
+    stored = selectors.report_file_get(actor=actor, job=job, file_id=file_id)
+    if stored is None:
+        raise Http404("No such report.")
+    patient = patient_for(actor, stored.patient_id)
+    data = services.report_file_read(actor=actor, stored=stored, patient=patient)
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="outcomes-{patient.record_number}.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -72,9 +72,9 @@ def _svg(fig: Figure) -> str:
     return out.getvalue()
 
 
-def series_svg(series: Series, sessions: Sequence[dt.date] = ()) -> str:
-    """One measure over time: points, the baseline line with its ±MDC band, sessions as lines."""
-    data = {
+def series_data(series: Series, sessions: Sequence[dt.date] = ()) -> dict[str, Any]:
+    """Everything a progress chart draws: its content address is the hash of this."""
+    return {
         "title": series.title,
         "label": series.measure.label,
         "unit": series.measure.unit,
@@ -83,7 +83,11 @@ def series_svg(series: Series, sessions: Sequence[dt.date] = ()) -> str:
         "points": [(p.on.isoformat(), p.value) for p in series.points],
         "sessions": [d.isoformat() for d in sessions],
     }
-    return _cached("series", data, lambda: _draw_series(series, sessions))
+
+
+def series_svg(series: Series, sessions: Sequence[dt.date] = ()) -> str:
+    """One measure over time: points, the baseline line with its ±MDC band, sessions as lines."""
+    return _cached("series", series_data(series, sessions), lambda: _draw_series(series, sessions))
 
 
 def _draw_series(series: Series, sessions: Sequence[dt.date]) -> str:
@@ -120,9 +124,7 @@ def cohorts_svg(cohorts: Sequence[Cohort], title: str) -> str:
     """Mean percent change per cohort with its 95 % CI."""
     data = {
         "title": title,
-        "bars": [
-            (c.label, c.n, c.percent.mean, c.percent.low, c.percent.high) for c in cohorts
-        ],
+        "bars": [(c.label, c.n, c.percent.mean, c.percent.low, c.percent.high) for c in cohorts],
     }
     return _cached("cohorts", data, lambda: _draw_cohorts(cohorts, title))
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Page, Paginator
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -60,16 +61,31 @@ def _int(value: str | None) -> int | None:
     return number if 0 < number < 2**63 else None
 
 
+# Visits and photo sets per page: a ten-year history is paged, never drawn whole (issue 15).
+HISTORY_PAGE_SIZE = 20
+
+
+def _history_page(request: ClinicRequest, items: Any) -> Page:
+    """One page of a patient's history, oldest first within the page; the latest page unless
+    the request names one (a count and one slice: the same queries for any history)."""
+    paginator = Paginator(items, HISTORY_PAGE_SIZE)
+    return paginator.get_page(request.GET.get("page") or paginator.num_pages)
+
+
 # --- measurements ------------------------------------------------------------------------------
 
 
 @clinic_view(Perm.CLINICAL_VIEW)
 def measurement_list(request: ClinicRequest, patient_id: int) -> HttpResponse:
     patient = patient_for(request.actor, patient_id)
-    sets = selectors.measurement_sets(actor=request.actor, patient=patient)
+    page = _history_page(request, selectors.measurement_sets(actor=request.actor, patient=patient))
     with transaction.atomic():
         audit_record(action="measurement.read", actor=request.actor, patient=patient)
-    return render(request, "outcomes/measurements.html", {"patient": patient, "sets": sets})
+    return render(
+        request,
+        "outcomes/measurements.html",
+        {"patient": patient, "sets": page.object_list, "page": page},
+    )
 
 
 @clinic_view(Perm.OUTCOMES_RECORD)
@@ -283,14 +299,19 @@ def photo_sets(request: ClinicRequest, patient_id: int) -> HttpResponse:
             else:
                 return redirect("outcomes-photo-capture", patient.pk, photo_set.pk)
     consent = _consent_ok(patient)
-    sets = selectors.photo_sets(actor=request.actor, patient=patient) if consent else []
+    page = (
+        _history_page(request, selectors.photo_sets_paged(actor=request.actor, patient=patient))
+        if consent
+        else None
+    )
     return render(
         request,
         "outcomes/photo_sets.html",
         {
             "patient": patient,
             "form": form,
-            "sets": sets,
+            "sets": page.object_list if page is not None else [],
+            "page": page,
             "consent": consent,
             "views": PhotoView.choices,
         },

@@ -86,7 +86,15 @@ class PatientListQuery(PageQuery):
     q: str = Field("", max_length=100)
 
 
-@router.get("", response=PatientPage, summary="Search patients")
+@router.get(
+    "",
+    response=PatientPage,
+    summary="Search patients",
+    description=(
+        "The clinic's live patients, by family then given name; `q` searches names, record "
+        "number, phone and email. Paged."
+    ),
+)
 def list_patients(request: HttpRequest, filters: Query[PatientListQuery]) -> dict[str, object]:
     qs = selectors.patient_search(actor=api_actor(request, Perm.PATIENT_VIEW), query=filters.q)
     return page_of(qs, filters.page, filters.page_size)
@@ -96,6 +104,10 @@ def list_patients(request: HttpRequest, filters: Query[PatientListQuery]) -> dic
     "/{patient_id}",
     response=PatientOut,
     summary="Read a patient",
+    description=(
+        "One patient of the caller's clinic (another clinic's patient is a 404). The ETag is "
+        "the patient record's: send it in If-Match to change it."
+    ),
     openapi_extra=etag_documented(write=False),
 )
 def get_patient(request: HttpRequest, patient_id: int, response: HttpResponse) -> object:
@@ -109,6 +121,10 @@ def get_patient(request: HttpRequest, patient_id: int, response: HttpResponse) -
     "",
     response={201: PatientOut, **problems(409)},
     summary="Register a patient (409 for a possible duplicate until confirmed)",
+    description=(
+        "Registers a new patient. A possible duplicate (same name and birth date, or phone or "
+        "email) is refused with 409 until the call is repeated with `confirm_duplicate` true."
+    ),
 )
 def create_patient(request: HttpRequest, payload: PatientIn) -> Status[object]:
     data = payload.dict()
@@ -123,6 +139,10 @@ def create_patient(request: HttpRequest, payload: PatientIn) -> Status[object]:
     "/{patient_id}",
     response={200: PatientOut, **PRECONDITION_PROBLEMS},
     summary="Update a patient's details (If-Match: the ETag of your last read)",
+    description=(
+        "Changes the fields sent (a partial update). Needs the patient's ETag in If-Match: 428 "
+        "without it, 412 when someone changed the patient since."
+    ),
     openapi_extra=etag_documented(),
 )
 def update_patient(
@@ -264,6 +284,10 @@ class IntakeOut(Schema):
     "/{patient_id}/intake",
     response=IntakeOut,
     summary="Read a patient's current intake (its latest version)",
+    description=(
+        "The latest intake version (medical history, medications, allergies, labs, earlier "
+        "treatments); 404 while none is recorded. The ETag is the intake's."
+    ),
     openapi_extra=etag_documented(write=False),
 )
 def get_intake(request: HttpRequest, patient_id: int, response: HttpResponse) -> object:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q, QuerySet, Subquery
+from django.db.models.functions import Reverse
 from django.http import Http404
 
 from anagen.accounts.access import MAX_DB_ID, Actor, patients_for
@@ -30,13 +31,18 @@ def patient_search(*, actor: Actor, query: str = "") -> QuerySet[Patient]:
     if birth_date is not None:
         return qs.filter(birth_date=birth_date)
     digits = digits_of(query)
-    if digits and len(digits) >= 6 and len(digits) >= len(query.replace(" ", "")) - 1:
+    record = query.replace(" ", "")
+    records = Q(record_number__in={record, record.upper()})  # exact: the unique index
+    if digits and len(digits) >= 6 and len(digits) >= len(record) - 1:
         # Mostly digits: a phone number, matched on its trailing digits so national and
-        # international forms both hit.
-        return qs.filter(Q(phone_digits__endswith=digits[-9:]) | Q(record_number__iexact=query))
-    record = qs.filter(record_number__iexact=query.replace(" ", ""))
-    if record.exists():
-        return record
+        # international forms both hit. The suffix is a prefix of the reversed digits, which
+        # PostgreSQL answers from an index (patients migration 0004), not a LIKE '%…' scan.
+        return qs.annotate(phone_reversed=Reverse("phone_digits")).filter(
+            Q(phone_reversed__startswith=digits[-9:][::-1]) | records
+        )
+    if digits:
+        # Names hold no digits: a query with one is a record number (no probe, no fallback).
+        return qs.filter(records)
     for word in fold_text(query).split():
         qs = qs.filter(search_name__contains=word)
     return qs
@@ -63,7 +69,10 @@ def patients_deleted(*, actor: Actor) -> QuerySet[Patient]:
     actor.require(Perm.PATIENT_DELETE)
     note_list(actor, what="Deleted patients")  # audited (anagen/audit/reads.py)
     return (
-        Patient.all_objects.filter(clinic=actor.clinic, deleted_at__isnull=False)
+        # A record restricted by an erasure request cannot be restored (anagen/imports/erasure.py).
+        Patient.all_objects.filter(
+            clinic=actor.clinic, deleted_at__isnull=False, erasure__isnull=True
+        )
         .select_related("deleted_by")
         .order_by("-deleted_at", "-id")
     )

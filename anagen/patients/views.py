@@ -21,13 +21,15 @@ from anagen.patients.models import Patient
 from anagen.patients.templatetags.anagen_format import plain
 from anagen.patients.timeline import timeline_for
 from anagen.web.forms import attach_errors
+from anagen.web.paging import CappedPaginator
 
 
 @clinic_view(Perm.PATIENT_VIEW)
 def patient_list(request: ClinicRequest) -> HttpResponse:
     query = request.GET.get("q", "")[:100]
     patients = selectors.patient_search(actor=request.actor, query=query)
-    page = Paginator(patients, settings.PATIENT_PAGE_SIZE).get_page(request.GET.get("page"))
+    # A bounded count and one slice, not two scans of the clinic (issue 15).
+    page = CappedPaginator(patients, settings.PATIENT_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"page": page, "query": query}
     template = "patients/_results.html" if request.htmx else "patients/list.html"  # type: ignore[attr-defined]
     return render(request, template, context)

@@ -142,6 +142,9 @@ class SessionIn(BodyIn):
     "/sessions",
     response={200: SessionPage, **problems(404)},
     summary="Treatment sessions of a patient",
+    description=(
+        "A patient's treatment sessions, newest first, with their phases and signature. Paged."
+    ),
 )
 def list_sessions(request: HttpRequest, patient_id: int, q: Query[PageQuery]) -> Any:
     actor = api_actor(request, Perm.CLINICAL_VIEW)
@@ -155,6 +158,11 @@ def list_sessions(request: HttpRequest, patient_id: int, q: Query[PageQuery]) ->
     "/sessions",
     response={201: SessionDetailOut, **problems(404)},
     summary="Start a session (care's gate: screening and consent)",
+    description=(
+        "Opens a session record for a patient (from a checked-in appointment or for a "
+        "procedure). Care's gate must let it go ahead: a current screening and a valid consent "
+        "(422 lists the reasons otherwise)."
+    ),
 )
 def create_session(request: HttpRequest, payload: SessionIn) -> Status[TreatmentSession]:
     actor = api_actor(request, Perm.SESSION_PERFORM)
@@ -307,6 +315,10 @@ class LotUseIn(BodyIn):
     "/sessions/{session_id}/lot-uses",
     response={201: LotUseOut},
     summary="Record the lot used (an expired lot is refused)",
+    description=(
+        "Records the lot of a product used in the session. An expired or recalled lot is "
+        "refused; a lot of a product the patient is allergic to needs a physician's reason."
+    ),
 )
 def create_lot_use(request: HttpRequest, session_id: int, payload: LotUseIn) -> Status[LotUse]:
     actor = api_actor(request, Perm.SESSION_PERFORM)
@@ -335,6 +347,10 @@ class LotOut(Schema):
     quantity: int
     used: int
     expired: bool
+    recalled_at: dt.datetime | None = Field(
+        None, description="When the lot was recalled (absent while it is not)."
+    )
+    recall_reason: str = Field("", description="Why it was recalled (empty while it is not).")
 
     @staticmethod
     def resolve_product(obj: Lot) -> str:
@@ -368,13 +384,28 @@ class LotIn(BodyIn):
     quantity: int = Field(ge=1, le=100000)
 
 
-@router.get("/lots", response=LotPage, summary="Lots in stock (soonest expiry first)")
+@router.get(
+    "/lots",
+    response=LotPage,
+    summary="Lots in stock (soonest expiry first)",
+    description=(
+        "The clinic's lots with their stock used, expiry and recall, soonest expiry first. Paged."
+    ),
+)
 def list_lots(request: HttpRequest, q: Query[PageQuery]) -> Any:
     actor = api_actor(request, Perm.INVENTORY_MANAGE)
     return _page(selectors.lots_for(actor), q)
 
 
-@router.post("/lots", response={201: LotOut, **problems(404)}, summary="Receive a lot")
+@router.post(
+    "/lots",
+    response={201: LotOut, **problems(404)},
+    summary="Receive a lot",
+    description=(
+        "Receives a lot of a product into stock (lot number, expiry, quantity); an expired lot "
+        "is refused."
+    ),
+)
 def create_lot(request: HttpRequest, payload: LotIn) -> Status[Lot]:
     actor = api_actor(request, Perm.INVENTORY_MANAGE)
     product = selectors.product_get(actor, payload.product_id)
@@ -435,6 +466,10 @@ class AdverseEventOut(Schema):
     "/sessions/{session_id}/adverse-events",
     response=list[AdverseEventOut],
     summary="Adverse events of a session",
+    description=(
+        "The adverse events recorded for a session, with their CTCAE grade, seriousness and "
+        "outcome."
+    ),
 )
 def list_adverse_events(request: HttpRequest, session_id: int) -> Any:
     actor = api_actor(request, Perm.CLINICAL_VIEW)
@@ -447,6 +482,10 @@ def list_adverse_events(request: HttpRequest, session_id: int) -> Any:
     "/sessions/{session_id}/adverse-events",
     response={201: AdverseEventOut},
     summary="Record an adverse event (CTCAE v5 grade)",
+    description=(
+        "Records an adverse event of a session: term, CTCAE v5 grade, seriousness criteria, "
+        "relatedness, action and outcome. Allowed after signing too."
+    ),
 )
 def create_adverse_event(
     request: HttpRequest, session_id: int, payload: AdverseEventIn
@@ -458,3 +497,494 @@ def create_adverse_event(
     data["lot"] = selectors.lot_get(actor, lot_id) if lot_id is not None else None
     event = services.adverse_event_record(actor=actor, session=session, data=data)
     return Status(201, event)
+
+
+# --- injection zones, phases, closing and signing ----------------------------------------------
+
+
+class ZoneIn(BodyIn):
+    zone: str = Field(
+        min_length=1,
+        max_length=30,
+        description="Zone code of the session's site (e.g. `vertex`, `frontal`).",
+    )
+    volume_ml: Decimal = Field(
+        gt=0, max_digits=6, decimal_places=2, description="PRP volume injected in the zone, mL."
+    )
+    depth_mm: Decimal | None = Field(
+        None, gt=0, le=12, max_digits=4, decimal_places=1, description="Needle depth, mm (0–12]."
+    )
+    technique: str = Field(
+        min_length=1, max_length=30, description="Injection technique code (e.g. `nappage`)."
+    )
+    needle_gauge: int | None = Field(None, ge=18, le=34, description="Needle gauge, 18–34 G.")
+
+
+class ZonesIn(BodyIn):
+    zones: list[ZoneIn] = Field(
+        max_length=30, description="The whole injection map: it replaces the recorded one."
+    )
+    reason: str = Field(
+        "",
+        max_length=500,
+        description="Why the record changes: required once the session is signed (amendment).",
+    )
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "zones": [
+                        {
+                            "zone": "vertex",
+                            "volume_ml": "2.5",
+                            "depth_mm": "2.0",
+                            "technique": "nappage",
+                            "needle_gauge": 30,
+                        }
+                    ],
+                    "reason": "",
+                }
+            ]
+        }
+    }
+
+
+@router.put(
+    "/sessions/{session_id}/zones",
+    response={200: list[ZoneOut]},
+    summary="Record the injection map",
+    description=(
+        "Replaces the session's per-zone injection map (PRP sessions; mesotherapy is recorded "
+        "per formulation delivery). Zones must belong to the session's site; a signed session "
+        "needs a `reason` and the change is kept as an amendment."
+    ),
+)
+def put_zones(request: HttpRequest, session_id: int, payload: ZonesIn) -> Any:
+    actor = api_actor(request, Perm.SESSION_PERFORM)
+    session = selectors.session_get(actor=actor, session_id=session_id)
+    zones = [z.dict() for z in payload.zones]
+    return services.delivery_record(
+        actor=actor, session=session, zones=zones, reason=payload.reason
+    )
+
+
+PhaseCode = Literal[
+    "checked_in_at",
+    "cream_applied_at",
+    "draw_at",
+    "spin_started_at",
+    "activation_at",
+    "injection_started_at",
+    "completed_at",
+]
+
+
+class PhaseIn(BodyIn):
+    phase: PhaseCode = Field(
+        description="The phase to time-stamp (mesotherapy has no draw, spin or activation)."
+    )
+    at: dt.datetime | None = Field(
+        None, description="When it happened (ISO 8601); now when absent. Not in the future."
+    )
+    reason: str = Field(
+        "", max_length=500, description="Why: required once the session is signed (amendment)."
+    )
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"phase": "draw_at", "at": "2026-11-30T09:15:00Z", "reason": ""}]
+        }
+    }
+
+
+@router.post(
+    "/sessions/{session_id}/phases",
+    response={200: SessionOut},
+    summary="Time-stamp a phase",
+    description=(
+        "Stamps one phase of the session (check-in, cream, draw, spin, activation, delivery, "
+        "completion), now or at a given time when recorded afterwards."
+    ),
+)
+def stamp_phase(request: HttpRequest, session_id: int, payload: PhaseIn) -> Any:
+    actor = api_actor(request, Perm.SESSION_PERFORM)
+    session = selectors.session_get(actor=actor, session_id=session_id)
+    return services.session_phase_stamp(
+        actor=actor, session=session, phase=payload.phase, at=payload.at, reason=payload.reason
+    )
+
+
+@router.post(
+    "/sessions/{session_id}/close",
+    response={200: SessionOut},
+    summary="Close the room work",
+    description=(
+        "The room work is done: the checklist must be complete (422 lists what is missing). "
+        "The session is then ready for the physician's signature."
+    ),
+)
+def close_session(request: HttpRequest, session_id: int) -> Any:
+    actor = api_actor(request, Perm.SESSION_PERFORM)
+    session = selectors.session_get(actor=actor, session_id=session_id)
+    return services.session_close(actor=actor, session=session)
+
+
+@router.post(
+    "/sessions/{session_id}/sign",
+    response={200: SessionOut, **PRECONDITION_PROBLEMS},
+    summary="Sign the session (locks it)",
+    description=(
+        "The physician signs: the checklist must be complete; from then on changes are "
+        "amendments with a reason. If-Match: the session record's ETag (from reading it)."
+    ),
+    openapi_extra=etag_documented(),
+)
+def sign_session(
+    request: HttpRequest, session_id: int, response: HttpResponse, if_match: IfMatch = None
+) -> Any:
+    actor = api_actor(request, Perm.SESSION_SIGN)
+    session = selectors.session_get(actor=actor, session_id=session_id)
+    require_if_match(if_match, session, selectors.preparation_of(session))
+    session = services.session_sign(actor=actor, session=session)
+    return tag(response, session, selectors.preparation_of(session))
+
+
+# --- mesotherapy -------------------------------------------------------------------------------
+
+
+class IngredientOut(Schema):
+    code: str = Field(description="Ingredient code used by the label limits (may be empty).")
+    name: str = Field(description="Ingredient name as on the label.")
+    concentration: Decimal | None = Field(description="Concentration, in `unit`.")
+    unit: str = Field(description="Unit of the concentration (e.g. mg/mL).")
+
+
+class FormulationOut(Schema):
+    id: int = Field(description="Formulation id (for a delivery's `formulation_id`).")
+    name: str = Field(description="The formulation's name in the clinic.")
+    ingredients: list[IngredientOut] = Field(description="What it contains.")
+
+    @staticmethod
+    def resolve_ingredients(obj: Any) -> list[Any]:
+        return list(obj.ingredients.all())
+
+
+@router.get(
+    "/formulations",
+    response=list[FormulationOut],
+    summary="Mesotherapy formulations",
+    description="The clinic's mesotherapy formulations with their ingredients, by name.",
+)
+def list_formulations(request: HttpRequest) -> Any:
+    actor = api_actor(request, Perm.CLINICAL_VIEW)
+    return list(selectors.formulations_for(actor))
+
+
+class MesoDeliveryIn(BodyIn):
+    formulation_id: int = Field(description="The formulation delivered (see /formulations).")
+    zone: str = Field(min_length=1, max_length=30, description="Area code of the session's site.")
+    technique: Literal["epidermal", "papule", "nappage", "point_by_point"] = Field(
+        description="Mesotherapy technique (depth band)."
+    )
+    device: Literal["needle", "gun"] = Field(description="Needle or mesotherapy gun.")
+    injection_points: int = Field(ge=1, le=1000, description="Number of injection points.")
+    volume_per_point_ml: Decimal = Field(
+        gt=0, le=5, max_digits=6, decimal_places=3, description="Volume per point, mL."
+    )
+    area_cm2: Decimal | None = Field(
+        None, gt=0, max_digits=7, decimal_places=1, description="Treated area, cm²."
+    )
+    reason: str = Field(
+        "", max_length=500, description="Why: required once the session is signed (amendment)."
+    )
+    allergy_override_reason: str = Field(
+        "",
+        max_length=1000,
+        description="A physician's reason to record a formulation the patient is allergic to.",
+    )
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "formulation_id": 1,
+                    "zone": "vertex",
+                    "technique": "nappage",
+                    "device": "needle",
+                    "injection_points": 40,
+                    "volume_per_point_ml": "0.05",
+                    "area_cm2": "60.0",
+                    "reason": "",
+                    "allergy_override_reason": "",
+                }
+            ]
+        }
+    }
+
+
+class MesoDeliveryOut(Schema):
+    id: int = Field(description="Delivery id.")
+    session_id: int = Field(description="The session it belongs to.")
+    formulation_id: int = Field(description="The formulation delivered.")
+    formulation: str = Field(description="The formulation's name.")
+    zone: str = Field(description="Area code.")
+    technique: str = Field(description="Mesotherapy technique code.")
+    device: str = Field(description="`needle` or `gun`.")
+    injection_points: int = Field(description="Number of injection points.")
+    volume_per_point_ml: Decimal = Field(description="Volume per point, mL.")
+    area_cm2: Decimal | None = Field(description="Treated area, cm² (absent when not measured).")
+    findings: list[dict[str, Any]] = Field(
+        description="Warnings of the label-limit rules at the time of recording."
+    )
+    rules_version: str = Field(description="Version of the rules the findings come from.")
+
+    @staticmethod
+    def resolve_formulation(obj: Any) -> str:
+        return str(obj.formulation.name)
+
+
+@router.get(
+    "/sessions/{session_id}/meso-deliveries",
+    response=list[MesoDeliveryOut],
+    summary="Mesotherapy deliveries of a session",
+    description="Each formulation delivered to an area, with the rules' warnings.",
+)
+def list_meso_deliveries(request: HttpRequest, session_id: int) -> Any:
+    actor = api_actor(request, Perm.CLINICAL_VIEW)
+    session = selectors.session_get(actor=actor, session_id=session_id)
+    services.session_read(actor=actor, session=session)
+    return list(selectors.meso_deliveries_of(session))
+
+
+@router.post(
+    "/sessions/{session_id}/meso-deliveries",
+    response={201: MesoDeliveryOut},
+    summary="Record a mesotherapy delivery",
+    description=(
+        "One formulation delivered to one area. Label limits are hard stops (422); other "
+        "findings are kept as warnings. A formulation with an ingredient the patient is "
+        "allergic to needs a physician's `allergy_override_reason`."
+    ),
+)
+def create_meso_delivery(
+    request: HttpRequest, session_id: int, payload: MesoDeliveryIn
+) -> Status[Any]:
+    actor = api_actor(request, Perm.SESSION_PERFORM)
+    session = selectors.session_get(actor=actor, session_id=session_id)
+    formulation = selectors.formulation_get(actor, payload.formulation_id)
+    data = payload.dict(exclude={"formulation_id", "reason", "allergy_override_reason"})
+    delivery = services.meso_delivery_add(
+        actor=actor,
+        session=session,
+        formulation=formulation,
+        data=data,
+        reason=payload.reason,
+        allergy_override_reason=payload.allergy_override_reason,
+    )
+    return Status(201, delivery)
+
+
+@router.delete(
+    "/sessions/{session_id}/meso-deliveries/{delivery_id}",
+    response={204: None},
+    summary="Remove a delivery recorded by mistake",
+    description="Only before the session is signed (then a correction is an amendment).",
+)
+def delete_meso_delivery(request: HttpRequest, session_id: int, delivery_id: int) -> Status[None]:
+    actor = api_actor(request, Perm.SESSION_PERFORM)
+    session = selectors.session_get(actor=actor, session_id=session_id)
+    delivery = selectors.meso_delivery_get(session, delivery_id)
+    services.meso_delivery_remove(actor=actor, delivery=delivery)
+    return Status(204, None)
+
+
+# --- adverse-event follow-ups ------------------------------------------------------------------
+
+
+class FollowUpIn(BodyIn):
+    on: dt.date | None = Field(
+        None, description="Day of the follow-up (clinic's date); today when absent."
+    )
+    outcome: str = Field(
+        min_length=1,
+        max_length=30,
+        description="Outcome code (e.g. `recovering`, `recovered`): the event follows it.",
+    )
+    note: str = Field("", max_length=5000, description="What was seen or done.")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"on": "2026-11-30", "outcome": "recovered", "note": "Bruise gone."}]
+        }
+    }
+
+
+class FollowUpOut(Schema):
+    id: int = Field(description="Follow-up id.")
+    event_id: int = Field(description="The adverse event followed up.")
+    on: dt.date = Field(description="Day of the follow-up.")
+    outcome: str = Field(description="Outcome code at that day.")
+    note: str = Field(description="What was seen or done.")
+
+
+@router.get(
+    "/sessions/{session_id}/adverse-events/{event_id}/follow-ups",
+    response=list[FollowUpOut],
+    summary="Follow-ups of an adverse event",
+    description="The event's follow-up notes, oldest first.",
+)
+def list_follow_ups(request: HttpRequest, session_id: int, event_id: int) -> Any:
+    actor = api_actor(request, Perm.CLINICAL_VIEW)
+    session = selectors.session_get(actor=actor, session_id=session_id)
+    event = selectors.adverse_event_get(session, event_id)
+    services.session_read(actor=actor, session=session)
+    return list(selectors.adverse_event_follow_ups(event))
+
+
+@router.post(
+    "/sessions/{session_id}/adverse-events/{event_id}/follow-ups",
+    response={201: FollowUpOut},
+    summary="Follow up an adverse event",
+    description=(
+        "A follow-up note; the event's outcome follows the latest one until it is resolved. "
+        "Not dated in the future nor before the onset; a resolved event takes no more."
+    ),
+)
+def create_follow_up(
+    request: HttpRequest, session_id: int, event_id: int, payload: FollowUpIn
+) -> Status[Any]:
+    actor = api_actor(request, Perm.SESSION_PERFORM)
+    session = selectors.session_get(actor=actor, session_id=session_id)
+    event = selectors.adverse_event_get(session, event_id)
+    follow = services.adverse_event_follow_up(actor=actor, event=event, data=payload.dict())
+    return Status(201, follow)
+
+
+# --- products and lot recall -------------------------------------------------------------------
+
+
+class ProductIn(BodyIn):
+    name: str = Field(min_length=1, max_length=120, description="Product name (unique).")
+    category: Literal[
+        "kit",
+        "tube",
+        "anticoagulant",
+        "activator",
+        "anaesthetic_cream",
+        "needle",
+        "meso_ingredient",
+    ] = Field(description="What kind of product it is.")
+    manufacturer: str = Field("", max_length=120, description="Who makes it.")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"name": "PRP kit 10 mL", "category": "kit", "manufacturer": "Acme"}]
+        }
+    }
+
+
+class ProductOut(Schema):
+    id: int = Field(description="Product id (for a lot's `product_id`).")
+    name: str = Field(description="Product name.")
+    category: str = Field(description="Category code.")
+    manufacturer: str = Field(description="Who makes it (may be empty).")
+    is_active: bool = Field(description="Whether lots of it are offered in the room.")
+
+
+class ProductPage(Schema):
+    count: int = Field(description="Number of products.")
+    page: int = Field(description="This page's number (from 1).")
+    pages: int = Field(description="Number of pages.")
+    results: list[ProductOut] = Field(description="The products of this page.")
+
+
+@router.get(
+    "/products",
+    response=ProductPage,
+    summary="Products",
+    description="The clinic's products (kits, tubes, agents, needles), by category and name.",
+)
+def list_products(request: HttpRequest, q: Query[PageQuery]) -> Any:
+    actor = api_actor(request, Perm.INVENTORY_MANAGE)
+    return _page(selectors.products_for(actor).order_by("category", "name", "id"), q)
+
+
+@router.post(
+    "/products",
+    response={201: ProductOut},
+    summary="Add a product",
+    description="A product the clinic stocks; its lots are then received with POST /lots.",
+)
+def create_product(request: HttpRequest, payload: ProductIn) -> Status[Any]:
+    actor = api_actor(request, Perm.INVENTORY_MANAGE)
+    return Status(201, services.product_create(actor=actor, data=payload.dict()))
+
+
+@router.get(
+    "/lots/{lot_id}",
+    response=LotOut,
+    summary="One lot",
+    description="A lot of a product with its stock, expiry and recall.",
+)
+def get_lot(request: HttpRequest, lot_id: int) -> Any:
+    actor = api_actor(request, Perm.INVENTORY_MANAGE)
+    return selectors.lot_get(actor, lot_id)
+
+
+class RecallIn(BodyIn):
+    reason: str = Field(
+        min_length=1,
+        max_length=1000,
+        description="Why the lot is recalled (the supplier's notice or what was found).",
+    )
+
+    model_config = {
+        "json_schema_extra": {"examples": [{"reason": "Supplier notice 2026-114: sterility."}]}
+    }
+
+
+@router.post(
+    "/lots/{lot_id}/recall",
+    response={200: LotOut},
+    summary="Recall a lot",
+    description=(
+        "From now on the lot cannot be chosen for a session. Who, when and why are kept; a "
+        "recall is not undone. The exposed patients are listed by GET /lots/{lot_id}/exposures."
+    ),
+)
+def recall_lot(request: HttpRequest, lot_id: int, payload: RecallIn) -> Any:
+    actor = api_actor(request, Perm.INVENTORY_MANAGE)
+    lot = selectors.lot_get(actor, lot_id)
+    services.lot_recall(actor=actor, lot=lot, reason=payload.reason)
+    return selectors.lot_get(actor, lot_id)
+
+
+class ExposureOut(Schema):
+    patient_id: int = Field(description="The exposed patient.")
+    session_id: int = Field(description="The session in which the lot was used.")
+    quantity: int = Field(description="Units of the lot used.")
+    used_at: dt.datetime = Field(description="When it was used.")
+
+    @staticmethod
+    def resolve_patient_id(obj: Any) -> int:
+        return int(obj.patient.pk)
+
+    @staticmethod
+    def resolve_session_id(obj: Any) -> int:
+        return int(obj.session.pk)
+
+
+@router.get(
+    "/lots/{lot_id}/exposures",
+    response=list[ExposureOut],
+    summary="Patients exposed to a lot",
+    description="Every patient and session in which the lot was used (audited read).",
+)
+def lot_exposures(request: HttpRequest, lot_id: int) -> Any:
+    actor = api_actor(request, Perm.INVENTORY_MANAGE)
+    actor.require(Perm.CLINICAL_VIEW)
+    lot = selectors.lot_get(actor, lot_id)
+    exposures = selectors.recall_exposures(actor, lot)
+    services.lot_recall_read(actor=actor, lot=lot, exposures=exposures)
+    return exposures

@@ -43,6 +43,7 @@ from anagen.procedures.services import (
     KERNEL_VERSION,
     PREP_FIELDS,
     lot_recall,
+    lots_recount,
     preparation_compute,
 )
 
@@ -372,6 +373,7 @@ def _seed_clinic(clinic: Clinic, today: dt.date) -> None:
         Preparation.objects.bulk_create(preps)
         DeliveryZone.objects.bulk_create(zone_rows)
         LotUse.objects.bulk_create(uses)
+        lots_recount(Lot.objects.filter(product__clinic=clinic))  # bulk uses bypass the service
         _ensure_states(clinic)
         _ensure_recalled_lot(clinic)
 

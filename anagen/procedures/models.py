@@ -474,6 +474,9 @@ class Lot(models.Model):
     expires_on = models.DateField()
     received_on = models.DateField()
     quantity = models.PositiveIntegerField()
+    # Units used so far: kept by the lot-use service in the same transaction as the use (issue 15:
+    # stock levels kept, not summed over every use per request). lots_recount() rebuilds it.
+    used = models.PositiveIntegerField(default=0)
     received_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )

@@ -18,6 +18,7 @@ from anagen.clinical import procedure_rules as rules
 from anagen.patients.models import Patient
 from anagen.procedures.models import (
     AdverseEvent,
+    AdverseEventFollowUp,
     DeliveryMode,
     Lot,
     LotUse,
@@ -269,8 +270,7 @@ def lots_for(actor: Actor) -> QuerySet[Lot]:
     return (
         Lot.objects.filter(product__clinic=actor.clinic)
         .select_related("product", "recalled_by")
-        .annotate(used=Sum("uses__quantity"))
-        .order_by("expires_on", "id")
+        .order_by("expires_on", "id")  # Lot.used is the kept stock level: no sum per request
     )
 
 
@@ -426,3 +426,17 @@ def adverse_events_for(actor: Actor) -> QuerySet[AdverseEvent]:
     return AdverseEvent.objects.filter(
         session__clinic=actor.clinic, patient__deleted_at__isnull=True
     ).select_related("patient", "session", "lot__product", "recorded_by")
+
+
+def meso_deliveries_of(session: TreatmentSession) -> QuerySet[MesotherapyDelivery]:
+    """The session's mesotherapy deliveries in the order recorded (API)."""
+    return (
+        MesotherapyDelivery.objects.filter(session=session)
+        .select_related("formulation")
+        .order_by("id")
+    )
+
+
+def adverse_event_follow_ups(event: AdverseEvent) -> QuerySet[AdverseEventFollowUp]:
+    """An adverse event's follow-up notes, oldest first (API)."""
+    return AdverseEventFollowUp.objects.filter(event=event).order_by("on", "id")

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from types import SimpleNamespace
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -15,6 +16,7 @@ from django.utils import timezone
 from anagen.accounts.access import Actor
 from anagen.accounts.clinic_time import zone_of
 from anagen.accounts.models import Clinic, Membership, Role, User
+from anagen.audit import chain
 from anagen.audit.models import AuditAction, AuditEvent
 from anagen.clinical import PROCEDURES
 from anagen.demo import (
@@ -124,6 +126,7 @@ def _person(rng: random.Random, clinic: Clinic, seq: int) -> dict[str, object]:
 
 
 def _audit_rows(
+    cloner: Cloner,
     rng: random.Random,
     clinic: Clinic,
     actor_ids: list[int],
@@ -131,46 +134,66 @@ def _audit_rows(
     per_patient: int,
     now: dt.datetime,
 ) -> int:
-    """Reads of each patient's record, spread from their first visit to today."""
+    """Reads of each patient's record, spread from their first visit to today, appended to the
+    clinic's audit hash chain exactly as `audit.chain.append` does (numbered, linked, hashed)."""
     columns = [
-        "at",
-        "actor_id",
-        "username",
-        "clinic_id",
-        "action",
-        "patient_id",
-        "object_type",
-        "object_id",
-        "changes",
-        "via",
-    ]
+        "id", "at", "actor_id", "username", "clinic_id", "action", "patient_id",
+        "object_type", "object_id", "changes", "ip_address", "via", "seq", "prev_hash", "hash",
+    ]  # fmt: skip
     table = connection.ops.quote_name(AuditEvent._meta.db_table)
     names = ", ".join(connection.ops.quote_name(c) for c in columns)
     marks = ", ".join(["%s"] * len(columns))
     # Names come from the model; values are always parameters.
     sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608
     empty = AuditEvent._meta.get_field("changes").get_db_prep_save({}, connection)
+    head = chain._locked_head(clinic.pk)
+    prev, seq = head.last_hash or chain.GENESIS, head.length
     rows = []
     for patient_id, days in patients:
         start = now + dt.timedelta(days=days)
         span = max((now - start).total_seconds(), 3600)
         for _ in range(per_patient):
-            at = start + dt.timedelta(seconds=rng.random() * span)
+            seq += 1
+            event = SimpleNamespace(
+                id=cloner.ids.take(AuditEvent),
+                at=start + dt.timedelta(seconds=rng.random() * span),
+                actor_id=rng.choice(actor_ids),
+                username="",
+                clinic_id=clinic.pk,
+                action=str(rng.choice(AUDIT_READS)),
+                patient_id=patient_id,
+                object_type="patients.patient",
+                object_id=str(patient_id),
+                changes={},
+                ip_address=None,
+                via="web",
+                seq=seq,
+            )
+            digest = chain.event_hash(event, prev)
             rows.append(
                 (
-                    connection.ops.adapt_datetimefield_value(at),
-                    rng.choice(actor_ids),
+                    event.id,
+                    connection.ops.adapt_datetimefield_value(event.at),
+                    event.actor_id,
                     "",
                     clinic.pk,
-                    str(rng.choice(AUDIT_READS)),
+                    event.action,
                     patient_id,
-                    "patients.patient",
-                    str(patient_id),
+                    event.object_type,
+                    event.object_id,
                     empty,
+                    None,
                     "web",
+                    seq,
+                    prev,
+                    digest,
                 )
             )
+            prev = digest
     insert_rows(AuditEvent._meta.db_table, columns, sql, rows)
+    if rows:
+        head.length, head.last_hash, head.last_event_id = seq, prev, rows[-1][0]
+        head.save(update_fields=["length", "last_hash", "last_event_id"])
     return len(rows)
 
 
@@ -232,6 +255,7 @@ def generate(
             )
             days = {s.patient_fields["record_number"]: s.days for s in specs}
             audits += _audit_rows(
+                cloner,
                 rng,
                 clinic,
                 actor_ids,
@@ -243,6 +267,11 @@ def generate(
         progress(f"{made} of {patients} patients")
     long_patient = _plant_long(cloner, clinic, templates)
     cloner.reset_sequences()
+    # Copied lot uses bypass the lot-use service: rebuild the kept stock levels once.
+    from anagen.procedures.models import Lot
+    from anagen.procedures.services import lots_recount
+
+    lots_recount(Lot.objects.filter(product__clinic=clinic))
     new_patient = _plant_new(clinic)
     return BenchResult(
         clinic=clinic,

@@ -45,14 +45,18 @@ class OwnedModel:
     owned_fks: list[tuple[str, type[models.Model]]] = field(default_factory=list)
 
 
-def owned_models() -> list[OwnedModel]:
-    """Models owned by a patient, parents before children (Patient first)."""
+def owned_models(exclude: set[str] | None = None) -> list[OwnedModel]:
+    """Models owned by a patient, parents before children (Patient first).
+
+    `exclude`: model labels left out (default: EXCLUDED, what the bench copy skips).
+    """
+    skipped = EXCLUDED if exclude is None else exclude
     owned: dict[type[models.Model], OwnedModel] = {Patient: OwnedModel(Patient)}
     changed = True
     while changed:
         changed = False
         for model in apps.get_models():
-            if model in owned or _is_history(model) or model._meta.label in EXCLUDED:
+            if model in owned or _is_history(model) or model._meta.label in skipped:
                 continue
             fks = [
                 (f.attname, f.related_model)

@@ -169,7 +169,15 @@ class PlanQuery(QueryIn):
     page_size: int = Field(25, ge=1, le=100)
 
 
-@router.get("/plans", response={200: PlanPage, **problems(404)}, summary="List treatment plans")
+@router.get(
+    "/plans",
+    response={200: PlanPage, **problems(404)},
+    summary="List treatment plans",
+    description=(
+        "Treatment plans of the clinic, or of one patient, with their appointments; filter by "
+        "status. Paged."
+    ),
+)
 def list_plans(request: HttpRequest, filters: Query[PlanQuery]) -> dict[str, Any]:
     actor = api_actor(request, Perm.PATIENT_VIEW)
     qs = selectors.plan_search(
@@ -184,6 +192,10 @@ def list_plans(request: HttpRequest, filters: Query[PlanQuery]) -> dict[str, Any
     "/plans/preview",
     response={200: list[SessionPreviewOut], **problems(404)},
     summary="Preview a series: windows and free slots",
+    description=(
+        "For a protocol and start day, each session's target day, allowed window and free slots "
+        "(practitioner, room, centrifuge), without booking anything."
+    ),
 )
 def preview_plan(request: HttpRequest, payload: PreviewIn) -> list[dict[str, Any]]:
     actor = api_actor(request, Perm.PLAN)
@@ -217,6 +229,9 @@ def preview_plan(request: HttpRequest, payload: PreviewIn) -> list[dict[str, Any
     "/plans/{plan_id}",
     response=PlanOut,
     summary="Read a treatment plan",
+    description=(
+        "One plan with its appointments. The ETag is the plan's: send it in If-Match to cancel it."
+    ),
     openapi_extra=etag_documented(write=False),
 )
 def get_plan(request: HttpRequest, plan_id: int, response: HttpResponse) -> object:
@@ -227,6 +242,10 @@ def get_plan(request: HttpRequest, plan_id: int, response: HttpResponse) -> obje
     "/plans",
     response={201: PlanOut, **problems(404, 409)},
     summary="Choose a protocol and book its whole series (all or none)",
+    description=(
+        "Creates a plan from a protocol and books every session of the series in its window, in "
+        "the chosen slots or the first free ones; if one cannot be booked, none is (409)."
+    ),
 )
 def create_plan(request: HttpRequest, payload: PlanIn) -> Any:
     actor = api_actor(request, Perm.PLAN)
@@ -250,6 +269,10 @@ def create_plan(request: HttpRequest, payload: PlanIn) -> Any:
     "/plans/{plan_id}",
     response={200: PlanOut, **PRECONDITION_PROBLEMS},
     summary="Cancel a treatment plan (If-Match: the ETag of your last read)",
+    description=(
+        "Cancels the plan and its future appointments, with a reason. Needs the plan's ETag in "
+        "If-Match."
+    ),
     openapi_extra=etag_documented(),
 )
 def update_plan(
@@ -269,6 +292,10 @@ def update_plan(
     "/appointments",
     response={200: AppointmentPage, **problems(404)},
     summary="List appointments",
+    description=(
+        "Appointments between two instants, filtered by patient, practitioner, room and status, "
+        "in start order. Paged."
+    ),
 )
 def list_appointments(request: HttpRequest, filters: Query[AppointmentQuery]) -> dict[str, Any]:
     actor = api_actor(request, Perm.PATIENT_VIEW)
@@ -284,7 +311,12 @@ def list_appointments(request: HttpRequest, filters: Query[AppointmentQuery]) ->
     return page_of(qs, filters.page, filters.page_size)
 
 
-@router.get("/appointments/{appointment_id}", response=AppointmentOut, summary="Read one")
+@router.get(
+    "/appointments/{appointment_id}",
+    response=AppointmentOut,
+    summary="Read one",
+    description="One appointment of the clinic.",
+)
 def get_appointment(request: HttpRequest, appointment_id: int) -> object:
     return selectors.appointment_for(api_actor(request, Perm.PATIENT_VIEW), appointment_id)
 
@@ -293,6 +325,10 @@ def get_appointment(request: HttpRequest, appointment_id: int) -> object:
     "/appointments",
     response={201: AppointmentOut, **problems(404, 409)},
     summary="Book a consultation or maintenance session",
+    description=(
+        "Books a single appointment outside a plan's series. A slot taken by the practitioner, "
+        "room or centrifuge, or outside opening hours, is refused (409 or 422)."
+    ),
 )
 def create_appointment(request: HttpRequest, payload: AppointmentIn) -> Any:
     actor = api_actor(request, Perm.BOOK)
@@ -330,6 +366,11 @@ def _patch_actor(request: HttpRequest, payload: AppointmentPatch) -> Actor:
     "/appointments/{appointment_id}",
     response={200: AppointmentOut, **problems(409)},
     summary="Move, change status or edit notes",
+    description=(
+        "Moves the appointment (and optionally the following ones of its plan), changes its "
+        "status (check-in, no-show, cancel) or its notes. A move outside the protocol's window "
+        "needs `confirm_outside_window` (409 before)."
+    ),
 )
 def update_appointment(request: HttpRequest, appointment_id: int, payload: AppointmentPatch) -> Any:
     actor = _patch_actor(request, payload)

@@ -33,9 +33,11 @@ def _home(request: ClinicRequest) -> HttpResponse:
 
 @clinic_view(Perm.PATIENT_VIEW)
 def home_worklist(request: ClinicRequest) -> HttpResponse:
-    """The worklist sections alone (htmx polls this)."""
+    """The worklist sections alone (htmx polls this); opened as a page, the whole home page."""
     wl = worklist.worklist_for(request.actor)
-    return render(request, "web/_worklist.html", {"wl": wl, "poll_seconds": POLL_SECONDS})
+    partial = request.headers.get("HX-Request") == "true"
+    template = "web/_worklist.html" if partial else "web/home.html"
+    return render(request, template, {"wl": wl, "poll_seconds": POLL_SECONDS})
 
 
 @require_POST

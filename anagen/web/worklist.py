@@ -24,8 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Exists, F, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, F, OuterRef, Q, Subquery
 
 from anagen.accounts.access import Actor
 from anagen.accounts.permissions import Perm
@@ -252,7 +251,7 @@ def lots(actor: Actor, today: dt.date) -> list[Lot]:
             expires_on__lte=today + dt.timedelta(days=LOT_DAYS),
         )
         .select_related("product")
-        .annotate(left=F("quantity") - Coalesce(Sum("uses__quantity"), 0))
+        .annotate(left=F("quantity") - F("used"))  # the kept stock level (issue 15)
         .filter(Q(left__gt=0))
         .order_by("expires_on", "id")
     )

@@ -20,6 +20,7 @@ EXPECTED: dict[Perm, set[str]] = {
     Perm.PATIENT_DELETE: {P, A},
     Perm.PATIENT_IMPORT: {P, A},
     Perm.PATIENT_EXPORT: {P},
+    Perm.PATIENT_ERASE: {P, A},
     Perm.BOOK: {P, N, F},
     Perm.CHECK_IN: {P, N, F},
     Perm.CLINICAL_VIEW: {P, N},

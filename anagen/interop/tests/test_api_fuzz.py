@@ -1,7 +1,20 @@
 """Schemathesis drives every operation of the OpenAPI schema with generated input and runs its
 default checks: no 5xx, every status code, content type, header and body as documented,
 schema-violating input refused, schema-valid input accepted, authentication enforced, and
-undeclared methods answered 405."""
+undeclared methods answered 405 -- once per role (physician, nurse, front desk, clinic admin),
+each with its own bearer token.
+
+How many cases: `ANAGEN_FUZZ_CASES` is the total wanted over every operation and role (default:
+2 per operation and role, a few minutes); each operation gets `ceil(total / (operations x
+roles))` examples per role.
+CI's PostgreSQL run sets `ANAGEN_FUZZ_CASES=5000`. With `ANAGEN_FUZZ_REPORT=<file>` the run
+writes the number of cases it sent and their status codes to that file (JSON).
+"""
+
+import json
+import math
+import os
+from collections import Counter
 
 import pytest
 import schemathesis
@@ -56,20 +69,50 @@ def keep_test_connection():
         signal.connect(close_old_connections)
 
 
-@pytest.fixture
-def token(clinic_a, patient_a, keep_test_connection):
-    _, raw = api_token_create(
-        membership=Membership.objects.get(user=clinic_a.physician), name="fuzz"
-    )
+ROLES = ("physician", "nurse", "front_desk", "admin")
+OPERATIONS = sum(
+    1
+    for item in schema.raw_schema["paths"].values()
+    for method in item
+    if method in {"get", "put", "post", "patch", "delete"}
+)
+TOTAL_CASES = int(os.environ.get("ANAGEN_FUZZ_CASES") or 2 * OPERATIONS * len(ROLES))
+PER_OPERATION = max(1, math.ceil(TOTAL_CASES / (OPERATIONS * len(ROLES))))
+
+SENT: Counter[str] = Counter()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fuzz_report():
+    yield
+    path = os.environ.get("ANAGEN_FUZZ_REPORT")
+    if path:
+        total = sum(v for k, v in SENT.items() if k.startswith("status:"))
+        report = {
+            "cases": total,
+            "per_operation_and_role": PER_OPERATION,
+            "operations": OPERATIONS,
+            "roles": list(ROLES),
+            **dict(sorted(SENT.items())),
+        }
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(report, fh, indent=1)
+
+
+@pytest.fixture(params=ROLES)
+def token(request, clinic_a, patient_a, keep_test_connection):
+    user = getattr(clinic_a, request.param)
+    _, raw = api_token_create(membership=Membership.objects.get(user=user), name="fuzz")
     return raw
 
 
 @schema.parametrize()
 @settings(
-    max_examples=10,
+    max_examples=PER_OPERATION,
     derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_api_answers_as_documented(case, token):
-    case.call_and_validate(headers={"Authorization": f"Bearer {token}"})
+    response = case.call_and_validate(headers={"Authorization": f"Bearer {token}"})
+    SENT[f"status:{response.status_code}"] += 1

@@ -51,7 +51,15 @@ def _media(root: Path) -> dict[str, str]:
 def _empty_database() -> None:
     # What `anagen migrate` leaves in a new database: the schema, content types, permissions
     # (flush recreates them) and the rows data migrations seed (the default consent templates).
+    if connection.vendor == "postgresql":
+        # PostgreSQL refuses to TRUNCATE a table with deferred checks pending in the test's
+        # transaction: run them now.
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     call_command("flush", interactive=False, verbosity=0)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
     seed = importlib.import_module("anagen.care.migrations.0002_default_consent_templates")
     # with the models as the migration sees them (no history rows, like a real `migrate`)
     state = MigrationLoader(connection).project_state(("care", "0002_default_consent_templates"))

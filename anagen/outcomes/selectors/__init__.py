@@ -48,6 +48,7 @@ from anagen.outcomes.selectors.photos import (
     photo_set_get,
     photo_set_photos,
     photo_sets,
+    photo_sets_paged,
     photos_of_view,
     previous_view,
 )
@@ -129,6 +130,7 @@ __all__ = [
     "photo_set_get",
     "photo_set_photos",
     "photo_sets",
+    "photo_sets_paged",
     "photos_of_view",
     "previous_view",
     "rater_choices",

@@ -44,6 +44,7 @@ from anagen.outcomes.services.photos import (
     _reencode,
     _require_photo_consent,
     photo_add,
+    photo_consent_required,
     photo_read,
     photo_set_create,
 )
@@ -56,6 +57,7 @@ from anagen.outcomes.services.ratings import (
 from anagen.outcomes.services.reports import (
     MAX_REPORT_BATCH,
     _enqueue,
+    report_file_read,
     report_job_start,
 )
 
@@ -95,10 +97,12 @@ __all__ = [
     "import_preview",
     "measurement_set_record",
     "photo_add",
+    "photo_consent_required",
     "photo_read",
     "photo_set_create",
     "rating_panel_create",
     "rating_submit",
+    "report_file_read",
     "report_job_start",
     "site_create",
 ]

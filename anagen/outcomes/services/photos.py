@@ -44,6 +44,11 @@ def _require_photo_consent(patient: Patient, kind: str = "photo_clinical") -> No
         raise PermissionDenied(f"The patient has no valid consent for {label} photos.")
 
 
+def photo_consent_required(patient: Patient) -> None:
+    """PermissionDenied (403) unless the patient has a valid consent to clinical photos."""
+    _require_photo_consent(patient)
+
+
 def _reencode(content: bytes) -> tuple[bytes, bytes, int, int]:
     """Re-encode as JPEG without metadata (orientation applied first) plus a thumbnail."""
     done = imaging.decode(content)

@@ -8,7 +8,7 @@ from django.db import transaction
 from anagen.accounts.access import Actor
 from anagen.accounts.permissions import Perm
 from anagen.audit.services import audit_record
-from anagen.outcomes.models import ReportJob
+from anagen.outcomes.models import ReportFile, ReportJob
 from anagen.outcomes.services._common import _check_patient
 from anagen.patients.models import Patient
 
@@ -46,3 +46,26 @@ def _enqueue(job_id: int) -> None:
     from anagen.outcomes.tasks import generate_reports
 
     generate_reports.enqueue(job_id)
+
+
+class ReportFileMissing(Exception):
+    """The report's record exists but its stored PDF does not (lost from storage)."""
+
+
+def report_file_read(*, actor: Actor, stored: ReportFile, patient: Patient) -> bytes:
+    """The stored PDF of one report, audited (``Http404`` when its file is gone)."""
+    from django.http import Http404
+
+    from anagen.outcomes.imaging import alert_missing_file
+
+    actor.require(Perm.CLINICAL_VIEW)
+    _check_patient(actor, patient)
+    try:
+        with stored.file.open("rb") as fh:
+            data = fh.read()
+    except (FileNotFoundError, ValueError):
+        alert_missing_file("report", stored.pk, stored.file.name)
+        raise Http404("The file of this report is missing from storage.") from None
+    with transaction.atomic():
+        audit_record(action="outcome_report.read", actor=actor, patient=patient, obj=stored)
+    return data

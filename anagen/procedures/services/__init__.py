@@ -40,6 +40,7 @@ from anagen.procedures.services.inventory import (
     lot_recalled_message,
     lot_receive,
     lot_use_record,
+    lots_recount,
     product_create,
 )
 from anagen.procedures.services.mesotherapy import (
@@ -105,6 +106,7 @@ __all__ = [
     "lot_recalled_message",
     "lot_receive",
     "lot_use_record",
+    "lots_recount",
     "meso_check",
     "meso_delivery_add",
     "meso_delivery_remove",

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import F, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
@@ -180,8 +181,7 @@ def lot_use_record(
             raise ValidationError({"quantity": "Quantity: 1 to 1000."})
         if zone and zone not in _zone_codes(session):
             raise ValidationError({"zone": "Choose a zone of this site."})
-        used = lot.uses.aggregate(n=Sum("quantity"))["n"] or 0
-        left = lot.quantity - used
+        left = lot.quantity - lot.used  # the row is locked: the kept level is current
         if int(quantity) > left:
             raise ValidationError(
                 {"quantity": f"Only {left} left of lot {lot.lot_number}; choose another lot."}
@@ -208,6 +208,8 @@ def lot_use_record(
             allergy_override_by=actor.user if matches else None,
             allergy_override_reason=override if matches else "",
         )
+        Lot.objects.filter(pk=lot.pk).update(used=F("used") + int(quantity))
+        lot.used += int(quantity)
         if matches:
             audit_record(
                 action="procedures.lot.allergy_override",
@@ -271,3 +273,17 @@ def lot_recall_read(*, actor: Actor, lot: Lot, exposures: list[Any]) -> None:
         obj=lot,
         changes={"patients": len({e.patient.pk for e in exposures})},
     )
+
+
+def lots_recount(lots: QuerySet[Lot] | None = None) -> int:
+    """Rebuild the kept stock level (Lot.used) from the lot uses: after bulk loads (demo data,
+    the scale generator) that write uses without the service. Returns the lots updated."""
+    qs = Lot.objects.all() if lots is None else lots
+    total = (
+        LotUse.objects.filter(lot=OuterRef("pk"))
+        .order_by()
+        .values("lot")
+        .annotate(n=Sum("quantity"))
+        .values("n")
+    )
+    return qs.update(used=Coalesce(Subquery(total), Value(0)))

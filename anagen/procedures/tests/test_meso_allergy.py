@@ -10,6 +10,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from anagen.accounts.testing import sign_in
 from anagen.audit.models import AuditEvent
 from anagen.care.tests.helpers import record_intake
 from anagen.procedures import services
@@ -143,7 +144,7 @@ def test_the_page_shows_the_refusal_beside_the_form(client, clinic_a, patient_a)
     html = response.content.decode()
     assert "formulation Hair cocktail contains Dutasteride" in html
     assert "Allergy override reason" in html
-    client.force_login(clinic_a.physician)
+    sign_in(client, clinic_a.physician)  # a physician passes two-factor sign-in
     response = client.post(url, {**post, "allergy_override_reason": "Patch test negative."})
     assert response.status_code == 302
     html = client.get(response["Location"]).content.decode()

@@ -68,8 +68,11 @@ def test_front_desk_home_lists_arrivals_with_a_check_in_button(clinic_a):
     assert done.status_code == 302 and done["Location"] == "/"
     appt.refresh_from_db()
     assert appt.status == "checked_in"
-    partial = client.get(reverse("home-worklist")).content.decode()
+    partial = client.get(reverse("home-worklist"), headers={"HX-Request": "true"}).content.decode()
     assert "<html" not in partial
+    # Opened as a page (not by htmx), the address shows the whole home page with its title.
+    page = client.get(reverse("home-worklist")).content.decode()
+    assert '<html lang="en">' in page and "<title>Today" in page and "Patients waiting" in page
     assert "Patients waiting" in partial and "Álvarez, José" in partial
     assert "Nobody else is expected today." in partial
 

@@ -1,0 +1,89 @@
+"""Audit log API: the clinic's audit trail, filtered, for roles that may view it (AUDIT_VIEW)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema
+from pydantic import JsonValue
+
+from anagen.accounts.permissions import Perm
+from anagen.audit.models import AuditAction, AuditEvent
+from anagen.audit.selectors import audit_events_for
+from anagen.interop.auth import api_actor
+from anagen.interop.paging import MAX_PAGE, page_of
+from anagen.interop.schemas import QueryIn
+
+router = Router()
+
+_LABELS = dict(AuditAction.choices)
+
+
+class AuditQuery(QueryIn):
+    user_id: int | None = Field(None, ge=1, description="Only events by this staff user.")
+    patient_id: int | None = Field(None, ge=1, description="Only events about this patient.")
+    action: str = Field(
+        "",
+        max_length=64,
+        description="Only actions starting with this (`procedures` or `procedures.lot.recall`).",
+    )
+    date_from: dt.date | None = Field(None, description="From this day (clinic's date).")
+    date_to: dt.date | None = Field(None, description="To this day, included.")
+    page: int = Field(1, ge=1, le=MAX_PAGE, description="Page number, from 1.")
+    page_size: int = Field(50, ge=1, le=100, description="Events per page (at most 100).")
+
+
+class AuditEventOut(Schema):
+    id: int = Field(description="Event id (increasing).")
+    at: dt.datetime = Field(description="When it happened.")
+    action: str = Field(description="Action code (e.g. `procedures.session.sign`).")
+    action_label: str = Field(description="The action in words.")
+    user: str = Field(description="Who did it (user name; empty for the system).")
+    via: str = Field(description="How: `web`, `api`, `task`, `cli` or `system`.")
+    patient_id: int | None = Field(description="The patient concerned (absent if none).")
+    object_type: str = Field(description="Kind of record concerned (may be empty).")
+    object_id: str = Field(description="Id of the record concerned (may be empty).")
+    changes: JsonValue = Field(description="What changed: old and new values, by field.")
+
+    @staticmethod
+    def resolve_action_label(obj: AuditEvent) -> str:
+        return str(_LABELS.get(obj.action, obj.action))
+
+    @staticmethod
+    def resolve_user(obj: AuditEvent) -> str:
+        return obj.actor.get_username() if obj.actor else obj.username
+
+
+class AuditPage(Schema):
+    count: int = Field(description="Number of events matching (capped for large logs).")
+    page: int = Field(description="This page's number (from 1).")
+    pages: int = Field(description="Number of pages.")
+    results: list[AuditEventOut] = Field(description="The events of this page, newest first.")
+
+
+@router.get(
+    "/events",
+    response=AuditPage,
+    summary="The audit log",
+    description=(
+        "Who did what, for which patient, when and how, newest first; filtered by user, "
+        "patient, action (prefix) and days. Only roles that may view the audit log."
+    ),
+)
+def list_events(request: HttpRequest, q: Query[AuditQuery]) -> Any:
+    actor = api_actor(request, Perm.AUDIT_VIEW)
+    if q.date_from and q.date_to and q.date_from > q.date_to:
+        from django.core.exceptions import ValidationError
+
+        raise ValidationError({"query.date_to": "The end day is before the start day."})
+    events = audit_events_for(
+        clinic=actor.clinic,
+        user_id=q.user_id,
+        patient_id=q.patient_id,
+        action=q.action,
+        date_from=q.date_from,
+        date_to=q.date_to,
+    ).order_by("-at", "-id")
+    return page_of(events, q.page, q.page_size)
