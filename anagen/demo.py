@@ -190,6 +190,7 @@ def seed_demo(today: dt.date | None = None) -> DemoResult:
                 "record_prefix": prefix,
                 "holiday_country": "GB",
                 "holiday_region": "ENG",
+                "consent_drawn_signature": index == 0,
             },
         )
         clinics.append(clinic)

@@ -15,6 +15,8 @@ def test_login_search_register_intake_and_chart(page, clinic_a, clinic_b):
     make_patient(clinic_a)
     make_patient(clinic_b, given_name="Beatriz", family_name="Nunes")
     login(page, "a.physician")
+    # Signing in lands on the day's worklist; the patient search is one click away.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Patients").click()
 
     # Search: accents and case do not matter; another clinic's patient never shows.
     page.get_by_label("Find a patient").fill("alvarez")
@@ -70,6 +72,7 @@ def test_front_desk_is_refused_clinical_detail(page, clinic_a):
         data=IntakeData(conditions=["bleeding_disorder"], notes="Confidential"),
     )
     login(page, "a.front_desk")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Patients").click()
     page.get_by_label("Find a patient").fill("jose")
     page.get_by_role("link", name=re.compile("Álvarez")).click()
     expect(page.locator("#no-clinical")).to_contain_text("physicians and nurses only")
@@ -86,7 +89,10 @@ def test_two_clinic_user_switches_clinic(page, clinic_a, clinic_b):
     make_patient(clinic_b, given_name="Beatriz", family_name="Nunes")
     Membership.objects.create(user=clinic_a.physician, clinic=clinic_b.clinic, role="physician")
     login(page, "a.physician")
+    patients = page.get_by_role("navigation", name="Main").get_by_role("link", name="Patients")
+    patients.click()
     expect(page.locator("#results")).to_contain_text("No patients yet")
     page.get_by_label("Clinic").select_option(label="Clinic B")
     page.get_by_role("button", name="Switch").click()
+    patients.click()
     expect(page.locator("#results")).to_contain_text("Nunes, Beatriz")

@@ -68,7 +68,8 @@ def test_prp_scalp_session_recorded_and_signed(page, clinic_a, patient_a):
     page.get_by_label("Frontal hairline: technique").select_option("point_by_point")
     page.get_by_label("Frontal hairline: needle (G)").fill("30")
     page.get_by_role("button", name="Save injection map").click()
-    expect(page.locator("#delivery-totals")).to_contain_text("do not match the 1.54 mL")
+    # The section is saved in place (htmx): wait for the new totals before typing on.
+    expect(page.locator("#delivery-totals")).to_contain_text("0.80 mL do not match the 1.54 mL")
     page.get_by_label("Vertex / crown: volume (mL)").fill("0.74")
     page.get_by_label("Vertex / crown: technique").select_option("nappage")
     page.get_by_role("button", name="Save injection map").click()

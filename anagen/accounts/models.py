@@ -48,6 +48,10 @@ class Clinic(models.Model):
     mfa_required_for_all = models.BooleanField(
         default=False, help_text="Every member of this clinic must use two-factor sign-in."
     )
+    # Consents are signed on a tablet: the patient also draws a signature (the typed name stays).
+    consent_drawn_signature = models.BooleanField(
+        default=False, help_text="Patients also draw their signature on consents (tablet)."
+    )
 
     class Meta:
         ordering = ["name"]

@@ -5,15 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 from pydantic import JsonValue
 
 from anagen.accounts.permissions import Perm
 from anagen.audit.models import AuditAction, AuditEvent
-from anagen.audit.selectors import audit_events_for
+from anagen.audit.selectors import Cursor, audit_page
 from anagen.interop.auth import api_actor
-from anagen.interop.paging import MAX_PAGE, page_of
 from anagen.interop.schemas import QueryIn
 
 router = Router()
@@ -31,7 +31,11 @@ class AuditQuery(QueryIn):
     )
     date_from: dt.date | None = Field(None, description="From this day (clinic's date).")
     date_to: dt.date | None = Field(None, description="To this day, included.")
-    page: int = Field(1, ge=1, le=MAX_PAGE, description="Page number, from 1.")
+    before: str = Field(
+        "",
+        max_length=60,
+        description="Where the page starts: the `next` of the page before (empty: the newest).",
+    )
     page_size: int = Field(50, ge=1, le=100, description="Events per page (at most 100).")
 
 
@@ -57,10 +61,10 @@ class AuditEventOut(Schema):
 
 
 class AuditPage(Schema):
-    count: int = Field(description="Number of events matching (capped for large logs).")
-    page: int = Field(description="This page's number (from 1).")
-    pages: int = Field(description="Number of pages.")
     results: list[AuditEventOut] = Field(description="The events of this page, newest first.")
+    next: str | None = Field(
+        description="Send it as `before` for the next (older) page; absent on the last page."
+    )
 
 
 @router.get(
@@ -69,21 +73,25 @@ class AuditPage(Schema):
     summary="The audit log",
     description=(
         "Who did what, for which patient, when and how, newest first; filtered by user, "
-        "patient, action (prefix) and days. Only roles that may view the audit log."
+        "patient, action (prefix) and days (the clinic's dates). Paged by position: send a "
+        "page's `next` as `before` for the older events. Only roles that may view the log."
     ),
 )
 def list_events(request: HttpRequest, q: Query[AuditQuery]) -> Any:
     actor = api_actor(request, Perm.AUDIT_VIEW)
     if q.date_from and q.date_to and q.date_from > q.date_to:
-        from django.core.exceptions import ValidationError
-
         raise ValidationError({"query.date_to": "The end day is before the start day."})
-    events = audit_events_for(
+    before = Cursor.parse(q.before) if q.before else None
+    if q.before and before is None:
+        raise ValidationError({"query.before": "Send the `next` value of the page before."})
+    rows, cursor = audit_page(
         clinic=actor.clinic,
         user_id=q.user_id,
         patient_id=q.patient_id,
         action=q.action,
         date_from=q.date_from,
         date_to=q.date_to,
-    ).order_by("-at", "-id")
-    return page_of(events, q.page, q.page_size)
+        before=before,
+        size=q.page_size,
+    )
+    return {"results": rows, "next": cursor.token() if cursor else None}

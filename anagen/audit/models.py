@@ -11,6 +11,7 @@ class AuditAction(models.TextChoices):
     """Every action the audit trail records: a closed list, with words for the audit page."""
 
     ANALYTICS_EXPORT = "analytics.export", "Analytics exported"
+    AFTERCARE_PDF = "aftercare.pdf", "Aftercare sheet printed to PDF"
     API_TOKEN_CREATE = "api_token.create", "API token created"
     API_TOKEN_REVOKE = "api_token.revoke", "API token revoked"
     APPOINTMENT_BOOK = "appointment.book", "Appointment booked"
@@ -44,6 +45,7 @@ class AuditAction(models.TextChoices):
     BILLING_QUOTE_ACCEPT = "billing.quote.accept", "Quote accepted"
     BILLING_QUOTE_CREATE = "billing.quote.create", "Quote made"
     BILLING_QUOTE_INVOICE = "billing.quote.invoice", "Quote invoiced"
+    BILLING_QUOTE_PDF = "billing.quote.pdf", "Quote PDF read"
     BILLING_QUOTE_SEND = "billing.quote.send", "Quote sent"
     BILLING_SETTINGS_UPDATE = "billing.settings.update", "Billing settings changed"
     BILLING_REFUND_RECORD = "billing.refund.record", "Refund made"
@@ -51,6 +53,7 @@ class AuditAction(models.TextChoices):
     CHART_READ = "chart.read", "Chart opened"
     CLINIC_MFA_POLICY = "clinic.mfa_policy", "Two-factor rule of the clinic changed"
     CONSENT_READ = "consent.read", "Consent opened"
+    CONSENT_PDF = "consent.pdf", "Consent PDF read"
     CONSENT_SIGN = "consent.sign", "Consent signed"
     CONSENT_WITHDRAW = "consent.withdraw", "Consent withdrawn"
     CONSENT_TEMPLATE_PUBLISH = "consent_template.publish", "Consent text published"
@@ -64,6 +67,7 @@ class AuditAction(models.TextChoices):
     FHIR_READ = "fhir.read", "Record read through FHIR"
     FHIR_SEARCH = "fhir.search", "Records searched through FHIR"
     INTAKE_CREATE = "intake.create", "Intake created"
+    INTAKE_PDF = "intake.pdf", "Intake summary PDF read"
     INTAKE_READ = "intake.read", "Intake opened"
     LOGIN_FAILURE = "login.failure", "Login failed"
     LOGIN_SUCCESS = "login.success", "Login succeeded"
@@ -126,6 +130,7 @@ class AuditAction(models.TextChoices):
     PROCEDURES_PRODUCT_CREATE = "procedures.product.create", "Product created"
     PROCEDURES_SESSION_CLOSE = "procedures.session.close", "Session closed"
     PROCEDURES_SESSION_LIST = "procedures.session.list", "Session listed"
+    PROCEDURES_SESSION_PDF = "procedures.session.pdf", "Session record PDF read"
     PROCEDURES_SESSION_READ = "procedures.session.read", "Session opened"
     PROCEDURES_SESSION_SIGN = "procedures.session.sign", "Session signed"
     PROCEDURES_SESSION_START = "procedures.session.start", "Session started"
@@ -156,6 +161,7 @@ class AuditAction(models.TextChoices):
     STAFF_DEACTIVATE = "staff.deactivate", "Staff member deactivated"
     STAFF_CREATE = "staff.create", "Staff created"
     STAFF_ROLE_CHANGE = "staff.role_change", "Staff role changed"
+    WHAT_TO_EXPECT_PDF = "what_to_expect.pdf", "What-to-expect page printed to PDF"
 
 
 class AuditEvent(models.Model):
@@ -199,8 +205,15 @@ class AuditEvent(models.Model):
         ordering = ["-at", "-id"]
         indexes = [
             models.Index(fields=["clinic", "seq"], name="audit_chain_seq"),
-            models.Index(fields=["clinic", "-at"]),
-            models.Index(fields=["patient", "-at"]),
+            # Issue 15: pages newest first in (at, id) order, read straight from an index with a
+            # LIMIT (keyset pages): the clinic's events, a patient's, and sign-ins (no clinic).
+            models.Index(fields=["clinic", "-at", "-id"], name="audit_clinic_at_id"),
+            models.Index(fields=["patient", "-at", "-id"], name="audit_patient_at_id"),
+            models.Index(
+                fields=["-at", "-id"],
+                condition=models.Q(clinic__isnull=True),
+                name="audit_no_clinic_at_id",
+            ),
             models.Index(fields=["actor", "-at"]),
             models.Index(fields=["action", "-at"]),
         ]

@@ -136,6 +136,8 @@ class ConsentSignForm(forms.Form):
         label="Patient's full name (typed by the patient)", max_length=210
     )
     agreed = forms.BooleanField(label="The patient has read this text and agrees", required=False)
+    # Filled by care/signature.js when the clinic has patients draw their signature.
+    signature = forms.CharField(widget=forms.HiddenInput, required=False, max_length=300_000)
 
 
 class WithdrawForm(forms.Form):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from anagen.care import views
+from anagen.care import print_views, views
 
 P = "patients/<int:patient_id>/"
 
@@ -32,6 +32,28 @@ urlpatterns = [
         f"{P}consents/<int:consent_id>/withdraw/",
         views.consent_withdraw,
         name="care-consent-withdraw",
+    ),
+    # Printing (PDFs audited by anagen.care.printing) and sheets for patients.
+    path(f"{P}consents/<int:consent_id>/pdf/", print_views.consent_pdf, name="care-consent-pdf"),
+    path(f"{P}sessions/<int:session_id>/pdf/", print_views.session_pdf, name="care-session-pdf"),
+    path(f"{P}intake/<int:version>/pdf/", print_views.intake_pdf, name="care-intake-pdf"),
+    path("billing/quotes/<int:quote_id>/pdf/", print_views.quote_pdf, name="care-quote-pdf"),
+    path("care/sheets/", print_views.patient_texts_index, name="care-patient-texts"),
+    path("care/aftercare/<slug:procedure>/", print_views.aftercare_page, name="care-aftercare"),
+    path(
+        "care/aftercare/<slug:procedure>/pdf/",
+        print_views.aftercare_pdf,
+        name="care-aftercare-pdf",
+    ),
+    path(
+        "care/what-to-expect/<slug:procedure>/",
+        print_views.what_to_expect_page,
+        name="care-what-to-expect",
+    ),
+    path(
+        "care/what-to-expect/<slug:procedure>/pdf/",
+        print_views.what_to_expect_pdf,
+        name="care-what-to-expect-pdf",
     ),
     path("care/consent-texts/", views.consent_templates, name="care-consent-templates"),
     path(

@@ -295,6 +295,7 @@ def consent_sign(request: ClinicRequest, patient_id: int, kind: str) -> HttpResp
                 signed_name=form.cleaned_data["signed_name"],
                 agreed=form.cleaned_data["agreed"],
                 template_version=form.cleaned_data["template_version"],
+                signature=form.cleaned_data["signature"],
             )
         except ValidationError as exc:
             _attach(form, exc)

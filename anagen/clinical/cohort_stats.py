@@ -81,24 +81,95 @@ class MedianCI:
     high: float | None
 
 
+MEDIAN_CI_REFERENCE = (
+    "Conover WJ (1999). Practical Nonparametric Statistics, 3rd ed., section 3.2 (confidence "
+    "interval for a quantile). Wiley; Campbell MJ, Gardner MJ (1988). Calculating confidence "
+    "intervals for some non-parametric analyses. BMJ 296:1454–1456"
+)
+
+# Below this n the binomial tail is summed in exact integers (cheap); above it in floating point
+# from log-probabilities, with an exact recount only when the tail lies within ``_TIE`` of 2.5 %.
+_EXACT_UP_TO = 1000
+_TIE = 1e-7
+
+
+def _tail_exact(n: int, m: int) -> tuple[int, int]:
+    """P(Binomial(n, ½) ≤ m) as the exact fraction (numerator, 2ⁿ)."""
+    total = 0
+    term = 1  # C(n, 0)
+    for j in range(m + 1):
+        total += term
+        term = term * (n - j) // (j + 1)
+    return total, 1 << n
+
+
+def _tail_float(n: int, m: int) -> float:
+    """P(Binomial(n, ½) ≤ m), summed from j = m downwards until the terms no longer count."""
+    if m < 0:
+        return 0.0
+    if m >= n:
+        return 1.0
+    log_term = math.lgamma(n + 1) - math.lgamma(m + 1) - math.lgamma(n - m + 1) - n * math.log(2)
+    term = math.exp(log_term)
+    total = 0.0
+    j = m
+    while j >= 0 and term > 0.0:
+        total += term
+        if term < total * 1e-17:
+            break
+        term *= j / (n - j + 1)  # C(n, j-1) = C(n, j) × j / (n - j + 1)
+        j -= 1
+    return total
+
+
+def _tail_at_most_2_5_pct(n: int, m: int) -> bool:
+    """Whether P(Binomial(n, ½) ≤ m) ≤ 2.5 % (= 1/40), decided exactly."""
+    if m < 0:
+        return True
+    if n > _EXACT_UP_TO:
+        p = _tail_float(n, m)
+        if abs(p - 0.025) > _TIE * 0.025:
+            return p <= 0.025
+    num, den = _tail_exact(n, m)  # small n, or too close to call in floating point
+    return num * 40 <= den
+
+
+def median_ci_rank(n: int) -> int:
+    """The rank k of the distribution-free 95 % CI (x₍ₖ₎, x₍ₙ₋ₖ₊₁₎) of a median of n values.
+
+    k is the largest rank with P(Binomial(n, ½) ≤ k-1) ≤ 2.5 %, so the interval covers the
+    median with probability 1 - 2 P(B ≤ k-1) ≥ 95 %; 0 when even k = 1 does not reach it
+    (n < 6). The rank starts at the normal approximation n/2 - 1.96 √n / 2 and moves by one
+    until the exact binomial tail decides: a handful of tail sums of O(√n) terms each, instead
+    of the O(n) big-integer terms of the whole tail the first version summed (~n^2.8 in all).
+    Worked example: n = 10, P(B ≤ 1) = 11/1024 = 1.07 % ≤ 2.5 % < P(B ≤ 2) = 56/1024 = 5.47 %,
+    so k = 2 and the CI is (x₍₂₎, x₍₉₎) (Conover 1999, section 3.2).
+    """
+    if n < 1:
+        raise ValueError("need at least one value")
+    k = max(0, int(n / 2 - 1.959964 * math.sqrt(n) / 2))
+    # k is valid when the tail up to k-1 is small enough; then try k+1, else step down.
+    while k > 0 and not _tail_at_most_2_5_pct(n, k - 1):
+        k -= 1
+    while k < n and _tail_at_most_2_5_pct(n, k):
+        k += 1
+    return k
+
+
 def median_ci(values: Sequence[float]) -> MedianCI:
     """Median with a distribution-free 95 % CI from order statistics.
 
     The interval (x₍ₖ₎, x₍ₙ₋ₖ₊₁₎) uses the largest k with P(Binomial(n, ½) ≤ k-1) ≤ 0.025, so its
-    coverage is at least 95 %. Fewer than 6 values cannot reach 95 % coverage: no interval.
+    coverage is at least 95 % (``median_ci_rank``; Conover 1999, section 3.2; Campbell and
+    Gardner 1988). Fewer than 6 values cannot reach 95 % coverage: no interval. One sort, so
+    O(n log n) in all.
     """
     n = len(values)
     if n == 0:
         raise ValueError("no values")
     ordered = sorted(values)
     median = statistics.median(ordered)
-    k = 0
-    cumulative = 0.0
-    for j in range(n + 1):
-        cumulative += math.comb(n, j) / 2**n
-        if cumulative > 0.025:
-            break
-        k = j + 1
+    k = median_ci_rank(n)
     if k < 1:
         return MedianCI(n=n, median=median, low=None, high=None)
     return MedianCI(n=n, median=median, low=ordered[k - 1], high=ordered[n - k])

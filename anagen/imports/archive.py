@@ -26,10 +26,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.db.models import BooleanField, ExpressionWrapper, Q
 
 from anagen.accounts.access import Actor
 from anagen.accounts.permissions import Perm
 from anagen.audit.services import audit_record
+from anagen.care.models import Assessment
+from anagen.outcomes.models import Measurement, MeasurementSet, VisitLabel
 from anagen.patients.models import Intake, IntakeAllergy, IntakeLab, IntakeMedication, Patient
 
 MAX_ARCHIVE_BYTES = 200 * 1024 * 1024
@@ -62,6 +65,65 @@ COMPARED: dict[type[models.Model], tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("analyte", "value_entered", "unit_entered", "value", "unit", "taken_on"),
         ("analyte", "taken_on"),
     ),
+    Assessment: (
+        (
+            "version",
+            "visit_on",
+            "diagnosis_code",
+            "scale_id",
+            "scale_value",
+            "salt_vertex",
+            "salt_posterior",
+            "salt_right",
+            "salt_left",
+            "salt_score",
+            "salt_band",
+            "notes",
+            "is_signed",
+        ),
+        ("version",),
+    ),
+    MeasurementSet: (
+        (
+            "measured_on",
+            "visit_label",
+            "method",
+            "device",
+            "pull_test_pulled",
+            "pull_test_shed",
+            "wash_test_count",
+            "salt",
+            "stage_scale",
+            "stage_value",
+            "global_photo_rating",
+            "satisfaction",
+            "notes",
+        ),
+        ("measured_on", "visit_label"),
+    ),
+    Measurement: (
+        (
+            "measurement_set__measured_on",
+            "site__name",
+            "site__location",
+            "hair_count",
+            "area_cm2",
+            "density_per_cm2",
+            "mean_diameter_um",
+            "cumulative_thickness_mm_per_cm2",
+            "terminal_pct",
+            "vellus_pct",
+            "anagen_pct",
+            "telogen_pct",
+        ),
+        ("measurement_set__measured_on", "site__name"),
+    ),
+}
+# How each compared model reaches its patient.
+PATIENT_PATH = {
+    Assessment: "patient",
+    MeasurementSet: "patient",
+    Measurement: "measurement_set__patient",
 }
 
 # Patient-owned data an archive does not bring back (yet), and why. Reported, never silent.
@@ -74,7 +136,8 @@ NOT_CARRIED: dict[str, str] = {
     "patients.Intake (earlier versions)": "only the latest intake is exported",
     "patients.IntakePriorProcedure": "not in the FHIR export",
     "patients.IntakePriorTreatment": "not in the FHIR export",
-    "care.Assessment": "exported (Condition, Observation, Provenance); not re-imported yet",
+    "care.Assessment (follicles present, pull test)": "not in the FHIR export",
+    "care.Assessment (who signed, when)": "re-signed by the person importing, on import",
     "care.ScreeningRecord": "not in the FHIR export",
     "care.Consent": "exported (Consent); not re-imported yet",
     "scheduling.TreatmentPlan": "exported (CarePlan); not re-imported yet",
@@ -83,7 +146,10 @@ NOT_CARRIED: dict[str, str] = {
         "exported (Procedure, BiologicallyDerivedProduct, Provenance); not re-imported yet"
     ),
     "procedures.AdverseEvent": "exported (AdverseEvent); not re-imported yet",
-    "outcomes.MeasurementSet / Measurement": "exported (Observation); not re-imported yet",
+    "outcomes.Measurement (units as entered)": (
+        "areas and densities are exported in cm² only; one entered per inch² comes back per cm²"
+    ),
+    "outcomes.MeasurementSite (sites without measurements)": "only measured sites are exported",
     "outcomes.PhotoSet / Photo": "exported (DocumentReference + files); not re-imported yet",
     "outcomes.ReportFile": "exported (DocumentReference + PDF); not re-imported yet",
     "billing.*": "invoices and payments are not part of the clinical archive",
@@ -195,6 +261,124 @@ def _lab(resource: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def _components(resource: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {_coding_code(c.get("code")): c for c in resource.get("component", [])}
+
+
+def _number(component: dict[str, Any] | None) -> Any:
+    if component is None:
+        return None
+    if "valueInteger" in component:
+        return component["valueInteger"]
+    value = component.get("valueQuantity", {}).get("value")
+    return None if value is None else float(Decimal(str(value)))
+
+
+def _observation_kind(resource: dict[str, Any]) -> str:
+    return _coding_code(resource.get("code"))
+
+
+def _visits(bundle: dict[str, Any]) -> list[Any]:
+    """Measurement visits (Observation visit-measures) with their sites (site-measures)."""
+    from anagen.outcomes.services import SiteValues, VisitValues
+
+    observations = _resources(bundle, "Observation")
+    sites: dict[tuple[str, str], list[Any]] = {}
+    for r in observations:
+        if _observation_kind(r) != "site-measures":
+            continue
+        comps = _components(r)
+        body = r.get("bodySite", {})
+        location = _coding_code(body)
+        display = next((c.get("display", "") for c in body.get("coding", [])), "")
+        name = body.get("text", "").removesuffix(f" ({display})")
+        sites.setdefault((r.get("effectiveDateTime", ""), r.get("issued", "")), []).append(
+            SiteValues(
+                site_name=name,
+                location=location,
+                hair_count=_number(comps.get("hair-count")),
+                area=_number(comps.get("target-area")),
+                density=_number(comps.get("hair-density")),
+                mean_diameter_um=_number(comps.get("mean-shaft-diameter")),
+                cumulative_thickness_mm_per_cm2=_number(comps.get("cumulative-thickness")),
+                terminal_pct=_number(comps.get("terminal-pct")),
+                anagen_pct=_number(comps.get("anagen-pct")),
+            )
+        )
+    labels = {str(label).lower(): value for value, label in VisitLabel.choices}
+    visits = []
+    for r in observations:
+        if _observation_kind(r) != "visit-measures":
+            continue
+        comps = _components(r)
+        text = r.get("code", {}).get("text", "")
+        label = text.removeprefix("Hair measures, ").removesuffix(" visit")
+        stage_scale, stage_value = "", ""
+        for code, comp in comps.items():
+            if code.endswith("-stage"):
+                stage_scale = code.removesuffix("-stage")
+                stage_value = _coding_code(comp.get("valueCodeableConcept"))
+        salt = _number(comps.get("salt"))
+        visits.append(
+            VisitValues(
+                measured_on=_day(r.get("effectiveDateTime")),  # type: ignore[arg-type]
+                visit_label=labels.get(label, label),
+                method=_coding_code(r.get("method")),
+                device=(r.get("device") or {}).get("display", ""),
+                pull_test_pulled=_number(comps.get("pull-test-pulled")),
+                pull_test_shed=_number(comps.get("pull-test-shed")),
+                wash_test_count=_number(comps.get("wash-test")),
+                salt=salt,
+                stage_scale=stage_scale,
+                stage_value=stage_value,
+                global_photo_rating=_number(comps.get("global-photo-rating")),
+                satisfaction=_number(comps.get("satisfaction")),
+                notes="\n".join(n.get("text", "") for n in r.get("note", [])),
+                sites=sites.get((r.get("effectiveDateTime", ""), r.get("issued", "")), []),
+            )
+        )
+    return sorted(visits, key=lambda v: v.measured_on)
+
+
+def _assessments(bundle: dict[str, Any]) -> list[tuple[Any, bool]]:
+    """(AssessmentData, signed) per Condition, in the order they were recorded."""
+    from anagen.care.services import AssessmentData
+
+    scales = {r.get("id", ""): r for r in _resources(bundle, "Observation")}
+    found = []
+    for r in _resources(bundle, "Condition"):
+        diagnosis = next(
+            (
+                c.get("code", "")
+                for c in r.get("code", {}).get("coding", [])
+                if str(c.get("system", "")).endswith("/diagnosis")
+            ),
+            "",
+        )
+        values: dict[str, Any] = {}
+        scale = scales.get(f"scale-{r.get('id')}")
+        if scale is not None:
+            code = _coding_code(scale.get("code"))
+            if code == "salt":
+                values["scale_id"] = "salt"
+                for region, comp in _components(scale).items():
+                    if region.startswith("salt-") and region != "salt-band":
+                        value = comp.get("valueQuantity", {}).get("value")
+                        values[region.replace("-", "_")] = Decimal(str(value))
+            elif code.endswith("-stage"):
+                values["scale_id"] = code.removesuffix("-stage")
+                values["scale_value"] = _coding_code(scale.get("valueCodeableConcept"))
+        data = AssessmentData(
+            visit_on=_day(r.get("recordedDate")),  # type: ignore[arg-type]
+            diagnosis_code=diagnosis,
+            notes="\n".join(n.get("text", "") for n in r.get("note", [])),
+            **values,
+        )
+        signed = _coding_code(r.get("verificationStatus")) == "confirmed"
+        found.append((int(r.get("id", 0)), data, signed))
+    return [(data, signed) for _, data, signed in sorted(found, key=lambda f: f[0])]
+
+
 # --- importing ------------------------------------------------------------------------------
 
 
@@ -212,6 +396,8 @@ def patient_archive_import(*, actor: Actor, data: bytes) -> Patient:
     meds = [_medication(r) for r in _resources(bundle, "MedicationStatement")]
     allergies = [_allergy(r) for r in _resources(bundle, "AllergyIntolerance")]
     labs = [lab for r in _resources(bundle, "Observation") if (lab := _lab(r)) is not None]
+    visits = _visits(bundle)
+    assessments = _assessments(bundle)
     with transaction.atomic():
         patient = patients.patient_create(
             actor=actor, data=_patient_data(resource), confirm_duplicate=True
@@ -229,6 +415,16 @@ def patient_archive_import(*, actor: Actor, data: bytes) -> Patient:
                 patient=patient,
                 data=patients.IntakeData(medications=meds, allergies=allergies, labs=labs),
             )
+        from anagen.care.services import assessment_create, assessment_sign
+        from anagen.outcomes.services import measurement_set_record
+
+        for data, signed in assessments:
+            made = assessment_create(actor=actor, patient=patient, data=data)
+            if signed:
+                assessment_sign(actor=actor, assessment=made)
+
+        for visit in visits:
+            measurement_set_record(actor=actor, patient=patient, values=visit)
         audit_record(
             action="patient_archive.import",
             actor=actor,
@@ -238,6 +434,8 @@ def patient_archive_import(*, actor: Actor, data: bytes) -> Patient:
                 "medications": len(meds),
                 "allergies": len(allergies),
                 "labs": len(labs),
+                "measurement_visits": len(visits),
+                "assessments": len(assessments),
             },
         )
     return patient
@@ -259,6 +457,11 @@ def _rows(model: type[models.Model], patient: Patient) -> list[dict[str, Any]]:
     fields, key = COMPARED[model]
     if model is Patient:
         qs: Any = Patient.all_objects.filter(pk=patient.pk)
+    elif model in PATIENT_PATH:
+        qs = model._base_manager.filter(**{PATIENT_PATH[model]: patient})
+        if model is Assessment:
+            signed = ExpressionWrapper(Q(signed_at__isnull=False), output_field=BooleanField())
+            qs = qs.annotate(is_signed=signed)
     else:
         latest = Intake.objects.filter(patient=patient).order_by("-version").first()
         qs = model._base_manager.filter(intake=latest) if latest else model._base_manager.none()

@@ -317,6 +317,13 @@ def erasure_purge(*, request: ErasureRequest, today: dt.date, via: str = "cli") 
         counts = {m._meta.label_lower: len(v) for m, v in owned.ids.items() if v}
         history_rows = 0
         exports = _bulk_exports_with(patient_id, request.clinic_id)
+        # Uploaded CSV files that brought the patient in hold their row: the text goes (the
+        # import's counts and the other patients it created stay).
+        from anagen.imports.models import ImportedRecord, PatientImport
+
+        uploads = set(
+            ImportedRecord.objects.filter(patient_id=patient_id).values_list("source_id", flat=True)
+        )
         audit_record(
             action="erasure.purge",
             clinic=request.clinic,
@@ -341,6 +348,9 @@ def erasure_purge(*, request: ErasureRequest, today: dt.date, via: str = "cli") 
             rows._raw_delete(rows.db)
         counts["history"] = history_rows
         counts["files"] = len(owned.files)
+        counts["import_files"] = PatientImport.objects.filter(pk__in=uploads).update(
+            content="", errors=[]
+        )
         ErasureRequest.objects.filter(pk=locked.pk).update(
             status=ErasureStatus.PURGED, purged_at=timezone.now(), purged_counts=counts
         )

@@ -62,7 +62,9 @@ class RetentionForm(forms.Form):
     def __init__(self, *args: Any, rules: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.rules = {r.code: r for r in rules}
-        self.fields["rule"].choices = [("", "My own period (below)")] + [
+        field = self.fields["rule"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", "My own period (below)")] + [
             (r.code, f"{r.label}: {r.years} years after {r.after} ({r.source})") for r in rules
         ]
 

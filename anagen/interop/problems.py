@@ -117,9 +117,7 @@ def _shared_statuses(
         statuses.add(422)
     if "requestBody" in operation:
         statuses.add(400)
-    if any(p.get("in") == "path" for p in parameters) or _body_names_records(
-        operation, components
-    ):
+    if any(p.get("in") == "path" for p in parameters) or _body_names_records(operation, components):
         statuses.add(404)
     if any(p.get("in") == "header" and p.get("name") == "If-Match" for p in parameters):
         statuses |= {412, 428}

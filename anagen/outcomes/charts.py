@@ -85,12 +85,30 @@ def series_data(series: Series, sessions: Sequence[dt.date] = ()) -> dict[str, A
     }
 
 
-def series_svg(series: Series, sessions: Sequence[dt.date] = ()) -> str:
-    """One measure over time: points, the baseline line with its ±MDC band, sessions as lines."""
-    return _cached("series", series_data(series, sessions), lambda: _draw_series(series, sessions))
+# Words for the patient's report: no MDC95, no method names.
+PLAIN_WORDS = {
+    "band": "normal measuring difference",
+    "baseline": "at the start",
+    "session": "treatment session",
+}
 
 
-def _draw_series(series: Series, sessions: Sequence[dt.date]) -> str:
+def series_svg(series: Series, sessions: Sequence[dt.date] = (), *, plain_title: str = "") -> str:
+    """One measure over time: points, the baseline line with its ±MDC band, sessions as lines.
+
+    With ``plain_title`` (the patient's report) the chart speaks everyday words."""
+    data = series_data(series, sessions)
+    if plain_title:  # staff charts keep their stored keys
+        data = {**data, "plain_title": plain_title}
+    return _cached("series", data, lambda: _draw_series(series, sessions, plain_title))
+
+
+def _draw_series(series: Series, sessions: Sequence[dt.date], plain_title: str = "") -> str:
+    words = (
+        PLAIN_WORDS
+        if plain_title
+        else {"band": "baseline ± MDC95", "baseline": "baseline", "session": "session"}
+    )
     fig = Figure(figsize=(6.4, 2.8), dpi=100)
     ax = fig.add_subplot()
     xs: list[Any] = [p.on for p in series.points]
@@ -102,16 +120,24 @@ def _draw_series(series: Series, sessions: Sequence[dt.date]) -> str:
                 series.baseline + series.mdc,
                 color=_MUTED,
                 alpha=0.18,
-                label="baseline ± MDC95",
+                label=words["band"],
             )
-        ax.axhline(series.baseline, color=_MUTED, linewidth=1, linestyle="--", label="baseline")
+        ax.axhline(
+            series.baseline, color=_MUTED, linewidth=1, linestyle="--", label=words["baseline"]
+        )
     marks: list[Any] = [d for d in sessions if xs and xs[0] - dt.timedelta(days=60) <= d]
     for i, day in enumerate(marks):
         ax.axvline(
-            day, color="#c2410c", linewidth=0.8, alpha=0.6, label="session" if i == 0 else None
+            day,
+            color="#c2410c",
+            linewidth=0.8,
+            alpha=0.6,
+            label=words["session"] if i == 0 else None,
         )
-    ax.plot(xs, ys, marker="o", color=_ACCENT, linewidth=1.8, label=series.measure.label)
-    ax.set_title(series.title, fontsize=10, color=_INK, loc="left")
+    ax.plot(
+        xs, ys, marker="o", color=_ACCENT, linewidth=1.8, label=plain_title or series.measure.label
+    )
+    ax.set_title(plain_title or series.title, fontsize=10, color=_INK, loc="left")
     ax.set_ylabel(series.measure.unit, fontsize=9)
     ax.tick_params(labelsize=8)
     fig.autofmt_xdate()

@@ -73,6 +73,90 @@ def _comparisons(patient: Patient, sets: list[Any]) -> list[ComparisonPhotos]:
     return out
 
 
+# The patient reads the report: measures and methods in everyday words (no codes, no jargon).
+PLAIN_MEASURES: dict[str, tuple[str, str]] = {
+    "density_per_cm2": ("Hair density", "hairs per cm²"),
+    "hair_count": ("Number of hairs in the measured patch", "hairs"),
+    "mean_diameter_um": ("Average thickness of a hair", "thousandths of a millimetre"),
+    "cumulative_thickness_mm_per_cm2": ("Total thickness of the hairs", "mm per cm²"),
+    "terminal_pct": ("Share of thick, fully grown hairs", "%"),
+    "anagen_pct": ("Share of hairs that are growing", "%"),
+    "salt": ("Share of the scalp with hair loss", "%"),
+    "wash_test_count": ("Hairs lost in one hair wash", "hairs"),
+    "pull_test_shed": ("Hairs that came out in a gentle pull", "hairs"),
+    "global_photo_rating": ("Change seen in your photos", "on a scale from -3 to +3"),
+    "satisfaction": ("How satisfied you are", "on a scale from 1 to 5"),
+}
+LOWER_IS_BETTER = {"salt", "wash_test_count", "pull_test_shed"}
+PLAIN_METHODS: dict[str, str] = {
+    "phototrichogram": "close-up photos of a small trimmed patch",
+    "trichoscopy": "a magnifying scalp camera",
+    "manual_count": "counting by hand",
+    "imported_device": "a hair-measuring device",
+}
+
+
+@dataclass
+class PlainRow:
+    """One measurement, said in everyday words."""
+
+    what: str
+    how: str
+    where: str
+    unit: str
+    decimals: int
+    baseline: float | None
+    latest: float | None
+    latest_on: Any
+    change: float | None
+    percent: float | None
+    direction: str  # "went up", "went down", "did not change", ""
+    verdict: str  # "more", "within", "unknown"
+    margin: float | None  # the normal measuring difference, in the measure's unit
+    lower_is_better: bool
+
+
+def plain_rows(series: list[Any]) -> list[PlainRow]:
+    rows = []
+    for s in series:
+        what, unit = PLAIN_MEASURES.get(s.measure.id, (s.measure.label, s.measure.unit))
+        latest = s.latest
+        change = latest.change.absolute if latest and latest.change else None
+        percent = latest.change.percent if latest and latest.change else None
+        if change is None:
+            direction = ""
+        elif change > 0:
+            direction = "went up"
+        elif change < 0:
+            direction = "went down"
+        else:
+            direction = "did not change"
+        verdict = "unknown"
+        if latest is not None and latest.detectable is True:
+            verdict = "more"
+        elif latest is not None and latest.detectable is False:
+            verdict = "within"
+        rows.append(
+            PlainRow(
+                what=what,
+                how=PLAIN_METHODS.get(s.method, "the clinic's usual method"),
+                where=s.site.name if s.site else "",
+                unit=unit,
+                decimals=s.measure.decimals,
+                baseline=s.baseline,
+                latest=latest.value if latest else (s.points[-1].value if s.points else None),
+                latest_on=latest.on if latest else (s.points[-1].on if s.points else None),
+                change=abs(change) if change is not None else None,
+                percent=abs(percent) if percent is not None else None,
+                direction=direction,
+                verdict=verdict,
+                margin=s.mdc,
+                lower_is_better=s.measure.id in LOWER_IS_BETTER,
+            )
+        )
+    return rows
+
+
 def report_context(*, actor: Actor, patient: Patient) -> dict[str, Any]:
     from anagen.scheduling.models import TreatmentPlan
 
@@ -80,14 +164,16 @@ def report_context(*, actor: Actor, patient: Patient) -> dict[str, Any]:
     series = selectors.series_for(actor=actor, patient=patient)
     sessions = selectors.session_dates(patient)
     plans = list(TreatmentPlan.objects.filter(patient=patient).order_by("-start_on", "-id")[:3])
-    charted = [
-        {
-            "series": s,
-            "svg": _data_uri(charts.series_svg(s, sessions).encode(), "image/svg+xml"),
-        }
-        for s in series
-        if len(s.points) >= 2
-    ][:6]
+    charted: list[dict[str, Any]] = []
+    for s in series:
+        if len(s.points) < 2 or len(charted) >= 6:
+            continue
+        title = PLAIN_MEASURES.get(s.measure.id, (s.measure.label, ""))[0]
+        title += f", {s.site.name}" if s.site else ""
+        svg = charts.series_svg(s, sessions, plain_title=title)
+        charted.append(
+            {"series": s, "title": title, "svg": _data_uri(svg.encode(), "image/svg+xml")}
+        )
     return {
         "patient": patient,
         "clinic": actor.clinic,
@@ -95,6 +181,7 @@ def report_context(*, actor: Actor, patient: Patient) -> dict[str, Any]:
         "plans": plans,
         "sessions": sessions,
         "series": series,
+        "rows": plain_rows(series),
         "charts": charted,
         "comparisons": _comparisons(patient, selectors.photo_sets(actor=actor, patient=patient)),
         "blinded": selectors.blinded_results(patient),

@@ -605,13 +605,13 @@ def analytics_export(request: ClinicRequest) -> HttpResponse:
             "exported_at",
         ]
     )
-    ids = {o.patient.pk: secrets.token_hex(4) for o in chosen}
-    rows = sorted(chosen, key=lambda o: ids[o.patient.pk])  # order must not reveal the record
+    ids = {o.patient_id: secrets.token_hex(4) for o in chosen}
+    rows = sorted(chosen, key=lambda o: ids[o.patient_id])  # order must not reveal the record
     for o in rows:
         labels = o.group_labels()
         writer.writerow(
             [
-                ids[o.patient.pk],
+                ids[o.patient_id],
                 *[c for d in dims for c in (labels.get(d, ""), o.groups.get(d, ""))],
                 meta["measure"].label,
                 meta["measure"].id,

@@ -40,12 +40,14 @@ def patient_search(*, actor: Actor, query: str = "") -> QuerySet[Patient]:
         return qs.annotate(phone_reversed=Reverse("phone_digits")).filter(
             Q(phone_reversed__startswith=digits[-9:][::-1]) | records
         )
-    if digits:
-        # Names hold no digits: a query with one is a record number (no probe, no fallback).
-        return qs.filter(records)
+    names = Q()
     for word in fold_text(query).split():
-        qs = qs.filter(search_name__contains=word)
-    return qs
+        names &= Q(search_name__contains=word)
+    if digits:
+        # Perhaps a record number: one query, the exact record (its unique index) or the name
+        # (trigram index on PostgreSQL), instead of a case-insensitive probe and then a search.
+        return qs.filter(records | names)
+    return qs.filter(names)
 
 
 def patient_possible_duplicates(

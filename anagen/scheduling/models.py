@@ -341,6 +341,9 @@ class ReminderRule(models.Model):
     channel = models.CharField(max_length=10, choices=Channel.choices)
     lead_hours = models.PositiveIntegerField()
     is_active = models.BooleanField(default=True)
+    # The message, with placeholders such as {patient_first_name} (anagen.scheduling.messages);
+    # empty: the standard wording.
+    template = models.CharField(max_length=640, blank=True, default="")
 
     class Meta:
         ordering = ["-lead_hours", "channel"]
@@ -371,10 +374,15 @@ class ReminderSent(models.Model):
     channel = models.CharField(max_length=10, choices=Channel.choices)
     sent_at = models.DateTimeField(auto_now_add=True)
     status = models.CharField(max_length=20, choices=ReminderStatus.choices)
-    detail = models.CharField(max_length=300, blank=True)
+    detail = models.CharField(max_length=300, blank=True)  # why it failed, in the provider's words
+    # To whom (the phone number or email address used), what, and the provider's message id.
+    recipient = models.CharField(max_length=254, blank=True, default="")
+    body = models.TextField(blank=True, default="")
+    provider_message_id = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         ordering = ["-sent_at"]
+        indexes = [models.Index(fields=["-sent_at"], name="reminder_sent_recent")]
         constraints = [
             models.UniqueConstraint(fields=["appointment", "rule"], name="one_reminder_per_rule"),
             _choices_check("status", ReminderStatus, "reminder_sent_status_valid"),

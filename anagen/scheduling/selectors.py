@@ -25,12 +25,14 @@ from anagen.scheduling.models import (
     Recall,
     RecallStatus,
     ReminderRule,
+    ReminderSent,
     Resource,
     ResourceKind,
     StaffLeave,
     TreatmentPlan,
     WorkingHours,
 )
+from anagen.scheduling.reminder_text import MessageFacts
 
 UPCOMING_LIMIT = 5
 
@@ -279,6 +281,47 @@ def reminder_rule_for(actor: Actor, rule_id: object) -> ReminderRule:
     if rule is None:
         raise Http404("No such rule.")
     return rule
+
+
+def reminders_sent(
+    actor: Actor, *, status: str = "", channel: str = ""
+) -> QuerySet[ReminderSent]:
+    """The reminder log, newest first: to whom, by which channel, how it went (audited as a
+    list of patients' data)."""
+    actor.require(Perm.REMINDERS_MANAGE)
+    qs = ReminderSent.objects.filter(appointment__clinic=actor.clinic).select_related(
+        "appointment__patient", "rule"
+    )
+    if status:
+        qs = qs.filter(status=status)
+    if channel:
+        qs = qs.filter(channel=channel)
+    note_list(actor, what="Reminders sent")  # audited (anagen/audit/reads.py)
+    return qs.order_by("-sent_at", "-id")
+
+
+def reminder_preview_facts(actor: Actor) -> MessageFacts:
+    """A made-up appointment for the template preview (no real patient): next weekday at
+    10:00 in clinic time, with one of the clinic's practitioners."""
+    actor.require(Perm.REMINDERS_MANAGE)
+    day = actor.today() + dt.timedelta(days=1)
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    practitioner = (
+        Resource.objects.filter(
+            clinic=actor.clinic, kind=ResourceKind.PRACTITIONER, is_active=True
+        )
+        .values_list("name", flat=True)
+        .first()
+    )
+    return MessageFacts(
+        patient_first_name="Alex",
+        clinic_name=actor.clinic.name,
+        starts_at=dt.datetime.combine(day, dt.time(10, 0), tzinfo=actor.tz),
+        tz=actor.tz,
+        practitioner=practitioner or "Dr Sample",
+        procedure="PRP scalp session",
+    )
 
 
 def plan_search(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from anagen.scheduling import views
+from anagen.scheduling import operations_views, reminder_views, views
 
 urlpatterns = [
     path("patients/<int:patient_id>/plan/new/", views.plan_new, name="plan-new"),
@@ -27,7 +27,16 @@ urlpatterns = [
     path("calendar/feeds/", views.feed_list, name="calendar-feeds"),
     path("calendar/feed/<str:token>.ics", views.calendar_feed, name="calendar-feed"),
     path("scheduling/resources/", views.resource_list, name="resource-list"),
-    path("scheduling/reminders/", views.reminder_rules, name="reminder-rules"),
+    path("scheduling/reminders/", reminder_views.reminder_rules, name="reminder-rules"),
+    path(
+        "scheduling/reminders/preview/",
+        reminder_views.reminder_preview,
+        name="reminder-preview",
+    ),
+    path("scheduling/reminders/log/", reminder_views.reminder_log, name="reminder-log"),
+    path(
+        "analytics/operations/", operations_views.operations_page, name="operations-analytics"
+    ),
     path(
         "scheduling/resources/<int:resource_id>/",
         views.resource_detail,

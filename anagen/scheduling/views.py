@@ -38,7 +38,7 @@ from anagen.scheduling.forms import (
     ResourceForm,
 )
 from anagen.scheduling.grid import calendar_grid
-from anagen.scheduling.models import WEEKDAY_NAMES, Channel, ResourceKind, WorkingHours
+from anagen.scheduling.models import WEEKDAY_NAMES, ResourceKind, WorkingHours
 from anagen.web.confirm import unconfirmed
 from anagen.web.forms import attach_errors
 
@@ -724,40 +724,3 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
     response["Cache-Control"] = "private, max-age=300"
     response["Content-Disposition"] = 'inline; filename="anagen.ics"'
     return response
-
-
-class ReminderRuleForm(forms.Form):
-    channel = forms.ChoiceField(choices=Channel.choices)
-    lead_hours = forms.IntegerField(
-        min_value=1, max_value=24 * 14, label="Hours before the appointment"
-    )
-
-
-@clinic_view(Perm.REMINDERS_MANAGE)
-def reminder_rules(request: ClinicRequest) -> HttpResponse:
-    """Who manages reminders sets when they go out; the worker sends them at these lead times."""
-    form = ReminderRuleForm(request.POST if request.POST.get("action") == "add" else None)
-    if request.method == "POST":
-        if request.POST.get("action") == "add":
-            if form.is_valid():
-                try:
-                    services.reminder_rule_add(actor=request.actor, **form.cleaned_data)
-                except ValidationError as exc:
-                    attach_errors(form, exc)
-                else:
-                    messages.success(request, "Reminder rule added.")
-                    return redirect("reminder-rules")
-        else:
-            rule = selectors.reminder_rule_for(request.actor, request.POST.get("rule"))
-            services.reminder_rule_set_active(
-                actor=request.actor, rule=rule, active=request.POST.get("active") == "1"
-            )
-            messages.success(request, f"{rule} {'enabled' if rule.is_active else 'disabled'}.")
-            return redirect("reminder-rules")
-    rules = selectors.reminder_rules_for(request.actor)
-    return render(
-        request,
-        "scheduling/reminder_rules.html",
-        {"form": form, "rules": rules},
-        status=400 if form.is_bound and form.errors else 200,
-    )

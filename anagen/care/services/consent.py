@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import hashlib
 
@@ -23,6 +25,30 @@ from anagen.patients.normalise import fold_text
 
 UNKNOWN_KIND = f"Choose one of the consent kinds: {'; '.join(map(str, ConsentKind.labels))}."
 
+SIGNATURE_PREFIX = "data:image/png;base64,"
+SIGNATURE_MAX_BYTES = 200_000  # a drawn signature on a tablet canvas is a few kilobytes
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def signature_clean(value: str) -> str:
+    """A drawn signature as a PNG data URI (checked: prefix, base64, PNG bytes, size), or ""."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    bad = ValidationError(
+        {"signature": "The drawn signature could not be read; clear it and draw it again."}
+    )
+    if not value.startswith(SIGNATURE_PREFIX):
+        raise bad
+    try:
+        content = base64.b64decode(value[len(SIGNATURE_PREFIX) :], validate=True)
+    except (binascii.Error, ValueError):
+        raise bad from None
+    if not content.startswith(PNG_MAGIC) or len(content) > SIGNATURE_MAX_BYTES:
+        raise bad
+    # Re-encoded from the bytes: only canonical base64 is stored (and hashed).
+    return SIGNATURE_PREFIX + base64.b64encode(content).decode("ascii")
+
 
 def consent_document_html(
     *,
@@ -31,8 +57,11 @@ def consent_document_html(
     signed_name: str = "",
     signed_at: dt.datetime | None = None,
     witness: User | None = None,
+    signature: str = "",
 ) -> str:
-    """The consent exactly as shown and stored: template text, patient, signature, witness."""
+    """The consent exactly as shown and stored: template text, patient, signature, witness.
+
+    A drawn signature (a PNG data URI) is part of the snapshot, so its SHA-256 covers it."""
     return render_to_string(
         "care/_consent_document.html",
         {
@@ -41,6 +70,7 @@ def consent_document_html(
             "signed_name": signed_name,
             "signed_at": signed_at,
             "witness": witness,
+            "signature": signature,
         },
     )
 
@@ -58,6 +88,7 @@ def consent_sign(
     signed_name: str,
     agreed: bool,
     template_version: int | None = None,
+    signature: str = "",
 ) -> Consent:
     """Store the signed consent as an immutable snapshot with its SHA-256; the actor witnesses."""
     # Witnessing is clinical work (front desk sees the status only).
@@ -82,6 +113,10 @@ def consent_sign(
         )
     if not agreed:
         errors["agreed"] = "The patient must confirm they have read and agree to the text."
+    try:
+        signature = signature_clean(signature)
+    except ValidationError as exc:
+        errors.update({k: v[0] for k, v in exc.message_dict.items()})
     if errors:
         raise ValidationError(errors)
     signed_at = timezone.now()
@@ -92,6 +127,7 @@ def consent_sign(
             signed_name=signed_name,
             signed_at=signed_at,
             witness=actor.user,
+            signature=signature,
         )
     consent = Consent.objects.create(
         patient=patient,
@@ -113,6 +149,7 @@ def consent_sign(
             "template": template.pk,
             "template_version": template.version,
             "sha256": consent.sha256,
+            "drawn_signature": bool(signature),
         },
     )
     return consent

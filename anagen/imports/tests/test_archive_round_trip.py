@@ -16,9 +16,11 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from anagen.audit.models import AuditEvent
-from anagen.care.tests.helpers import record_intake
+from anagen.care.tests.helpers import assess, record_intake
 from anagen.imports import archive
 from anagen.imports.models import PatientExport
+from anagen.outcomes import services as outcomes
+from anagen.outcomes.models import Measurement
 from anagen.patients import services as patients
 from anagen.patients.models import IntakeLab, Patient
 
@@ -57,6 +59,34 @@ def _rich_patient(staff, patient) -> Patient:
              "last_dose_on": timezone.localdate() - dt.timedelta(days=10)},
         ],
     )  # fmt: skip
+    assess(staff, patient, notes="Vertex thinning since 2020.")
+    assess(staff, patient, sign=False, scale_value="IV")
+    assess(staff, patient, diagnosis_code="alopecia_areata", scale_id="salt", scale_value="",
+           salt_vertex=Decimal("10"), salt_posterior=Decimal("20"), salt_right=Decimal("5"),
+           salt_left=Decimal("0"))  # fmt: skip
+    nurse = staff.actor(staff.nurse)
+    today = timezone.localdate()
+    outcomes.measurement_set_record(
+        actor=nurse,
+        patient=patient,
+        values=outcomes.VisitValues(
+            measured_on=today - dt.timedelta(days=90), visit_label="baseline",
+            method="phototrichogram", device="Dermoscope X", pull_test_pulled=60,
+            pull_test_shed=6, salt=12.5, notes="Baseline photos under the same light.",
+            sites=[outcomes.SiteValues(site_name="Vertex tattoo dot", hair_count=120, area=0.65,
+                                       mean_diameter_um=61.5, terminal_pct=80.0, anagen_pct=85.0)],
+        ),
+    )  # fmt: skip
+    outcomes.measurement_set_record(
+        actor=nurse,
+        patient=patient,
+        values=outcomes.VisitValues(
+            measured_on=today - dt.timedelta(days=1), visit_label="follow_up",
+            method="phototrichogram", wash_test_count=40, global_photo_rating=1, satisfaction=4,
+            sites=[outcomes.SiteValues(site_name="Vertex tattoo dot", hair_count=131, area=0.65),
+                   outcomes.SiteValues(site_name="Frontal dot", location="frontal", density=150)],
+        ),
+    )  # fmt: skip
     return Patient.objects.get(pk=patient.pk)
 
 
@@ -72,9 +102,11 @@ def test_export_import_compare_has_no_differences(
     assert result.differences == []
     # Every compared part of the record really came back.
     assert IntakeLab.objects.filter(intake__patient=copy).count() == 2
+    assert Measurement.objects.filter(measurement_set__patient=copy).count() == 3
+    assert copy.assessments.count() == 3 and copy.assessments.filter(signed_at=None).count() == 1
     assert AuditEvent.objects.filter(action="patient_archive.import", patient=copy).exists()
     # What is not carried back is named, not hidden.
-    assert "care.Assessment" in result.not_compared
+    assert "care.Consent" in result.not_compared
 
 
 def test_the_comparison_names_what_differs(

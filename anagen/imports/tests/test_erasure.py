@@ -214,3 +214,21 @@ def test_bad_command_input_is_exit_2():
     with pytest.raises(CommandError) as exc:
         call_command("erasure", "run", "--today", "soon")
     assert exc.value.returncode == 2
+
+
+def test_the_uploaded_file_that_brought_the_patient_in_loses_its_text(
+    clinic_a, django_capture_on_commit_callbacks
+):
+    from anagen.imports.models import ImportedRecord, PatientImport
+    from anagen.imports.tests.test_patient_import import rows, run, to_csv
+
+    job = run(clinic_a, to_csv(rows(3)), django_capture_on_commit_callbacks)
+    imported = ImportedRecord.objects.get(source=job, external_id="EXT-00002").patient
+    _rule(clinic_a)
+    req = erasure.erasure_request(
+        actor=clinic_a.actor(clinic_a.admin), patient=imported, received_on=dt.date(2026, 11, 2)
+    )
+    erasure.erasure_purge(request=req, today=req.keep_until + dt.timedelta(days=1))
+    job = PatientImport.objects.get(pk=job.pk)
+    assert "Given2" not in job.content and job.created_count == 3
+    assert ImportedRecord.objects.filter(source=job).count() == 2  # the others stay linked

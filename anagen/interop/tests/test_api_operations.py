@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 
 from anagen.accounts.models import Membership
 from anagen.accounts.services import api_token_create
@@ -22,6 +22,7 @@ pytestmark = pytest.mark.django_db
 
 ROLES = ("physician", "nurse", "front_desk", "admin")
 PROBLEM = "application/problem+json"
+IMMEDIATE = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
 
 
 def _api(staff):
@@ -199,6 +200,7 @@ def test_photo_upload_and_download(api, api_b, clinic_a, patient_a):
     _problem(api_b("post", upload, data={"view": "top"}), 404)
 
 
+@override_settings(TASKS=IMMEDIATE)
 def test_report_job_and_download(
     api, api_b, clinic_a, patient_a, django_capture_on_commit_callbacks
 ):
@@ -224,8 +226,13 @@ def test_audit_log_filtered_for_audit_view(api, api_b, clinic_a, patient_a):
     r = api("get", f"/audit/events?patient_id={patient_a.pk}", who="admin")
     assert r.status_code == 200, r.content
     page = r.json()
-    assert page["count"] >= 1
+    assert page["results"] and page["next"] is None
     assert {e["patient_id"] for e in page["results"]} == {patient_a.pk}
+    first = api("get", "/audit/events?page_size=1", who="admin").json()
+    assert len(first["results"]) == 1 and first["next"]
+    older = api("get", f"/audit/events?page_size=1&before={first['next']}", who="admin").json()
+    assert older["results"][0]["id"] != first["results"][0]["id"]
+    _problem(api("get", "/audit/events?before=nonsense", who="admin"), 422)
     assert all(e["action_label"] and e["at"] for e in page["results"])
     r = api("get", "/audit/events?action=patient.create", who="admin")
     assert {e["action"] for e in r.json()["results"]} <= {"patient.create"}

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import statistics
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.conf import settings
+from django.db.models import F, FloatField, OuterRef, Subquery, Window
+from django.db.models.functions import Cast, RowNumber
 
 from anagen.accounts.access import Actor
 from anagen.accounts.models import Clinic
@@ -63,7 +67,7 @@ def require_analytics(actor: Actor) -> None:
 
 @dataclass
 class PatientOutcome:
-    patient: Patient
+    patient_id: int
     baseline_on: dt.date
     follow_up_on: dt.date
     method: str
@@ -76,105 +80,170 @@ class PatientOutcome:
     baseline_repeats: tuple[float, ...] = ()
     follow_ups: tuple[tuple[dt.date, float], ...] = ()
 
+    @cached_property
+    def patient(self) -> Patient:
+        """The patient row, loaded on first use (analytics themselves need only the id)."""
+        return Patient.all_objects.get(pk=self.patient_id)
+
     def group_labels(self) -> dict[str, str]:
         return {k: group_label(k, v) for k, v in self.groups.items()}
 
 
-def _diagnoses(patient_ids: list[int]) -> dict[int, str]:
+def _diagnoses(clinic: Clinic) -> dict[int, str]:
+    """Each patient's diagnosis code from the latest assessment version that states one."""
     try:
         from anagen.care.models import Assessment
     except ImportError:  # pragma: no cover - care is part of the project
         return {}
     out: dict[int, str] = {}
-    rows = Assessment.objects.filter(patient_id__in=patient_ids).order_by("patient_id", "version")
-    for pid, code in rows.values_list("patient_id", "diagnosis_code"):
+    rows = (
+        Assessment.objects.filter(patient__clinic=clinic)
+        .exclude(diagnosis_code="")
+        .order_by("patient_id", "version")
+        .values_list("patient_id", "diagnosis_code")
+    )
+    for pid, code in rows.iterator(chunk_size=5000):
         if code:
             out[pid] = code  # latest version wins
     return out
 
 
-def _protocols(patient_ids: list[int]) -> dict[int, str]:
+def _protocols(clinic: Clinic) -> dict[int, str]:
     from anagen.scheduling.models import TreatmentPlan
 
     out: dict[int, str] = {}
-    rows = TreatmentPlan.objects.filter(patient_id__in=patient_ids).exclude(status="cancelled")
-    for pid, protocol in rows.order_by("patient_id", "start_on", "id").values_list(
-        "patient_id", "protocol_id"
-    ):
+    rows = (
+        TreatmentPlan.objects.filter(patient__clinic=clinic)
+        .exclude(status="cancelled")
+        .order_by("patient_id", "start_on", "id")
+        .values_list("patient_id", "protocol_id")
+    )
+    for pid, protocol in rows.iterator(chunk_size=5000):
         out[pid] = protocol
     return out
 
 
-def _preparations(patient_ids: list[int]) -> dict[int, dict[str, str]]:
+def _preparations(clinic: Clinic) -> dict[int, dict[str, str]]:
     """Band codes from each patient's latest PRP preparation (procedures app; the bands are
-    the kernel's ``preparation_bands``)."""
+    the kernel's ``preparation_bands``). The database picks the latest preparation per patient
+    (a window function) and reads the two JSON keys the bands need."""
     from anagen.procedures.models import Preparation
 
-    out: dict[int, dict[str, str]] = {}
-    rows = Preparation.objects.filter(session__patient_id__in=patient_ids).select_related("session")
-    for prep in rows.order_by("session__started_at", "id"):
-        computed = prep.computed or {}
-        labels = preparation_bands(
-            spins=len(prep.spins or []),
-            activation_agent=prep.activation_agent or "",
-            depa_dose=(computed.get("depa") or {}).get("dose"),
-            mishra_concentration=(computed.get("mishra") or {}).get("concentration"),
+    latest = Window(
+        RowNumber(),
+        partition_by=[F("session__patient_id")],
+        order_by=[F("session__started_at").desc(), F("id").desc()],
+    )
+    rows = (
+        Preparation.objects.filter(session__patient__clinic=clinic)
+        .annotate(latest=latest)
+        .filter(latest=1)
+        .values_list(
+            "session__patient_id",
+            "spins",
+            "activation_agent",
+            "computed__depa__dose",
+            "computed__mishra__concentration",
         )
-        out[prep.session.patient_id] = labels
+    )
+    out: dict[int, dict[str, str]] = {}
+    for pid, spins, agent, dose, concentration in rows.iterator(chunk_size=5000):
+        out[pid] = preparation_bands(
+            spins=len(spins or []),
+            activation_agent=agent or "",
+            depa_dose=dose if isinstance(dose, str) else None,
+            mishra_concentration=concentration if isinstance(concentration, str) else None,
+        )
     return out
 
 
-def patient_outcomes(
-    *, clinic: Clinic, measure: str = "density_per_cm2", rule: str | None = None
-) -> list[PatientOutcome]:
-    """Per patient: baseline (mean of baseline repeats) and latest follow-up of ``measure`` at the
-    patient's first measured site, same method; plus the cohort labels and responder status."""
-    if measure not in ANALYTIC_MEASURES:
-        raise KernelValidationError("measure", f"unknown measure {measure!r}")
+def _points(
+    clinic: Clinic, measure: str
+) -> Iterator[tuple[int, str, list[tuple[dt.date, str, float]]]]:
+    """Per patient and method, the (date, visit label, value) points of ``measure``, ordered by
+    patient and method; site measures only at the patient's first measured site (the lowest site
+    id with a value), picked by the database. Values come as floats (no Decimal per row)."""
     m = MEASURES[measure]
-    values: dict[tuple[int, str], list[tuple[dt.date, str, float]]] = defaultdict(list)
+    value = Cast(measure, FloatField())
     if m.level == "site":
+        first_site = (
+            Measurement.objects.filter(
+                measurement_set__patient_id=OuterRef("measurement_set__patient_id"),
+                **{f"{measure}__isnull": False},
+            )
+            .order_by("site_id")
+            .values("site_id")[:1]
+        )
         rows = (
             Measurement.objects.filter(
                 measurement_set__patient__clinic=clinic,
                 measurement_set__patient__deleted_at__isnull=True,
                 **{f"{measure}__isnull": False},
             )
-            .order_by("site_id")
+            .filter(site_id=Subquery(first_site))
+            .annotate(v=value)
+            .order_by("measurement_set__patient_id", "measurement_set__method")
             .values_list(
                 "measurement_set__patient_id",
-                "site_id",
                 "measurement_set__method",
                 "measurement_set__measured_on",
                 "measurement_set__visit_label",
-                measure,
+                "v",
             )
         )
-        first_site: dict[int, int] = {}
-        for pid, site_id, method, on, label, raw in rows:
-            first_site.setdefault(pid, site_id)
-            if site_id == first_site[pid]:
-                values[(pid, method)].append((on, label, float(raw)))
     else:
-        for pid, method, on, label, raw in MeasurementSet.objects.filter(
-            patient__clinic=clinic,
-            patient__deleted_at__isnull=True,
-            **{f"{measure}__isnull": False},
-        ).values_list("patient_id", "method", "measured_on", "visit_label", measure):
-            values[(pid, method)].append((on, label, float(raw)))
+        rows = (
+            MeasurementSet.objects.filter(
+                patient__clinic=clinic,
+                patient__deleted_at__isnull=True,
+                **{f"{measure}__isnull": False},
+            )
+            .annotate(v=value)
+            .order_by("patient_id", "method")
+            .values_list("patient_id", "method", "measured_on", "visit_label", "v")
+        )
+    for (pid, method), group in itertools.groupby(
+        rows.iterator(chunk_size=10_000), key=lambda r: (r[0], r[1])
+    ):
+        yield pid, method, [(on, label, float(v)) for _pid, _method, on, label, v in group]
+
+
+def patient_outcomes(
+    *, clinic: Clinic, measure: str = "density_per_cm2", rule: str | None = None
+) -> list[PatientOutcome]:
+    """Per patient: baseline (mean of baseline repeats) and latest follow-up of ``measure`` at the
+    patient's first measured site, same method; plus the cohort labels and responder status.
+
+    Bounded work at scale: the database keeps only the first site's rows and streams them in
+    patient order as floats; patients are read as (id, sex, birth date) tuples, and each cohort
+    attribute comes from one query over the clinic (no per-patient queries, no id lists).
+    """
+    if measure not in ANALYTIC_MEASURES:
+        raise KernelValidationError("measure", f"unknown measure {measure!r}")
+    m = MEASURES[measure]
     per_patient: dict[int, tuple[str, list[tuple[dt.date, str, float]]]] = {}
-    for (pid, method), pts in values.items():
+    for pid, method, pts in _points(clinic, measure):
         # One method per patient: the one with most points (then name) keeps like with like.
         current = per_patient.get(pid)
         if current is None or (len(pts), method) > (len(current[1]), current[0]):
             per_patient[pid] = (method, pts)
-    patients = {p.pk: p for p in Patient.objects.filter(pk__in=list(per_patient))}
-    ids = list(patients)
-    diagnoses, protocols, preps = _diagnoses(ids), _protocols(ids), _preparations(ids)
-    ratings = _latest_global_ratings(ids)
-    salts = _salt_pairs(ids) if rule and RESPONDER_RULES[rule]["measure"] == "salt" else {}
+    people = {
+        pid: (sex, born)
+        for pid, sex, born in Patient.objects.filter(clinic=clinic)
+        .values_list("pk", "sex", "birth_date")
+        .iterator(chunk_size=10_000)
+        if pid in per_patient
+    }
+    diagnoses, protocols, preps = _diagnoses(clinic), _protocols(clinic), _preparations(clinic)
+    rule_measure = RESPONDER_RULES[rule]["measure"] if rule else None
+    ratings = _latest_global_ratings(clinic) if rule_measure == "global_photo_7" else {}
+    salts = _salt_pairs(clinic) if rule_measure == "salt" and measure != "salt" else {}
+    missing = {k: missing_code(k) for k in DIMENSIONS}
     out: list[PatientOutcome] = []
-    for pid, (method, pts) in per_patient.items():
+    for pid in sorted(per_patient):
+        method, pts = per_patient[pid]
+        if pid not in people:
+            continue
         pts.sort()
         base = [p for p in pts if p[1] == VisitLabel.BASELINE] or [pts[0]]
         follow = [p for p in pts if p[1] != VisitLabel.BASELINE and p[0] > base[0][0]]
@@ -184,20 +253,20 @@ def patient_outcomes(
         if baseline == 0:
             continue
         latest = follow[-1]
-        patient = patients[pid]
+        sex, born = people[pid]
         groups = {
-            **{k: missing_code(k) for k in DIMENSIONS},
-            "age_band": age_band(patient.birth_date, base[0][0]),
+            **missing,
+            "age_band": age_band(born, base[0][0]),
             **preps.get(pid, {}),
         }
         if pid in diagnoses:
             groups["diagnosis"] = diagnoses[pid]
         if pid in protocols:
             groups["protocol"] = protocols[pid]
-        if patient.sex:
-            groups["sex"] = patient.sex
+        if sex:
+            groups["sex"] = sex
         result = PatientOutcome(
-            patient=patient,
+            patient_id=pid,
             baseline_on=base[0][0],
             follow_up_on=latest[0],
             method=method,
@@ -211,28 +280,29 @@ def patient_outcomes(
         if rule:
             result.responder = _responder(rule, measure, result, ratings, salts)
         out.append(result)
-    out.sort(key=lambda o: o.patient.pk)
     return out
 
 
-def _latest_global_ratings(patient_ids: list[int]) -> dict[int, list[tuple[dt.date, float]]]:
+def _latest_global_ratings(clinic: Clinic) -> dict[int, list[tuple[dt.date, float]]]:
     out: dict[int, list[tuple[dt.date, float]]] = defaultdict(list)
     for pid, on, score in (
-        MeasurementSet.objects.filter(patient_id__in=patient_ids, global_photo_rating__isnull=False)
+        MeasurementSet.objects.filter(patient__clinic=clinic, global_photo_rating__isnull=False)
         .order_by("patient_id", "measured_on", "id")
         .values_list("patient_id", "measured_on", "global_photo_rating")
+        .iterator(chunk_size=10_000)
     ):
         if score is not None:
             out[pid].append((on, float(score)))
     return out
 
 
-def _salt_pairs(patient_ids: list[int]) -> dict[int, list[tuple[dt.date, float]]]:
+def _salt_pairs(clinic: Clinic) -> dict[int, list[tuple[dt.date, float]]]:
     pts: dict[int, list[tuple[dt.date, float]]] = defaultdict(list)
     for pid, on, salt in (
-        MeasurementSet.objects.filter(patient_id__in=patient_ids, salt__isnull=False)
+        MeasurementSet.objects.filter(patient__clinic=clinic, salt__isnull=False)
         .order_by("patient_id", "measured_on", "id")
         .values_list("patient_id", "measured_on", "salt")
+        .iterator(chunk_size=10_000)
     ):
         if salt is not None:
             pts[pid].append((on, float(salt)))
@@ -262,7 +332,7 @@ def _responder(
     """Apply the rule (kernel) to the measure it is defined on, at the follow-up interval the
     rule states; None (not judged) when that measure or a follow-up in the window is missing."""
     rule_measure = RESPONDER_RULES[rule]["measure"]
-    pid = outcome.patient.pk
+    pid = outcome.patient_id
     if rule_measure == "global_photo_7":
         rated = _in_window(rule, outcome.baseline_on, ratings.get(pid, []))
         return None if rated is None else is_responder(rule, 0, rated[1])

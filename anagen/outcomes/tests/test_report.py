@@ -29,9 +29,10 @@ def test_report_text_and_photos_only_with_consent(clinic_a, patient_a):
     text = report.document_text(
         report.render_document(report.report_html(actor=actor, patient=patient_a))
     )
-    assert "Outcome report" in text and patient_a.record_number in text
-    assert "+25.09 %" in text and "beyond measurement error" in text
-    assert "without a control group" in text and "never smaller than" in text
+    assert "Your treatment progress" in text and patient_a.record_number in text
+    assert "went up by 35.6 hairs per cm² (25.1 %)" in text
+    assert "more than the normal measuring difference" in text
+    assert "not with people who had no treatment" in text
     assert "no consent to clinical photos" in text
     photo_consent(clinic_a, patient_a)
     nurse = clinic_a.actor(clinic_a.nurse)

@@ -58,6 +58,7 @@ from anagen.scheduling.services.reminders import (
     DEFAULT_REMINDER_RULES,
     reminder_rule_add,
     reminder_rule_set_active,
+    reminder_rule_set_template,
     reminder_rules_ensure_defaults,
     reminders_send_due,
 )
@@ -113,6 +114,7 @@ __all__ = [
     "recall_window",
     "reminder_rule_add",
     "reminder_rule_set_active",
+    "reminder_rule_set_template",
     "reminder_rules_ensure_defaults",
     "reminders_send_due",
     "resource_create",

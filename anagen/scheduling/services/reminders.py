@@ -16,10 +16,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from anagen.accounts.access import Actor
-from anagen.accounts.clinic_time import human_date, human_datetime, zone_of
+from anagen.accounts.clinic_time import human_date, zone_of
 from anagen.accounts.models import Clinic
 from anagen.accounts.permissions import Perm
 from anagen.audit.services import audit_record
+from anagen.scheduling import reminder_text
 from anagen.scheduling.models import (
     MAX_LEAD_HOURS,
     Appointment,
@@ -42,13 +43,22 @@ def reminder_rules_ensure_defaults(*, clinic: Clinic) -> None:
         ReminderRule.objects.get_or_create(clinic=clinic, channel=channel, lead_hours=hours)
 
 
-def _reminder_text(appt: Appointment) -> str:
-    when = human_datetime(appt.starts_at, zone_of(appt.clinic))
-    # No procedure or clinical detail: a reminder may be read by someone else.
-    return (
-        f"Reminder: you have an appointment at {appt.clinic.name} on {when}. "
-        "Please call us to change it."
+def message_facts(appt: Appointment) -> reminder_text.MessageFacts:
+    procedure = appt.procedure_label if appt.procedure else appt.get_kind_display()
+    return reminder_text.MessageFacts(
+        patient_first_name=appt.patient.given_name,
+        clinic_name=appt.clinic.name,
+        starts_at=appt.starts_at,
+        tz=zone_of(appt.clinic),
+        practitioner=appt.practitioner.name,
+        procedure=procedure,
     )
+
+
+def _reminder_text(appt: Appointment, template: str = "") -> str:
+    # The standard wording names no procedure or clinical detail: a reminder may be read by
+    # someone else. A clinic's own template may choose otherwise (the page says so).
+    return reminder_text.render(template, message_facts(appt))
 
 
 def _recall_text(recall: Recall) -> str:
@@ -76,7 +86,7 @@ def reminders_send_due(*, now: dt.datetime | None = None) -> dict[str, int]:
                 starts_at__lte=now + dt.timedelta(hours=rule.lead_hours),
             )
             .exclude(reminders__rule=rule)
-            .select_related("patient", "clinic")
+            .select_related("patient", "clinic", "practitioner")
         )
         for appt in due:
             patient = appt.patient
@@ -87,32 +97,39 @@ def reminders_send_due(*, now: dt.datetime | None = None) -> dict[str, int]:
             status = (
                 ReminderStatus.SENT if consent and address else ReminderStatus.SKIPPED_NO_CONSENT
             )
+            body = _reminder_text(appt, rule.template) if status == ReminderStatus.SENT else ""
             try:
                 with transaction.atomic():
                     sent = ReminderSent.objects.create(
-                        appointment=appt, rule=rule, channel=rule.channel, status=status
+                        appointment=appt,
+                        rule=rule,
+                        channel=rule.channel,
+                        status=status,
+                        recipient=address if status == ReminderStatus.SENT else "",
+                        body=body,
                     )
             except IntegrityError:
                 continue  # another worker claimed it
             if status == ReminderStatus.SENT:
-                failure = _deliver(
-                    rule.channel,
-                    address,
-                    f"Appointment reminder — {appt.clinic.name}",
-                    _reminder_text(appt),
+                message_id, failure = _deliver(
+                    rule.channel, address, f"Appointment reminder — {appt.clinic.name}", body
                 )
                 if failure:
                     log.warning("reminder %s failed: %s", sent.pk, failure)
                     status = ReminderStatus.FAILED
                     sent.status = status
                     sent.detail = failure[:300]
-                    sent.save(update_fields=["status", "detail"])
+                sent.provider_message_id = message_id[:100]
+                sent.save(update_fields=["status", "detail", "provider_message_id"])
+            changes = {"channel": rule.channel, "lead_hours": rule.lead_hours}
+            if status == ReminderStatus.FAILED:
+                changes["error"] = sent.detail
             audit_record(
                 action=f"reminder.{status}",
                 clinic=appt.clinic,
                 patient=patient,
                 obj=appt,
-                changes={"channel": rule.channel, "lead_hours": rule.lead_hours},
+                changes=changes,
                 via="task",
             )
             counts[status] += 1
@@ -120,23 +137,23 @@ def reminders_send_due(*, now: dt.datetime | None = None) -> dict[str, int]:
     return counts
 
 
-def _deliver(channel: str, address: str, subject: str, body: str) -> str:
-    """Send by SMS or email; the error text on failure, "" on success."""
+def _deliver(channel: str, address: str, subject: str, body: str) -> tuple[str, str]:
+    """Send by SMS or email: (the provider's message id, "") on success, ("", the reason in
+    words) on failure. Never raises: one failed message must not stop the others."""
     from anagen.scheduling.sms import get_sms_backend
 
     try:
         if channel == Channel.SMS:
-            get_sms_backend().send(to=address, body=body)
-        else:
-            send_mail(
-                subject=subject,
-                message=body,
-                from_email=settings.DEFAULT_FROM_EMAIL,
-                recipient_list=[address],
-            )
+            return str(get_sms_backend().send(to=address, body=body) or ""), ""
+        send_mail(
+            subject=subject,
+            message=body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=[address],
+        )
     except Exception as exc:  # a provider failure must not stop the others
-        return str(exc) or exc.__class__.__name__
-    return ""
+        return "", str(exc) or exc.__class__.__name__
+    return "", ""
 
 
 def _recall_reminders_send(*, now: dt.datetime) -> dict[str, int]:
@@ -169,7 +186,7 @@ def _recall_reminders_send(*, now: dt.datetime) -> dict[str, int]:
             channel, address = None, ""
         status = "skipped_no_consent"
         if channel:
-            failure = _deliver(
+            _message_id, failure = _deliver(
                 channel, address, f"Time to book — {recall.clinic.name}", _recall_text(recall)
             )
             status = "failed" if failure else "sent"
@@ -187,9 +204,13 @@ def _recall_reminders_send(*, now: dt.datetime) -> dict[str, int]:
 
 
 @transaction.atomic
-def reminder_rule_add(*, actor: Actor, channel: str, lead_hours: int) -> ReminderRule:
-    """A new lead time for reminders; one rule per channel and lead time."""
+def reminder_rule_add(
+    *, actor: Actor, channel: str, lead_hours: int, template: str = ""
+) -> ReminderRule:
+    """A new lead time for reminders; one rule per channel and lead time. ``template`` is the
+    message with placeholders (empty: the standard wording)."""
     actor.require(Perm.REMINDERS_MANAGE)
+    template = reminder_text.validate_template(template)
     if channel not in Channel.values:
         raise ValidationError({"channel": "Choose email or SMS."})
     if not 1 <= lead_hours <= MAX_LEAD_HOURS:
@@ -200,13 +221,37 @@ def reminder_rule_add(*, actor: Actor, channel: str, lead_hours: int) -> Reminde
         raise ValidationError(
             {"lead_hours": "There is already a rule for this channel and lead time."}
         )
-    rule = ReminderRule.objects.create(clinic=actor.clinic, channel=channel, lead_hours=lead_hours)
+    rule = ReminderRule.objects.create(
+        clinic=actor.clinic, channel=channel, lead_hours=lead_hours, template=template
+    )
     audit_record(
         action="reminder_rule.create",
         actor=actor,
         obj=rule,
-        changes={"channel": channel, "lead_hours": lead_hours},
+        changes={"channel": channel, "lead_hours": lead_hours, "template": template},
     )
+    return rule
+
+
+@transaction.atomic
+def reminder_rule_set_template(*, actor: Actor, rule: ReminderRule, template: str) -> ReminderRule:
+    """Change a rule's message (validated: unknown placeholders are refused)."""
+    actor.require(Perm.REMINDERS_MANAGE)
+    if rule.clinic_id != actor.clinic.pk:
+        from django.http import Http404
+
+        raise Http404("No such rule.")
+    template = reminder_text.validate_template(template)
+    if rule.template != template:
+        old = rule.template
+        rule.template = template
+        rule.save(update_fields=["template"])
+        audit_record(
+            action="reminder_rule.update",
+            actor=actor,
+            obj=rule,
+            changes={"template": [old, template]},
+        )
     return rule
 
 
