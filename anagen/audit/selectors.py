@@ -66,7 +66,6 @@ def audit_events_for(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
 ) -> QuerySet[AuditEvent]:
-    filters = {"user_id": user_id, "action": action, "date_from": date_from, "date_to": date_to}
     if patient_id:
         qs = _clinic_events(clinic, patient_id)
     else:
@@ -75,7 +74,14 @@ def audit_events_for(
         qs = AuditEvent.objects.filter(
             Q(clinic=clinic) | Q(clinic__isnull=True, actor_id__in=staff_ids)
         )
-    return _filtered(qs.select_related("actor", "patient"), clinic, **filters)
+    return _filtered(
+        qs.select_related("actor", "patient"),
+        clinic,
+        user_id=user_id,
+        action=action,
+        date_from=date_from,
+        date_to=date_to,
+    )
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -123,13 +129,15 @@ def audit_page(
     """One page of the audit trail, newest first, older than `before`; and the cursor of the
     next (older) page, or None. Each source is read in index order with a LIMIT: the clinic's
     events (or the patient's), and, unfiltered by patient, the staff's sign-ins."""
-    filters = {"user_id": user_id, "action": action, "date_from": date_from, "date_to": date_to}
     sources = [_clinic_events(clinic, patient_id)]
     if not patient_id:
         sources.append(_staff_logins(clinic))
     rows: list[AuditEvent] = []
     for source in sources:
-        qs = _older_than(_filtered(source, clinic, **filters), before)
+        filtered = _filtered(
+            source, clinic, user_id=user_id, action=action, date_from=date_from, date_to=date_to
+        )
+        qs = _older_than(filtered, before)
         rows += qs.select_related("actor", "patient")[: size + 1]
     rows.sort(key=lambda e: (e.at, e.id), reverse=True)
     page = rows[:size]

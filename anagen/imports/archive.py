@@ -155,6 +155,18 @@ NOT_CARRIED: dict[str, str] = {
     "billing.*": "invoices and payments are not part of the clinical archive",
 }
 
+# The same, in words for the import page.
+NOT_CARRIED_WORDS = (
+    "reminder choices (text message, email)",
+    "intake answers other than medicines, allergies and laboratory results, and earlier intakes",
+    "whether follicles were present and the pull test of an assessment",
+    "screening results",
+    "consents, plans and appointments",
+    "treatment sessions, PRP preparations and adverse events",
+    "photos and outcome reports",
+    "invoices and payments",
+)
+
 
 # --- reading the archive ----------------------------------------------------------------------
 
@@ -418,8 +430,8 @@ def patient_archive_import(*, actor: Actor, data: bytes) -> Patient:
         from anagen.care.services import assessment_create, assessment_sign
         from anagen.outcomes.services import measurement_set_record
 
-        for data, signed in assessments:
-            made = assessment_create(actor=actor, patient=patient, data=data)
+        for values, signed in assessments:
+            made = assessment_create(actor=actor, patient=patient, data=values)
             if signed:
                 assessment_sign(actor=actor, assessment=made)
 

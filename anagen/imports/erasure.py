@@ -12,11 +12,20 @@
    thumbnails, reports, archives), the chart cache and the bulk FHIR export files that held the
    patient; then it writes one audit row (counts only).
 
-Audit rows are never deleted or changed (the hash chain must keep verifying, and PostgreSQL
-refuses it): they keep the patient's id (which, once the patient row is gone, names no one),
-object ids, the acting staff and the time. Some actions also stored values in `changes`
-(listed in `PERSONAL_CHANGES`); see the note in the report for what that means and what the
-fix is (values kept outside the hashed row).
+Decision on the audit trail (documented here and in the report):
+- Audit rows are never deleted or changed by a purge: the hash chain must keep verifying
+  (`anagen audit verify`), PostgreSQL's trigger refuses UPDATE/DELETE, and the trail is itself
+  a record the clinic must keep (accountability, GDPR art. 5(2); art. 17(3)(b)).
+- The audit row's patient link has no database constraint (audit migration 0013), so the rows
+  outlive the patient row; after the purge `patient_id` is an opaque number that names no one
+  (the patient row, its history and the request's personal data are gone). Object ids likewise.
+- The purge's own audit row holds counts and the end date only.
+- Known gap: rows written by some actions carry personal VALUES in `changes` (`PERSONAL_CHANGES`:
+  demographics on patient.create/update and CSV import, appointment notes, the e-mail address an
+  invoice went to, assessment fields). They cannot be blanked without breaking the chain. The fix
+  belongs to the audit layer: hash a digest of `changes` and keep the values in a side table
+  that a purge may delete (or encrypt them per patient and destroy the key at purge). Until
+  then, such rows keep those values until the audit trail's own retention ends.
 """
 
 from __future__ import annotations
@@ -377,14 +386,25 @@ def _remove_files(files: set[tuple[Any, str]], exports: list[Any]) -> None:
         )
 
 
-def erasure_run(*, today: dt.date | None = None, via: str = "cli") -> list[int]:
-    """Purge every request whose end date has passed (each clinic's own today)."""
+def erasure_run(
+    *, today: dt.date | None = None, via: str = "cli", raise_failures: bool = True
+) -> list[int]:
+    """Purge every request whose end date has passed (each clinic's own today); a failure is
+    logged, the others still run, and the run then raises (exit status 1 for cron)."""
     done: list[int] = []
+    failed: list[int] = []
     due = ErasureRequest.objects.filter(status=ErasureStatus.RESTRICTED).select_related("clinic")
     for request in due.order_by("keep_until", "pk"):
         day = today or local_today(request.clinic)
         if day <= request.keep_until:
             continue
-        erasure_purge(request=request, today=day, via=via)
+        try:
+            erasure_purge(request=request, today=day, via=via)
+        except Exception:  # one record that cannot be purged must not stop the others
+            logger.exception("erasure: request %s could not be purged", request.pk)
+            failed.append(request.pk)
+            continue
         done.append(request.pk)
+    if failed and raise_failures:
+        raise RuntimeError(f"{len(failed)} record(s) could not be erased; the log says why.")
     return done

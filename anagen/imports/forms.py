@@ -78,3 +78,11 @@ class RetentionForm(forms.Form):
         elif not (data.get("basis") or "").strip():
             self.add_error("basis", "Say which law or policy sets this period.")
         return data
+
+
+class ArchiveForm(forms.Form):
+    archive = forms.FileField(
+        label="Record archive",
+        help_text="The archive another Anagen clinic made of one patient's record (a ZIP file).",
+        widget=forms.ClearableFileInput(attrs={"accept": ".zip,application/zip"}),
+    )

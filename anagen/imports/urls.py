@@ -23,4 +23,5 @@ urlpatterns = [
     ),
     path("patients/<int:patient_id>/erasure/", views.patient_erasure, name="patient-erasure"),
     path("settings/retention/", views.retention_settings, name="retention-settings"),
+    path("imports/archive/", views.archive_import, name="patient-archive-import"),
 ]

@@ -12,8 +12,8 @@ from anagen.accounts.access import ClinicRequest, patient_for
 from anagen.accounts.clinic_time import human_date
 from anagen.accounts.decorators import clinic_view
 from anagen.accounts.permissions import Perm
-from anagen.imports import columns, erasure, export, selectors, services
-from anagen.imports.forms import ErasureForm, MappingForm, RetentionForm, UploadForm
+from anagen.imports import archive, columns, erasure, export, selectors, services
+from anagen.imports.forms import ArchiveForm, ErasureForm, MappingForm, RetentionForm, UploadForm
 from anagen.imports.models import ExportStatus, ImportStatus
 from anagen.web.forms import attach_errors
 
@@ -184,3 +184,23 @@ def retention_settings(request: ClinicRequest) -> HttpResponse:
             return redirect("retention-settings")
     status = 400 if request.method == "POST" else 200
     return render(request, "imports/retention.html", {"form": form, "rule": rule}, status=status)
+
+
+@clinic_view(Perm.PATIENT_IMPORT)
+def archive_import(request: ClinicRequest) -> HttpResponse:
+    """Bring one patient's record archive (made by Anagen) into this clinic."""
+    form = ArchiveForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["archive"]
+        try:
+            if upload.size > archive.MAX_ARCHIVE_BYTES:
+                raise ValidationError("The archive is larger than 200 MB.")
+            patient = archive.patient_archive_import(actor=request.actor, data=upload.read())
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, "The record is imported.")
+            return redirect("patient-detail", patient_id=patient.pk)
+    status = 400 if request.method == "POST" else 200
+    context = {"form": form, "not_carried": archive.NOT_CARRIED_WORDS}
+    return render(request, "imports/archive.html", context, status=status)

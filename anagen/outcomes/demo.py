@@ -133,6 +133,9 @@ def _seed_clinic(clinic: Clinic, today: dt.date) -> None:
                 )
             )
         Measurement.objects.bulk_create(rows)
+        from anagen.outcomes.services.summaries import outcome_summaries_refresh
+
+        outcome_summaries_refresh(clinic=clinic, patient_ids=[p.pk for p in chosen])
         audit_record(
             action="outcomes.demo_seed",
             actor=nurse,

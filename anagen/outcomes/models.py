@@ -239,6 +239,44 @@ class Measurement(models.Model):
         return f"{self.site} in set {self.measurement_set_id}"
 
 
+class OutcomeSummary(models.Model):
+    """Derived, not clinical: one patient's outcome of one analytic measure, kept so clinic
+    analytics read one row per patient instead of every measurement (issue 15).
+
+    Baseline (mean of the baseline repeats) and latest follow-up at the patient's first measured
+    site with the method measured most often, their change, and the responder status under every
+    responder rule (``{rule: true | false | null}``). Written by ``outcome_summaries_refresh``
+    whenever a measurement set is recorded (and by the backfill migration and the
+    ``outcome_summaries`` command after bulk loads or a change of the rules file).
+    """
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.CASCADE, related_name="outcome_summaries"
+    )
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.CASCADE, related_name="+")
+    measure = models.CharField(max_length=30)
+    method = models.CharField(max_length=20, choices=Method.choices)
+    baseline_on = models.DateField()
+    follow_up_on = models.DateField()
+    baseline = models.FloatField()
+    follow_up = models.FloatField()
+    change_absolute = models.FloatField()
+    change_percent = models.FloatField()
+    responders = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "measure"], name="outcome_summary_one_per_measure"
+            )
+        ]
+        indexes = [models.Index(fields=["clinic", "measure", "patient"])]
+
+    def __str__(self) -> str:
+        return f"{self.measure} of patient {self.patient_id}"
+
+
 class ImportStatus(models.TextChoices):
     PREVIEW = "preview", "Preview"
     COMMITTED = "committed", "Imported"

@@ -25,6 +25,9 @@ from anagen.scheduling.models import Appointment, AppointmentStatus, Resource, R
 VERSIONED = {"patients.Intake", "care.Assessment"}
 UNIQUE_PER_PATIENT = {"outcomes.MeasurementSite": "name"}
 KEEP_DATES = {("patients.Patient", "birth_date")}
+# Derived per-patient rows (one per patient and measure): a merged copy would duplicate them, so
+# merges leave them out and the caller rebuilds them (outcome_summaries_rebuild/_refresh).
+DERIVED_PER_PATIENT = {"outcomes.OutcomeSummary"}
 
 
 @dataclass
@@ -233,6 +236,8 @@ class Cloner:
                 old = instance.pk
                 if model is Patient and spec.into_patient is not None:
                     maps[ci][Patient][old] = spec.into_patient
+                    continue
+                if spec.into_patient is not None and label in DERIVED_PER_PATIENT:
                     continue
                 row = self._template_row(table, instance)
                 for i, target in table.fks:

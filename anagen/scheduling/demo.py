@@ -195,6 +195,7 @@ def seed_scheduling_demo(today: dt.date) -> None:
             if not TreatmentPlan.objects.filter(clinic=clinic).exists():
                 _seed_series(clinic, resources, today)
             _seed_cancellation(clinic)
+            _seed_reminder_log(clinic)
 
 
 def _seed_cancellation(clinic: Clinic) -> None:
@@ -222,3 +223,40 @@ def _seed_cancellation(clinic: Clinic) -> None:
         appointment=appt,
         reason="Patient asked to cancel (demo)",
     )
+
+
+def _seed_reminder_log(clinic: Clinic) -> None:
+    """A few rows in the reminder log (sent, skipped, failed) so its page has something to show;
+    nothing is actually sent."""
+    from anagen.scheduling.models import Channel, ReminderRule, ReminderSent, ReminderStatus
+    from anagen.scheduling.services.reminders import _reminder_text
+
+    if ReminderSent.objects.filter(appointment__clinic=clinic).exists():
+        return
+    rule = ReminderRule.objects.filter(clinic=clinic, channel=Channel.SMS).first()
+    if rule is None:
+        return
+    upcoming = (
+        Appointment.objects.filter(
+            clinic=clinic, status=AppointmentStatus.BOOKED, starts_at__gt=timezone.now()
+        )
+        .select_related("patient", "clinic", "practitioner")
+        .order_by("starts_at")[:3]
+    )
+    outcomes = [
+        (ReminderStatus.SENT, ""),
+        (ReminderStatus.FAILED, "SMS provider refused the message (400): The number is not valid."),
+        (ReminderStatus.SKIPPED_NO_CONSENT, ""),
+    ]
+    for n, (appt, (status, detail)) in enumerate(zip(upcoming, outcomes, strict=False), 1):
+        reached = status != ReminderStatus.SKIPPED_NO_CONSENT
+        ReminderSent.objects.create(
+            appointment=appt,
+            rule=rule,
+            channel=rule.channel,
+            status=status,
+            detail=detail,
+            recipient=appt.patient.phone if reached else "",
+            body=_reminder_text(appt, rule.template) if reached else "",
+            provider_message_id=f"demo-{n}" if status == ReminderStatus.SENT else "",
+        )

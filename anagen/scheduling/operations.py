@@ -161,9 +161,7 @@ def _bounds(actor: Actor, start: dt.date, end: dt.date) -> tuple[dt.datetime, dt
     return lo.astimezone(dt.UTC), hi.astimezone(dt.UTC)
 
 
-def _appointment_rates(
-    actor: Actor, lo: dt.datetime, hi: dt.datetime
-) -> tuple[int, list[Rate]]:
+def _appointment_rates(actor: Actor, lo: dt.datetime, hi: dt.datetime) -> tuple[int, list[Rate]]:
     now = timezone.now()
     cancelled = Q(status=AppointmentStatus.CANCELLED)
     figures = (
@@ -226,10 +224,10 @@ def _weekday_minutes(actor: Actor) -> tuple[dict[int, dict[int, float]], dict[in
         .annotate(opens=Min("start"), closes=Max("end"))
     )
     clinic: dict[int, float] = {}
-    for row in opening:
-        day = dt.date(2000, 1, 3)  # any date: only the clock difference matters
-        span = dt.datetime.combine(day, row["closes"]) - dt.datetime.combine(day, row["opens"])
-        clinic[row["weekday"]] = _minutes(span)
+    day = dt.date(2000, 1, 3)  # any date: only the clock difference matters
+    for times in opening:
+        span = dt.datetime.combine(day, times["closes"]) - dt.datetime.combine(day, times["opens"])
+        clinic[times["weekday"]] = _minutes(span)
     return per_resource, clinic
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 
 from anagen.accounts.access import ClinicRequest
@@ -45,15 +45,17 @@ class RuleMessageForm(forms.Form):
     template = _template_field()
 
 
-def _message_form(rule: ReminderRule, data: object = None) -> RuleMessageForm:
+def _message_form(rule: ReminderRule, data: QueryDict | None = None) -> RuleMessageForm:
     return RuleMessageForm(data, prefix=f"rule{rule.pk}", initial={"template": rule.template})
 
 
 def _preview(template: str, request: ClinicRequest) -> dict[str, object]:
     errors = reminder_text.template_errors(template.strip())
-    text = "" if errors else reminder_text.render(template, selectors.reminder_preview_facts(
-        request.actor
-    ))
+    text = (
+        ""
+        if errors
+        else reminder_text.render(template, selectors.reminder_preview_facts(request.actor))
+    )
     segments = -(-len(text) // SMS_SEGMENT_CHARS) if text else 0
     return {"preview_text": text, "preview_errors": errors, "preview_segments": segments}
 
@@ -120,13 +122,15 @@ def reminder_rules(request: ClinicRequest) -> HttpResponse:
 
 @clinic_view(Perm.REMINDERS_MANAGE)
 def reminder_preview(request: ClinicRequest) -> HttpResponse:
-    """The message a template gives for a made-up appointment (htmx partial)."""
+    """The message a template gives for a made-up appointment (htmx partial). Opened as a page
+    with nothing to preview, the address leads to the reminder rules, where the preview lives."""
     # htmx sends the textarea under its own name (``rule7-template``, ``template``).
-    key = next((k for k in request.GET if k.endswith("template")), "template")
+    key = next((k for k in request.GET if k.endswith("template")), "")
+    if not key and request.headers.get("HX-Request") != "true":
+        return redirect("reminder-rules")
+    key = key or "template"
     template = str(request.GET.get(key, ""))[: reminder_text.MAX_TEMPLATE_CHARS + 1]
-    return render(
-        request, "scheduling/reminder_rules.html#preview", _preview(template, request)
-    )
+    return render(request, "scheduling/reminder_rules.html#preview", _preview(template, request))
 
 
 class ReminderLogFilter(forms.Form):

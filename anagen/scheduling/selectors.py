@@ -283,9 +283,7 @@ def reminder_rule_for(actor: Actor, rule_id: object) -> ReminderRule:
     return rule
 
 
-def reminders_sent(
-    actor: Actor, *, status: str = "", channel: str = ""
-) -> QuerySet[ReminderSent]:
+def reminders_sent(actor: Actor, *, status: str = "", channel: str = "") -> QuerySet[ReminderSent]:
     """The reminder log, newest first: to whom, by which channel, how it went (audited as a
     list of patients' data)."""
     actor.require(Perm.REMINDERS_MANAGE)
@@ -308,9 +306,7 @@ def reminder_preview_facts(actor: Actor) -> MessageFacts:
     while day.weekday() >= 5:
         day += dt.timedelta(days=1)
     practitioner = (
-        Resource.objects.filter(
-            clinic=actor.clinic, kind=ResourceKind.PRACTITIONER, is_active=True
-        )
+        Resource.objects.filter(clinic=actor.clinic, kind=ResourceKind.PRACTITIONER, is_active=True)
         .values_list("name", flat=True)
         .first()
     )

@@ -34,9 +34,7 @@ urlpatterns = [
         name="reminder-preview",
     ),
     path("scheduling/reminders/log/", reminder_views.reminder_log, name="reminder-log"),
-    path(
-        "analytics/operations/", operations_views.operations_page, name="operations-analytics"
-    ),
+    path("analytics/operations/", operations_views.operations_page, name="operations-analytics"),
     path(
         "scheduling/resources/<int:resource_id>/",
         views.resource_detail,

@@ -50,6 +50,7 @@ PATIENT_LISTS = {
     "billing/reports/",  # takings and revenue, CSV with patients' invoices
     "fhir/R4/<str:rtype>",  # FHIR search (Patient, Observation, …)
     "imports/patients/",  # patient imports: files and the people they held
+    "scheduling/reminders/log/",  # reminders sent: to which patients, at which address
     # API creates: writes of patient data, audited by the services they call (each app's tests)
     "POST /api/v1/patients",
     "POST /api/v1/procedures/sessions",
@@ -105,7 +106,9 @@ NOT_PATIENT_DATA = {
     "calendar/feeds/": "practitioners' feed addresses (rotation is audited)",
     "scheduling/resources/": "rooms, devices and practitioners",
     "scheduling/resources/<int:resource_id>/": "a room's or practitioner's hours",
-    "scheduling/reminders/": "reminder rules",
+    "scheduling/reminders/": "reminder rules and their messages",
+    "scheduling/reminders/preview/": "a message rendered for a made-up appointment",
+    "analytics/operations/": "aggregate operational figures (no row per patient)",
     "inventory/": "stock of products and lots",
     "formulations/": "mesotherapy formulations",
     "analytics/": "aggregate statistics (no row per patient)",
@@ -143,6 +146,8 @@ AUDITED_ELSEWHERE = {
     "fhir/R4/$export-file/<str:key>/<str:name>": "anagen/fhir/tests: each file download audited",
     # a patient's own export (right of access): needs a finished export job
     "exports/<int:export_id>/download/": "anagen/imports/tests: the download is audited",
+    # a patient's record archive brought in (needs an archive file): audited by the import
+    "imports/archive/": "anagen/imports/tests: the import is audited by patient_archive_import",
 }
 
 # Routes whose id keyword usually names patient data but here does not (said why).

@@ -83,6 +83,9 @@ def _plant(clinic: Clinic) -> tuple[Patient, Patient]:
         )
     cloner.reset_sequences()
     lots_recount(Lot.objects.filter(product__clinic=clinic))
+    from anagen.outcomes.services import outcome_summaries_rebuild
+
+    outcome_summaries_rebuild(clinic=clinic)
     return Patient.all_objects.get(record_number="SHORT00001"), long_patient
 
 

@@ -233,7 +233,9 @@ def test_consent_sign_view_withdraw(clinic_a, patient_a):
     assert c.sha256 in page and "matches the stored snapshot" in page and "Valid" in page
 
     withdraw = reverse("care-consent-withdraw", args=[patient_a.pk, c.pk])
-    assert nurse.post(withdraw, {"reason": "no"}).status_code == 400
+    # Asked first (nothing withdrawn), then a too-short reason is refused.
+    assert nurse.post(withdraw, {"reason": "no"}).status_code == 200
+    assert nurse.post(withdraw, {"reason": "no", "confirm": "yes"}).status_code == 400
     assert (
         nurse.post(
             withdraw, {"reason": "Patient phoned to withdraw.", "confirm": "yes"}

@@ -132,3 +132,20 @@ def test_a_file_that_is_not_an_archive_is_refused(clinic_b):
         archive.patient_archive_import(actor=clinic_b.actor(clinic_b.physician), data=b"nope")
     with pytest.raises(Exception, match="cannot"):
         archive.patient_archive_import(actor=clinic_b.actor(clinic_b.nurse), data=b"nope")
+
+
+def test_the_import_page(clinic_a, clinic_b, patient_a, django_capture_on_commit_callbacks):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    data = _archive_of(
+        clinic_a, _rich_patient(clinic_a, patient_a), django_capture_on_commit_callbacks
+    )
+    c = clinic_b.client(clinic_b.physician)
+    page = c.get("/imports/archive/")
+    assert page.status_code == 200 and "Not brought over yet" in page.content.decode()
+    bad = c.post("/imports/archive/", {"archive": SimpleUploadedFile("x.zip", b"nope")})
+    assert bad.status_code == 400 and "not a record archive" in bad.content.decode()
+    r = c.post("/imports/archive/", {"archive": SimpleUploadedFile("r.zip", data)})
+    copy = Patient.objects.get(clinic=clinic_b.clinic)
+    assert r.status_code == 302 and r["Location"] == f"/patients/{copy.pk}/"
+    assert clinic_b.client(clinic_b.nurse).get("/imports/archive/").status_code == 403

@@ -8,6 +8,7 @@ and audits itself with counts only.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -188,6 +189,13 @@ def test_purge_refused_before_the_end_date_then_leaves_nothing(
     assert purge.patient_id == patient_a.pk and purge.clinic_id == clinic_a.clinic.pk
     assert set(purge.changes) == {"keep_until", "rows", "files", "bulk_exports"}
     assert "Álvarez" not in str(purge.changes)
+    # The documented gap, kept honest: only the listed actions kept personal values.
+    leaking = {
+        e.action
+        for e in AuditEvent.objects.filter(patient_id=patient_a.pk)
+        if "Álvarez" in json.dumps(e.changes, ensure_ascii=False)
+    }
+    assert leaking <= set(erasure.PERSONAL_CHANGES)
     # Running again purges nothing twice.
     assert erasure.erasure_run(today=after) == []
     with pytest.raises(ValidationError, match="already erased"):
@@ -232,3 +240,32 @@ def test_the_uploaded_file_that_brought_the_patient_in_loses_its_text(
     job = PatientImport.objects.get(pk=job.pk)
     assert "Given2" not in job.content and job.created_count == 3
     assert ImportedRecord.objects.filter(source=job).count() == 2  # the others stay linked
+
+
+def test_one_record_that_cannot_be_purged_does_not_stop_the_others(
+    clinic_a, patient_a, patient_b, monkeypatch
+):
+    from conftest import make_patient
+
+    other = make_patient(clinic_a, given_name="Bea", family_name="Costa")
+    _rule(clinic_a)
+    admin = clinic_a.actor(clinic_a.admin)
+    first = erasure.erasure_request(
+        actor=admin, patient=patient_a, received_on=dt.date(2026, 11, 2)
+    )
+    erasure.erasure_request(actor=admin, patient=other, received_on=dt.date(2026, 11, 2))
+    real = erasure.erasure_purge
+
+    def flaky(*, request, today, via="cli"):
+        if request.pk == first.pk:
+            raise RuntimeError("disk on fire")
+        return real(request=request, today=today, via=via)
+
+    monkeypatch.setattr(erasure, "erasure_purge", flaky)
+    with pytest.raises(CommandError) as exc:
+        call_command(
+            "erasure", "run", "--today", (first.keep_until + dt.timedelta(days=1)).isoformat()
+        )
+    assert exc.value.returncode == 1
+    assert not Patient.all_objects.filter(pk=other.pk).exists()
+    assert Patient.all_objects.filter(pk=patient_a.pk).exists()

@@ -16,9 +16,20 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from django.conf import settings
-from django.db.models import F, FloatField, OuterRef, Subquery, Window
+from django.db.models import (
+    BooleanField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    OuterRef,
+    Q,
+    Subquery,
+    Window,
+)
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast, RowNumber
 
 from anagen.accounts.access import Actor
@@ -50,7 +61,7 @@ from anagen.clinical.cohorts import (
 )
 from anagen.clinical.dates import add_months
 from anagen.clinical.measurement_error import error_estimate
-from anagen.outcomes.models import Measurement, MeasurementSet, VisitLabel
+from anagen.outcomes.models import Measurement, MeasurementSet, OutcomeSummary, VisitLabel
 from anagen.outcomes.selectors.measurements import MEASURES
 from anagen.outcomes.selectors.progress import _change
 from anagen.patients.models import Patient
@@ -76,6 +87,8 @@ class PatientOutcome:
     change: Change
     groups: dict[str, str]  # dimension → code
     responder: bool | None = None
+    # Every rule's judgement (computed outcomes only; the summary keeps it).
+    responders: dict[str, bool | None] = dataclasses.field(default_factory=dict)
     # For the responder rule: the baseline repeats and every follow-up (date, value).
     baseline_repeats: tuple[float, ...] = ()
     follow_ups: tuple[tuple[dt.date, float], ...] = ()
@@ -136,35 +149,36 @@ def _preparations(clinic: Clinic) -> dict[int, dict[str, str]]:
     )
     rows = (
         Preparation.objects.filter(session__patient__clinic=clinic)
-        .annotate(latest=latest)
-        .filter(latest=1)
-        .values_list(
-            "session__patient_id",
-            "spins",
-            "activation_agent",
-            "computed__depa__dose",
-            "computed__mishra__concentration",
+        .annotate(
+            latest=latest,
+            one=ExpressionWrapper(Q(spins__0__isnull=False), output_field=BooleanField()),
+            two=ExpressionWrapper(Q(spins__1__isnull=False), output_field=BooleanField()),
+            dose=KeyTextTransform("dose", KeyTransform("depa", "computed")),
+            fold=KeyTextTransform("concentration", KeyTransform("mishra", "computed")),
         )
+        .filter(latest=1)
+        .values_list("session__patient_id", "one", "two", "activation_agent", "dose", "fold")
     )
     out: dict[int, dict[str, str]] = {}
-    for pid, spins, agent, dose, concentration in rows.iterator(chunk_size=5000):
+    for pid, one, two, agent, dose, concentration in rows.iterator(chunk_size=5000):
         out[pid] = preparation_bands(
-            spins=len(spins or []),
+            spins=2 if two else 1 if one else 0,
             activation_agent=agent or "",
-            depa_dose=dose if isinstance(dose, str) else None,
-            mishra_concentration=concentration if isinstance(concentration, str) else None,
+            depa_dose=dose or None,
+            mishra_concentration=concentration or None,
         )
     return out
 
 
 def _points(
-    clinic: Clinic, measure: str
+    clinic: Clinic, measure: str, patients: Q
 ) -> Iterator[tuple[int, str, list[tuple[dt.date, str, float]]]]:
     """Per patient and method, the (date, visit label, value) points of ``measure``, ordered by
     patient and method; site measures only at the patient's first measured site (the lowest site
     id with a value), picked by the database. Values come as floats (no Decimal per row)."""
     m = MEASURES[measure]
     value = Cast(measure, FloatField())
+    rows: Any
     if m.level == "site":
         first_site = (
             Measurement.objects.filter(
@@ -177,9 +191,9 @@ def _points(
         rows = (
             Measurement.objects.filter(
                 measurement_set__patient__clinic=clinic,
-                measurement_set__patient__deleted_at__isnull=True,
                 **{f"{measure}__isnull": False},
             )
+            .filter(_prefixed(patients, "measurement_set__patient_id"))
             .filter(site_id=Subquery(first_site))
             .annotate(v=value)
             .order_by("measurement_set__patient_id", "measurement_set__method")
@@ -195,9 +209,9 @@ def _points(
         rows = (
             MeasurementSet.objects.filter(
                 patient__clinic=clinic,
-                patient__deleted_at__isnull=True,
                 **{f"{measure}__isnull": False},
             )
+            .filter(_prefixed(patients, "patient_id"))
             .annotate(v=value)
             .order_by("patient_id", "method")
             .values_list("patient_id", "method", "measured_on", "visit_label", "v")
@@ -208,42 +222,42 @@ def _points(
         yield pid, method, [(on, label, float(v)) for _pid, _method, on, label, v in group]
 
 
-def patient_outcomes(
-    *, clinic: Clinic, measure: str = "density_per_cm2", rule: str | None = None
-) -> list[PatientOutcome]:
-    """Per patient: baseline (mean of baseline repeats) and latest follow-up of ``measure`` at the
-    patient's first measured site, same method; plus the cohort labels and responder status.
+def _prefixed(patients: Q, field: str) -> Q:
+    """A filter on patient ids (``Q(pk__in=…)``, ``Q(pk__gte=…)``) moved onto ``field``."""
+    out = Q()
+    for child in patients.children:
+        key, value = child  # type: ignore[misc]
+        out &= Q(**{key.replace("pk", field, 1): value})
+    return out
 
-    Bounded work at scale: the database keeps only the first site's rows and streams them in
-    patient order as floats; patients are read as (id, sex, birth date) tuples, and each cohort
-    attribute comes from one query over the clinic (no per-patient queries, no id lists).
+
+def compute_outcomes(
+    *, clinic: Clinic, measure: str, patients: Q | None = None
+) -> list[PatientOutcome]:
+    """Compute per-patient outcomes from the measurements (what the summary table keeps).
+
+    Per patient: baseline (mean of baseline repeats) and latest follow-up of ``measure`` at the
+    patient's first measured site, same method; the responder status under every rule
+    (``responders``). ``patients`` narrows the patients (``Q(pk__in=[…])``, an id range).
+    Soft-deleted patients are computed too (a restored record is current at once); the reads
+    leave them out.
+    Cohort attributes are not computed here (they change in other apps): ``groups`` is empty.
     """
     if measure not in ANALYTIC_MEASURES:
         raise KernelValidationError("measure", f"unknown measure {measure!r}")
     m = MEASURES[measure]
+    patients = patients or Q()
     per_patient: dict[int, tuple[str, list[tuple[dt.date, str, float]]]] = {}
-    for pid, method, pts in _points(clinic, measure):
+    for pid, method, pts in _points(clinic, measure, patients):
         # One method per patient: the one with most points (then name) keeps like with like.
         current = per_patient.get(pid)
         if current is None or (len(pts), method) > (len(current[1]), current[0]):
             per_patient[pid] = (method, pts)
-    people = {
-        pid: (sex, born)
-        for pid, sex, born in Patient.objects.filter(clinic=clinic)
-        .values_list("pk", "sex", "birth_date")
-        .iterator(chunk_size=10_000)
-        if pid in per_patient
-    }
-    diagnoses, protocols, preps = _diagnoses(clinic), _protocols(clinic), _preparations(clinic)
-    rule_measure = RESPONDER_RULES[rule]["measure"] if rule else None
-    ratings = _latest_global_ratings(clinic) if rule_measure == "global_photo_7" else {}
-    salts = _salt_pairs(clinic) if rule_measure == "salt" and measure != "salt" else {}
-    missing = {k: missing_code(k) for k in DIMENSIONS}
+    ratings = _latest_global_ratings(clinic, patients)
+    salts = _salt_pairs(clinic, patients)
     out: list[PatientOutcome] = []
     for pid in sorted(per_patient):
         method, pts = per_patient[pid]
-        if pid not in people:
-            continue
         pts.sort()
         base = [p for p in pts if p[1] == VisitLabel.BASELINE] or [pts[0]]
         follow = [p for p in pts if p[1] != VisitLabel.BASELINE and p[0] > base[0][0]]
@@ -253,18 +267,6 @@ def patient_outcomes(
         if baseline == 0:
             continue
         latest = follow[-1]
-        sex, born = people[pid]
-        groups = {
-            **missing,
-            "age_band": age_band(born, base[0][0]),
-            **preps.get(pid, {}),
-        }
-        if pid in diagnoses:
-            groups["diagnosis"] = diagnoses[pid]
-        if pid in protocols:
-            groups["protocol"] = protocols[pid]
-        if sex:
-            groups["sex"] = sex
         result = PatientOutcome(
             patient_id=pid,
             baseline_on=base[0][0],
@@ -273,20 +275,90 @@ def patient_outcomes(
             baseline=baseline,
             follow_up=latest[2],
             change=_change(m, baseline, latest[2]) or change(baseline, latest[2]),
-            groups=groups,
+            groups={},
             baseline_repeats=tuple(p[2] for p in base),
             follow_ups=tuple((p[0], p[2]) for p in follow),
         )
-        if rule:
-            result.responder = _responder(rule, measure, result, ratings, salts)
+        result.responders = {
+            rule: _responder(rule, measure, result, ratings, salts) for rule in RESPONDER_RULES
+        }
         out.append(result)
     return out
 
 
-def _latest_global_ratings(clinic: Clinic) -> dict[int, list[tuple[dt.date, float]]]:
+def patient_outcomes(
+    *, clinic: Clinic, measure: str = "density_per_cm2", rule: str | None = None
+) -> list[PatientOutcome]:
+    """Per patient: baseline (mean of baseline repeats) and latest follow-up of ``measure`` at the
+    patient's first measured site, same method; plus the cohort labels and responder status.
+
+    Read from the per-patient summary table (``OutcomeSummary``, kept by the measurement
+    services): one row per patient, no measurement is loaded. Cohort attributes come from one
+    query each over the clinic (they change in other apps, so they are read, not kept).
+    """
+    if measure not in ANALYTIC_MEASURES:
+        raise KernelValidationError("measure", f"unknown measure {measure!r}")
+    rows = (
+        OutcomeSummary.objects.filter(
+            clinic=clinic, measure=measure, patient__deleted_at__isnull=True
+        )
+        .annotate(judged=KeyTextTransform(rule or "", "responders"))
+        .order_by("patient_id")
+        .values_list(
+            "patient_id",
+            "method",
+            "baseline_on",
+            "follow_up_on",
+            "baseline",
+            "follow_up",
+            "change_absolute",
+            "change_percent",
+            "judged",
+            "patient__sex",
+            "patient__birth_date",
+        )
+    )
+    diagnoses, protocols, preps = _diagnoses(clinic), _protocols(clinic), _preparations(clinic)
+    missing = {k: missing_code(k) for k in DIMENSIONS}
+    out: list[PatientOutcome] = []
+    for pid, method, b_on, f_on, base, follow, absolute, pct, judged, sex, born in rows.iterator(
+        chunk_size=10_000
+    ):
+        groups = {**missing, "age_band": age_band(born, b_on), **preps.get(pid, {})}
+        if pid in diagnoses:
+            groups["diagnosis"] = diagnoses[pid]
+        if pid in protocols:
+            groups["protocol"] = protocols[pid]
+        if sex:
+            groups["sex"] = sex
+        out.append(
+            PatientOutcome(
+                patient_id=pid,
+                baseline_on=b_on,
+                follow_up_on=f_on,
+                method=method,
+                baseline=base,
+                follow_up=follow,
+                change=Change(baseline=base, follow_up=follow, absolute=absolute, percent=pct),
+                groups=groups,
+                responder=_judged(judged) if rule else None,
+            )
+        )
+    return out
+
+
+def _judged(text: object) -> bool | None:
+    """A rule's judgement read as JSON text ("true"/"false" on PostgreSQL, 1/0 on SQLite)."""
+    if text is None or text in ("null", ""):
+        return None
+    return text in ("true", "1", 1, True)
+
+
+def _latest_global_ratings(clinic: Clinic, patients: Q) -> dict[int, list[tuple[dt.date, float]]]:
     out: dict[int, list[tuple[dt.date, float]]] = defaultdict(list)
     for pid, on, score in (
         MeasurementSet.objects.filter(patient__clinic=clinic, global_photo_rating__isnull=False)
+        .filter(_prefixed(patients, "patient_id"))
         .order_by("patient_id", "measured_on", "id")
         .values_list("patient_id", "measured_on", "global_photo_rating")
         .iterator(chunk_size=10_000)
@@ -296,10 +368,11 @@ def _latest_global_ratings(clinic: Clinic) -> dict[int, list[tuple[dt.date, floa
     return out
 
 
-def _salt_pairs(clinic: Clinic) -> dict[int, list[tuple[dt.date, float]]]:
+def _salt_pairs(clinic: Clinic, patients: Q) -> dict[int, list[tuple[dt.date, float]]]:
     pts: dict[int, list[tuple[dt.date, float]]] = defaultdict(list)
     for pid, on, salt in (
         MeasurementSet.objects.filter(patient__clinic=clinic, salt__isnull=False)
+        .filter(_prefixed(patients, "patient_id"))
         .order_by("patient_id", "measured_on", "id")
         .values_list("patient_id", "measured_on", "salt")
         .iterator(chunk_size=10_000)

@@ -60,6 +60,10 @@ from anagen.outcomes.services.reports import (
     report_file_read,
     report_job_start,
 )
+from anagen.outcomes.services.summaries import (
+    outcome_summaries_rebuild,
+    outcome_summaries_refresh,
+)
 
 __all__ = [
     "DENSITY_TOLERANCE",
@@ -96,6 +100,8 @@ __all__ = [
     "import_parse",
     "import_preview",
     "measurement_set_record",
+    "outcome_summaries_rebuild",
+    "outcome_summaries_refresh",
     "photo_add",
     "photo_consent_required",
     "photo_read",

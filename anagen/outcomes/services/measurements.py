@@ -276,6 +276,9 @@ def measurement_set_record(
         for site_values, fields in rows:
             site = _site_for(actor, patient, site_values.site_name, site_values.location)
             Measurement.objects.create(measurement_set=mset, site=site, **fields)
+        from anagen.outcomes.services.summaries import outcome_summaries_refresh
+
+        outcome_summaries_refresh(clinic=actor.clinic, patient_ids=[patient.pk])
         audit_record(
             action="measurement_set.create",
             actor=actor,

@@ -48,10 +48,6 @@ def _enqueue(job_id: int) -> None:
     generate_reports.enqueue(job_id)
 
 
-class ReportFileMissing(Exception):
-    """The report's record exists but its stored PDF does not (lost from storage)."""
-
-
 def report_file_read(*, actor: Actor, stored: ReportFile, patient: Patient) -> bytes:
     """The stored PDF of one report, audited (``Http404`` when its file is gone)."""
     from django.http import Http404

@@ -83,7 +83,10 @@ def week(clinic_a, kit_a, patient_a):
     hold(outside, kit_a.room1, utc(9, 10), 75)
 
     ClinicClosure.objects.create(
-        clinic=clinic, starts_on=dt.date(2026, 11, 6), ends_on=dt.date(2026, 11, 6), reason="Training"
+        clinic=clinic,
+        starts_on=dt.date(2026, 11, 6),
+        ends_on=dt.date(2026, 11, 6),
+        reason="Training",
     )
     StaffLeave.objects.create(
         membership=Membership.objects.get(user=clinic_a.nurse, clinic=clinic),
@@ -141,7 +144,12 @@ def test_figures_by_hand(clinic_a, week):
     assert sessions == {physician: (2, 1), "Without an appointment": (1, 0)}
     d = ops.draw_to_injection
     assert d is not None
-    assert (d.sessions, d.average_minutes, d.shortest_minutes, d.longest_minutes) == (2, 80, 20, 140)
+    assert (d.sessions, d.average_minutes, d.shortest_minutes, d.longest_minutes) == (
+        2,
+        80,
+        20,
+        140,
+    )
     assert (d.over_limit, d.limit_minutes) == (1, 120)
 
 

@@ -146,7 +146,10 @@ def test_preview_partial_renders_a_sample_appointment(clinic_a, kit_a):
     assert f"Hi Alex at Clinic A with {first}" in html
     bad = client.get("/scheduling/reminders/preview/", {"template": "Hi {whoever}"})
     assert b"Unknown placeholder {whoever}" in bad.content
-    assert clinic_a.client(clinic_a.front_desk).get("/scheduling/reminders/preview/").status_code == 403
+    assert (
+        clinic_a.client(clinic_a.front_desk).get("/scheduling/reminders/preview/").status_code
+        == 403
+    )
 
 
 def test_log_lists_sends_and_failures_filters_and_pages(clinic_a, kit_a, patient_a, settings):
@@ -201,7 +204,7 @@ class FakeTwilio(BaseHTTPRequestHandler):
     received: list[dict[str, str]] = []
     answer: tuple[int, dict[str, object]] | None = None  # force an answer (errors)
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
         expected_auth = "Basic " + base64.b64encode(f"{self.sid}:{self.token}".encode()).decode()
@@ -225,7 +228,7 @@ class FakeTwilio(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(raw)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 

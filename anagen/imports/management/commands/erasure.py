@@ -2,7 +2,8 @@
 
 anagen erasure run [--today YYYY-MM-DD]
     Run daily (cron or the task worker's `run_erasure_purges`). Each clinic's own date decides
-    what is due; `--today` replays a given day. Exit 0 when done, 2 on bad input.
+    what is due; `--today` replays a given day. Exit 0 when done, 1 when a record could not be
+    erased (logged; the others still are), 2 on bad input.
 """
 
 from __future__ import annotations
@@ -30,5 +31,8 @@ class Command(BaseCommand):
                 today = dt.date.fromisoformat(options["today"])
             except ValueError:
                 raise CommandError("--today must be a date like 2026-11-30", returncode=2) from None
-        done = erasure_run(today=today, via="cli")
+        try:
+            done = erasure_run(today=today, via="cli")
+        except RuntimeError as exc:
+            raise CommandError(str(exc), returncode=1) from None
         self.stdout.write(f"{len(done)} record(s) erased.")
