@@ -128,10 +128,10 @@ def _pages(patient: Patient, physician: Membership) -> list[tuple[str, str, str]
 
 
 def _count(client: Client, url: str, token: str) -> tuple[int, int, list[str]]:
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if url.startswith("/api/") else {}
-    client.get(url, **headers)  # warm: the first read of a chart draws it; later reads reuse it
+    headers = {"Authorization": f"Bearer {token}"} if url.startswith("/api/") else {}
+    client.get(url, headers=headers)  # warm: the first read of a chart draws it; later reuse it
     with CaptureQueriesContext(connection) as ctx:
-        response = client.get(url, **headers)
+        response = client.get(url, headers=headers)
     return len(ctx), response.status_code, [q["sql"][:160] for q in ctx.captured_queries]
 
 

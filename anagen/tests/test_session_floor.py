@@ -4,6 +4,7 @@ use still renews the 30-minute idle timeout at most once a minute."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 from django.contrib.sessions.models import Session
@@ -40,18 +41,18 @@ def test_use_renews_the_idle_timeout_at_most_once_a_minute(clinic_a, settings):
     session[TOUCHED_KEY] = int(time.time()) - settings.SESSION_TOUCH_INTERVAL - 1
     session.save()
     Session.objects.filter(session_key=session.session_key).update(
-        expire_date=timezone.now() + timezone.timedelta(minutes=5)
+        expire_date=timezone.now() + dt.timedelta(minutes=5)
     )
     assert client.get("/patients/").status_code == 200
     renewed = _session_row(client).expire_date
-    assert renewed > timezone.now() + timezone.timedelta(seconds=settings.SESSION_COOKIE_AGE - 60)
+    assert renewed > timezone.now() + dt.timedelta(seconds=settings.SESSION_COOKIE_AGE - 60)
 
 
 def test_an_idle_session_still_expires(clinic_a):
     client = clinic_a.client(clinic_a.nurse)
     client.get("/session/ping")
     Session.objects.filter(session_key=client.cookies["sessionid"].value).update(
-        expire_date=timezone.now() - timezone.timedelta(seconds=1)
+        expire_date=timezone.now() - dt.timedelta(seconds=1)
     )
     response = client.get("/patients/")
     assert response.status_code == 302 and response["Location"].startswith("/login/")

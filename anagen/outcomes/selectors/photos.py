@@ -28,8 +28,10 @@ def photo_sets(*, actor: Actor, patient: Patient) -> list[PhotoSet]:
 def photo_sets_paged(*, actor: Actor, patient: Patient) -> QuerySet[PhotoSet]:
     """The photo sets as a queryset for a pager (photos prefetched per page)."""
     actor.require(Perm.CLINICAL_VIEW)
-    return PhotoSet.objects.filter(patient=patient).prefetch_related("photos").order_by(
-        "taken_on", "id"
+    return (
+        PhotoSet.objects.filter(patient=patient)
+        .prefetch_related("photos")
+        .order_by("taken_on", "id")
     )
 
 
