@@ -49,10 +49,15 @@ def main() -> None:
         phone = f"+4477009{n:05d}"
         rows.append(
             Patient(
-                clinic=clinic, record_number=f"B{n:06d}", given_name=given, family_name=family,
+                clinic=clinic,
+                record_number=f"B{n:06d}",
+                given_name=given,
+                family_name=family,
                 search_name=search_name_for(given, family),
                 birth_date=dt.date(1950, 1, 1) + dt.timedelta(days=rng.randint(0, 20000)),
-                sex="male", phone=phone, phone_digits=digits_of(phone),
+                sex="male",
+                phone=phone,
+                phone_digits=digits_of(phone),
             )
         )
     Patient.objects.bulk_create(rows, batch_size=2000)

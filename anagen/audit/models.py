@@ -107,22 +107,37 @@ class AuditAction(models.TextChoices):
     PLAN_CANCEL = "plan.cancel", "Plan cancelled"
     PLAN_COMPLETE = "plan.complete", "Plan completed"
     PLAN_CREATE = "plan.create", "Plan created"
-    PROCEDURES_ADVERSE_EVENT_FOLLOW_UP = "procedures.adverse_event.follow_up", "Adverse event follow-up recorded"
+    PROCEDURES_ADVERSE_EVENT_FOLLOW_UP = (
+        "procedures.adverse_event.follow_up",
+        "Adverse event follow-up recorded",
+    )
     PROCEDURES_ADVERSE_EVENT_RECORD = "procedures.adverse_event.record", "Adverse event recorded"
     PROCEDURES_DELIVERY_AMEND = "procedures.delivery.amend", "Delivery amended"
     PROCEDURES_DELIVERY_RECORD = "procedures.delivery.record", "Delivery recorded"
     PROCEDURES_DETAILS_AMEND = "procedures.details.amend", "Details amended"
     PROCEDURES_DETAILS_RECORD = "procedures.details.record", "Details recorded"
     PROCEDURES_FORMULATION_CREATE = "procedures.formulation.create", "Formulation created"
-    PROCEDURES_LOT_ALLERGY_OVERRIDE = "procedures.lot.allergy_override", "Lot recorded despite an allergy"
+    PROCEDURES_LOT_ALLERGY_OVERRIDE = (
+        "procedures.lot.allergy_override",
+        "Lot recorded despite an allergy",
+    )
     PROCEDURES_LOT_RECALL = "procedures.lot.recall", "Lot recalled"
     PROCEDURES_LOT_RECALL_READ = "procedures.lot.recall_read", "Lot recall list opened"
     PROCEDURES_LOT_RECEIVE = "procedures.lot.receive", "Lot received"
     PROCEDURES_LOTS_AMEND = "procedures.lots.amend", "Lots amended"
     PROCEDURES_LOTS_RECORD = "procedures.lots.record", "Lots recorded"
-    PROCEDURES_MESO_DELIVERY_AMEND = "procedures.meso_delivery.amend", "Mesotherapy delivery amended"
-    PROCEDURES_MESO_DELIVERY_RECORD = "procedures.meso_delivery.record", "Mesotherapy delivery recorded"
-    PROCEDURES_MESO_DELIVERY_REMOVE = "procedures.meso_delivery.remove", "Mesotherapy delivery removed"
+    PROCEDURES_MESO_DELIVERY_AMEND = (
+        "procedures.meso_delivery.amend",
+        "Mesotherapy delivery amended",
+    )
+    PROCEDURES_MESO_DELIVERY_RECORD = (
+        "procedures.meso_delivery.record",
+        "Mesotherapy delivery recorded",
+    )
+    PROCEDURES_MESO_DELIVERY_REMOVE = (
+        "procedures.meso_delivery.remove",
+        "Mesotherapy delivery removed",
+    )
     PROCEDURES_PHASES_AMEND = "procedures.phases.amend", "Phases amended"
     PROCEDURES_PHASES_RECORD = "procedures.phases.record", "Phases recorded"
     PROCEDURES_PREPARATION_AMEND = "procedures.preparation.amend", "Preparation amended"
@@ -143,7 +158,10 @@ class AuditAction(models.TextChoices):
     RECALL_DISMISS = "recall.dismiss", "Recall dismissed"
     RECALL_REMINDER_FAILED = "recall_reminder.failed", "Recall reminder failed"
     RECALL_REMINDER_SENT = "recall_reminder.sent", "Recall reminder sent"
-    RECALL_REMINDER_SKIPPED_NO_CONSENT = "recall_reminder.skipped_no_consent", "Recall reminder skipped (no consent)"
+    RECALL_REMINDER_SKIPPED_NO_CONSENT = (
+        "recall_reminder.skipped_no_consent",
+        "Recall reminder skipped (no consent)",
+    )
     REMINDER_FAILED = "reminder.failed", "Reminder failed"
     REMINDER_SENT = "reminder.sent", "Reminder sent"
     REMINDER_SKIPPED_NO_CONSENT = "reminder.skipped_no_consent", "Reminder skipped (no consent)"

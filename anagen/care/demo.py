@@ -96,9 +96,7 @@ def seed_care_demo(today: dt.date | None = None) -> None:
                 continue
             visit_on = today - dt.timedelta(days=rng.randint(0, 45))
             data = _assessment_data(rng, latest_pattern[patient.pk] or "other", visit_on)
-            assessment = services.assessment_create(
-                actor=nurse, patient=patient, data=data
-            )
+            assessment = services.assessment_create(actor=nurse, patient=patient, data=data)
             services.assessment_sign(actor=physician, assessment=assessment)
             services._screening_run(
                 actor=physician,

@@ -453,8 +453,12 @@ def lot_allergy_matches(
             phrase = " ".join(_words(low))
             whole = any(phrase in n or (len(n) >= 4 and n in phrase) for n in names)
             significant = [w for w in _words(low) if len(w) >= 4 and w not in generic]
-            if whole or any(w in n for w in significant for n in names) or any(
-                w in low for n in names for w in _words(n) if len(w) >= 4 and w not in generic
+            if (
+                whole
+                or any(w in n for w in significant for n in names)
+                or any(
+                    w in low for n in names for w in _words(n) if len(w) >= 4 and w not in generic
+                )
             ):
                 matched = ("allergy_product", f"a product containing {allergy}")
         if matched is None:

@@ -158,9 +158,7 @@ def _seed_photos(clinic: Clinic, nurse: Actor, patients: list[Patient], rng: ran
             continue
         hairs = 120
         for mset in (sets[0], sets[-1]):
-            photo_set = services.photo_set_create(
-                actor=nurse, patient=p, taken_on=mset.measured_on
-            )
+            photo_set = services.photo_set_create(actor=nurse, patient=p, taken_on=mset.measured_on)
             services.photo_add(
                 actor=nurse,
                 photo_set=photo_set,

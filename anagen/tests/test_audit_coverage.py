@@ -183,7 +183,9 @@ def _required_query(path: str) -> list[str]:
     """Required query parameters of a GET operation (e.g. the patient of a list)."""
     operation = _schema()["paths"][path]["get"]
     return [
-        p["name"] for p in operation.get("parameters", []) if p["in"] == "query" and p.get("required")
+        p["name"]
+        for p in operation.get("parameters", [])
+        if p["in"] == "query" and p.get("required")
     ]
 
 
@@ -194,7 +196,9 @@ def _kwargs_of(route: str) -> set[str]:
 def _is_patient_data(key: str) -> bool:
     if key in NOT_PATIENT_DATA_DESPITE_ID:
         return False
-    return bool(_kwargs_of(key) & PATIENT_KWARGS) or key in PATIENT_LISTS or key in AUDITED_ELSEWHERE
+    return (
+        bool(_kwargs_of(key) & PATIENT_KWARGS) or key in PATIENT_LISTS or key in AUDITED_ELSEWHERE
+    )
 
 
 PAGES = sorted(set(_patterns()))
@@ -348,7 +352,11 @@ def _demo_objects(clinic: Clinic) -> dict[str, Callable[[str], dict[str, Any]]]:
 
     def photo(route: str) -> dict[str, Any]:
         obj: Any = first(Photo.objects.filter(photo_set__patient__clinic=clinic))
-        return {"photo_id": obj.pk, "set_id": obj.photo_set_id, "patient_id": obj.photo_set.patient_id}
+        return {
+            "photo_id": obj.pk,
+            "set_id": obj.photo_set_id,
+            "patient_id": obj.photo_set.patient_id,
+        }
 
     def report_file(route: str) -> dict[str, Any]:
         obj: Any = own(ReportFile)
@@ -475,18 +483,22 @@ def _check_page(
     if route.startswith("fhir/"):  # FHIR answers bearer tokens
         for role, raw in tokens:  # noqa: B007 - the role is reported below
             response, rows = _audited(
-                functools.partial(
-                    Client().get, url, headers={"Authorization": f"Bearer {raw}"}
-                )
+                functools.partial(Client().get, url, headers={"Authorization": f"Bearer {raw}"})
             )
             if response.status_code not in (401, 403):
                 break
-        return "" if response.status_code == 200 and rows else (
-            f"{url}: {response.status_code} as {role.label}, {len(rows)} rows"
+        return (
+            ""
+            if response.status_code == 200 and rows
+            else (f"{url}: {response.status_code} as {role.label}, {len(rows)} rows")
         )
     if "<str:token>" in route:  # the iCalendar feed: the token is the only credential
         response, rows = _audited(functools.partial(Client().get, url))
-        return "" if response.status_code == 200 and rows else f"{url}: {response.status_code}, {len(rows)} rows"
+        return (
+            ""
+            if response.status_code == 200 and rows
+            else f"{url}: {response.status_code}, {len(rows)} rows"
+        )
     post_only = False
     for role, client in clients:
         response, rows = _audited(functools.partial(client.get, url))
@@ -540,9 +552,7 @@ def test_every_patient_data_route_writes_an_audit_row(monkeypatch):
             continue
         for role, raw in tokens:  # noqa: B007 - the role is reported below
             headers = {"Authorization": f"Bearer {raw}"}
-            response, rows = _audited(
-                functools.partial(client.get, url, query, headers=headers)
-            )
+            response, rows = _audited(functools.partial(client.get, url, query, headers=headers))
             if response.status_code != 403:
                 break
         if str(MISSING_ID) in url and response.status_code == 404:

@@ -138,7 +138,9 @@ def _interesting_urls(clinic: Clinic) -> list[str]:
     return urls
 
 
-def _crawl(client: Client, start: list[str], routes: set[str] | None = None) -> tuple[list[str], int]:
+def _crawl(
+    client: Client, start: list[str], routes: set[str] | None = None
+) -> tuple[list[str], int]:
     seen: set[str] = set()
     per_pattern: Counter[tuple[str, tuple[str, ...]]] = Counter()
     queue = list(start)

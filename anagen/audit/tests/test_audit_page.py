@@ -30,7 +30,7 @@ def test_audit_page_reads_as_words_in_clinic_time(clinic_a, patient_a):
     assert "Date of birth: — → 2 May 1984" in table
     assert ("<td>Web page</td>" in table and "<td>Patient</td>" in table) or "Patient " in table
     # No codes, dicts or ISO stamps where people read.
-    visible = re.sub(r'<[^>]+>', " ", table)
+    visible = re.sub(r"<[^>]+>", " ", table)
     assert "patient.update" not in visible and "{" not in visible and "[" not in visible
     assert not re.search(r"\d{4}-\d{2}-\d{2}", visible)
     event = AuditEvent.objects.filter(action=AuditAction.PATIENT_UPDATE).get()

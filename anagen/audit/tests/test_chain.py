@@ -34,7 +34,10 @@ def _events(clinic_a, clinic_b, patient_a, n: int = 12) -> None:
     actor_b = clinic_b.actor(clinic_b.physician)
     for i in range(n):
         audit_record(
-            action=AuditAction.CHART_READ, actor=actor_a, patient=patient_a, obj=patient_a,
+            action=AuditAction.CHART_READ,
+            actor=actor_a,
+            patient=patient_a,
+            obj=patient_a,
             changes={"i": i, "why": "ünïcode", "x": [1.5, None, {"b": 2, "a": 1}]},
             ip_address="::ffff:10.0.0.1" if i % 2 else "10.0.0.2",
         )
@@ -85,7 +88,11 @@ def test_rows_are_numbered_and_linked_per_clinic(clinic_a, clinic_b, patient_a):
     assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(rows))
     assert len({r.hash for r in rows}) == len(rows)
     head = AuditChainHead.objects.get(key=chain_key(clinic_a.clinic.pk))
-    assert (head.length, head.last_hash, head.last_event_id) == (len(rows), rows[-1].hash, rows[-1].pk)
+    assert (head.length, head.last_hash, head.last_event_id) == (
+        len(rows),
+        rows[-1].hash,
+        rows[-1].pk,
+    )
     assert AuditChainHead.objects.get(key="no-clinic").length == 3
     assert _broken() == []
 
@@ -138,24 +145,38 @@ def _kinds(rows_by_chain: dict[int | None, list[AuditEvent]], rng: random.Random
     edit = f"UPDATE audit_auditevent SET {field} = %s WHERE id = %s"  # noqa: S608 - EDITS
     yield "edit", chain, [(edit, [value, victim.pk])]
     stamp = victim.at.replace(microsecond=1)
-    yield "edit time", chain, [("UPDATE audit_auditevent SET at = %s WHERE id = %s", [stamp, victim.pk])]
+    yield (
+        "edit time",
+        chain,
+        [("UPDATE audit_auditevent SET at = %s WHERE id = %s", [stamp, victim.pk])],
+    )
     yield "delete", chain, [("DELETE FROM audit_auditevent WHERE id = %s", [victim.pk])]
     a, b = rng.sample(rows, 2)
     while a.at == b.at:  # swapping equal stamps would change nothing
         a, b = rng.sample(rows, 2)
-    yield "reorder times", chain, [
-        ("UPDATE audit_auditevent SET at = %s WHERE id = %s", [b.at, a.pk]),
-        ("UPDATE audit_auditevent SET at = %s WHERE id = %s", [a.at, b.pk]),
-    ]
-    yield "reorder ids", chain, [
-        ("UPDATE audit_auditevent SET id = %s WHERE id = %s", [-1, a.pk]),
-        ("UPDATE audit_auditevent SET id = %s WHERE id = %s", [a.pk, b.pk]),
-        ("UPDATE audit_auditevent SET id = %s WHERE id = %s", [b.pk, -1]),
-    ]
+    yield (
+        "reorder times",
+        chain,
+        [
+            ("UPDATE audit_auditevent SET at = %s WHERE id = %s", [b.at, a.pk]),
+            ("UPDATE audit_auditevent SET at = %s WHERE id = %s", [a.at, b.pk]),
+        ],
+    )
+    yield (
+        "reorder ids",
+        chain,
+        [
+            ("UPDATE audit_auditevent SET id = %s WHERE id = %s", [-1, a.pk]),
+            ("UPDATE audit_auditevent SET id = %s WHERE id = %s", [a.pk, b.pk]),
+            ("UPDATE audit_auditevent SET id = %s WHERE id = %s", [b.pk, -1]),
+        ],
+    )
     k = rng.randint(1, len(rows))
-    yield "truncate tail", chain, [
-        ("DELETE FROM audit_auditevent WHERE id = %s", [r.pk]) for r in rows[len(rows) - k :]
-    ]
+    yield (
+        "truncate tail",
+        chain,
+        [("DELETE FROM audit_auditevent WHERE id = %s", [r.pk]) for r in rows[len(rows) - k :]],
+    )
     yield "empty table", chain, [("DELETE FROM audit_auditevent", [])]
 
 

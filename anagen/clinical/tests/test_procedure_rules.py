@@ -373,7 +373,13 @@ def test_session_totals_sum_injections_ml_and_mg() -> None:
         ("Salicylic acid", "Deoxycholic acid 10 mg/mL", "meso_ingredient", (), None),
         ("Vitamin E", "Hair cocktail", "meso_ingredient", ("Vitamin C",), None),
         ("Vitamin E", "Vitamin E serum", "meso_ingredient", (), "allergy_product"),
-        ("Hyaluronic acid", "Skin booster", "meso_ingredient", ("Hyaluronic acid",), "allergy_product"),
+        (
+            "Hyaluronic acid",
+            "Skin booster",
+            "meso_ingredient",
+            ("Hyaluronic acid",),
+            "allergy_product",
+        ),
     ],
 )
 def test_lot_allergy_matches(

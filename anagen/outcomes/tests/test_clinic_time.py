@@ -50,5 +50,5 @@ def test_report_time_is_clinic_time(auckland, patient_a):
     text = report.document_text(
         report.render_document(report.report_html(actor=actor, patient=patient_a))
     )
-    assert "generated Mon 30 Nov 2026, 09:30" in text
+    assert "Prepared Mon 30 Nov 2026, 09:30" in text
     assert "UTC" not in text and "2025-12-01" not in text and "1 Dec 2025" in text
