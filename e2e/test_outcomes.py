@@ -109,7 +109,7 @@ def test_measure_photograph_compare_progress_and_report(page, clinic_a, tmp_path
 
     # Report: the same template rendered in the page, then the PDF download.
     page.goto(f"/patients/{patient.pk}/outcomes/report.pdf?format=html")
-    expect(page.get_by_role("heading", name="Outcome report")).to_be_visible()
+    expect(page.get_by_role("heading", name="Your treatment progress")).to_be_visible()
     expect(page.locator("body")).to_contain_text("Vertex: 1 Jun 2025 and 1 Dec 2025")
     page.goto(f"/patients/{patient.pk}/outcomes/progress/")
     with page.expect_download() as info:
@@ -119,8 +119,10 @@ def test_measure_photograph_compare_progress_and_report(page, clinic_a, tmp_path
     assert pdf.rstrip().endswith(b"%%EOF")
     # The downloaded file itself: its text, and its first page rendered to an image.
     reader = PdfReader(io.BytesIO(pdf))
-    text = " ".join(page.extract_text() for page in reader.pages)
-    assert "+25.35 %" in text and patient.record_number in text
+    text = " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+    # Plain words for the patient: the change, and whether it beats the measuring difference.
+    assert "went up by 36.0 hairs per cm² (25.4 %)" in text and patient.record_number in text
+    assert "more than the normal measuring difference" in text
     png = tmp_path / "page"
     subprocess.run(  # noqa: S603 (fixed arguments, our own file)
         [
