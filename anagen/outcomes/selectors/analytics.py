@@ -24,9 +24,8 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     FloatField,
-    OuterRef,
+    Min,
     Q,
-    Subquery,
     Window,
 )
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
@@ -180,22 +179,20 @@ def _points(
     value = Cast(measure, FloatField())
     rows: Any
     if m.level == "site":
-        first_site = (
-            Measurement.objects.filter(
-                measurement_set__patient_id=OuterRef("measurement_set__patient_id"),
-                **{f"{measure}__isnull": False},
-            )
-            .order_by("site_id")
-            .values("site_id")[:1]
+        measured = Measurement.objects.filter(
+            measurement_set__patient__clinic=clinic,
+            **{f"{measure}__isnull": False},
+        ).filter(_prefixed(patients, "measurement_set__patient_id"))
+        # The first measured site per patient in one grouped query: a correlated subquery per
+        # row took minutes on PostgreSQL when the planner had no statistics yet.
+        first_site = dict(
+            measured.order_by()
+            .values("measurement_set__patient_id")
+            .annotate(first=Min("site_id"))
+            .values_list("measurement_set__patient_id", "first")
         )
-        rows = (
-            Measurement.objects.filter(
-                measurement_set__patient__clinic=clinic,
-                **{f"{measure}__isnull": False},
-            )
-            .filter(_prefixed(patients, "measurement_set__patient_id"))
-            .filter(site_id=Subquery(first_site))
-            .annotate(v=value)
+        site_rows = (
+            measured.annotate(v=value)
             .order_by("measurement_set__patient_id", "measurement_set__method")
             .values_list(
                 "measurement_set__patient_id",
@@ -203,7 +200,11 @@ def _points(
                 "measurement_set__measured_on",
                 "measurement_set__visit_label",
                 "v",
+                "site_id",
             )
+        )
+        rows = (
+            r[:5] for r in site_rows.iterator(chunk_size=10_000) if r[5] == first_site.get(r[0])
         )
     else:
         rows = (
@@ -216,9 +217,9 @@ def _points(
             .order_by("patient_id", "method")
             .values_list("patient_id", "method", "measured_on", "visit_label", "v")
         )
-    for (pid, method), group in itertools.groupby(
-        rows.iterator(chunk_size=10_000), key=lambda r: (r[0], r[1])
-    ):
+    if not isinstance(rows, Iterator):
+        rows = rows.iterator(chunk_size=10_000)
+    for (pid, method), group in itertools.groupby(rows, key=lambda r: (r[0], r[1])):
         yield pid, method, [(on, label, float(v)) for _pid, _method, on, label, v in group]
 
 
