@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.http import Http404
 from django.utils import timezone
 
@@ -181,7 +181,13 @@ def _patient_busy_messages(
     Issue 13: one patient cannot be in two overlapping appointments. On PostgreSQL the exclusion
     constraint of migration 0005 is the guarantee; on SQLite this re-check, inside the booking
     services' serialised transaction (``anagen.serialised_writes``), is decisive.
+
+    On PostgreSQL the patient's row is locked first, so two desks booking one patient with
+    different practitioners and rooms queue here instead of deadlocking on the constraint (two
+    in-flight overlapping inserts wait on each other); the second then gets this message.
     """
+    if connection.in_atomic_block:
+        list(Patient.all_objects.select_for_update().filter(pk=patient.pk).values_list("pk"))
     out: list[str] = []
     excluded = list(exclude_ids)
     for start, end in spans:
