@@ -137,6 +137,9 @@ def test_times_on_the_record_are_clinic_time(clinic_a, session):
         started_at=at, checked_in_at=at, draw_at=at + dt.timedelta(minutes=5)
     )
     complete_prp(clinic_a, session)
+    # Pin every stamp the record shows, so the suite's own clock (09:00 some mornings)
+    # cannot appear on the page.
+    LotUse.objects.filter(session=session).update(used_at=at + dt.timedelta(minutes=30))
     lot = Lot.objects.get()
     AdverseEvent.objects.create(
         session=session,
