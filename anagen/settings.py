@@ -78,8 +78,10 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",
+    # Django's and django-otp's middleware with the person, device and membership remembered
+    # per process for a few seconds (issue 15: the signed-in floor; anagen/accounts/signed_in.py).
+    "anagen.accounts.signed_in.CachedAuthenticationMiddleware",
+    "anagen.accounts.signed_in.CachedOTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "anagen.accounts.session_cap.AbsoluteSessionCapMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -193,6 +195,12 @@ ANAGEN_TRUSTED_PROXIES = [
     p.strip() for p in os.environ.get("ANAGEN_TRUSTED_PROXIES", "").split(",") if p.strip()
 ]
 AXES_HANDLER = "anagen.accounts.client_ip.AddressLimitHandler"
+# Password-reset emails: at most this many an hour per email address and per client address
+# (over the limit nothing is sent and the page answers as usual).
+ANAGEN_PASSWORD_RESET_EMAIL_LIMIT = int(os.environ.get("ANAGEN_PASSWORD_RESET_EMAIL_LIMIT", "3"))
+ANAGEN_PASSWORD_RESET_IP_LIMIT = int(os.environ.get("ANAGEN_PASSWORD_RESET_IP_LIMIT", "10"))
+# FHIR Bulk Data exports: the files are deleted this many hours after the export finished.
+ANAGEN_FHIR_EXPORT_HOURS = float(os.environ.get("ANAGEN_FHIR_EXPORT_HOURS", "24"))
 
 # Photo uploads (issue 13): refused by size and by pixel count before any decoding; see
 # anagen/outcomes/imaging.py for the bounded-memory decode and benchmarks/upload_memory.py.
@@ -207,9 +215,11 @@ AXES_CLIENT_IP_CALLABLE = "anagen.accounts.client_ip.client_ip"
 # Sessions: 30 minutes idle, cookie never readable by scripts. Use renews the idle timeout, but a
 # request writes the session only when its last renewal is over SESSION_TOUCH_INTERVAL seconds
 # old (anagen/accounts/session_cap.py), not on every request (issue 15: a write per page).
+SESSION_ENGINE = "anagen.accounts.session_store"  # database sessions, read with one plain query
 SESSION_COOKIE_AGE = 30 * 60
 SESSION_SAVE_EVERY_REQUEST = False
 SESSION_TOUCH_INTERVAL = 60
+SIGNED_IN_CACHE_SECONDS = int(os.environ.get("SIGNED_IN_CACHE_SECONDS", "15"))
 SESSION_ABSOLUTE_MAX_AGE = 12 * 3600  # sign in again at least once a working day
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True

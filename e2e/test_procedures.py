@@ -153,6 +153,7 @@ def test_mesotherapy_session(page, clinic_a, patient_a):
     page.get_by_label("Baseline photos taken").check()
     page.get_by_label("Aftercare instructions given").check()
     page.get_by_role("button", name="Save details").click()
+    page.once("dialog", lambda dialog: dialog.accept())  # "Close this session?"
     page.get_by_role("button", name="Close session").click()
     expect(page.locator("#session-status")).to_contain_text("Ready to sign")
     expect(page.get_by_text("A physician signs.")).to_be_visible()

@@ -6,4 +6,5 @@ class AccountsConfig(AppConfig):
     label = "accounts"
 
     def ready(self) -> None:
-        from anagen.accounts import signals  # noqa: F401  (login audit receivers)
+        # Login audit receivers; cached sign-ins forgotten on every change (issue 15).
+        from anagen.accounts import signals, signed_in  # noqa: F401

@@ -4,10 +4,16 @@ A session counts as verified when django-otp's marker (`otp_device_id`) names a 
 of the signed-in user; `OTPMiddleware` checks that on every request and `MfaGateMiddleware`
 keeps an unverified session on the two-factor pages. Writes (enrolment, codes, audit) are in
 `services`, reads in `selectors`.
+
+Recovery codes are stored hashed: django-otp's StaticToken keeps `recovery_code_digest(user,
+code)` (PBKDF2-SHA256 salted with the user, 80 bits in the token field's 16 characters), never
+the code; a typed code is hashed the same way and matched against the stored digests, so the
+database alone does not give anyone a way in.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from base64 import b32encode
 from binascii import unhexlify
@@ -26,6 +32,8 @@ STEP = 30
 DIGITS = 6
 TOLERANCE = 1  # one step either side: a phone a little slow or fast still works
 RECOVERY_CODE_COUNT = 10
+RECOVERY_DIGEST_ITERATIONS = 20_000
+RECOVERY_DIGEST_LENGTH = 16  # django-otp's StaticToken.token holds 16 characters
 # Where a pending enrolment keeps its secret: nothing is stored until the first code matches.
 SETUP_KEY = "mfa_setup_key"
 
@@ -66,6 +74,18 @@ def qr_svg(url: str) -> str:
 def normalise_code(code: str) -> str:
     """What a person typed, without spaces or dashes, lower case (recovery codes are base32)."""
     return "".join(code.split()).replace("-", "").lower()
+
+
+def recovery_code_digest(user_id: int, code: str) -> str:
+    """What is stored for a recovery code (and compared with what a person types): PBKDF2-SHA256
+    of the normalised code, salted with the user, as 16 base32 characters."""
+    raw = hashlib.pbkdf2_hmac(
+        "sha256",
+        normalise_code(code).encode(),
+        f"anagen-recovery-code:{user_id}".encode(),
+        RECOVERY_DIGEST_ITERATIONS,
+    )
+    return b32encode(raw).decode().lower()[:RECOVERY_DIGEST_LENGTH]
 
 
 def is_totp_shape(code: str) -> bool:
@@ -113,6 +133,7 @@ __all__ = [
     "normalise_code",
     "otpauth_url",
     "qr_svg",
+    "recovery_code_digest",
     "secret_text",
     "session_verified",
     "totp_code",

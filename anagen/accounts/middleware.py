@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from anagen.accounts.access import Actor
 from anagen.accounts.mfa import session_verified
-from anagen.accounts.selectors import membership_active_for, mfa_enrolled, mfa_required_for
+from anagen.accounts.selectors import mfa_enrolled, mfa_required_for
+from anagen.accounts.signed_in import membership_for_session, remembered
 
 SESSION_KEY = "active_clinic_id"
 
@@ -44,9 +45,15 @@ def mfa_pending(request: HttpRequest) -> str | None:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or session_verified(request):
         return None
-    if mfa_enrolled(user=user):
+    # Remembered per process like the rest of the signed-in context (anagen/accounts/signed_in.py):
+    # a person without two-factor sign-in who need not have it would pay two queries a page.
+    return remembered(("mfa-pending", user.pk), lambda: _mfa_owed(user))
+
+
+def _mfa_owed(user: object) -> str | None:
+    if mfa_enrolled(user=user):  # type: ignore[arg-type]
         return MFA_VERIFY
-    if mfa_required_for(user=user):
+    if mfa_required_for(user=user):  # type: ignore[arg-type]
         return MFA_ENROL
     return None
 
@@ -90,7 +97,7 @@ class ActiveClinicMiddleware:
             # A session that still owes its second factor acts for no clinic.
             pending = getattr(request, "mfa_pending", None)
             if user is not None and user.is_authenticated and pending is None:
-                membership = membership_active_for(
+                membership = membership_for_session(
                     user=user, clinic_id=request.session.get(SESSION_KEY)
                 )
                 if membership is not None:

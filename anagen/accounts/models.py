@@ -52,12 +52,21 @@ class Clinic(models.Model):
     consent_drawn_signature = models.BooleanField(
         default=False, help_text="Patients also draw their signature on consents (tablet)."
     )
+    # The clinic's logo on pages, reports and printed documents: a PNG we re-encoded ourselves
+    # (anagen/accounts/logo.py), named by its content hash; blank = no logo.
+    logo = models.FileField(upload_to="clinic-logos/", max_length=200, blank=True, default="")
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def logo_version(self) -> str:
+        """Changes with the logo (its stored name carries the content hash): cache busting."""
+        name = self.logo.name or ""
+        return name.rsplit("-", 1)[-1].split(".", 1)[0] if name else ""
 
 
 class Role(models.TextChoices):
@@ -126,3 +135,20 @@ class ApiToken(models.Model):
     @classmethod
     def new_raw_key(cls) -> str:
         return cls.PREFIX + secrets.token_urlsafe(32)
+
+
+class PasswordResetAttempt(models.Model):
+    """One request for a password-reset email, kept for the rate limits (per address, per
+    client address) and deleted once older than their window. The email address is kept only
+    as a SHA-256 digest."""
+
+    email_digest = models.CharField(max_length=64, db_index=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True, db_index=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"Password reset request at {self.at:%Y-%m-%d %H:%M}"
+
+    @staticmethod
+    def digest(email: str) -> str:
+        return hashlib.sha256(email.strip().lower().encode()).hexdigest()

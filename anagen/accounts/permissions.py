@@ -41,6 +41,7 @@ class Perm(StrEnum):
     ANALYTICS_VIEW = "analytics.view"
     ANALYTICS_PATIENT_ROWS = "analytics.patient_rows"  # de-identified per-patient export
     STAFF_MANAGE = "staff.manage"
+    CLINIC_SETTINGS = "clinic.settings"  # the clinic's name, logo, signature and sign-in rules
     AUDIT_VIEW = "audit.view"
     REMINDERS_MANAGE = "reminders.manage"
     BILLING = "billing.invoice"  # the ledger: invoices, payments, selling packages
@@ -98,6 +99,7 @@ PERMISSION_TABLE: dict[Perm, tuple[str, frozenset[str]]] = {
     # outcome rows, even de-identified, stay with the clinicians who may read the records.
     Perm.ANALYTICS_PATIENT_ROWS: ("export per-patient outcome rows", frozenset({P})),
     Perm.STAFF_MANAGE: ("manage staff", frozenset({A})),
+    Perm.CLINIC_SETTINGS: ("change the clinic's settings", frozenset({A})),
     Perm.AUDIT_VIEW: ("read the audit trail", frozenset({A})),
     Perm.REMINDERS_MANAGE: ("manage reminder rules", frozenset({A})),
     # Front desk invoices and takes payments; the clinic admin also sets prices and approves

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib import import_module
@@ -24,12 +25,15 @@ from anagen.accounts.models import (
     ApiToken,
     Clinic,
     Membership,
+    PasswordResetAttempt,
     Role,
     User,
 )
 from anagen.accounts.permissions import Perm, role_has
 from anagen.audit.models import AuditAction
 from anagen.audit.services import audit_record, diff_fields
+
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -223,7 +227,10 @@ def _recovery_codes_replace(user: User) -> list[str]:
         code = StaticToken.random_token()
         if code not in codes:
             codes.append(code)
-    StaticToken.objects.bulk_create(StaticToken(device=device, token=c) for c in codes)
+    # Only the digests are stored: the codes are shown once, then exist nowhere on the server.
+    StaticToken.objects.bulk_create(
+        StaticToken(device=device, token=mfa.recovery_code_digest(user.pk, c)) for c in codes
+    )
     return codes
 
 
@@ -294,7 +301,8 @@ def mfa_verify(
             if locked_until is not None:
                 wait = max(wait, int((locked_until - timezone.now()).total_seconds()) + 1)
             continue
-        device = otp_verify_token(user, candidate.persistent_id, typed) if typed else None
+        token = mfa.recovery_code_digest(user.pk, typed) if model is StaticDevice else typed
+        device = otp_verify_token(user, candidate.persistent_id, token) if typed else None
         if device is None:
             continue
         if isinstance(device, StaticDevice):
@@ -390,6 +398,34 @@ def password_set(
     return user
 
 
+PASSWORD_RESET_WINDOW = timedelta(hours=1)
+
+
+def password_reset_allowed(*, email: str, ip_address: str | None) -> bool:
+    """Record a request for a password-reset email and say whether to send it: at most
+    ANAGEN_PASSWORD_RESET_EMAIL_LIMIT (default 3) per address and
+    ANAGEN_PASSWORD_RESET_IP_LIMIT (default 10) per client address an hour. Refused requests
+    count too, so hammering keeps the limit closed; the person sees the same answer either way."""
+    now = timezone.now()
+    since = now - PASSWORD_RESET_WINDOW
+    per_email = int(getattr(settings, "ANAGEN_PASSWORD_RESET_EMAIL_LIMIT", 3))
+    per_ip = int(getattr(settings, "ANAGEN_PASSWORD_RESET_IP_LIMIT", 10))
+    digest = PasswordResetAttempt.digest(email)
+    with transaction.atomic():
+        PasswordResetAttempt.objects.filter(at__lt=since).delete()
+        recent = PasswordResetAttempt.objects.filter(at__gte=since)
+        by_email = recent.filter(email_digest=digest).count()
+        by_ip = recent.filter(ip_address=ip_address).count() if ip_address else 0
+        PasswordResetAttempt.objects.create(email_digest=digest, ip_address=ip_address, at=now)
+    allowed = by_email < per_email and by_ip < per_ip
+    if not allowed:
+        logger.warning(
+            "Password-reset email not sent: limit reached (%s)",
+            "address" if by_email >= per_email else "client address",
+        )
+    return allowed
+
+
 @transaction.atomic
 def clinic_set_mfa_required(*, actor: Actor, required: bool) -> Clinic:
     """Require two-factor sign-in of every member of the actor's clinic (or only of the roles
@@ -406,4 +442,103 @@ def clinic_set_mfa_required(*, actor: Actor, required: bool) -> Clinic:
             obj=clinic,
             changes={"mfa_required_for_all": [old, required]},
         )
+    return clinic
+
+
+# --- The clinic's settings and logo (the clinic admin's settings page) -------------------------
+
+CLINIC_SETTING_FIELDS = (
+    "name",
+    "timezone",
+    "default_phone_region",
+    "consent_drawn_signature",
+    "mfa_required_for_all",
+)
+
+
+def _clinic_settings_errors(values: dict[str, object]) -> dict[str, str]:
+    from zoneinfo import available_timezones
+
+    import phonenumbers
+
+    errors: dict[str, str] = {}
+    name = str(values.get("name", "")).strip()
+    if not name or len(name) > 200:
+        errors["name"] = "Give the clinic a name of 1 to 200 characters."
+    if str(values.get("timezone", "")) not in available_timezones():
+        errors["timezone"] = "Choose the clinic's time zone from the list."
+    region = str(values.get("default_phone_region", "")).upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        errors["default_phone_region"] = (
+            "Give the country of the clinic's phone numbers as two letters, e.g. GB."
+        )
+    return errors
+
+
+@transaction.atomic
+def clinic_settings_update(
+    *,
+    actor: Actor,
+    name: str,
+    timezone: str,
+    default_phone_region: str,
+    consent_drawn_signature: bool,
+    mfa_required_for_all: bool,
+) -> Clinic:
+    """Change the active clinic's own settings; every changed field is audited (old and new)."""
+    actor.require(Perm.CLINIC_SETTINGS)
+    values: dict[str, object] = {
+        "name": name.strip(),
+        "timezone": timezone,
+        "default_phone_region": default_phone_region.strip().upper(),
+        "consent_drawn_signature": bool(consent_drawn_signature),
+        "mfa_required_for_all": bool(mfa_required_for_all),
+    }
+    errors = _clinic_settings_errors(values)
+    if errors:
+        raise ValidationError(errors)
+    clinic = Clinic.objects.select_for_update().get(pk=actor.clinic.pk)
+    changes = {f: [getattr(clinic, f), v] for f, v in values.items() if getattr(clinic, f) != v}
+    if changes:
+        for f, (_, v) in changes.items():
+            setattr(clinic, f, v)
+            setattr(actor.clinic, f, v)
+        clinic.save(update_fields=list(changes))
+        audit_record(action=AuditAction.CLINIC_SETTINGS, actor=actor, obj=clinic, changes=changes)
+    return clinic
+
+
+@transaction.atomic
+def clinic_logo_set(*, actor: Actor, content: bytes | None) -> Clinic:
+    """Replace the clinic's logo with an upload (checked and re-encoded as PNG), or remove it
+    (``content=None``). The old file is deleted once the change is committed."""
+    from django.core.files.base import ContentFile
+
+    from anagen.accounts import logo
+
+    actor.require(Perm.CLINIC_SETTINGS)
+    png = logo.logo_encode(content) if content is not None else None
+    clinic = Clinic.objects.select_for_update().get(pk=actor.clinic.pk)
+    old_name = clinic.logo.name or ""
+    if png is None and not old_name:
+        return clinic
+    if png is not None:
+        clinic.logo.save(logo.logo_file_name(clinic.pk, png), ContentFile(png), save=False)
+    else:
+        clinic.logo = ""  # type: ignore[assignment]
+    clinic.save(update_fields=["logo"])
+    actor.clinic.logo = clinic.logo
+    audit_record(
+        action=AuditAction.CLINIC_LOGO,
+        actor=actor,
+        obj=clinic,
+        changes={
+            "logo": ["set" if old_name else "none", "set" if png is not None else "none"],
+            **({"bytes": len(png)} if png is not None else {}),
+        },
+    )
+    new_name = clinic.logo.name or ""
+    if old_name and old_name != new_name:
+        storage = clinic.logo.storage
+        transaction.on_commit(lambda: storage.delete(old_name))
     return clinic

@@ -23,6 +23,8 @@ urlpatterns = [
         views.PasswordResetCompleteView.as_view(),
         name="password-reset-complete",
     ),
+    path("clinic/settings/", views.clinic_settings, name="clinic-settings"),
+    path("clinic/logo/", views.clinic_logo, name="clinic-logo"),
     path("staff/two-factor/", views.clinic_mfa_policy, name="staff-mfa-policy"),
     path(
         "staff/<int:membership_id>/two-factor-reset/",

@@ -20,7 +20,13 @@ from anagen.accounts import mfa, selectors, services
 from anagen.accounts.access import ClinicRequest
 from anagen.accounts.client_ip import client_ip
 from anagen.accounts.decorators import clinic_view
-from anagen.accounts.forms import RoleChangeForm, StaffCreateForm
+from anagen.accounts.forms import (
+    ClinicLogoForm,
+    ClinicSettingsForm,
+    RoleChangeForm,
+    StaffCreateForm,
+)
+from anagen.accounts.logo import MAX_LOGO_BYTES, logo_bytes
 from anagen.accounts.middleware import MFA_ENROL, MFA_VERIFY, SESSION_KEY
 from anagen.accounts.models import TOKEN_DEFAULT_DAYS, TOKEN_MAX_DAYS, Clinic, Membership
 from anagen.accounts.permissions import Perm
@@ -220,6 +226,81 @@ def clinic_mfa_policy(request: ClinicRequest) -> HttpResponse:
     return redirect("staff-list")
 
 
+# --- The clinic's settings and logo -------------------------------------------------------------
+
+
+def _settings_initial(clinic: Clinic) -> dict[str, object]:
+    return {f: getattr(clinic, f) for f in services.CLINIC_SETTING_FIELDS}
+
+
+@clinic_view(Perm.CLINIC_SETTINGS)
+def clinic_settings(request: ClinicRequest) -> HttpResponse:
+    """The clinic admin's settings: name, time zone, phone country, drawn signatures, two-factor
+    rule, and the logo. Errors show beside their fields; every change is audited."""
+    actor = request.actor
+    action = request.POST.get("action", "")
+    form = ClinicSettingsForm(
+        request.POST if action == "settings" else None, initial=_settings_initial(actor.clinic)
+    )
+    logo_form = ClinicLogoForm(
+        request.POST if action == "logo" else None,
+        request.FILES if action == "logo" else None,
+    )
+    if request.method == "POST":
+        if action == "settings" and form.is_valid():
+            try:
+                services.clinic_settings_update(actor=actor, **form.cleaned_data)
+            except ValidationError as exc:
+                attach_errors(form, exc)
+            else:
+                messages.success(request, "Clinic settings saved.")
+                return redirect("clinic-settings")
+        elif action == "logo" and logo_form.is_valid():
+            upload = logo_form.cleaned_data["logo"]
+            try:
+                # At most one byte more than a logo may have: the service refuses a bigger one.
+                content = upload.read(MAX_LOGO_BYTES + 1)
+                services.clinic_logo_set(actor=actor, content=content)
+            except ValidationError as exc:
+                attach_errors(logo_form, exc)
+            else:
+                messages.success(request, "Logo saved.")
+                return redirect("clinic-settings")
+        elif action == "logo-remove":
+            asked = unconfirmed(
+                request,
+                question="Remove the clinic's logo?",
+                detail="Pages and printed documents show the clinic's name only.",
+                action="Yes, remove",
+                back=reverse("clinic-settings"),
+            )
+            if asked is not None:
+                return asked
+            services.clinic_logo_set(actor=actor, content=None)
+            messages.success(request, "Logo removed.")
+            return redirect("clinic-settings")
+    failed = request.method == "POST"
+    return render(
+        request,
+        "accounts/clinic_settings.html",
+        {"form": form, "logo_form": logo_form, "clinic": actor.clinic},
+        status=400 if failed else 200,
+    )
+
+
+@clinic_view()
+def clinic_logo(request: ClinicRequest) -> HttpResponse:
+    """The active clinic's logo (a PNG we encoded), for the page header; 404 without one."""
+    content = logo_bytes(request.actor.clinic)
+    if content is None:
+        raise Http404("This clinic has no logo.")
+    response = HttpResponse(content, content_type="image/png")
+    # The address carries the logo's hash (?v=…): a new logo is a new address.
+    response["Cache-Control"] = "private, max-age=604800"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 # --- Two-factor sign-in and passwords -----------------------------------------------------------
 
 
@@ -404,6 +485,16 @@ class PasswordResetView(auth_views.PasswordResetView):
     email_template_name = "registration/password_reset_email.txt"
     subject_template_name = "registration/password_reset_subject.txt"
     success_url = reverse_lazy("password-reset-sent")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        # Rate-limited per address and per client address; over the limit no email goes out,
+        # and the answer is the same as when one does.
+        allowed = services.password_reset_allowed(
+            email=form.cleaned_data["email"], ip_address=client_ip(self.request)
+        )
+        if not allowed:
+            return HttpResponseRedirect(self.get_success_url())
+        return super().form_valid(form)
 
 
 class PasswordResetSentView(auth_views.PasswordResetDoneView):

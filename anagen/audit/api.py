@@ -49,7 +49,15 @@ class AuditEventOut(Schema):
     patient_id: int | None = Field(description="The patient concerned (absent if none).")
     object_type: str = Field(description="Kind of record concerned (may be empty).")
     object_id: str = Field(description="Id of the record concerned (may be empty).")
-    changes: JsonValue = Field(description="What changed: old and new values, by field.")
+    changes: JsonValue = Field(
+        description=(
+            "What changed: old and new values, by field (`{}` when nothing did; null when "
+            "the values were erased with the patient's record)."
+        )
+    )
+    changes_erased: bool = Field(
+        description="True when an erasure removed the values (who, when and what stay)."
+    )
 
     @staticmethod
     def resolve_action_label(obj: AuditEvent) -> str:

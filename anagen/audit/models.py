@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+_UNSET: Any = object()
 
 
 class AuditAction(models.TextChoices):
@@ -52,6 +56,8 @@ class AuditAction(models.TextChoices):
     CALENDAR_FEED_READ = "calendar_feed.read", "Calendar feed fetched"
     CHART_READ = "chart.read", "Chart opened"
     CLINIC_MFA_POLICY = "clinic.mfa_policy", "Two-factor rule of the clinic changed"
+    CLINIC_SETTINGS = "clinic.settings", "Clinic settings changed"
+    CLINIC_LOGO = "clinic.logo", "Clinic logo changed"
     CONSENT_READ = "consent.read", "Consent opened"
     CONSENT_PDF = "consent.pdf", "Consent PDF read"
     CONSENT_SIGN = "consent.sign", "Consent signed"
@@ -210,7 +216,11 @@ class AuditEvent(models.Model):
     )
     object_type = models.CharField(max_length=64, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
-    changes = models.JSONField(default=dict, blank=True)
+    # What changed lives in AuditChangeValues (one row per event, deletable by an erasure
+    # purge); the chain hashes a salted digest of it (`changes_digest`, "" when nothing
+    # changed). Rows written before that (chain_version 1) were hashed over the values.
+    changes_digest = models.CharField(max_length=64, blank=True, editable=False)
+    chain_version = models.PositiveSmallIntegerField(default=2, editable=False)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     via = models.CharField(max_length=16, default="web")  # web | api | cli | system
     # Tamper evidence (anagen/audit/chain.py): the row's place in its clinic's chain, the
@@ -239,6 +249,34 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} by {self.actor or self.username}"
 
+    # `AuditEvent(changes=…)` sets the property; `chain.append` writes the values row.
+    @property
+    def changes(self) -> dict[str, Any] | None:
+        """What changed ({} when nothing did); None when an erasure purge removed the values."""
+        cached = self.__dict__.get("_changes", _UNSET)
+        if cached is not _UNSET:
+            return cached  # type: ignore[no-any-return]
+        value: dict[str, Any] | None
+        try:
+            value = self.change_values.changes
+        except AuditChangeValues.DoesNotExist:
+            value = None if self.changes_digest else {}
+            if self.chain_version == 1 and self.hash:
+                from anagen.audit.chain import written_without_changes
+
+                value = {} if written_without_changes(self) else None
+        self._changes = value
+        return value
+
+    @changes.setter
+    def changes(self, value: dict[str, Any] | None) -> None:
+        self._changes = value
+
+    @property
+    def changes_erased(self) -> bool:
+        """The values were removed by an erasure purge (who, when and what stay)."""
+        return self.changes is None
+
 
 class AuditChainHead(models.Model):
     """The end of one clinic's audit chain (or of the chain of events without a clinic).
@@ -255,6 +293,35 @@ class AuditChainHead(models.Model):
     length = models.PositiveBigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, blank=True)
     last_event_id = models.BigIntegerField(null=True, blank=True)
+    # Events written before the values moved out of the chain (chain_version 1, the first
+    # `legacy_length` of the chain) are sealed together: their metadata and hashes, so an event
+    # whose values an erasure removed still verifies (anagen/audit/chain.py, "legacy seal").
+    legacy_length = models.PositiveBigIntegerField(default=0)
+    legacy_seal = models.CharField(max_length=64, blank=True)
 
     def __str__(self) -> str:
         return f"{self.key} ({self.length} events)"
+
+
+class AuditChangeValues(models.Model):
+    """What an audit event changed: the values, apart from the hash-chained event row.
+
+    The event's hash covers `changes_digest` = SHA-256(salt, canonical JSON of `changes`), so
+    editing a kept value is detected, and an erasure purge may DELETE this row (PostgreSQL
+    refuses UPDATE; the salt goes with the values, so a short value such as a phone number
+    cannot be guessed back from the digest). `patient_id` is the event's patient (a plain
+    number, no relation: the rows outlive the patient until the purge deletes them).
+    """
+
+    event = models.OneToOneField(
+        AuditEvent,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="change_values",
+    )
+    patient_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    salt = models.CharField(max_length=32, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return f"values of audit event {self.event_id}"

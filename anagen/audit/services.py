@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +12,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from anagen.audit import chain
-from anagen.audit.models import AuditAction, AuditEvent
+from anagen.audit.models import AuditAction, AuditChangeValues, AuditEvent
 from anagen.audit.reads import note_audited
 from anagen.serialised_writes import serialised
 
@@ -61,10 +63,10 @@ def audit_record(
         patient=patient,
         object_type=obj._meta.label_lower if obj is not None else "",
         object_id=str(obj.pk) if obj is not None else "",
-        changes=_jsonable(changes or {}),
         ip_address=ip_address,
         via=via or "web",
     )
+    event.changes = _jsonable(changes or {})  # written to AuditChangeValues by the chain
     return _append(event)
 
 
@@ -82,3 +84,38 @@ def diff_fields(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list
         for k in after
         if before.get(k) != after.get(k)
     }
+
+
+# --- erasure: the values of a purged patient's audit events ---------------------------------
+
+
+def audit_values_mentioning(*, clinic_id: int, needles: Iterable[str]) -> list[int]:
+    """Events of the clinic about no one patient (searches, lists) whose values mention one of
+    `needles` (a patient's name, e-mail, phone), case-insensitively: their values go with the
+    patient's at an erasure purge. A batch job: it reads those events' values once."""
+    words = sorted({n.casefold() for n in needles if n and len(n.strip()) >= 3})
+    if not words:
+        return []
+    rows = AuditChangeValues.objects.filter(
+        patient_id__isnull=True, event__clinic_id=clinic_id
+    ).values_list("event_id", "changes")
+    found = []
+    for event_id, changes in rows.iterator(chunk_size=2000):
+        text = json.dumps(changes, ensure_ascii=False).casefold()
+        if any(word in text for word in words):
+            found.append(event_id)
+    return found
+
+
+def audit_values_erase(
+    *, patient_id: int, purge_event: AuditEvent, also: Iterable[int] = ()
+) -> int:
+    """Delete the values of every audit event about the patient, and of the events `also`
+    (listed in the purge event, `list_events_erased`), keeping the purge event's own. The
+    events stay (who, when, what, which record) and keep verifying by their digests."""
+    own = chain.purge_patient_values(patient_id=patient_id, keep_event_id=purge_event.pk)
+    others = AuditChangeValues.objects.filter(event_id__in=list(also)).exclude(
+        event_id=purge_event.pk
+    )
+    deleted, _ = others.delete()
+    return own + deleted

@@ -8,6 +8,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from anagen.accounts.access import Actor
+from anagen.accounts.logo import logo_data_uri
 from anagen.billing import selectors
 from anagen.billing.models import Invoice
 
@@ -20,6 +21,7 @@ def invoice_html(*, actor: Actor, invoice: Invoice) -> str:
             "lines": list(invoice.lines.all()),
             "legal": selectors.billing_settings(actor.clinic),
             "due": selectors.invoice_due(invoice),
+            "clinic_logo": logo_data_uri(actor.clinic),  # "" without a logo: no image
         }
         return render_to_string("billing/invoice_pdf.html", context)
 

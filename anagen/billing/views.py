@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from anagen.accounts.access import ClinicRequest, patient_for
@@ -36,7 +37,9 @@ from anagen.billing.forms import (
 from anagen.billing.models import Invoice, PaymentMethod
 from anagen.billing.money import format_money
 from anagen.patients.models import Patient
+from anagen.web.confirm import unconfirmed
 from anagen.web.forms import attach_errors
+from anagen.web.versions import page_version, refusal
 
 
 def _items(request: ClinicRequest) -> list[tuple[str, str]]:
@@ -211,8 +214,20 @@ def _invoice_page(
         "refund_errors": forms.get("refund_errors"),
         "deposit_for": getattr(invoice, "deposit_for", None),
         "from_quote": getattr(invoice, "from_quote", None),
+        "stale": forms.get("stale", ""),
+        "record_version": page_version(*_invoice_record(invoice)),
     }
     return render(request, "billing/invoice.html", context, status=status)
+
+
+def _invoice_record(invoice: Invoice) -> tuple[Any, ...]:
+    """What a draft's version covers (no lost updates, anagen.web.versions): the document and
+    its lines, as the API's ETag."""
+    return (invoice, invoice.lines.all())
+
+
+def _invoice_stale(request: ClinicRequest, invoice: Invoice, retry: str = "") -> str:
+    return refusal(request, *_invoice_record(invoice), what="this invoice", retry=retry)
 
 
 @clinic_view(Perm.BILLING)
@@ -225,6 +240,9 @@ def invoice_detail(request: ClinicRequest, invoice_id: int) -> HttpResponse:
 def invoice_line_add(request: ClinicRequest, invoice_id: int) -> HttpResponse:
     invoice = selectors.invoice_for(request.actor, invoice_id)
     form = LineForm(request.POST, items=_items(request))
+    stale = _invoice_stale(request, invoice)
+    if stale:  # the line typed is kept in the form, under the message
+        return _invoice_page(request, invoice, status=409, line_form=form, stale=stale)
     if form.is_valid():
         try:
             services.invoice_add_line(actor=request.actor, invoice=invoice, **form.cleaned_data)
@@ -239,6 +257,19 @@ def invoice_line_add(request: ClinicRequest, invoice_id: int) -> HttpResponse:
 @clinic_view(Perm.BILLING)
 def invoice_line_remove(request: ClinicRequest, invoice_id: int, line_id: int) -> HttpResponse:
     invoice = selectors.invoice_for(request.actor, invoice_id)
+    stale = _invoice_stale(request, invoice, retry="remove the line")
+    if stale:
+        return _invoice_page(request, invoice, status=409, stale=stale)
+    line = next((x for x in invoice.lines.all() if x.pk == line_id), None)
+    asked = unconfirmed(
+        request,
+        question=f"Remove {line.description if line else 'this line'} from the draft invoice?",
+        detail="The line is deleted from the draft; add it again if you need it.",
+        action="Yes, remove the line",
+        back=reverse("billing-invoice", args=[invoice.pk]),
+    )
+    if asked is not None:
+        return asked
     try:
         services.invoice_remove_line(actor=request.actor, invoice=invoice, line_id=line_id)
     except ValidationError as exc:
@@ -250,6 +281,9 @@ def invoice_line_remove(request: ClinicRequest, invoice_id: int, line_id: int) -
 @clinic_view(Perm.BILLING)
 def invoice_issue(request: ClinicRequest, invoice_id: int) -> HttpResponse:
     invoice = selectors.invoice_for(request.actor, invoice_id)
+    stale = _invoice_stale(request, invoice, retry="issue it")
+    if stale:  # issuing would fix a document nobody checked as it is now
+        return _invoice_page(request, invoice, status=409, stale=stale)
     try:
         invoice = services.invoice_issue(actor=request.actor, invoice=invoice)
     except ValidationError as exc:

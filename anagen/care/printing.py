@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from anagen.accounts.access import Actor
+from anagen.accounts.logo import logo_data_uri
 from anagen.accounts.permissions import Perm
 from anagen.audit.models import AuditAction
 from anagen.audit.services import audit_record
@@ -38,6 +39,7 @@ def document_html(*, actor: Actor, template: str, context: dict[str, Any]) -> st
     with timezone.override(actor.tz):
         full = {
             "clinic": actor.clinic,
+            "clinic_logo": logo_data_uri(actor.clinic),  # "" without a logo: no image
             "printed_at": actor.now(),
             "print_css": print_css(),
             **context,

@@ -30,6 +30,7 @@ from anagen.clinical import ValidationError as KernelValidationError
 from anagen.clinical import salt_score
 from anagen.web.confirm import unconfirmed
 from anagen.web.forms import attach_errors
+from anagen.web.versions import page_version, refusal
 
 # Service field names that the assessment form shows under another field.
 _ASSESSMENT_FIELD = {"scale_id": "scale", "scale_value": "scale"}
@@ -89,7 +90,9 @@ def assessment_edit(request: ClinicRequest, patient_id: int, version: int) -> Ht
         messages.error(request, services.SIGNED_LOCKED)
         return redirect("care-assessment-detail", patient.pk, version)
     form = AssessmentForm(request.POST or None, initial=AssessmentForm.initial_from(assessment))
-    if request.method == "POST" and form.is_valid():
+    # No lost updates: a form loaded from an older version of the draft saves nothing.
+    stale = refusal(request, assessment, what="this draft assessment")
+    if request.method == "POST" and form.is_valid() and not stale:
         try:
             services.assessment_update(
                 actor=request.actor, assessment=assessment, data=form.to_data()
@@ -102,8 +105,14 @@ def assessment_edit(request: ClinicRequest, patient_id: int, version: int) -> Ht
     return render(
         request,
         "care/assessment_form.html",
-        {"patient": patient, "form": form, "assessment": assessment},
-        status=_status(request),
+        {
+            "patient": patient,
+            "form": form,
+            "assessment": assessment,
+            "stale": stale,
+            "record_version": page_version(assessment),
+        },
+        status=409 if stale else _status(request),
     )
 
 
@@ -121,6 +130,7 @@ def assessment_detail(request: ClinicRequest, patient_id: int, version: int) -> 
             "patient": patient,
             "assessment": assessment,
             "versions": versions,
+            "record_version": page_version(assessment),
         },
     )
 
@@ -129,6 +139,10 @@ def assessment_detail(request: ClinicRequest, patient_id: int, version: int) -> 
 @clinic_view(Perm.ASSESSMENT_SIGN)
 def assessment_sign(request: ClinicRequest, patient_id: int, version: int) -> HttpResponse:
     patient, assessment = _assessment(request, patient_id, version)
+    stale = refusal(request, assessment, what="this assessment", retry="sign it")
+    if stale:  # changed since the page was loaded: signing would sign what nobody read
+        messages.error(request, stale)
+        return redirect("care-assessment-detail", patient.pk, version)
     asked = unconfirmed(
         request,
         question=f"Sign assessment version {version} of {patient.full_name}?",
@@ -286,7 +300,11 @@ def consent_sign(request: ClinicRequest, patient_id: int, kind: str) -> HttpResp
     if template is None:
         raise Http404("No consent text for this kind.")
     form = ConsentSignForm(request.POST or None, initial={"template_version": template.version})
-    if request.method == "POST" and form.is_valid():
+    # No lost updates: someone else recording this kind of consent meanwhile is said, not
+    # silently doubled (the page carries the version of the patient's latest consent of it).
+    latest = selectors.consent_latest(patient, kind)
+    stale = refusal(request, latest, what=f"this patient's consent ({ConsentKind(kind).label})")
+    if request.method == "POST" and form.is_valid() and not stale:
         try:
             consent = services.consent_sign(
                 actor=request.actor,
@@ -312,8 +330,10 @@ def consent_sign(request: ClinicRequest, patient_id: int, kind: str) -> HttpResp
             "template": template,
             "document": document,
             "kind_label": ConsentKind(kind).label,
+            "stale": stale,
+            "record_version": page_version(latest),
         },
-        status=_status(request),
+        status=409 if stale else _status(request),
     )
 
 
@@ -326,7 +346,12 @@ def _consent(request: ClinicRequest, patient_id: int, consent_id: int) -> Any:
 
 
 def _consent_page(
-    request: ClinicRequest, patient: Any, consent: Any, form: WithdrawForm, status: int = 200
+    request: ClinicRequest,
+    patient: Any,
+    consent: Any,
+    form: WithdrawForm,
+    status: int = 200,
+    stale: str = "",
 ) -> HttpResponse:
     valid = selectors.consent_valid_for(patient, consent.kind)
     return render(
@@ -339,6 +364,8 @@ def _consent_page(
             "is_current": valid is not None and valid.pk == consent.pk,
             # Recomputed on every view: a changed snapshot would no longer match its hash.
             "hash_ok": services.sha256_of(consent.snapshot_html) == consent.sha256,
+            "stale": stale,
+            "record_version": page_version(consent),
         },
         status=status,
     )
@@ -356,6 +383,10 @@ def consent_detail(request: ClinicRequest, patient_id: int, consent_id: int) -> 
 def consent_withdraw(request: ClinicRequest, patient_id: int, consent_id: int) -> HttpResponse:
     patient, consent = _consent(request, patient_id, consent_id)
     form = WithdrawForm(request.POST)
+    # No lost updates: refused when the consent changed since the page was loaded.
+    stale = refusal(request, consent, what="this consent")
+    if stale:
+        return _consent_page(request, patient, consent, form, status=409, stale=stale)
     if form.is_valid():
         asked = unconfirmed(
             request,

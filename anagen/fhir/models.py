@@ -1,7 +1,9 @@
 """Bulk Data exports (FHIR Bulk Data Access IG v2): one row per kick-off, run by the task worker.
 
 The NDJSON files live under MEDIA_ROOT/private/fhir-exports/<key>/ (never served by the media
-URL); they are downloaded through an authenticated, audited view.
+URL); they are downloaded through an authenticated, audited view, only by the person who asked
+for the export, and are deleted when the export expires (`expires_at`, ANAGEN_FHIR_EXPORT_HOURS
+after it finished, 24 by default).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ class ExportStatus(models.TextChoices):
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired (files deleted)"
 
 
 class ExportLevel(models.TextChoices):
@@ -36,6 +39,8 @@ class BulkExport(models.Model):
     level = models.CharField(max_length=10, choices=ExportLevel.choices)
     types = models.JSONField(default=list)
     since = models.DateTimeField(null=True, blank=True)
+    # The `patient` parameter (Patient and Group level): only these patients' records.
+    patient_ids = models.JSONField(default=list, blank=True)
     request_url = models.TextField()
     base_url = models.CharField(max_length=500)
     status = models.CharField(
@@ -48,6 +53,8 @@ class BulkExport(models.Model):
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When the files are deleted (set when the export is done).
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -20,7 +20,7 @@ from django.http import Http404
 
 from anagen.accounts.access import Actor, patient_for, patients_for, record_id
 from anagen.fhir import build
-from anagen.fhir.models import BulkExport
+from anagen.fhir.models import BulkExport, ExportStatus
 
 # --- the row sources of each type -------------------------------------------------------------
 
@@ -496,27 +496,55 @@ def read(actor: Actor, rtype: str, rid: str) -> tuple[Source, Any]:
 
 
 def rows_for_export(
-    actor: Actor, rtype: str, since: dt.datetime | None
+    actor: Actor,
+    rtype: str,
+    since: dt.datetime | None,
+    patient_ids: list[int] | None = None,
 ) -> Iterator[tuple[Source, Any]]:
-    """Every row of ``rtype`` in the clinic (changed after ``since``), streamed in chunks."""
+    """Every row of ``rtype`` in the clinic (changed after ``since``; of ``patient_ids`` only
+    when given), streamed in chunks."""
     query = Query(since=since)
     for source in RESOURCES[rtype]:
-        for row in _narrow(actor, source, query).iterator(chunk_size=500):
+        qs = _narrow(actor, source, query)
+        if patient_ids:
+            qs = qs.filter(**{f"{source.patient_lookup}__in": patient_ids})
+        for row in qs.iterator(chunk_size=500):
             yield source, row
+
+
+def export_patient_ids(actor: Actor, references: list[str]) -> list[int]:
+    """The patients an export's `patient` parameter names (`Patient/<id>`), or SearchError
+    naming the references that are no patient of the caller's clinic."""
+    found: set[int] = set()
+    unknown: list[str] = []
+    for reference in references:
+        kind, _, pid = reference.partition("/")
+        try:
+            if kind != "Patient" or not pid:
+                raise Http404
+            found.add(patient_for(actor, pid).pk)
+        except Http404:
+            unknown.append(reference)
+    if unknown:
+        raise SearchError(f"Not a patient of this clinic: {', '.join(unknown)}.")
+    return sorted(found)
 
 
 # --- bulk exports ------------------------------------------------------------------------------
 
 
 def export_for(actor: Actor, key: object) -> BulkExport:
-    """The caller's clinic's export with this key (another clinic's is a 404)."""
+    """The export with this key that the caller asked for (anyone else's, in this clinic or
+    another, is a 404)."""
     import uuid
 
     try:
         parsed = uuid.UUID(str(key))
     except ValueError:
         raise Http404("No such export.") from None
-    job = BulkExport.objects.filter(key=parsed, clinic=actor.clinic).first()
+    job = BulkExport.objects.filter(
+        key=parsed, clinic=actor.clinic, requested_by=actor.user
+    ).first()
     if job is None:
         raise Http404("No such export.")
     return job
@@ -524,6 +552,11 @@ def export_for(actor: Actor, key: object) -> BulkExport:
 
 def export_get(export_id: int) -> BulkExport:
     return BulkExport.objects.select_related("clinic", "requested_by").get(pk=export_id)
+
+
+def exports_expired(now: dt.datetime) -> QuerySet[BulkExport]:
+    """Finished exports whose files are due for deletion."""
+    return BulkExport.objects.filter(status=ExportStatus.DONE, expires_at__lte=now)
 
 
 def export_status(export_id: int) -> str:

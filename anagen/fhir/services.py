@@ -1,4 +1,5 @@
-"""FHIR writes: the audit of reads and searches, and bulk exports (kick-off, run, cancel)."""
+"""FHIR writes: the audit of reads and searches, and bulk exports (kick-off, run, cancel,
+expiry)."""
 
 from __future__ import annotations
 
@@ -58,6 +59,11 @@ def audit_search(
 # --- bulk export ------------------------------------------------------------------------------
 
 
+def export_lifetime() -> dt.timedelta:
+    """How long a finished export's files are kept: ANAGEN_FHIR_EXPORT_HOURS (default 24)."""
+    return dt.timedelta(hours=float(getattr(settings, "ANAGEN_FHIR_EXPORT_HOURS", 24)))
+
+
 def export_folder(job: BulkExport) -> Path:
     """Where a job's NDJSON files live: under MEDIA_ROOT/private, which no URL serves."""
     return Path(settings.MEDIA_ROOT) / "private" / "fhir-exports" / str(job.key)
@@ -71,6 +77,7 @@ def export_start(
     since: dt.datetime | None,
     request_url: str,
     base_url: str,
+    patient_ids: list[int] | None = None,
 ) -> BulkExport:
     actor.require(Perm.CLINICAL_VIEW)
     with transaction.atomic():
@@ -80,15 +87,18 @@ def export_start(
             level=ExportLevel(level),
             types=types,
             since=since,
+            patient_ids=list(patient_ids or []),
             request_url=request_url,
             base_url=base_url,
         )
-        audit_record(
-            action=AuditAction.FHIR_EXPORT_START,
-            actor=actor,
-            obj=job,
-            changes={"level": level, "types": types, "since": since.isoformat() if since else ""},
-        )
+        changes: dict[str, Any] = {
+            "level": level,
+            "types": types,
+            "since": since.isoformat() if since else "",
+        }
+        if patient_ids:
+            changes["patients"] = list(patient_ids)
+        audit_record(action=AuditAction.FHIR_EXPORT_START, actor=actor, obj=job, changes=changes)
         job_id = job.pk
         transaction.on_commit(lambda: _enqueue(job_id))
     return job
@@ -109,6 +119,36 @@ def export_cancel(*, actor: Actor, job: BulkExport) -> None:
         )
         audit_record(action=AuditAction.FHIR_EXPORT_CANCEL, actor=actor, obj=job)
     shutil.rmtree(export_folder(job), ignore_errors=True)
+
+
+def export_expire(job: BulkExport) -> bool:
+    """Delete a finished export's files once its time is up; the status then says it expired.
+    True when this call expired it (False: not due, or already gone)."""
+    now = timezone.now()
+    expired = BulkExport.objects.filter(
+        pk=job.pk, status=ExportStatus.DONE, expires_at__lte=now
+    ).update(status=ExportStatus.EXPIRED, output=[], progress="")
+    if expired:
+        shutil.rmtree(export_folder(job), ignore_errors=True)
+        logger.info("FHIR export %s expired: files deleted", job.pk)
+    return bool(expired)
+
+
+def exports_expire_due(now: dt.datetime | None = None) -> int:
+    """Expire every finished export whose time is up (the task worker's sweep); how many."""
+    count = 0
+    for job in selectors.exports_expired(now or timezone.now()):
+        count += export_expire(job)
+    return count
+
+
+def _schedule_expiry(job_id: int, at: dt.datetime) -> None:
+    """Ask the task worker to delete the files when they expire (a backend that cannot defer a
+    task leaves it to the sweep and to the check on every status and download request)."""
+    from anagen.fhir.tasks import expire_export
+
+    if expire_export.get_backend().supports_defer:
+        expire_export.using(run_after=at).enqueue(job_id)
 
 
 def export_file_served(*, actor: Actor, job: BulkExport, name: str) -> None:
@@ -151,7 +191,8 @@ def export_run(job: BulkExport, actor: Actor) -> None:
             name = f"{rtype}.ndjson"
             count = 0
             with (folder / name).open("w", encoding="utf-8") as fh:
-                for source, row in selectors.rows_for_export(actor, rtype, job.since):
+                rows = selectors.rows_for_export(actor, rtype, job.since, job.patient_ids or None)
+                for source, row in rows:
                     line = build.validated_model(source.build(row, ctx)).model_dump_json()
                     fh.write(line + "\n")
                     count += 1
@@ -172,13 +213,21 @@ def export_run(job: BulkExport, actor: Actor) -> None:
         )
         shutil.rmtree(folder, ignore_errors=True)
         return
+    finished = timezone.now()
+    expires = finished + export_lifetime()
     with transaction.atomic():
         done = BulkExport.objects.filter(pk=job.pk, status=ExportStatus.RUNNING).update(
-            status=ExportStatus.DONE, output=output, progress="", finished_at=timezone.now()
+            status=ExportStatus.DONE,
+            output=output,
+            progress="",
+            finished_at=finished,
+            expires_at=expires,
         )
         if not done:
             shutil.rmtree(folder, ignore_errors=True)
             return
+        job_id = job.pk
+        transaction.on_commit(lambda: _schedule_expiry(job_id, expires))
         for pk, patient in exported.items():
             audit_record(
                 action=AuditAction.FHIR_EXPORT_PATIENT,

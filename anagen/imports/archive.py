@@ -1,504 +1,338 @@
 """Data back in: re-import a per-patient archive (anagen/imports/export.py) and compare records.
 
-`patient_archive_import` reads the archive's FHIR Bundle (`record.json`) and recreates the patient
-through the services: the demographics with `patient_create` (keeping the record number the
-archive carries when it is free here), and the latest intake's medications, allergies and
-laboratory results with `intake_record`. `record_compare` compares two patients' records field
-by field over what an archive carries back (`COMPARED`), ignoring database ids and audit rows,
-and names every difference ("patients.IntakeLab[platelets 2026-11-27].value: 250.000 ≠ 251.000").
+An archive holds the FHIR Bundle (`record.json`, what other systems read), the record data
+(`record-data.json`, every row the patient owns with archive-local keys, anagen/imports/record.py),
+the photo and report files, the access log and a README. `archive_import` checks the Bundle
+(valid FHIR R4, one patient, the same record number as the record data), then writes the record
+data back into a clinic with `record.record_restore`, in one transaction: all or nothing.
 
-What the archive does not carry back yet is listed, not hidden: `NOT_CARRIED` names each
-patient-owned model or field and why (most of the record — assessments, consents, plans,
-appointments, sessions, measurements, photos — is exported but not yet re-imported, and some
-intake fields are not in the FHIR export at all).
+Importing the same archive (or another archive of the same patient from the same clinic) into a
+clinic that already holds it is REFUSED, naming the patient it became: a second copy of a
+patient is never made silently, and the refusal changes nothing.
+
+`record_compare` compares two patients' record data (ids are archive-local keys there, so a
+patient and their re-imported copy compare equal) and `archive_compare` two archives (the FHIR
+Bundles with ids and export times normalised, the record data, the files); both name every
+difference.
+
+What an archive does not carry back is listed in `NOT_CARRIED`, each with its reason.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import hashlib
 import io
 import json
 import re
 import zipfile
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
-from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.db import IntegrityError, transaction
 
 from anagen.accounts.access import Actor
+from anagen.accounts.models import Clinic, User
 from anagen.accounts.permissions import Perm
+from anagen.audit.models import AuditAction, AuditEvent
 from anagen.audit.services import audit_record
-from anagen.care.models import Assessment
-from anagen.outcomes.models import Measurement, MeasurementSet, VisitLabel
-from anagen.patients.models import Intake, IntakeAllergy, IntakeLab, IntakeMedication, Patient
+from anagen.imports import record
+from anagen.patients.models import Patient
 
 MAX_ARCHIVE_BYTES = 200 * 1024 * 1024
-SEX = {"male": "male", "female": "female", "other": "other", "unknown": "other"}
-NOTE_ENTERED = re.compile(r"^As entered: (?P<value>\S+) (?P<unit>.+)$")
+FILE_DIRS = ("photos/", "reports/")
 
-# What is compared, per model: its fields (ids, foreign keys to rows and bookkeeping excluded),
-# and the fields that name a row (rows are matched on them, sorted).
-COMPARED: dict[type[models.Model], tuple[tuple[str, ...], tuple[str, ...]]] = {
-    Patient: (
-        (
-            "record_number",
-            "given_name",
-            "family_name",
-            "birth_date",
-            "sex",
-            "phone",
-            "email",
-            "address",
-            "preferred_language",
-        ),
-        ("record_number",),
-    ),
-    IntakeMedication: (
-        ("name", "category", "prescribed", "last_dose_on", "dose"),
-        ("name", "category"),
-    ),
-    IntakeAllergy: (("substance", "reaction"), ("substance",)),
-    IntakeLab: (
-        ("analyte", "value_entered", "unit_entered", "value", "unit", "taken_on"),
-        ("analyte", "taken_on"),
-    ),
-    Assessment: (
-        (
-            "version",
-            "visit_on",
-            "diagnosis_code",
-            "scale_id",
-            "scale_value",
-            "salt_vertex",
-            "salt_posterior",
-            "salt_right",
-            "salt_left",
-            "salt_score",
-            "salt_band",
-            "notes",
-            "is_signed",
-        ),
-        ("version",),
-    ),
-    MeasurementSet: (
-        (
-            "measured_on",
-            "visit_label",
-            "method",
-            "device",
-            "pull_test_pulled",
-            "pull_test_shed",
-            "wash_test_count",
-            "salt",
-            "stage_scale",
-            "stage_value",
-            "global_photo_rating",
-            "satisfaction",
-            "notes",
-        ),
-        ("measured_on", "visit_label"),
-    ),
-    Measurement: (
-        (
-            "measurement_set__measured_on",
-            "site__name",
-            "site__location",
-            "hair_count",
-            "area_cm2",
-            "density_per_cm2",
-            "mean_diameter_um",
-            "cumulative_thickness_mm_per_cm2",
-            "terminal_pct",
-            "vellus_pct",
-            "anagen_pct",
-            "telogen_pct",
-        ),
-        ("measurement_set__measured_on", "site__name"),
-    ),
-}
-# How each compared model reaches its patient.
-PATIENT_PATH = {
-    Assessment: "patient",
-    MeasurementSet: "patient",
-    Measurement: "measurement_set__patient",
-}
-
-# Patient-owned data an archive does not bring back (yet), and why. Reported, never silent.
+# Patient-owned data an archive does not bring back, and why. Reported, never silent.
 NOT_CARRIED: dict[str, str] = {
-    "patients.Patient.sms_reminders": "reminder choices are not in the FHIR Patient resource",
-    "patients.Patient.email_reminders": "reminder choices are not in the FHIR Patient resource",
-    "patients.Intake (conditions, smoking, pregnancy, hair-loss history, notes)": (
-        "not in the FHIR export"
+    "audit.AuditEvent": (
+        "the access log records reads and changes made in the system the archive came from; it "
+        "stays readable in the archive (access-log.csv) and the import starts this clinic's own "
+        "log with the import itself"
     ),
-    "patients.Intake (earlier versions)": "only the latest intake is exported",
-    "patients.IntakePriorProcedure": "not in the FHIR export",
-    "patients.IntakePriorTreatment": "not in the FHIR export",
-    "care.Assessment (follicles present, pull test)": "not in the FHIR export",
-    "care.Assessment (who signed, when)": "re-signed by the person importing, on import",
-    "care.ScreeningRecord": "not in the FHIR export",
-    "care.Consent": "exported (Consent); not re-imported yet",
-    "scheduling.TreatmentPlan": "exported (CarePlan); not re-imported yet",
-    "scheduling.Appointment": "exported (Appointment); not re-imported yet",
-    "procedures.TreatmentSession and its parts": (
-        "exported (Procedure, BiologicallyDerivedProduct, Provenance); not re-imported yet"
+    "history of each record (earlier states)": (
+        "the change history kept by the old system is not exported; every record comes back as "
+        "it stood at export"
     ),
-    "procedures.AdverseEvent": "exported (AdverseEvent); not re-imported yet",
-    "outcomes.Measurement (units as entered)": (
-        "areas and densities are exported in cm² only; one entered per inch² comes back per cm²"
+    "billing.* (invoices, payments, refunds, quotes, packages)": (
+        "neither the FHIR Bundle nor the record data hold billing: invoices are legal documents "
+        "numbered by the clinic that issued them, and re-creating them elsewhere would show "
+        "invoices that clinic never issued"
     ),
-    "outcomes.MeasurementSite (sites without measurements)": "only measured sites are exported",
-    "outcomes.PhotoSet / Photo": "exported (DocumentReference + files); not re-imported yet",
-    "outcomes.ReportFile": "exported (DocumentReference + PDF); not re-imported yet",
-    "billing.*": "invoices and payments are not part of the clinical archive",
+    "outcomes.RatingPair / Rating": (
+        "blinded photo ratings belong to a clinic's rating panel and its raters, not to the "
+        "patient's record"
+    ),
+    "outcomes.ImportBatch": (
+        "the spreadsheet a measurement visit was uploaded from; the measurements themselves "
+        "come back"
+    ),
+    "scheduling.ReminderSent": (
+        "reminder messages were sent by the old clinic's reminder rules; the appointments come "
+        "back without them"
+    ),
+    "imports.PatientExport / imports.ErasureRequest / imports.ImportedRecord": (
+        "requests about the old system's copy of the record (its exports, an erasure request, "
+        "the CSV row it came from)"
+    ),
+    "links to sign-in accounts": (
+        "staff named in the record are matched by user name; a person not found is created "
+        "without a way to sign in, and a practitioner created for the record is not linked to "
+        "a staff account"
+    ),
 }
 
 # The same, in words for the import page.
 NOT_CARRIED_WORDS = (
-    "reminder choices (text message, email)",
-    "intake answers other than medicines, allergies and laboratory results, and earlier intakes",
-    "whether follicles were present and the pull test of an assessment",
-    "screening results",
-    "consents, plans and appointments",
-    "treatment sessions, PRP preparations and adverse events",
-    "photos and outcome reports",
-    "invoices and payments",
+    "the log of who opened or changed the record in the other system (it stays in the archive)",
+    "earlier states of each record (every part comes back as it stood when it was exported)",
+    "invoices, payments and packages (they stay with the clinic that issued them)",
+    "blinded photo ratings of the other clinic's rating panels",
+    "reminder messages the other clinic sent",
+    "sign-in accounts: staff the record names who do not work here are added without a way to "
+    "sign in",
 )
 
 
 # --- reading the archive ----------------------------------------------------------------------
 
 
-def _bundle_of(data: bytes) -> dict[str, Any]:
+@dataclass
+class Archive:
+    bundle: dict[str, Any]
+    data: dict[str, Any]
+    files: dict[str, bytes]  # sha256 → content
+    names: dict[str, bytes]  # archive path → content (photos/, reports/)
+
+    @property
+    def source(self) -> str:
+        """Who the patient is where the archive was made: site, clinic, patient id, and when
+        the patient was registered there (two installations may share the rest)."""
+        export = self.data.get("export", {})
+        rows = self.data.get("parts", {}).get("patients.Patient") or [{}]
+        return "|".join(
+            str(v)
+            for v in (
+                export.get("site", ""),
+                export.get("clinic", ""),
+                export.get("patient", ""),
+                rows[0].get("created_at", ""),
+            )
+        )
+
+
+def archive_read(data: bytes) -> Archive:
+    """The archive's parts, checked; ValidationError (one sentence) when it cannot be used."""
     if len(data) > MAX_ARCHIVE_BYTES:
         raise ValidationError("The archive is larger than 200 MB.")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             bundle = json.loads(archive.read("record.json"))
-    except (zipfile.BadZipFile, KeyError, ValueError):
+            names = {
+                n: archive.read(n)
+                for n in archive.namelist()
+                if n.startswith(FILE_DIRS) and not n.endswith("/")
+            }
+            try:
+                record_data = json.loads(archive.read(record.FILE_NAME))
+            except KeyError:
+                raise ValidationError(
+                    "This archive was made by an earlier version of Anagen and holds only part "
+                    "of the record; export the record again."
+                ) from None
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
         raise ValidationError("This is not a record archive made by Anagen.") from None
+    if not isinstance(bundle, dict) or not isinstance(record_data, dict):
+        raise ValidationError("This is not a record archive made by Anagen.")
     from anagen.fhir import build
 
     try:
         build.validated_model(bundle)
     except Exception:
         raise ValidationError("The record in this archive is not a valid FHIR Bundle.") from None
-    return bundle  # type: ignore[no-any-return]
-
-
-def _resources(bundle: dict[str, Any], rtype: str) -> list[dict[str, Any]]:
-    return [
+    patients = [
         e["resource"]
         for e in bundle.get("entry", [])
-        if e.get("resource", {}).get("resourceType") == rtype
+        if e.get("resource", {}).get("resourceType") == "Patient"
     ]
-
-
-def _day(value: str | None) -> dt.date | None:
-    return dt.date.fromisoformat(value[:10]) if value else None
-
-
-def _patient_data(resource: dict[str, Any]) -> dict[str, Any]:
-    name = (resource.get("name") or [{}])[0]
-    telecom = {t.get("system"): t.get("value", "") for t in resource.get("telecom", [])}
-    language = ""
-    for comm in resource.get("communication", []):
-        codings = comm.get("language", {}).get("coding", [])
-        language = codings[0].get("code", "") if codings else comm["language"].get("text", "")
-        break
-    return {
-        "given_name": " ".join(name.get("given", [])),
-        "family_name": name.get("family", ""),
-        "birth_date": _day(resource.get("birthDate")),
-        "sex": SEX.get(resource.get("gender", ""), "other"),
-        "phone": telecom.get("phone", ""),
-        "email": telecom.get("email", ""),
-        "address": "\n".join(a.get("text", "") for a in resource.get("address", [])),
-        "preferred_language": language,
-    }
-
-
-def _coding_code(concept: dict[str, Any] | None) -> str:
-    for c in (concept or {}).get("coding", []):
-        if c.get("code"):
-            return str(c["code"])
-    return ""
-
-
-def _medication(resource: dict[str, Any]) -> dict[str, Any]:
-    med = resource.get("medicationCodeableConcept", {})
-    return {
-        "name": med.get("text", ""),
-        "category": _coding_code(med),
-        "prescribed": resource.get("category", {}).get("text") == "Prescribed",
-        "dose": " ".join(d.get("text", "") for d in resource.get("dosage", [])),
-        "last_dose_on": _day(resource.get("effectiveDateTime")),
-    }
-
-
-def _allergy(resource: dict[str, Any]) -> dict[str, Any]:
-    reactions = [
-        m.get("text", "") for r in resource.get("reaction", []) for m in r.get("manifestation", [])
-    ]
-    return {"substance": resource.get("code", {}).get("text", ""), "reaction": "; ".join(reactions)}
-
-
-def _lab(resource: dict[str, Any]) -> dict[str, Any] | None:
-    """A laboratory Observation back to the value and unit as entered (the note keeps them)."""
-    from anagen.patients.vocab import LAB_UNITS
-
-    categories = {_coding_code(c) for c in resource.get("category", [])}
-    if "laboratory" not in categories:
-        return None
-    analyte = ""
-    codes = {c.get("code") for c in resource.get("code", {}).get("coding", [])}
-    for key, spec in LAB_UNITS.items():
-        if key in codes or (spec.loinc and spec.loinc in codes):
-            analyte = key
-    for note in resource.get("note", []):
-        match = NOTE_ENTERED.match(note.get("text", ""))
-        if match and analyte:
-            try:
-                value = Decimal(match["value"])
-            except InvalidOperation:
-                return None
-            return {
-                "analyte": analyte,
-                "value": value,
-                "unit": match["unit"],
-                "taken_on": _day(resource.get("effectiveDateTime")),
-            }
-    return None
-
-
-def _components(resource: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {_coding_code(c.get("code")): c for c in resource.get("component", [])}
-
-
-def _number(component: dict[str, Any] | None) -> Any:
-    if component is None:
-        return None
-    if "valueInteger" in component:
-        return component["valueInteger"]
-    value = component.get("valueQuantity", {}).get("value")
-    return None if value is None else float(Decimal(str(value)))
-
-
-def _observation_kind(resource: dict[str, Any]) -> str:
-    return _coding_code(resource.get("code"))
-
-
-def _visits(bundle: dict[str, Any]) -> list[Any]:
-    """Measurement visits (Observation visit-measures) with their sites (site-measures)."""
-    from anagen.outcomes.services import SiteValues, VisitValues
-
-    observations = _resources(bundle, "Observation")
-    sites: dict[tuple[str, str], list[Any]] = {}
-    for r in observations:
-        if _observation_kind(r) != "site-measures":
-            continue
-        comps = _components(r)
-        body = r.get("bodySite", {})
-        location = _coding_code(body)
-        display = next((c.get("display", "") for c in body.get("coding", [])), "")
-        name = body.get("text", "").removesuffix(f" ({display})")
-        sites.setdefault((r.get("effectiveDateTime", ""), r.get("issued", "")), []).append(
-            SiteValues(
-                site_name=name,
-                location=location,
-                hair_count=_number(comps.get("hair-count")),
-                area=_number(comps.get("target-area")),
-                density=_number(comps.get("hair-density")),
-                mean_diameter_um=_number(comps.get("mean-shaft-diameter")),
-                cumulative_thickness_mm_per_cm2=_number(comps.get("cumulative-thickness")),
-                terminal_pct=_number(comps.get("terminal-pct")),
-                anagen_pct=_number(comps.get("anagen-pct")),
-            )
-        )
-    labels = {str(label).lower(): value for value, label in VisitLabel.choices}
-    visits = []
-    for r in observations:
-        if _observation_kind(r) != "visit-measures":
-            continue
-        comps = _components(r)
-        text = r.get("code", {}).get("text", "")
-        label = text.removeprefix("Hair measures, ").removesuffix(" visit")
-        stage_scale, stage_value = "", ""
-        for code, comp in comps.items():
-            if code.endswith("-stage"):
-                stage_scale = code.removesuffix("-stage")
-                stage_value = _coding_code(comp.get("valueCodeableConcept"))
-        salt = _number(comps.get("salt"))
-        visits.append(
-            VisitValues(
-                measured_on=_day(r.get("effectiveDateTime")),  # type: ignore[arg-type]
-                visit_label=labels.get(label, label),
-                method=_coding_code(r.get("method")),
-                device=(r.get("device") or {}).get("display", ""),
-                pull_test_pulled=_number(comps.get("pull-test-pulled")),
-                pull_test_shed=_number(comps.get("pull-test-shed")),
-                wash_test_count=_number(comps.get("wash-test")),
-                salt=salt,
-                stage_scale=stage_scale,
-                stage_value=stage_value,
-                global_photo_rating=_number(comps.get("global-photo-rating")),
-                satisfaction=_number(comps.get("satisfaction")),
-                notes="\n".join(n.get("text", "") for n in r.get("note", [])),
-                sites=sites.get((r.get("effectiveDateTime", ""), r.get("issued", "")), []),
-            )
-        )
-    return sorted(visits, key=lambda v: v.measured_on)
-
-
-def _assessments(bundle: dict[str, Any]) -> list[tuple[Any, bool]]:
-    """(AssessmentData, signed) per Condition, in the order they were recorded."""
-    from anagen.care.services import AssessmentData
-
-    scales = {r.get("id", ""): r for r in _resources(bundle, "Observation")}
-    found = []
-    for r in _resources(bundle, "Condition"):
-        diagnosis = next(
-            (
-                c.get("code", "")
-                for c in r.get("code", {}).get("coding", [])
-                if str(c.get("system", "")).endswith("/diagnosis")
-            ),
-            "",
-        )
-        values: dict[str, Any] = {}
-        scale = scales.get(f"scale-{r.get('id')}")
-        if scale is not None:
-            code = _coding_code(scale.get("code"))
-            if code == "salt":
-                values["scale_id"] = "salt"
-                for region, comp in _components(scale).items():
-                    if region.startswith("salt-") and region != "salt-band":
-                        value = comp.get("valueQuantity", {}).get("value")
-                        values[region.replace("-", "_")] = Decimal(str(value))
-            elif code.endswith("-stage"):
-                values["scale_id"] = code.removesuffix("-stage")
-                values["scale_value"] = _coding_code(scale.get("valueCodeableConcept"))
-        data = AssessmentData(
-            visit_on=_day(r.get("recordedDate")),  # type: ignore[arg-type]
-            diagnosis_code=diagnosis,
-            notes="\n".join(n.get("text", "") for n in r.get("note", [])),
-            **values,
-        )
-        signed = _coding_code(r.get("verificationStatus")) == "confirmed"
-        found.append((int(r.get("id", 0)), data, signed))
-    return [(data, signed) for _, data, signed in sorted(found, key=lambda f: f[0])]
+    if len(patients) != 1:
+        raise ValidationError("The archive must hold exactly one patient.")
+    rows = record_data.get("parts", {}).get("patients.Patient", [])
+    number = next((i.get("value", "") for i in patients[0].get("identifier", [])), "")
+    if len(rows) != 1 or rows[0].get("record_number") != number:
+        raise ValidationError("The archive's record data does not match its FHIR record.")
+    files = {hashlib.sha256(c).hexdigest(): c for c in names.values()}
+    return Archive(bundle=bundle, data=record_data, files=files, names=names)
 
 
 # --- importing ------------------------------------------------------------------------------
 
 
-def patient_archive_import(*, actor: Actor, data: bytes) -> Patient:
-    """Recreate the archive's patient in the actor's clinic (all or nothing)."""
-    from anagen.patients import services as patients
+def _already_here(clinic: Clinic, source: str) -> Patient | None:
+    events = AuditEvent.objects.filter(
+        clinic=clinic,
+        action=AuditAction.PATIENT_ARCHIVE_IMPORT,
+        change_values__changes__source=source,
+    ).exclude(patient=None)
+    for patient_id in events.order_by("-pk").values_list("patient_id", flat=True):
+        found = Patient.all_objects.filter(pk=patient_id).first()
+        if found is not None:
+            return found
+    return None
 
-    actor.require(Perm.PATIENT_IMPORT)
-    bundle = _bundle_of(data)
-    found = _resources(bundle, "Patient")
-    if len(found) != 1:
-        raise ValidationError("The archive must hold exactly one patient.")
-    resource = found[0]
-    number = next((i.get("value", "") for i in resource.get("identifier", [])), "")
-    meds = [_medication(r) for r in _resources(bundle, "MedicationStatement")]
-    allergies = [_allergy(r) for r in _resources(bundle, "AllergyIntolerance")]
-    labs = [lab for r in _resources(bundle, "Observation") if (lab := _lab(r)) is not None]
-    visits = _visits(bundle)
-    assessments = _assessments(bundle)
+
+def archive_import(
+    *, clinic: Clinic, data: bytes, actor: Actor | None = None, via: str = "cli"
+) -> record.Restored:
+    """Write the archive's patient into `clinic` (all or nothing; refused when already here).
+
+    `actor` is the member importing (the page); the command line imports without one and the
+    audit says so (via "cli").
+    """
+    archive = archive_read(data)
     with transaction.atomic():
-        patient = patients.patient_create(
-            actor=actor, data=_patient_data(resource), confirm_duplicate=True
-        )
-        # The patient keeps their record number when this clinic has not used it.
-        if (
-            number
-            and not Patient.all_objects.filter(clinic=actor.clinic, record_number=number).exists()
-        ):
-            Patient.all_objects.filter(pk=patient.pk).update(record_number=number)
-            patient.record_number = number
-        if meds or allergies or labs:
-            patients.intake_record(
-                actor=actor,
-                patient=patient,
-                data=patients.IntakeData(medications=meds, allergies=allergies, labs=labs),
+        Clinic.objects.select_for_update().filter(pk=clinic.pk).first()  # one import at a time
+        clinic.refresh_from_db()
+        existing = _already_here(clinic, archive.source)
+        if existing is not None:
+            raise ValidationError(
+                f"This archive's patient is already here: {existing.full_name} "
+                f"({existing.record_number}). Nothing was imported."
             )
-        from anagen.care.services import assessment_create, assessment_sign
-        from anagen.outcomes.services import measurement_set_record
-
-        for values, signed in assessments:
-            made = assessment_create(actor=actor, patient=patient, data=values)
-            if signed:
-                assessment_sign(actor=actor, assessment=made)
-
-        for visit in visits:
-            measurement_set_record(actor=actor, patient=patient, values=visit)
+        try:
+            with transaction.atomic():
+                restored = record.record_restore(
+                    clinic=clinic, data=archive.data, files=archive.files
+                )
+        except IntegrityError as exc:
+            raise ValidationError(
+                "The archive's record clashes with this clinic's records (an appointment that "
+                "overlaps a booking here, or a duplicate); nothing was imported."
+            ) from exc
+        user: User | None = actor.user if actor is not None else None
         audit_record(
-            action="patient_archive.import",
+            action=AuditAction.PATIENT_ARCHIVE_IMPORT,
             actor=actor,
-            patient=patient,
+            clinic=clinic,
+            user=user,
+            username="" if actor is not None else "command line",
+            via=via if actor is None else None,
+            patient=restored.patient,
             changes={
-                "resources": len(bundle.get("entry", [])),
-                "medications": len(meds),
-                "allergies": len(allergies),
-                "labs": len(labs),
-                "measurement_visits": len(visits),
-                "assessments": len(assessments),
+                "source": archive.source,
+                "resources": len(archive.bundle.get("entry", [])),
+                "files": len(archive.names),
+                "rows": {k: v for k, v in restored.counts.items() if v},
+                "created": restored.created,
             },
         )
-    return patient
+    return restored
+
+
+def patient_archive_import(*, actor: Actor, data: bytes) -> Patient:
+    """The page's import: the actor's clinic, their right to import."""
+    actor.require(Perm.PATIENT_IMPORT)
+    return archive_import(clinic=actor.clinic, data=data, actor=actor).patient
 
 
 # --- comparing ------------------------------------------------------------------------------
 
 
+def _differences(left: Any, right: Any, path: str, out: list[str]) -> None:
+    if isinstance(left, dict) and isinstance(right, dict):
+        for key in sorted(set(left) | set(right), key=str):
+            where = f"{path}.{key}" if path else str(key)
+            if key not in left:
+                out.append(f"{where}: only in the copy")
+            elif key not in right:
+                out.append(f"{where}: only in the original")
+            else:
+                _differences(left[key], right[key], where, out)
+    elif isinstance(left, list) and isinstance(right, list):
+        if len(left) != len(right):
+            out.append(f"{path}: {len(left)} in the original, {len(right)} in the copy")
+        for n, (a, b) in enumerate(zip(left, right, strict=False)):
+            key = a.get("key") if isinstance(a, dict) and "key" in a else n
+            _differences(a, b, f"{path}[{key}]", out)
+    elif left != right:
+        out.append(f"{path}: {left!r} ≠ {right!r}")
+
+
 @dataclass
 class Comparison:
-    differences: list[str] = field(default_factory=list)
-    not_compared: dict[str, str] = field(default_factory=lambda: dict(NOT_CARRIED))
+    differences: list[str]
+    not_compared: dict[str, str]
 
     def __bool__(self) -> bool:  # true when the records match over what is compared
         return not self.differences
 
 
-def _rows(model: type[models.Model], patient: Patient) -> list[dict[str, Any]]:
-    fields, key = COMPARED[model]
-    if model is Patient:
-        qs: Any = Patient.all_objects.filter(pk=patient.pk)
-    elif model in PATIENT_PATH:
-        qs = model._base_manager.filter(**{PATIENT_PATH[model]: patient})
-        if model is Assessment:
-            signed = ExpressionWrapper(Q(signed_at__isnull=False), output_field=BooleanField())
-            qs = qs.annotate(is_signed=signed)
-    else:
-        latest = Intake.objects.filter(patient=patient).order_by("-version").first()
-        qs = model._base_manager.filter(intake=latest) if latest else model._base_manager.none()
-    rows = list(qs.values(*fields))
-    return sorted(rows, key=lambda r: tuple(str(r[k]) for k in key + fields))
-
-
-def _label(model: type[models.Model], row: dict[str, Any]) -> str:
-    _, key = COMPARED[model]
-    return f"{model._meta.label}[{' '.join(str(row[k]) for k in key)}]"
-
-
 def record_compare(original: Patient, copy: Patient) -> Comparison:
-    """Field by field over `COMPARED`; every difference is named."""
-    result = Comparison()
-    for model, (fields, _) in COMPARED.items():
-        a, b = _rows(model, original), _rows(model, copy)
-        if len(a) != len(b):
-            result.differences.append(
-                f"{model._meta.label}: {len(a)} row(s) in the original, {len(b)} in the copy"
-            )
-        for left, right in zip(a, b, strict=False):
-            for name in fields:
-                if left[name] != right[name]:
-                    result.differences.append(
-                        f"{_label(model, left)}.{name}: {left[name]!r} ≠ {right[name]!r}"
-                    )
-    return result
+    """Every carried row and field of two patients' records; every difference is named."""
+    out: list[str] = []
+    _differences(record.record_dump(original), record.record_dump(copy), "", out)
+    return Comparison(differences=out, not_compared=dict(NOT_CARRIED))
+
+
+REF = re.compile(r"^(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]+)$")
+NUMBERS = re.compile(r"\d+")
+
+
+def bundle_normalised(bundle: dict[str, Any]) -> dict[str, Any]:
+    """The Bundle with export times removed and database ids replaced by their order of
+    appearance per resource type (`Procedure/#2`), so two exports of one record compare equal."""
+    order: dict[tuple[str, str], str] = {}
+    counts: dict[str, int] = {}
+    for entry in bundle.get("entry", []):
+        resource = entry.get("resource", {})
+        rtype, rid = resource.get("resourceType", ""), str(resource.get("id", ""))
+        counts[rtype] = counts.get(rtype, 0) + 1
+        prefix = rid.rsplit("-", 1)[0] + "-" if "-" in rid else ""
+        order[(rtype, rid)] = f"{prefix}#{counts[rtype]}"
+
+    def walk(value: Any, key: str = "", rtype: str = "") -> Any:
+        if isinstance(value, dict):
+            inner = value.get("resourceType", rtype)
+            return {k: walk(v, k, inner) for k, v in value.items() if k != "fullUrl"}
+        if isinstance(value, list):
+            return [walk(v, key, rtype) for v in value]
+        if isinstance(value, str):
+            if key == "id" and (rtype, value) in order:
+                return order[(rtype, value)]
+            match = REF.match(value)
+            if key == "reference" and match:
+                return f"{match['type']}/{order.get((match['type'], match['id']), match['id'])}"
+            if key == "url" and value.startswith(("http://", "https://")) and "/fhir/" not in value:
+                return NUMBERS.sub("#", value)  # links to this site's pages carry ids
+        return value
+
+    out = walk({k: v for k, v in bundle.items() if k != "timestamp"})
+    return out  # type: ignore[no-any-return]
+
+
+def archive_compare(original: bytes, copy: bytes) -> list[str]:
+    """Two archives of one record: Bundles (normalised), record data, files. [] when equal.
+
+    Not compared: the export's own details (when, where from), the README (it names the
+    export's date) and the access log (see `NOT_CARRIED`)."""
+    a, b = archive_read(original), archive_read(copy)
+    out: list[str] = []
+    _differences(bundle_normalised(a.bundle), bundle_normalised(b.bundle), "record.json", out)
+    data_a = {k: v for k, v in a.data.items() if k != "export"}
+    data_b = {k: v for k, v in b.data.items() if k != "export"}
+    _differences(data_a, data_b, record.FILE_NAME, out)
+    hashes_a = sorted(a.files)
+    hashes_b = sorted(b.files)
+    if hashes_a != hashes_b:
+        out.append(f"files: {len(hashes_a)} in the original, {len(hashes_b)} in the copy differ")
+    return out
+
+
+def export_facts(data: bytes) -> dict[str, int]:
+    """How much an archive holds (for reports): resources, rows, files."""
+    archive = archive_read(data)
+    rows = sum(len(v) for v in archive.data.get("parts", {}).values())
+    return {
+        "resources": len(archive.bundle.get("entry", [])),
+        "rows": rows,
+        "files": len(archive.names),
+    }

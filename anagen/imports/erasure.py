@@ -15,17 +15,16 @@
 Decision on the audit trail (documented here and in the report):
 - Audit rows are never deleted or changed by a purge: the hash chain must keep verifying
   (`anagen audit verify`), PostgreSQL's trigger refuses UPDATE/DELETE, and the trail is itself
-  a record the clinic must keep (accountability, GDPR art. 5(2); art. 17(3)(b)).
+  a record the clinic must keep (accountability, GDPR art. 5(2); art. 17(3)(b)). Their VALUES
+  (what changed: names, e-mail, notes …) live apart (audit.AuditChangeValues; the chain hashes
+  a salted digest of them), and the purge deletes them: the patient's events, and the events
+  about no one patient (searches, lists) whose values name the patient, listed in the purge's
+  own row. The page then says "Erased with the patient's record"; `anagen audit verify` still
+  passes.
 - The audit row's patient link has no database constraint (audit migration 0013), so the rows
   outlive the patient row; after the purge `patient_id` is an opaque number that names no one
   (the patient row, its history and the request's personal data are gone). Object ids likewise.
 - The purge's own audit row holds counts and the end date only.
-- Known gap: rows written by some actions carry personal VALUES in `changes` (`PERSONAL_CHANGES`:
-  demographics on patient.create/update and CSV import, appointment notes, the e-mail address an
-  invoice went to, assessment fields). They cannot be blanked without breaking the chain. The fix
-  belongs to the audit layer: hash a digest of `changes` and keep the values in a side table
-  that a purge may delete (or encrypt them per patient and destroy the key at purge). Until
-  then, such rows keep those values until the audit trail's own retention ends.
 """
 
 from __future__ import annotations
@@ -50,7 +49,7 @@ from anagen.accounts.clinic_time import human_date, local_today
 from anagen.accounts.permissions import Perm
 from anagen.audit.models import AuditEvent
 from anagen.audit.reads import note_read
-from anagen.audit.services import audit_record
+from anagen.audit.services import audit_record, audit_values_erase, audit_values_mentioning
 from anagen.imports.models import ErasureRequest, ErasureStatus, RetentionRule
 from anagen.patients.models import Patient
 
@@ -61,16 +60,6 @@ RETENTION_DATA = Path(settings.BASE_DIR) / "anagen" / "clinical" / "data" / "ret
 # (ids, dates and counts: the proof that the record was erased).
 KEPT = {"audit.AuditEvent", "imports.ErasureRequest"}
 RESTRICTED_REASON = "Restricted: the patient asked for the record to be erased (GDPR art. 17)."
-# Actions whose `changes` (written before this module existed) may hold personal values.
-PERSONAL_CHANGES = (
-    "patient.create",
-    "patient.update",
-    "patient_import.commit",
-    "appointment.update",
-    "billing.invoice.email",
-    "assessment.create",
-    "assessment.update",
-)
 
 
 # --- the retention rule --------------------------------------------------------------------
@@ -308,6 +297,16 @@ def _bulk_exports_with(patient_id: int, clinic_id: int) -> list[Any]:
     return list(BulkExport.objects.filter(clinic_id=clinic_id, pk__in=list(keys)))
 
 
+def _identifiers(patient_id: int) -> list[str]:
+    """What names the patient in free text: name, e-mail, phone."""
+    patient = Patient.all_objects.filter(pk=patient_id).first()
+    if patient is None:
+        return []
+    found = [patient.family_name, f"{patient.given_name} {patient.family_name}"]
+    found += [getattr(patient, name, "") or "" for name in ("email", "phone", "phone_digits")]
+    return [str(v) for v in found if v]
+
+
 def erasure_purge(*, request: ErasureRequest, today: dt.date, via: str = "cli") -> dict[str, int]:
     """Delete everything of the request's patient, once its end date has passed."""
     if request.status != ErasureStatus.RESTRICTED:
@@ -333,7 +332,11 @@ def erasure_purge(*, request: ErasureRequest, today: dt.date, via: str = "cli") 
         uploads = set(
             ImportedRecord.objects.filter(patient_id=patient_id).values_list("source_id", flat=True)
         )
-        audit_record(
+        # Searches and lists that name the patient (no one patient's events): erased too.
+        mentions = audit_values_mentioning(
+            clinic_id=request.clinic_id, needles=_identifiers(patient_id)
+        )
+        purge_event = audit_record(
             action="erasure.purge",
             clinic=request.clinic,
             patient=Patient(pk=patient_id),
@@ -345,7 +348,11 @@ def erasure_purge(*, request: ErasureRequest, today: dt.date, via: str = "cli") 
                 "rows": sum(counts.values()),
                 "files": len(owned.files),
                 "bulk_exports": len(exports),
+                **({"list_events_erased": mentions} if mentions else {}),
             },
+        )
+        counts["audit_values"] = audit_values_erase(
+            patient_id=patient_id, purge_event=purge_event, also=mentions
         )
         # Children first; deleting also writes "deleted" history rows, removed just after.
         for model in reversed(list(owned.ids)):

@@ -1,7 +1,9 @@
 """Data out (GDPR articles 15 and 20): one patient's record as one ZIP archive.
 
 The archive holds `record.json` (a FHIR R4 Bundle of every resource about the patient, each
-validated with fhir.resources), the photos and outcome-report PDFs as files, `access-log.csv`
+validated with fhir.resources), `record-data.json` (the same record field by field, which
+anagen/imports/archive.py imports back; anagen/imports/record.py), the photos and outcome-report
+PDFs as files, `access-log.csv`
 (the audit trail of who opened or changed the record, and when) and a short README. The task
 worker makes it; downloading it is audited.
 """
@@ -27,6 +29,7 @@ from anagen.accounts.clinic_time import human_datetime
 from anagen.accounts.permissions import Perm
 from anagen.audit.models import AuditAction, AuditEvent
 from anagen.audit.services import audit_record
+from anagen.imports import record
 from anagen.imports.models import ExportStatus, PatientExport
 from anagen.patients.models import Patient
 
@@ -39,6 +42,14 @@ record.json       Every part of the record as a FHIR R4 Bundle (an international
                   other clinical systems can read): details, intake, assessments, consents,
                   plans, appointments, sessions and their PRP preparations, measurements,
                   adverse events.
+record-data.json  The same record as plain data, field by field, so that Anagen can bring it
+                  back exactly into another clinic or installation: every row the patient owns
+                  (all intakes, screening results and overrides, consent snapshots, sessions
+                  with their preparations, zones, lots and amendments, photo sets, reports…),
+                  rows pointing to each other by keys such as "procedures.TreatmentSession#2"
+                  (the second session recorded), and under "references" the staff, rooms,
+                  products, lots, formulations and consent texts the record names. Billing is
+                  not part of it.
 photos/           The clinical photos, as taken.
 reports/          The outcome reports, as given.
 access-log.csv    Who opened or changed the record, and when.
@@ -120,6 +131,29 @@ def _files(actor: Actor, patient: Patient) -> list[tuple[str, Any]]:
     return found
 
 
+def patient_archive_bytes(actor: Actor, patient: Patient) -> tuple[bytes, int]:
+    """The archive itself (and how many FHIR resources it holds)."""
+    bundle, count = _bundle(actor, patient)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "README.txt",
+            README.format(
+                name=patient.full_name,
+                number=patient.record_number,
+                clinic=patient.clinic.name,
+                when=human_datetime(timezone.now()),
+            ),
+        )
+        archive.writestr("record.json", json.dumps(bundle, indent=1, ensure_ascii=False))
+        archive.writestr(record.FILE_NAME, json.dumps(record.record_export_data(patient)))
+        for name, stored in _files(actor, patient):
+            with stored.open("rb") as fh:
+                archive.writestr(name, fh.read())
+        archive.writestr("access-log.csv", _access_log(patient))
+    return buffer.getvalue(), count
+
+
 def patient_export_run(*, actor: Actor, job: PatientExport) -> PatientExport:
     """Make the archive (the task worker runs this)."""
     actor.require(Perm.PATIENT_EXPORT)
@@ -130,24 +164,7 @@ def patient_export_run(*, actor: Actor, job: PatientExport) -> PatientExport:
         return PatientExport.objects.get(pk=job.pk)
     patient = job.patient
     try:
-        bundle, count = _bundle(actor, patient)
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(
-                "README.txt",
-                README.format(
-                    name=patient.full_name,
-                    number=patient.record_number,
-                    clinic=job.clinic.name,
-                    when=human_datetime(timezone.now()),
-                ),
-            )
-            archive.writestr("record.json", json.dumps(bundle, indent=1, ensure_ascii=False))
-            for name, stored in _files(actor, patient):
-                with stored.open("rb") as fh:
-                    archive.writestr(name, fh.read())
-            archive.writestr("access-log.csv", _access_log(patient))
-        data = buffer.getvalue()
+        data, count = patient_archive_bytes(actor, patient)
         job.file.save(f"patient-{patient.pk}-{job.pk}.zip", ContentFile(data), save=False)
         PatientExport.objects.filter(pk=job.pk).update(
             status=ExportStatus.DONE,

@@ -2,9 +2,10 @@
 
 Routers declare the problems an operation can return beyond the ones every operation shares
 (`response={201: PatientOut, **problems(409)}`); `document_problems` adds the shared ones
-(401/403 for every authenticated call, 422 for invalid input, 400 for an unreadable body, 404
-for an id in the path or the body, 412/428 for an If-Match header) and gives every 4xx answer
-the `application/problem+json` media type.
+(401/403 for every authenticated call, 422 for invalid input, 400 for an unreadable body, 413
+for a body over the size limit, 404 for an id in the path or the body, 412/428 for an If-Match
+header, 409/422 for a reused Idempotency-Key on a POST) and gives every 4xx answer the
+`application/problem+json` media type.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ TITLES: dict[int, str] = {
     405: "Method not allowed",
     409: "Conflict",
     412: "Precondition failed",
+    413: "Content too large",
     422: "Invalid input",
     428: "Precondition required",
     429: "Too many requests",
@@ -39,6 +41,7 @@ DESCRIPTIONS: dict[int, str] = {
     404: "No such object in the caller's clinic.",
     409: "Conflicts with the current state (a taken slot, a possible duplicate).",
     412: "The record changed since the ETag sent in If-Match: read it again and retry.",
+    413: "The request body is larger than the API accepts (ANAGEN_API_MAX_BODY bytes).",
     422: "Invalid input: each error names its field (body.x, query.y, path.z).",
     428: "No If-Match header: send the ETag of your last read to change this record.",
 }
@@ -116,7 +119,7 @@ def _shared_statuses(
     if parameters or "requestBody" in operation:
         statuses.add(422)
     if "requestBody" in operation:
-        statuses.add(400)
+        statuses |= {400, 413}
     if any(p.get("in") == "path" for p in parameters) or _body_names_records(operation, components):
         statuses.add(404)
     if any(p.get("in") == "header" and p.get("name") == "If-Match" for p in parameters):
@@ -124,15 +127,43 @@ def _shared_statuses(
     return statuses
 
 
+IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "A key of your choosing (1 to 255 printable ASCII characters) that makes a retry safe: "
+        "sending the same request with the same key again within 24 hours replays the first "
+        "answer (with `Idempotent-Replayed: true`) instead of doing it twice. The same key "
+        "with another path or body is a 422; while the first request runs, a 409."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+
+
+def _document_idempotency(method: str, operation: dict[str, Any]) -> None:
+    """POST operations honour an `Idempotency-Key` header (`anagen.interop.idempotency`)."""
+    if method.lower() != "post":
+        return
+    parameters = operation.setdefault("parameters", [])
+    if not any(p.get("in") == "header" and p.get("name") == "Idempotency-Key" for p in parameters):
+        parameters.append(dict(IDEMPOTENCY_KEY_PARAMETER))
+    responses = operation.setdefault("responses", {})
+    for status in (409, 422):
+        responses.setdefault(status, {"description": DESCRIPTIONS[status]})
+
+
 def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
-    """Add the problem responses each operation can return to an OpenAPI document."""
+    """Add the problem responses each operation can return to an OpenAPI document, and the
+    `Idempotency-Key` header of POST operations."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.update(_problem_components())
     global_security = bool(schema.get("security"))
     for path_item in schema.get("paths", {}).values():
-        for operation in path_item.values():
+        for method, operation in path_item.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
+            _document_idempotency(method, operation)
             responses = operation["responses"]
             secured = bool(operation.get("security", global_security))
             declared = {int(code) for code in responses if str(code).startswith("4")}

@@ -219,7 +219,9 @@ class SeriesOut(Schema):
     summary="Each measure over time with change from baseline and its MDC95",
     description=(
         "Each measure's series over time with the change from baseline and whether it exceeds "
-        "the minimal detectable change (MDC95, with its source)."
+        "the minimal detectable change (MDC95, with its source). The points are the baseline "
+        "visits, each series's first visit and the latest 24 measured visits; baselines and "
+        "changes are those of the whole history, which the measurement sets list pages through."
     ),
 )
 def progress(request: HttpRequest, patient_id: int) -> list[dict[str, object]]:

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from anagen.accounts.access import Actor
+from anagen.accounts.logo import logo_data_uri
 from anagen.accounts.permissions import Perm
 from anagen.audit.services import audit_record
 from anagen.outcomes import charts, selectors
@@ -177,6 +178,7 @@ def report_context(*, actor: Actor, patient: Patient) -> dict[str, Any]:
     return {
         "patient": patient,
         "clinic": actor.clinic,
+        "clinic_logo": logo_data_uri(actor.clinic),  # "" without a logo: no image at all
         "generated_at": actor.now(),
         "plans": plans,
         "sessions": sessions,

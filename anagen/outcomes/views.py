@@ -188,6 +188,8 @@ def progress(request: ClinicRequest, patient_id: int) -> HttpResponse:
         {
             "patient": patient,
             "series": series,
+            "visits_measured": selectors.measured_visit_count(patient),
+            "latest_visits": selectors.LATEST_VISITS,
             "sessions": selectors.session_dates(patient),
             "blinded": selectors.blinded_results(patient),
         },

@@ -24,8 +24,8 @@ from anagen.interop.etag import (
     PRECONDITION_PROBLEMS,
     IfMatch,
     etag_documented,
+    etag_of,
     require_if_match,
-    tag,
 )
 from anagen.interop.paging import PageQuery, page_of
 from anagen.interop.problems import problems
@@ -90,6 +90,10 @@ class SessionOut(Schema):
     screening_id: int | None
     consent_id: int | None
     delivery_mode: str
+    rotor_radius_cm: Decimal | None = Field(
+        None, description="Centrifuge rotor radius, cm (turns a spin's rpm into g)."
+    )
+    notes: str = Field("", description="The session's free-text notes.")
     checked_in_at: dt.datetime | None
     cream_applied_at: dt.datetime | None
     draw_at: dt.datetime | None
@@ -107,10 +111,24 @@ class SessionOut(Schema):
         return obj.signed_by.get_username() if obj.signed_by else None
 
 
+class TopicalOut(Schema):
+    device: str = Field(description="The microneedling device.")
+    needle_depth_mm: Decimal = Field(description="Needle depth, mm.")
+    passes: int = Field(description="Number of passes.")
+    volume_ml: Decimal = Field(description="PRP applied, mL.")
+
+
 class SessionDetailOut(SessionOut):
     zones: list[ZoneOut]
     lot_uses: list[LotUseOut]
     checklist: list[ChecklistOut]
+    topical: TopicalOut | None = Field(
+        None, description="PRP applied topically with microneedling (absent when not recorded)."
+    )
+
+    @staticmethod
+    def resolve_topical(obj: TreatmentSession) -> Any:
+        return selectors.topical_of(obj)
 
     @staticmethod
     def resolve_zones(obj: TreatmentSession) -> list[Any]:
@@ -185,14 +203,115 @@ def create_session(request: HttpRequest, payload: SessionIn) -> Status[Treatment
     "/sessions/{session_id}",
     response=SessionDetailOut,
     summary="One session",
-    description="The ETag covers the session and its preparation (send it to change either).",
+    description=(
+        "The ETag is the session record's version: the session with its preparation, injection "
+        "map, mesotherapy deliveries and topical application (send it to change any of them)."
+    ),
     openapi_extra=etag_documented(write=False),
 )
 def read_session(request: HttpRequest, session_id: int, response: HttpResponse) -> Any:
     actor = api_actor(request, Perm.CLINICAL_VIEW)
     session = selectors.session_get(actor=actor, session_id=session_id)
     services.session_read(actor=actor, session=session)
-    return tag(response, session, selectors.preparation_of(session))
+    return _tagged(response, session)
+
+
+def _tagged[T](response: HttpResponse, session: TreatmentSession, body: T | None = None) -> Any:
+    """Put the session record's ETag on the answer; returns `body` (the session without one)."""
+    response["ETag"] = etag_of(*selectors.session_record_parts(session))
+    return session if body is None else body
+
+
+def _require(if_match: str | None, session: TreatmentSession) -> None:
+    """428 without If-Match, 412 when the session record changed since it was read."""
+    require_if_match(if_match, *selectors.session_record_parts(session))
+
+
+class SessionDetailsIn(BodyIn):
+    delivery_mode: Literal["injection", "topical"] = Field(
+        None,  # type: ignore[arg-type]
+        description="PRP sessions: `injection` or `topical` (absent: unchanged).",
+    )
+    rotor_radius_cm: Decimal | None = Field(
+        None,
+        ge=1,
+        le=50,
+        max_digits=5,
+        decimal_places=2,
+        description="PRP sessions: the centrifuge rotor radius, cm, 1–50 (null clears it).",
+    )
+    baseline_photos_taken: bool = Field(
+        None,  # type: ignore[assignment]
+        description="Whether the baseline photos were taken (absent: unchanged).",
+    )
+    aftercare_given: bool = Field(
+        None,  # type: ignore[assignment]
+        description="Whether the aftercare instructions were given (absent: unchanged).",
+    )
+    notes: str = Field(
+        None,  # type: ignore[assignment]
+        max_length=5000,
+        description="The session's free-text notes (absent: unchanged).",
+    )
+    reason: str = Field(
+        "",
+        max_length=500,
+        description="Why the record changes: required once the session is signed (amendment).",
+    )
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "delivery_mode": "injection",
+                    "rotor_radius_cm": "10.5",
+                    "baseline_photos_taken": True,
+                    "aftercare_given": True,
+                    "notes": "Tolerated well.",
+                    "reason": "",
+                }
+            ]
+        }
+    }
+
+
+@router.patch(
+    "/sessions/{session_id}",
+    response={200: SessionDetailOut, **PRECONDITION_PROBLEMS},
+    summary="Change the session's details",
+    description=(
+        "Changes the details the session page edits: delivery mode and rotor radius (PRP "
+        "sessions), the baseline-photo and aftercare ticks, and the notes. Only the fields "
+        "sent change. A signed session needs a `reason` (the change is kept as an amendment). "
+        "If-Match: the session record's ETag (from reading it)."
+    ),
+    openapi_extra=etag_documented(),
+)
+def update_session_details(
+    request: HttpRequest,
+    session_id: int,
+    payload: SessionDetailsIn,
+    response: HttpResponse,
+    if_match: IfMatch = None,
+) -> Any:
+    actor = api_actor(request, Perm.SESSION_PERFORM)
+    session = selectors.session_get(actor=actor, session_id=session_id)
+    _require(if_match, session)
+    data = payload.dict(exclude_unset=True)
+    reason = data.pop("reason", "")
+    for name in ("delivery_mode", "baseline_photos_taken", "aftercare_given", "notes"):
+        if name in data and data[name] is None:
+            raise ValidationError({name: "Leave it out to keep it; it cannot be null."})
+    if not session.is_prp:
+        for name in ("delivery_mode", "rotor_radius_cm"):
+            if name in data:
+                raise ValidationError({name: "Only PRP sessions have this detail."})
+    if not data:
+        raise ValidationError({"__all__": "Send at least one detail to change."})
+    session = services.session_details_update(
+        actor=actor, session=session, data=data, reason=reason
+    )
+    return _tagged(response, session)
 
 
 # --- preparation -------------------------------------------------------------------------------
@@ -210,6 +329,9 @@ class PreparationIn(BodyIn):
     tubes: int | None = Field(None, ge=1, le=20)
     anticoagulant_agent: str = Field("", max_length=30)
     anticoagulant_volume_ml: Decimal | None = Field(None, ge=0, max_digits=6, decimal_places=2)
+    operator_id: int | None = Field(
+        None, description="Who prepared the PRP: a user id of an active member of the clinic."
+    )
     wb_platelets_per_ul: int | None = Field(None, ge=1, le=5_000_000)
     wb_wbc_per_ul: int | None = Field(None, ge=0, le=500_000)
     wb_neutrophils_pct: Decimal | None = Field(None, ge=0, le=100, decimal_places=1)
@@ -232,6 +354,7 @@ class PreparationOut(Schema):
     tubes: int | None
     anticoagulant_agent: str
     anticoagulant_volume_ml: Decimal | None
+    operator_id: int | None = Field(None, description="Who prepared the PRP (a user id).")
     wb_platelets_per_ul: int | None
     wb_wbc_per_ul: int | None
     wb_neutrophils_pct: Decimal | None
@@ -268,8 +391,7 @@ def read_preparation(request: HttpRequest, session_id: int, response: HttpRespon
     if prep is None:
         raise Http404("No preparation recorded yet.")
     services.session_read(actor=actor, session=session)
-    tag(response, session, prep)
-    return prep
+    return _tagged(response, session, prep)
 
 
 @router.put(
@@ -290,13 +412,16 @@ def put_preparation(
 ) -> Any:
     actor = api_actor(request, Perm.SESSION_PERFORM)
     session = selectors.session_get(actor=actor, session_id=session_id)
-    require_if_match(if_match, session, selectors.preparation_of(session))
+    _require(if_match, session)
     data = payload.dict()
     reason = data.pop("reason")
+    operator_id = data.pop("operator_id")
+    data["operator"] = (
+        selectors.clinic_member_get(actor, operator_id) if operator_id is not None else None
+    )
     data["spins"] = [{k: v for k, v in s.items() if v is not None} for s in data["spins"]]
     prep = services.preparation_record(actor=actor, session=session, data=data, reason=reason)
-    tag(response, session, prep)
-    return prep
+    return _tagged(response, session, prep)
 
 
 # --- lot use and lots --------------------------------------------------------------------------
@@ -552,21 +677,89 @@ class ZonesIn(BodyIn):
 
 @router.put(
     "/sessions/{session_id}/zones",
-    response={200: list[ZoneOut]},
+    response={200: list[ZoneOut], **PRECONDITION_PROBLEMS},
     summary="Record the injection map",
     description=(
         "Replaces the session's per-zone injection map (PRP sessions; mesotherapy is recorded "
         "per formulation delivery). Zones must belong to the session's site; a signed session "
-        "needs a `reason` and the change is kept as an amendment."
+        "needs a `reason` and the change is kept as an amendment. If-Match: the session "
+        "record's ETag (from reading it); the answer carries the record's new ETag."
     ),
+    openapi_extra=etag_documented(),
 )
-def put_zones(request: HttpRequest, session_id: int, payload: ZonesIn) -> Any:
+def put_zones(
+    request: HttpRequest,
+    session_id: int,
+    payload: ZonesIn,
+    response: HttpResponse,
+    if_match: IfMatch = None,
+) -> Any:
     actor = api_actor(request, Perm.SESSION_PERFORM)
     session = selectors.session_get(actor=actor, session_id=session_id)
+    _require(if_match, session)
     zones = [z.dict() for z in payload.zones]
-    return services.delivery_record(
+    created = services.delivery_record(
         actor=actor, session=session, zones=zones, reason=payload.reason
     )
+    return _tagged(response, session, created)
+
+
+class TopicalIn(BodyIn):
+    device: str = Field(min_length=1, max_length=120, description="The microneedling device.")
+    needle_depth_mm: Decimal = Field(
+        gt=0, le=3, max_digits=4, decimal_places=2, description="Needle depth, mm (0–3]."
+    )
+    passes: int = Field(ge=1, le=20, description="Number of passes, 1–20.")
+    volume_ml: Decimal = Field(gt=0, max_digits=6, decimal_places=2, description="PRP applied, mL.")
+    reason: str = Field(
+        "",
+        max_length=500,
+        description="Why the record changes: required once the session is signed (amendment).",
+    )
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "device": "Dermapen 4",
+                    "needle_depth_mm": "0.5",
+                    "passes": 3,
+                    "volume_ml": "4.0",
+                    "reason": "",
+                }
+            ]
+        }
+    }
+
+
+@router.put(
+    "/sessions/{session_id}/topical",
+    response={200: TopicalOut, **PRECONDITION_PROBLEMS},
+    summary="Record the topical application (microneedling)",
+    description=(
+        "PRP sessions: PRP applied topically after microneedling (device, needle depth, passes, "
+        "volume); the session's delivery mode becomes `topical`. A signed session needs a "
+        "`reason` (amendment). If-Match: the session record's ETag (from reading it)."
+    ),
+    openapi_extra=etag_documented(),
+)
+def put_topical(
+    request: HttpRequest,
+    session_id: int,
+    payload: TopicalIn,
+    response: HttpResponse,
+    if_match: IfMatch = None,
+) -> Any:
+    actor = api_actor(request, Perm.SESSION_PERFORM)
+    session = selectors.session_get(actor=actor, session_id=session_id)
+    _require(if_match, session)
+    topical = services.topical_record(
+        actor=actor,
+        session=session,
+        data=payload.dict(exclude={"reason"}),
+        reason=payload.reason,
+    )
+    return _tagged(response, session, topical)
 
 
 PhaseCode = Literal[
@@ -645,9 +838,9 @@ def sign_session(
 ) -> Any:
     actor = api_actor(request, Perm.SESSION_SIGN)
     session = selectors.session_get(actor=actor, session_id=session_id)
-    require_if_match(if_match, session, selectors.preparation_of(session))
+    _require(if_match, session)
     session = services.session_sign(actor=actor, session=session)
-    return tag(response, session, selectors.preparation_of(session))
+    return _tagged(response, session)
 
 
 # --- mesotherapy -------------------------------------------------------------------------------
@@ -759,20 +952,27 @@ def list_meso_deliveries(request: HttpRequest, session_id: int) -> Any:
 
 @router.post(
     "/sessions/{session_id}/meso-deliveries",
-    response={201: MesoDeliveryOut},
+    response={201: MesoDeliveryOut, **PRECONDITION_PROBLEMS},
     summary="Record a mesotherapy delivery",
     description=(
         "One formulation delivered to one area. Label limits are hard stops (422); other "
         "findings are kept as warnings. A formulation with an ingredient the patient is "
-        "allergic to needs a physician's `allergy_override_reason`."
+        "allergic to needs a physician's `allergy_override_reason`. If-Match: the session "
+        "record's ETag (from reading it); the answer carries the record's new ETag."
     ),
+    openapi_extra=etag_documented(status=201),
 )
 def create_meso_delivery(
-    request: HttpRequest, session_id: int, payload: MesoDeliveryIn
+    request: HttpRequest,
+    session_id: int,
+    payload: MesoDeliveryIn,
+    response: HttpResponse,
+    if_match: IfMatch = None,
 ) -> Status[Any]:
     actor = api_actor(request, Perm.SESSION_PERFORM)
     session = selectors.session_get(actor=actor, session_id=session_id)
     formulation = selectors.formulation_get(actor, payload.formulation_id)
+    _require(if_match, session)
     data = payload.dict(exclude={"formulation_id", "reason", "allergy_override_reason"})
     delivery = services.meso_delivery_add(
         actor=actor,
@@ -782,20 +982,32 @@ def create_meso_delivery(
         reason=payload.reason,
         allergy_override_reason=payload.allergy_override_reason,
     )
-    return Status(201, delivery)
+    return Status(201, _tagged(response, session, delivery))
 
 
 @router.delete(
     "/sessions/{session_id}/meso-deliveries/{delivery_id}",
-    response={204: None},
+    response={204: None, **PRECONDITION_PROBLEMS},
     summary="Remove a delivery recorded by mistake",
-    description="Only before the session is signed (then a correction is an amendment).",
+    description=(
+        "Only before the session is signed (then a correction is an amendment). If-Match: the "
+        "session record's ETag (from reading it); the answer carries the record's new ETag."
+    ),
+    openapi_extra=etag_documented(status=204),
 )
-def delete_meso_delivery(request: HttpRequest, session_id: int, delivery_id: int) -> Status[None]:
+def delete_meso_delivery(
+    request: HttpRequest,
+    session_id: int,
+    delivery_id: int,
+    response: HttpResponse,
+    if_match: IfMatch = None,
+) -> Status[None]:
     actor = api_actor(request, Perm.SESSION_PERFORM)
     session = selectors.session_get(actor=actor, session_id=session_id)
     delivery = selectors.meso_delivery_get(session, delivery_id)
+    _require(if_match, session)
     services.meso_delivery_remove(actor=actor, delivery=delivery)
+    _tagged(response, session)
     return Status(204, None)
 
 

@@ -20,12 +20,14 @@ from anagen.procedures.models import (
     AdverseEvent,
     AdverseEventFollowUp,
     DeliveryMode,
+    DeliveryZone,
     Lot,
     LotUse,
     MesotherapyDelivery,
     MesotherapyFormulation,
     Preparation,
     Product,
+    TopicalApplication,
     TreatmentSession,
 )
 
@@ -440,3 +442,39 @@ def meso_deliveries_of(session: TreatmentSession) -> QuerySet[MesotherapyDeliver
 def adverse_event_follow_ups(event: AdverseEvent) -> QuerySet[AdverseEventFollowUp]:
     """An adverse event's follow-up notes, oldest first (API)."""
     return AdverseEventFollowUp.objects.filter(event=event).order_by("on", "id")
+
+
+def session_record_parts(session: TreatmentSession) -> tuple[Any, ...]:
+    """What one session record's version (its API ETag) covers: the session, its preparation,
+    its injection map, its mesotherapy deliveries and its topical application (API)."""
+    return (
+        session,
+        preparation_of(session),
+        DeliveryZone.objects.filter(session=session),
+        MesotherapyDelivery.objects.filter(session=session),
+        TopicalApplication.objects.filter(session=session),
+    )
+
+
+def topical_of(session: TreatmentSession) -> TopicalApplication | None:
+    """The session's topical application with microneedling, if recorded (API)."""
+    return TopicalApplication.objects.filter(session=session).first()
+
+
+def clinic_member_get(actor: Actor, user_id: Any) -> Any:
+    """A person with an active membership of the actor's clinic (a preparation's operator);
+    anyone else is a 404."""
+    from anagen.accounts.models import User
+
+    user = (
+        User.objects.filter(
+            pk=record_id(user_id),
+            memberships__clinic=actor.clinic,
+            memberships__is_active=True,
+        )
+        .distinct()
+        .first()
+    )
+    if user is None:
+        raise Http404("No such member of this clinic.")
+    return user

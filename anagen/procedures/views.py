@@ -28,12 +28,19 @@ from anagen.procedures import selectors, services
 from anagen.procedures.models import PHASES, TreatmentSession
 from anagen.web.confirm import unconfirmed
 from anagen.web.forms import attach_errors
+from anagen.web.versions import page_version, refusal, with_version
 
 # --- session page ------------------------------------------------------------------------------
 
 
 def _session(request: ClinicRequest, patient_id: int, session_id: int) -> TreatmentSession:
     return selectors.session_for_patient(request.actor, patient_id, session_id)
+
+
+def _record(session: TreatmentSession) -> tuple[Any, ...]:
+    """What the page's version covers (no lost updates, anagen.web.versions): the record as
+    the API's ETag sees it, and the lots used."""
+    return (*selectors.session_record_parts(session), session.lot_uses.all())
 
 
 def _forms(request: ClinicRequest, session: TreatmentSession, prep: Any) -> dict[str, Form]:
@@ -132,6 +139,7 @@ def _page(
     }
     context["zone_volumes"] = {z.zone: z.volume_ml for z in context["zones"]}
     context["checklist_ok"] = all(i.ok for i in context["checklist"])
+    context["record_version"] = page_version(*_record(session))
     context.update(bound or {})
     return render(request, "procedures/session_detail.html", context, status=status)
 
@@ -201,11 +209,14 @@ def _section(
     act: Callable[[TreatmentSession, Any], Any],
     anchor: str,
     done: str,
+    retry: str = "",
 ) -> HttpResponse:
     session = _session(request, patient_id, session_id)
     form = make(session)
     htmx = request.headers.get("HX-Request") == "true"
-    if form.is_valid():
+    # No lost updates: a form loaded from an older version of the record saves nothing.
+    stale = refusal(request, *_record(session), what="this session record", retry=retry)
+    if form.is_valid() and not stale:
         try:
             act(session, form)
         except ValidationError as exc:
@@ -215,14 +226,18 @@ def _section(
         else:
             if htmx:  # the section is swapped in place and says it was saved
                 session.refresh_from_db()
-                return _page(request, session, saved_in=anchor, saved=done)
+                page = _page(request, session, saved_in=anchor, saved=done)
+                return with_version(page, *_record(session))
             messages.success(request, done)
             url = reverse("procedures-session-detail", args=[session.patient_id, session.pk])
             return redirect(f"{url}#{anchor}")
+    if stale:  # said inside the section, above what was typed (kept in the bound form)
+        form.add_error(None, stale)
     _focus_first_error(form)
     session.refresh_from_db()
     # htmx swaps only successful responses: the refused section comes back as a 200 fragment.
-    return _page(request, session, {key: form}, status=200 if htmx else 400, amend=anchor)
+    status = 200 if htmx else (409 if stale else 400)
+    return _page(request, session, {key: form}, status=status, amend=anchor)
 
 
 def _focus_first_error(form: Form) -> None:
@@ -368,6 +383,7 @@ def session_meso_remove(
         act=lambda s, form: services.meso_delivery_remove(actor=request.actor, delivery=delivery),
         anchor="delivery",
         done="Mesotherapy delivery removed.",
+        retry="remove it",
     )
 
 
@@ -439,6 +455,18 @@ class _Empty(Form):
 @require_POST
 @clinic_view(Perm.SESSION_PERFORM)
 def session_close(request: ClinicRequest, patient_id: int, session_id: int) -> HttpResponse:
+    session = _session(request, patient_id, session_id)
+    asked = unconfirmed(
+        request,
+        question=f"Close the {session.procedure_label} session of {session.patient}?",
+        detail="A closed session waits for the physician's signature.",
+        action="Yes, close the session",
+        back=reverse("procedures-session-detail", args=[session.patient_id, session.pk])
+        + "#checklist",
+        danger=False,
+    )
+    if asked is not None:
+        return asked
     return _section(
         request,
         patient_id,
@@ -448,6 +476,7 @@ def session_close(request: ClinicRequest, patient_id: int, session_id: int) -> H
         act=lambda s, form: services.session_close(actor=request.actor, session=s),
         anchor="checklist",
         done="Session closed: ready for the physician to sign.",
+        retry="close it",
     )
 
 
@@ -476,6 +505,7 @@ def session_sign(request: ClinicRequest, patient_id: int, session_id: int) -> Ht
         act=lambda s, form: services.session_sign(actor=request.actor, session=s),
         anchor="checklist",
         done="Session signed and locked.",
+        retry="sign it",
     )
 
 

@@ -138,16 +138,16 @@ def _audit_rows(
     clinic's audit hash chain exactly as `audit.chain.append` does (numbered, linked, hashed)."""
     columns = [
         "id", "at", "actor_id", "username", "clinic_id", "action", "patient_id",
-        "object_type", "object_id", "changes", "ip_address", "via", "seq", "prev_hash", "hash",
+        "object_type", "object_id", "changes_digest", "chain_version", "ip_address", "via",
+        "seq", "prev_hash", "hash",
     ]  # fmt: skip
     table = connection.ops.quote_name(AuditEvent._meta.db_table)
     names = ", ".join(connection.ops.quote_name(c) for c in columns)
     marks = ", ".join(["%s"] * len(columns))
     # Names come from the model; values are always parameters.
     sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608
-    empty = AuditEvent._meta.get_field("changes").get_db_prep_save({}, connection)
     head = chain._locked_head(clinic.pk)
-    prev, seq = head.last_hash or chain.GENESIS, head.length
+    prev, seq = chain.link_for(head), head.length
     rows = []
     for patient_id, days in patients:
         start = now + dt.timedelta(days=days)
@@ -164,7 +164,8 @@ def _audit_rows(
                 patient_id=patient_id,
                 object_type="patients.patient",
                 object_id=str(patient_id),
-                changes={},
+                changes_digest="",  # reads change nothing: no values row
+                chain_version=chain.CHAIN_VERSION,
                 ip_address=None,
                 via="web",
                 seq=seq,
@@ -181,7 +182,8 @@ def _audit_rows(
                     patient_id,
                     event.object_type,
                     event.object_id,
-                    empty,
+                    "",
+                    chain.CHAIN_VERSION,
                     None,
                     "web",
                     seq,

@@ -31,14 +31,26 @@ always open (e.g. a centrifuge nobody bothered to give hours).
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from django.db import connection
+from django.db.models import Q
+
 from anagen.clinical import PROCEDURES, get_protocol
-from anagen.scheduling.models import Phase, Resource, ResourceBooking, ResourceKind, WorkingHours
+from anagen.scheduling.models import (
+    Appointment,
+    AppointmentStatus,
+    Phase,
+    Resource,
+    ResourceBooking,
+    ResourceKind,
+    WorkingHours,
+)
 
 SPIN_MINUTES = 15
 CONSULTATION_MINUTES = 30
@@ -47,6 +59,10 @@ SLOT_STEP_MINUTES = 15
 SEARCH_FROM = dt.time(7, 0)
 SEARCH_UNTIL = dt.time(20, 0)
 SLOTS_PER_SESSION = 5
+# No hold lasts longer than this (one phase of one visit; ``_insert_bookings`` refuses longer
+# ones), so "which bookings overlap [lo, hi)" is a bounded index range on ``starts_at``
+# (resource, active, starts_at) instead of a scan of the resource's whole history.
+MAX_HOLD = dt.timedelta(hours=12)
 
 Interval = tuple[dt.datetime, dt.datetime]
 
@@ -145,17 +161,13 @@ class Calendar:
         end: dt.datetime,
         tz: ZoneInfo,
         exclude_appointments: Iterable[int] = (),
+        spans: Sequence[Interval] | None = None,
     ) -> Calendar:
+        """``spans``: read bookings only around these intervals (within start–end)."""
+        resources = list(resources)
         ids = [r.pk for r in resources]
         cal = cls(tz=tz)
-        rows = (
-            ResourceBooking.objects.filter(
-                resource_id__in=ids, active=True, starts_at__lt=end, ends_at__gt=start
-            )
-            .exclude(appointment_id__in=list(exclude_appointments))
-            .values_list("resource_id", "starts_at", "ends_at")
-        )
-        for rid, s, e in rows:
+        for rid, s, e in busy_rows(ids, spans or [(start, end)], exclude_appointments):
             cal.busy[rid].append((s, e))
         for wh in WorkingHours.objects.filter(resource_id__in=ids):
             cal.hours.setdefault(wh.resource_id, defaultdict(list))[wh.weekday].append(
@@ -279,3 +291,329 @@ def combos_for(resources: list[Resource], procedure: str) -> list[Combo]:
         else [None]
     )
     return [Combo(p, r, c) for p in practitioners for r in rooms for c in centrifuges]
+
+
+# --- Free-slot search in the database ----------------------------------------------------------
+#
+# For one candidate day: the busy intervals of the eligible resources in that day only (one
+# indexed range query), each resource's free intervals by a sweep over its sorted busy intervals
+# (working hours minus bookings; none on a closed day or a day of leave), then for every hold of
+# the layout the set of start instants at which the hold fits, united over the resources of its
+# role and intersected across roles (and with the patient's own free time). The first candidate
+# start in that set wins; at it, the first practitioner, room and centrifuge (in the clinic's
+# resource order) that fit are taken. That is the same answer as trying every practitioner ×
+# room × centrifuge combination at every start, in O(n log n) over the day's bookings.
+
+
+def busy_rows(
+    resource_ids: Sequence[int],
+    spans: Sequence[Interval],
+    exclude_appointments: Iterable[int] = (),
+) -> list[tuple[int, dt.datetime, dt.datetime]]:
+    """(resource id, start, end) of the active bookings overlapping any span, in one query,
+    sorted by resource and start. Each span is a bounded range of the (resource, active,
+    starts_at) index (a hold is at most ``MAX_HOLD`` long)."""
+    if not resource_ids or not spans:
+        return []
+    overlap = Q()
+    for lo, hi in spans:
+        overlap |= Q(starts_at__gte=lo - MAX_HOLD, starts_at__lt=hi, ends_at__gt=lo)
+    qs = ResourceBooking.objects.filter(overlap, resource_id__in=list(resource_ids), active=True)
+    excluded = list(exclude_appointments)
+    if excluded:
+        qs = qs.exclude(appointment_id__in=excluded)
+    qs = qs.order_by("resource_id", "starts_at").values_list("resource_id", "starts_at", "ends_at")
+    if connection.vendor != "sqlite":
+        return list(qs)
+    # The ORM's per-value converters (make_aware, ...) cost more than the query itself on a busy
+    # day (~1,000 rows): the rows are read raw; SQLite stores UTC wall-clock stamps.
+    sql, params = qs.query.get_compiler(using=qs.db).as_sql()
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return [(rid, _utc(s), _utc(e)) for rid, s, e in cur.fetchall()]
+
+
+def _utc(value: dt.datetime | str) -> dt.datetime:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.UTC)
+
+
+def merge(intervals: Iterable[Interval]) -> list[Interval]:
+    """Sorted, overlapping or touching intervals joined."""
+    out: list[Interval] = []
+    for s, e in sorted(intervals):
+        if out and s <= out[-1][1]:
+            if e > out[-1][1]:
+                out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    return out
+
+
+def subtract(base: list[Interval], busy: list[Interval]) -> list[Interval]:
+    """The parts of ``base`` (sorted, disjoint) not covered by ``busy`` (sorted, merged)."""
+    out: list[Interval] = []
+    j = 0
+    for bs, be in base:
+        cur = bs
+        while j < len(busy) and busy[j][1] <= cur:
+            j += 1
+        k = j
+        while k < len(busy) and busy[k][0] < be:
+            s, e = busy[k]
+            if s > cur:
+                out.append((cur, s))
+            cur = max(cur, e)
+            k += 1
+        if cur < be:
+            out.append((cur, be))
+    return out
+
+
+def starts_fitting(free: list[Interval], a: dt.timedelta, b: dt.timedelta) -> list[Interval]:
+    """Closed intervals of start instants t with [t + a, t + b] inside one free interval."""
+    length = b - a
+    return [(fs - a, fe - b) for fs, fe in free if fe - fs >= length]
+
+
+def intersect(x: list[Interval], y: list[Interval]) -> list[Interval]:
+    """Intersection of two sorted lists of disjoint closed intervals."""
+    out: list[Interval] = []
+    i = j = 0
+    while i < len(x) and j < len(y):
+        s = max(x[i][0], y[j][0])
+        e = min(x[i][1], y[j][1])
+        if s <= e:
+            out.append((s, e))
+        if x[i][1] < y[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def contains(intervals: list[Interval], t: dt.datetime) -> bool:
+    """Is ``t`` inside one of the sorted, disjoint closed intervals?"""
+    i = bisect.bisect_right(intervals, (t, dt.datetime.max.replace(tzinfo=dt.UTC))) - 1
+    return i >= 0 and intervals[i][0] <= t <= intervals[i][1]
+
+
+PATIENT_FREE_STATUSES = (AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW)
+
+
+class SlotFinder:
+    """Free slots of a clinic's resources, one candidate day (one query) at a time.
+
+    Working hours, closures and leave for the whole range are read once (four queries); each
+    day's bookings are read when that day is first searched and kept; ``add`` records holds
+    booked meanwhile in this process (a series' earlier sessions), ``add_patient`` the patient's.
+    """
+
+    def __init__(
+        self,
+        resources: Iterable[Resource],
+        tz: ZoneInfo,
+        first_day: dt.date,
+        last_day: dt.date,
+        *,
+        patient_id: int | None = None,
+    ) -> None:
+        self.resources = list(resources)
+        self.tz = tz
+        self.by_id = {r.pk: r for r in self.resources}
+        lo = local(first_day, dt.time(0), tz)
+        hi = local(last_day + dt.timedelta(days=1), dt.time(0), tz)
+        self.cal = Calendar(tz=tz)
+        ids = list(self.by_id)
+        for rid, weekday, a, b in WorkingHours.objects.filter(resource_id__in=ids).values_list(
+            "resource_id", "weekday", "start", "end"
+        ):
+            self.cal.hours.setdefault(rid, defaultdict(list))[weekday].append((a, b))
+        self.cal.load_closures(self.resources, lo, hi)
+        self._day_busy: dict[dt.date, dict[int, list[Interval]]] = {}
+        self._extra: dict[int, list[Interval]] = defaultdict(list)
+        self.patient_id = patient_id
+        self._patient: list[Interval] = []
+        if patient_id is not None:
+            self._patient = list(
+                Appointment.objects.filter(
+                    patient_id=patient_id,
+                    starts_at__gte=lo - MAX_HOLD,
+                    starts_at__lt=hi,
+                    ends_at__gt=lo,
+                )
+                .exclude(status__in=PATIENT_FREE_STATUSES)
+                .values_list("starts_at", "ends_at")
+            )
+        self.queries_for_days = 0
+
+    # -- state --------------------------------------------------------------------------------
+
+    def add(self, resource_id: int, start: dt.datetime, end: dt.datetime) -> None:
+        self._extra[resource_id].append((start, end))
+
+    def add_patient(self, start: dt.datetime, end: dt.datetime) -> None:
+        self._patient.append((start, end))
+
+    def _bounds(self, day: dt.date) -> Interval:
+        return local(day, dt.time(0), self.tz), local(
+            day + dt.timedelta(days=1), dt.time(0), self.tz
+        )
+
+    def _busy(self, day: dt.date) -> dict[int, list[Interval]]:
+        if day not in self._day_busy:
+            found: dict[int, list[Interval]] = defaultdict(list)
+            for rid, s, e in busy_rows(list(self.by_id), [self._bounds(day)]):
+                found[rid].append((s, e))
+            self._day_busy[day] = found
+            self.queries_for_days += 1
+        return self._day_busy[day]
+
+    def free(self, resource_id: int, day: dt.date) -> list[Interval]:
+        """The resource's free intervals on a clinic-local day (closed: working hours)."""
+        if day in self.cal.closed or day in self.cal.leave.get(resource_id, {}):
+            return []
+        lo, hi = self._bounds(day)
+        week = self.cal.hours.get(resource_id)
+        if week is None:
+            working = [(lo, hi)]  # no working hours recorded: always open
+        else:
+            working = sorted(
+                (local(day, a, self.tz), local(day, b, self.tz))
+                for a, b in week.get(day.weekday(), ())
+            )
+        if not working:
+            return []
+        busy = list(self._busy(day).get(resource_id, ()))
+        busy += [(s, e) for s, e in self._extra.get(resource_id, ()) if s < hi and e > lo]
+        return subtract(working, merge(busy))
+
+    def _patient_starts(self, day: dt.date, minutes: int) -> list[Interval]:
+        lo, hi = self._bounds(day)
+        busy = merge((s, e) for s, e in self._patient if s < hi and e > lo)
+        free = subtract([(lo, hi)], busy)
+        return starts_fitting(free, dt.timedelta(0), dt.timedelta(minutes=minutes))
+
+    # -- search -------------------------------------------------------------------------------
+
+    def _eligible(self, role: str, procedure: str) -> list[Resource]:
+        kind = {
+            "practitioner": ResourceKind.PRACTITIONER,
+            "room": ResourceKind.ROOM,
+            "centrifuge": ResourceKind.CENTRIFUGE,
+        }[role]
+        return [
+            r
+            for r in self.resources
+            if r.kind == kind
+            and (
+                kind != ResourceKind.PRACTITIONER
+                or not procedure
+                or procedure in (r.licensed_procedures or [])
+            )
+        ]
+
+    def _role_starts(
+        self, holds: list[PhaseHold], procedure: str, day: dt.date, only: dict[str, int]
+    ) -> dict[str, list[tuple[Resource, list[Interval]]]]:
+        """Per role, each eligible resource with the start instants at which all its holds fit."""
+        by_role: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for h in holds:
+            by_role[h.role].append((h.start_min, h.end_min))
+        out: dict[str, list[tuple[Resource, list[Interval]]]] = {}
+        for role, spans in by_role.items():
+            rows = []
+            for r in self._eligible(role, procedure):
+                if role in only and r.pk != only[role]:
+                    continue
+                free = self.free(r.pk, day)
+                starts: list[Interval] | None = None
+                for a, b in spans:
+                    fit = starts_fitting(free, dt.timedelta(minutes=a), dt.timedelta(minutes=b))
+                    starts = fit if starts is None else intersect(starts, fit)
+                    if not starts:
+                        break
+                if starts:
+                    rows.append((r, starts))
+            out[role] = rows
+        return out
+
+    def _pick(
+        self, roles: dict[str, list[tuple[Resource, list[Interval]]]], start: dt.datetime
+    ) -> Combo | None:
+        chosen: dict[str, Resource | None] = {"centrifuge": None}
+        for role, rows in roles.items():
+            found = next((r for r, starts in rows if contains(starts, start)), None)
+            if found is None:
+                return None
+            chosen[role] = found
+        practitioner, room = chosen.get("practitioner"), chosen.get("room")
+        if practitioner is None or room is None:
+            return None
+        return Combo(practitioner, room, chosen["centrifuge"])
+
+    def first_free(
+        self,
+        holds: list[PhaseHold],
+        procedure: str,
+        day: dt.date,
+        not_before: dt.datetime,
+    ) -> tuple[dt.datetime, Combo] | None:
+        """The earliest candidate start of the day at which every role has a free resource."""
+        if day in self.cal.closed:
+            return None
+        roles = self._role_starts(holds, procedure, day, {})
+        total: list[Interval] | None = None
+        for rows in roles.values():
+            united = merge(iv for _r, starts in rows for iv in starts)
+            total = united if total is None else intersect(total, united)
+            if not total:
+                return None
+        if total is None:
+            return None
+        if self.patient_id is not None:
+            total = intersect(total, self._patient_starts(day, duration_minutes(holds)))
+        for start in candidate_starts(day, self.tz, not_before):
+            if contains(total, start):
+                combo = self._pick(roles, start)
+                if combo is not None:
+                    return start, combo
+        return None
+
+    def free_at(
+        self,
+        holds: list[PhaseHold],
+        procedure: str,
+        start: dt.datetime,
+        practitioner_id: int | None = None,
+    ) -> Combo | None:
+        """The first resources free for a session starting at ``start``, or None."""
+        day = start.astimezone(self.tz).date()
+        if day in self.cal.closed:
+            return None
+        if self.patient_id is not None and not contains(
+            self._patient_starts(day, duration_minutes(holds)), start
+        ):
+            return None
+        only = {"practitioner": practitioner_id} if practitioner_id else {}
+        return self._pick(self._role_starts(holds, procedure, day, only), start)
+
+    def book(self, holds: list[PhaseHold], combo: Combo, start: dt.datetime) -> None:
+        """Record a session chosen in this process (its resources and the patient's time)."""
+        for r, _phase, s, e in holds_for(holds, combo, start):
+            self.add(r.pk, s, e)
+        self.add_patient(start, start + dt.timedelta(minutes=duration_minutes(holds)))
+
+    def recheck_calendar(
+        self, resources: Iterable[Resource], spans: Sequence[Interval]
+    ) -> Calendar:
+        """A ``Calendar`` of just these resources around just these spans, read now (after the
+        rows are locked), sharing the hours and closures already read: one query."""
+        resources = list(resources)
+        cal = Calendar(
+            tz=self.tz, hours=self.cal.hours, closed=self.cal.closed, leave=self.cal.leave
+        )
+        for rid, s, e in busy_rows([r.pk for r in resources], spans):
+            cal.busy[rid].append((s, e))
+        return cal

@@ -260,3 +260,16 @@ def _seed_reminder_log(clinic: Clinic) -> None:
             body=_reminder_text(appt, rule.template) if reached else "",
             provider_message_id=f"demo-{n}" if status == ReminderStatus.SENT else "",
         )
+    # A maintenance recall's reminder sits in the same log.
+    from anagen.scheduling.services.reminders import _recall_text
+
+    recall = Recall.objects.filter(clinic=clinic).select_related("patient", "clinic").first()
+    if recall is not None:
+        ReminderSent.objects.create(
+            recall=recall,
+            channel=Channel.SMS,
+            status=ReminderStatus.SENT,
+            recipient=recall.patient.phone,
+            body=_recall_text(recall),
+            provider_message_id="demo-recall",
+        )

@@ -66,12 +66,14 @@ def build_feed(resource: Resource, now: dt.datetime | None = None) -> bytes:
         ev = Event()
         ev.add("uid", f"appointment-{a.pk}@anagen")
         ev.add("dtstamp", a.updated_at.astimezone(dt.UTC))
-        ev.add("dtstart", a.starts_at.astimezone(dt.UTC))
-        ev.add("dtend", a.ends_at.astimezone(dt.UTC))
+        # Clinic wall-clock times with their TZID; the VTIMEZONE is added below, so a
+        # calendar in another zone still shows the right instant.
+        ev.add("dtstart", a.starts_at.astimezone(tz))
+        ev.add("dtend", a.ends_at.astimezone(tz))
         who = f"{_initials(a.patient.given_name, a.patient.family_name)} {a.patient.record_number}"
         ev.add("summary", f"{a.get_kind_display()} — {who}")
         ev.add("location", a.room.name)
-        # Instants are UTC above; the words a person reads are in the clinic's time.
+        # The words a person reads are in the clinic's time too.
         ev.add(
             "description",
             f"{a.get_kind_display()}{f' {a.sequence}' if a.plan_id else ''}, "
@@ -81,4 +83,5 @@ def build_feed(resource: Resource, now: dt.datetime | None = None) -> bytes:
         ev.add("status", "TENTATIVE" if a.status == AppointmentStatus.BOOKED else "CONFIRMED")
         ev.add("sequence", len(a.history))
         cal.add_component(ev)
+    cal.add_missing_timezones()
     return cal.to_ical()

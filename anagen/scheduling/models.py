@@ -12,6 +12,7 @@ transaction. Cancelling or marking a no-show sets ``active=False`` so the slot f
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -369,9 +370,20 @@ class ReminderStatus(models.TextChoices):
 
 
 class ReminderSent(models.Model):
-    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="reminders")
-    rule = models.ForeignKey(ReminderRule, on_delete=models.CASCADE, related_name="+")
-    channel = models.CharField(max_length=10, choices=Channel.choices)
+    """One reminder in the sent log: of an appointment (by one of its clinic's rules) or of a
+    maintenance recall (the window has opened; no rule, no appointment yet)."""
+
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.CASCADE, related_name="reminders", null=True, blank=True
+    )
+    rule = models.ForeignKey(
+        ReminderRule, on_delete=models.CASCADE, related_name="+", null=True, blank=True
+    )
+    recall = models.ForeignKey(
+        Recall, on_delete=models.CASCADE, related_name="reminders", null=True, blank=True
+    )
+    # Blank for a recall reminder skipped before a channel was chosen (no consent, no address).
+    channel = models.CharField(max_length=10, choices=Channel.choices, blank=True)
     sent_at = models.DateTimeField(auto_now_add=True)
     status = models.CharField(max_length=20, choices=ReminderStatus.choices)
     detail = models.CharField(max_length=300, blank=True)  # why it failed, in the provider's words
@@ -385,11 +397,24 @@ class ReminderSent(models.Model):
         indexes = [models.Index(fields=["-sent_at"], name="reminder_sent_recent")]
         constraints = [
             models.UniqueConstraint(fields=["appointment", "rule"], name="one_reminder_per_rule"),
+            models.UniqueConstraint(fields=["recall"], name="one_reminder_per_recall"),
             _choices_check("status", ReminderStatus, "reminder_sent_status_valid"),
+            # Either an appointment's reminder (with its rule) or a recall's, never both.
+            models.CheckConstraint(
+                condition=Q(appointment__isnull=False, rule__isnull=False, recall__isnull=True)
+                | Q(appointment__isnull=True, rule__isnull=True, recall__isnull=False),
+                name="reminder_sent_of_appointment_or_recall",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} reminder: {self.get_status_display().lower()}"
+
+    @property
+    def patient(self) -> Any:
+        """The patient reminded (of the appointment or of the recall)."""
+        source: Any = self.appointment or self.recall
+        return source.patient
 
 
 class CalendarFeedToken(models.Model):

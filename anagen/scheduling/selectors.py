@@ -287,9 +287,10 @@ def reminders_sent(actor: Actor, *, status: str = "", channel: str = "") -> Quer
     """The reminder log, newest first: to whom, by which channel, how it went (audited as a
     list of patients' data)."""
     actor.require(Perm.REMINDERS_MANAGE)
-    qs = ReminderSent.objects.filter(appointment__clinic=actor.clinic).select_related(
-        "appointment__patient", "rule"
-    )
+    # Appointment reminders and maintenance-recall reminders, in one log.
+    qs = ReminderSent.objects.filter(
+        Q(appointment__clinic=actor.clinic) | Q(recall__clinic=actor.clinic)
+    ).select_related("appointment__patient", "rule", "recall__patient")
     if status:
         qs = qs.filter(status=status)
     if channel:

@@ -41,6 +41,7 @@ from anagen.scheduling.grid import calendar_grid
 from anagen.scheduling.models import WEEKDAY_NAMES, ResourceKind, WorkingHours
 from anagen.web.confirm import unconfirmed
 from anagen.web.forms import attach_errors
+from anagen.web.versions import page_version, refusal
 
 WEEKDAYS = [name[:3] for name in WEEKDAY_NAMES]
 
@@ -133,7 +134,11 @@ def plan_detail(request: ClinicRequest, plan_id: int) -> HttpResponse:
     plan = selectors.plan_for(request.actor, plan_id)
     form = CancelForm(request.POST or None)
     status = 200
-    if request.method == "POST":
+    # No lost updates: refused when the plan changed since the page was loaded.
+    stale = refusal(request, plan, what="this plan")
+    if stale:
+        status = 409
+    elif request.method == "POST":
         if form.is_valid():
             asked = unconfirmed(
                 request,
@@ -158,7 +163,13 @@ def plan_detail(request: ClinicRequest, plan_id: int) -> HttpResponse:
     return render(
         request,
         "scheduling/plan_detail.html",
-        {"plan": plan, "appointments": appointments, "form": form},
+        {
+            "plan": plan,
+            "appointments": appointments,
+            "form": form,
+            "stale": stale,
+            "record_version": page_version(plan),
+        },
         status=status,
     )
 

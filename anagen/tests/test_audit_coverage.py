@@ -84,6 +84,8 @@ NOT_PATIENT_DATA = {
     "staff/<int:membership_id>/active/": "staff (de)activation (audited by the service)",
     "staff/<int:membership_id>/two-factor-reset/": "staff two-factor reset (audited)",
     "staff/two-factor/": "the clinic's two-factor rule (audited)",
+    "clinic/settings/": "the clinic's own settings and logo (changes audited)",
+    "clinic/logo/": "the clinic's logo picture",
     "login/verify/": "the two-factor code step of sign-in (failures audited)",
     "account/": "the signed-in person's own account page",
     "account/two-factor/": "setting up two-factor sign-in (audited)",

@@ -124,6 +124,25 @@ def _pages(patient: Patient, physician: Membership) -> list[tuple[str, str, str]
         ("API consents", "physician", f"/api/v1/care/patients/{pid}/consents"),
         ("API appointments", "physician", f"/api/v1/scheduling/appointments?patient={pid}"),
         ("API sessions", "physician", f"/api/v1/procedures/sessions?patient_id={pid}"),
+        # Forms a patient's history feeds, the rest of the record and the API reads (issue 15:
+        # every patient page and API read).
+        ("edit details", "physician", reverse("patient-edit", args=[pid])),
+        ("intake form (new version)", "physician", reverse("intake-create", args=[pid])),
+        ("new measurement form", "physician", reverse("outcomes-measurement-create", args=[pid])),
+        ("photo compare", "physician", reverse("outcomes-photo-compare", args=[pid])),
+        ("new appointment form", "physician", reverse("appointment-new", args=[pid])),
+        ("audit for patient", "admin", reverse("audit-list") + f"?patient={pid}"),
+        ("API intake", "physician", f"/api/v1/patients/{pid}/intake"),
+        ("API assessments", "physician", f"/api/v1/care/patients/{pid}/assessments"),
+        ("API screenings", "physician", f"/api/v1/care/patients/{pid}/screenings"),
+        ("API consent status", "physician", f"/api/v1/care/patients/{pid}/consent-status"),
+        ("API photo sets", "physician", f"/api/v1/outcomes/patients/{pid}/photo-sets"),
+        ("API plans", "physician", f"/api/v1/scheduling/plans?patient={pid}"),
+        ("API account", "admin", f"/api/v1/billing/patients/{pid}/account"),
+        ("API packages", "admin", f"/api/v1/billing/patients/{pid}/packages"),
+        ("API quotes", "admin", f"/api/v1/billing/patients/{pid}/quotes"),
+        ("API invoices", "admin", f"/api/v1/billing/invoices?patient_id={pid}"),
+        ("API audit", "admin", f"/api/v1/audit/events?patient_id={pid}"),
     ]
 
 
@@ -161,7 +180,8 @@ def test_every_patient_page_costs_the_same_queries_for_a_short_and_a_long_histor
         client, token = clients[role]
         few, few_status, few_sql = _count(client, short_url, token)
         many, many_status, many_sql = _count(client, long_url, token)
-        assert few_status == many_status == 200, (label, few_status, many_status)
-        if few != many:
+        if not few_status == many_status == 200:
+            grown.append((label, "HTTP", few_status, many_status))
+        elif few != many:
             grown.append((label, few, many, [s for s in many_sql if s not in few_sql][:6]))
     assert not grown, grown

@@ -43,6 +43,7 @@ EXPECTED: dict[Perm, set[str]] = {
     Perm.ANALYTICS_VIEW: {P, A},
     Perm.ANALYTICS_PATIENT_ROWS: {P},
     Perm.STAFF_MANAGE: {A},
+    Perm.CLINIC_SETTINGS: {A},
     Perm.AUDIT_VIEW: {A},
     Perm.REMINDERS_MANAGE: {A},
     Perm.BILLING: {F, A},

@@ -34,6 +34,7 @@ FIELD_LABELS = {
     "intake_version": "Intake version",
     "assessment_version": "Assessment version",
     "override_carried_from": "Override carried over from screening",
+    "list_events_erased": "Searches and lists that named the patient, erased (events)",
 }
 
 

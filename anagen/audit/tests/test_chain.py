@@ -2,7 +2,8 @@
 
 Tampering is done with raw SQL that bypasses the app (and, on PostgreSQL, the append-only
 trigger, disabled inside the test's transaction). Every kind of tampering (edit, delete,
-reorder, truncate) is tried at seeded random places and must be detected every time.
+reorder, truncate; and of the values kept apart: edit, delete without an erasure) is tried at
+seeded random places and must be detected every time.
 """
 
 from __future__ import annotations
@@ -126,7 +127,8 @@ EDITS = [
     ("username", "mallory"),
     ("action", AuditAction.PATIENT_DELETE.value),
     ("object_id", "999"),
-    ("changes", '{"i": 1000}'),
+    ("changes_digest", "a" * 64),
+    ("chain_version", 1),
     ("via", "cli"),
     ("ip_address", "10.9.9.9"),
     ("seq", 99),
@@ -138,6 +140,7 @@ TRIALS = 12
 
 def _kinds(rows_by_chain: dict[int | None, list[AuditEvent]], rng: random.Random):
     """(kind, chain, sql statements) for one seeded tampering of each kind."""
+    rows_everywhere = [r for rows in rows_by_chain.values() for r in rows]
     chain = rng.choice(sorted(rows_by_chain, key=lambda c: c or 0))
     rows = rows_by_chain[chain]
     victim = rng.choice(rows)
@@ -178,6 +181,19 @@ def _kinds(rows_by_chain: dict[int | None, list[AuditEvent]], rng: random.Random
         [("DELETE FROM audit_auditevent WHERE id = %s", [r.pk]) for r in rows[len(rows) - k :]],
     )
     yield "empty table", chain, [("DELETE FROM audit_auditevent", [])]
+    # The values, apart from the chained rows (an erasure may delete them, nobody may edit).
+    held = rng.choice([r for r in rows_everywhere if r.changes])
+    values_sql = "UPDATE audit_auditchangevalues SET changes = %s WHERE event_id = %s"
+    yield (
+        "edit values",
+        held.clinic_id,
+        [(values_sql, ['{"i": 1000, "why": "x"}', held.pk])],
+    )
+    yield (
+        "delete values",
+        held.clinic_id,
+        [("DELETE FROM audit_auditchangevalues WHERE event_id = %s", [held.pk])],
+    )
 
 
 @pytest.mark.django_db
@@ -198,7 +214,7 @@ def test_seeded_tampering_is_always_detected(clinic_a, clinic_b, patient_a):
                     missed.append(f"{kind} {statements}")
             tried[kind] = tried.get(kind, 0) + 1
     assert missed == []
-    assert sum(tried.values()) == TRIALS * 7
+    assert sum(tried.values()) == TRIALS * 9
     assert _broken() == []  # everything was undone
 
 

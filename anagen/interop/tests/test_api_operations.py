@@ -69,10 +69,12 @@ def test_room_work_zones_phases_close_and_sign(api, api_b, clinic_a, patient_a):
     url = f"/procedures/sessions/{session.pk}"
 
     zones = [{"zone": "vertex", "volume_ml": "1.5", "technique": "nappage", "depth_mm": "2"}]
-    r = api("put", f"{url}/zones", {"zones": zones})
+    _problem(api("put", f"{url}/zones", {"zones": zones}), 428)  # the session record's ETag
+    r = api("put", f"{url}/zones", {"zones": zones}, headers={"If-Match": api("get", url)["ETag"]})
     assert r.status_code == 200, r.content
     assert [z["zone"] for z in r.json()] == ["vertex"]
-    body = _problem(api("put", f"{url}/zones", {"zones": [{**zones[0], "zone": "chin"}]}), 422)
+    chin = {"zones": [{**zones[0], "zone": "chin"}]}
+    body = _problem(api("put", f"{url}/zones", chin, headers={"If-Match": r["ETag"]}), 422)
     assert body["errors"][0]["field"] == "body.zones"
 
     r = api("post", f"{url}/phases", {"phase": "draw_at"})
@@ -241,3 +243,62 @@ def test_audit_log_filtered_for_audit_view(api, api_b, clinic_a, patient_a):
     # another clinic's log does not show this clinic's patient
     other = api_b("get", f"/audit/events?patient_id={patient_a.pk}", who="admin").json()
     assert other["results"] == []
+
+
+def test_session_page_fields_have_operations(api, clinic_a, clinic_b, patient_a):
+    """What the session page edits the API edits too: the details, the preparation's operator,
+    the topical application (each with the session record's ETag)."""
+    from anagen.procedures.tests.helpers import full_prep
+
+    ready_patient(clinic_a, patient_a)
+    session = start(clinic_a, patient_a)
+    url = f"/procedures/sessions/{session.pk}"
+
+    etag = api("get", url)["ETag"]
+    r = api("patch", url, {"notes": "Calm.", "delivery_mode": "injection"},
+            headers={"If-Match": etag})  # fmt: skip
+    assert r.status_code == 200, r.content
+    assert r.json()["notes"] == "Calm." and r["ETag"] != etag
+
+    prep = json.loads(json.dumps(full_prep(), default=str))
+    stranger = _problem(
+        api(
+            "put",
+            f"{url}/preparation",
+            {**prep, "operator_id": clinic_b.nurse.pk},
+            headers={"If-Match": r["ETag"]},
+        ),
+        404,
+    )
+    assert "member" in stranger["detail"]
+    r = api("put", f"{url}/preparation", {**prep, "operator_id": clinic_a.nurse.pk},
+            headers={"If-Match": r["ETag"]})  # fmt: skip
+    assert r.status_code == 200, r.content
+    assert r.json()["operator_id"] == clinic_a.nurse.pk
+
+    topical = {"device": "Dermapen 4", "needle_depth_mm": "0.5", "passes": 3, "volume_ml": "4"}
+    r = api("put", f"{url}/topical", topical, headers={"If-Match": r["ETag"]})
+    assert r.status_code == 200, r.content
+    record = api("get", url).json()
+    assert record["delivery_mode"] == "topical"
+    assert record["topical"]["device"] == "Dermapen 4" and record["topical"]["passes"] == 3
+    too_deep = {**topical, "needle_depth_mm": "3.5"}
+    _problem(api("put", f"{url}/topical", too_deep, headers={"If-Match": r["ETag"]}), 422)
+    # a role that may not perform sessions is a 403 before anything else
+    _problem(api("patch", url, {"notes": "x"}, who="front_desk", headers={"If-Match": "*"}), 403)
+
+
+def test_mesotherapy_sessions_have_no_prp_details(api, clinic_a, patient_a):
+    from anagen.care.tests.helpers import consent
+
+    ready_patient(clinic_a, patient_a)
+    consent(clinic_a, patient_a, "mesotherapy_body")
+    session = start(clinic_a, patient_a, "mesotherapy_body")
+    url = f"/procedures/sessions/{session.pk}"
+    etag = api("get", url)["ETag"]
+    body = _problem(api("patch", url, {"rotor_radius_cm": 10}, headers={"If-Match": etag}), 422)
+    assert body["errors"][0]["field"] == "body.rotor_radius_cm"
+    topical = {"device": "Dermapen 4", "needle_depth_mm": "0.5", "passes": 3, "volume_ml": "4"}
+    _problem(api("put", f"{url}/topical", topical, headers={"If-Match": etag}), 422)
+    r = api("patch", url, {"aftercare_given": True}, headers={"If-Match": etag})
+    assert r.status_code == 200 and r.json()["aftercare_given"] is True

@@ -83,6 +83,58 @@ def _session(staff, patient) -> Protected:
                      {**body, "tubes": 2})  # fmt: skip
 
 
+def _session_details(staff, patient) -> Protected:
+    ready_patient(staff, patient)
+    url = f"/api/v1/procedures/sessions/{start(staff, patient).pk}"
+    return Protected(url, "patch", url, {"notes": "first", "aftercare_given": True}, "nurse",
+                     {"notes": "second"})  # fmt: skip
+
+
+ZONE = {"zone": "vertex", "volume_ml": "1.5", "technique": "nappage", "depth_mm": "2"}
+
+
+def _injection_map(staff, patient) -> Protected:
+    ready_patient(staff, patient)
+    url = f"/api/v1/procedures/sessions/{start(staff, patient).pk}"
+    return Protected(url, "put", f"{url}/zones", {"zones": [ZONE]}, "nurse",
+                     {"zones": [{**ZONE, "volume_ml": "2.0"}]})  # fmt: skip
+
+
+def _topical(staff, patient) -> Protected:
+    ready_patient(staff, patient)
+    url = f"/api/v1/procedures/sessions/{start(staff, patient).pk}"
+    body = {"device": "Dermapen 4", "needle_depth_mm": "0.5", "passes": 3, "volume_ml": "4.0"}
+    return Protected(url, "put", f"{url}/topical", body, "nurse", {**body, "passes": 4})
+
+
+def _meso_formulation(staff):
+    from decimal import Decimal
+
+    from anagen.procedures import services as procedures
+
+    return procedures.formulation_create(
+        actor=staff.actor(staff.physician),
+        name="DCA 10 mg/mL",
+        vial="single",
+        indications=["body_contouring"],
+        ingredients=[{"name": "Deoxycholic acid", "code": "deoxycholic_acid",
+                      "concentration": Decimal("10"), "unit": "mg_per_mL"}],
+    )  # fmt: skip
+
+
+MESO = {"zone": "submental", "technique": "point_by_point", "device": "needle",
+        "injection_points": 5, "volume_per_point_ml": "0.2", "area_cm2": "45"}  # fmt: skip
+
+
+def _meso_delivery(staff, patient) -> Protected:
+    ready_patient(staff, patient)
+    consent(staff, patient, "mesotherapy_body")
+    formulation = _meso_formulation(staff)
+    url = f"/api/v1/procedures/sessions/{start(staff, patient, 'mesotherapy_body').pk}"
+    body = {**MESO, "formulation_id": formulation.pk}
+    return Protected(url, "post", f"{url}/meso-deliveries", body, "nurse")
+
+
 def _invoice(staff, patient) -> Protected:
     prices(staff)
     invoice = billing.invoice_create(actor=staff.actor(staff.front_desk), patient=patient)
@@ -98,6 +150,10 @@ PROTECTED: dict[str, Callable[..., Protected]] = {
     "consent": _consent,
     "plan": _plan,
     "session record": _session,
+    "session details": _session_details,
+    "injection map": _injection_map,
+    "topical application": _topical,
+    "mesotherapy delivery": _meso_delivery,
     "invoice": _invoice,
 }
 
@@ -157,6 +213,37 @@ def test_changes_need_the_current_etag(kind, call, clinic_a, patient_a):
     assert "changed since you read it" in lost.json()["detail"]
 
 
+def test_removing_a_meso_delivery_needs_the_session_records_etag(call, clinic_a, patient_a):
+    p = _meso_delivery(clinic_a, patient_a)
+    created = call("post", p.write, "nurse", p.body, if_match=call("get", p.read, "nurse")["ETag"])
+    assert created.status_code == 201, created.content
+    url = f"{p.write}/{created.json()['id']}"
+    assert _is_problem(call("delete", url, "nurse"), 428)
+    assert _is_problem(call("delete", url, "nurse", if_match='"stale"'), 412)
+    current = call("get", p.read, "nurse")["ETag"]
+    assert current == created["ETag"]  # the create answered the record's new version
+    removed = call("delete", url, "nurse", if_match=current)
+    assert removed.status_code == 204, removed.content
+    assert removed["ETag"] == call("get", p.read, "nurse")["ETag"] != current
+    assert call("get", p.write, "nurse").json() == []
+
+
+def test_session_details_patch_changes_only_what_is_sent(call, clinic_a, patient_a):
+    p = _session_details(clinic_a, patient_a)
+    first = call("get", p.read, "nurse")
+    assert first.json()["notes"] == "" and first.json()["aftercare_given"] is False
+    body = {"rotor_radius_cm": "10.5", "baseline_photos_taken": True}
+    changed = call("patch", p.write, "nurse", body, if_match=first["ETag"])
+    assert changed.status_code == 200, changed.content
+    record = changed.json()
+    assert record["rotor_radius_cm"] == "10.5" and record["baseline_photos_taken"] is True
+    assert record["aftercare_given"] is False and record["notes"] == ""
+    for bad in ({}, {"notes": None}, {"delivery_mode": "sideways"}, {"rotor_radius_cm": 99}):
+        refused = call("patch", p.write, "nurse", bad, if_match=changed["ETag"])
+        assert _is_problem(refused, 422), (bad, refused.content)
+    assert call("get", p.read, "nurse")["ETag"] == changed["ETag"]  # nothing was written
+
+
 def test_another_clinics_record_is_404_before_the_precondition(call, clinic_b, patient_b):
     p = _patient(clinic_b, patient_b)
     assert call(p.method, p.write, p.who, p.body).status_code == 404
@@ -190,13 +277,18 @@ def test_openapi_documents_the_header_and_the_problems(db):
         ("post", "/api/v1/care/patients/{patient_id}/consents/{consent_id}/withdraw"),
         ("patch", "/api/v1/scheduling/plans/{plan_id}"),
         ("put", "/api/v1/procedures/sessions/{session_id}/preparation"),
+        ("patch", "/api/v1/procedures/sessions/{session_id}"),
+        ("put", "/api/v1/procedures/sessions/{session_id}/zones"),
+        ("put", "/api/v1/procedures/sessions/{session_id}/topical"),
+        ("post", "/api/v1/procedures/sessions/{session_id}/meso-deliveries"),
+        ("delete", "/api/v1/procedures/sessions/{session_id}/meso-deliveries/{delivery_id}"),
         ("post", "/api/v1/billing/invoices/{invoice_id}/lines"),
     ]
     for method, path in writes:
         operation = schema["paths"][path][method]
         headers = [p for p in operation["parameters"] if p["in"] == "header"]
-        assert [h["name"] for h in headers] == ["If-Match"], path
-        assert headers[0]["description"]
+        if_match = [h for h in headers if h["name"] == "If-Match"]
+        assert if_match and if_match[0]["description"], path
         for status in ("412", "428"):
             content = operation["responses"][status]["content"]
             assert "application/problem+json" in content, (path, status)

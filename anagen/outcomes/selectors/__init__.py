@@ -53,10 +53,12 @@ from anagen.outcomes.selectors.photos import (
     previous_view,
 )
 from anagen.outcomes.selectors.progress import (
+    LATEST_VISITS,
     Point,
     Series,
     _change,
     _finish,
+    measured_visit_count,
     series_for,
     session_dates,
 )
@@ -86,6 +88,7 @@ __all__ = [
     "ANALYTIC_MEASURES",
     "DEFAULT_RULE",
     "DIMENSIONS",
+    "LATEST_VISITS",
     "MEASURES",
     "NO_BASELINE",
     "RECENT_REPORT_JOBS",
@@ -115,6 +118,7 @@ __all__ = [
     "is_rater",
     "may_see_patient_rows",
     "measured_patient_ids",
+    "measured_visit_count",
     "measurement_set_get",
     "measurement_sets",
     "method_cv",

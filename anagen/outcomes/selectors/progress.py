@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from dataclasses import dataclass, field
+from typing import Any
 
+from django.db.models import Min, Q
 from django.utils import timezone
 
 from anagen.accounts.access import Actor
@@ -133,13 +135,84 @@ def _finish(series: Series) -> Series:
     return series
 
 
-def series_for(*, actor: Actor, patient: Patient) -> list[Series]:
+# How much history the progress page, its chart and the API read: the baseline visits, each
+# series's first point, and the latest LATEST_VISITS measurement sets (issue 15: a patient with
+# 500 visits costs the same rows and queries as one with two). The whole history is the
+# measurements list, paginated.
+LATEST_VISITS = 24
+BASELINE_SETS_MAX = 12
+
+
+def _first_dates(patient: Patient) -> set[tuple[dt.date, str]]:
+    """(date, method) of the set holding each series's first point, from two grouped queries:
+    a series without a visit labelled baseline is measured against its first point."""
+    from anagen.outcomes.models import Measurement, MeasurementSet
+
+    visit = [m.id for m in MEASURES.values() if m.level == "visit"]
+    site = [m.id for m in MEASURES.values() if m.level == "site"]
+    found: set[tuple[dt.date, str]] = set()
+    rows: Any = (
+        MeasurementSet.objects.filter(patient=patient)
+        .order_by()
+        .values("method")
+        .annotate(**{f: Min("measured_on", filter=Q(**{f"{f}__isnull": False})) for f in visit})
+    )
+    for row in rows:
+        found |= {(row[f], row["method"]) for f in visit if row[f] is not None}
+    site_rows: Any = (
+        Measurement.objects.filter(measurement_set__patient=patient)
+        .order_by()
+        .values("site_id", "area_cm2", "measurement_set__method")
+        .annotate(
+            **{
+                f: Min("measurement_set__measured_on", filter=Q(**{f"{f}__isnull": False}))
+                for f in site
+            }
+        )
+    )
+    for row in site_rows:
+        method = row["measurement_set__method"]
+        found |= {(row[f], method) for f in site if row[f] is not None}
+    return found
+
+
+def _sets_read(*, actor: Actor, patient: Patient, latest: int | None) -> list[Any]:
+    """The measurement sets the series are built from (see LATEST_VISITS); all when `latest` is
+    None. Six queries whatever the history."""
+    sets = measurement_sets(actor=actor, patient=patient)
+    if latest is None:
+        return list(sets)
+    base = sets.model.objects.filter(patient=patient)
+    ids = set(base.order_by("-measured_on", "-id").values_list("id", flat=True)[:latest])
+    ids |= set(
+        base.filter(visit_label=VisitLabel.BASELINE)
+        .order_by("measured_on", "id")
+        .values_list("id", flat=True)[:BASELINE_SETS_MAX]
+    )
+    wanted = Q(pk__in=ids)
+    for on, method in _first_dates(patient):
+        wanted |= Q(measured_on=on, method=method)
+    return list(sets.filter(wanted))
+
+
+def measured_visit_count(patient: Patient) -> int:
+    """How many measurement sets the patient has (one indexed count)."""
+    from anagen.outcomes.models import MeasurementSet
+
+    return MeasurementSet.objects.filter(patient=patient).count()
+
+
+def series_for(
+    *, actor: Actor, patient: Patient, latest: int | None = LATEST_VISITS
+) -> list[Series]:
     """Every measure over time per site and method, with change from the patient's baseline.
 
     A method change starts a new series: values from different methods are never compared.
-    Two queries whatever the history (sets, then their measurement rows).
+    Reads the baseline visits, each series's first point and the latest `latest` visits (all
+    visits with `latest=None`): the same queries and at most that many sets whatever the
+    history. Baselines and changes are those of the full history.
     """
-    sets = list(measurement_sets(actor=actor, patient=patient))
+    sets = _sets_read(actor=actor, patient=patient, latest=latest)
     found: dict[tuple[str, int, str], Series] = {}
     for mset in sets:
         for m in MEASURES.values():

@@ -140,6 +140,9 @@ def _insert_bookings(
     appointment: Appointment, items: list[tuple[Resource, str, dt.datetime, dt.datetime]]
 ) -> None:
     tz = _tz(appointment.clinic)
+    if any(e - s > av.MAX_HOLD for _r, _p, s, e in items):
+        # The free-slot search reads bookings by a bounded start range (availability.MAX_HOLD).
+        raise ValidationError({"starts_at": "A booking cannot hold a resource that long."})
     try:
         with transaction.atomic():  # a savepoint: the constraint's error must not poison the rest
             ResourceBooking.objects.bulk_create(

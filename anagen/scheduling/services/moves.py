@@ -131,7 +131,12 @@ def appointment_move(
         lo = min(m[2] for m in moved)
         hi = max(m[3] for m in moved)
         cal = av.Calendar.load(
-            {b.resource for b in bookings}, lo, hi, tz, exclude_appointments=[a.pk for a in targets]
+            {b.resource for b in bookings},
+            lo,
+            hi,
+            tz,
+            exclude_appointments=[a.pk for a in targets],
+            spans=[(s, e) for _r, _p, s, e, _b in moved],
         )
         problems = cal.problems([(r, p, s, e) for r, p, s, e, _b in moved])
         if problems:

@@ -32,6 +32,7 @@ from anagen.scheduling.models import (
     TreatmentPlan,
 )
 from anagen.scheduling.services._common import (
+    BookingConflict,
     _check_patient,
     _clinic_resources,
     _create_appointment,
@@ -109,17 +110,17 @@ def _series_sessions(protocol_id: str, start_on: dt.date) -> list[Any]:
 def _session_slots(
     s: Any,
     holds: list[av.PhaseHold],
-    combos: list[av.Combo],
-    cal: av.Calendar,
+    procedure: str,
+    finder: av.SlotFinder,
     now: dt.datetime,
     limit: int,
 ) -> list[ProposedSlot]:
     """First free slot of each day of the window, days closest to the target first."""
     slots: list[ProposedSlot] = []
-    today = now.astimezone(cal.tz).date()
+    today = now.astimezone(finder.tz).date()
     minutes = av.duration_minutes(holds)
     for day in av.days_by_closeness(max(s.earliest_on, today), s.latest_on, s.target_on):
-        found = av.first_free(cal, holds, combos, day, now)
+        found = finder.first_free(holds, procedure, day, now)
         if found is None:
             continue
         start, combo = found
@@ -141,14 +142,12 @@ def _preview(
     *,
     protocol_id: str,
     start_on: dt.date,
-    resources: list[Resource],
-    cal: av.Calendar,
+    finder: av.SlotFinder,
     slots_per_session: int,
     now: dt.datetime,
 ) -> list[SessionPreview]:
     procedure = _protocol(protocol_id)["procedure"]
     holds = av.layout(procedure, protocol_id)
-    combos = av.combos_for(resources, procedure)
     return [
         SessionPreview(
             n=s.n,
@@ -157,7 +156,7 @@ def _preview(
             window_earliest=s.earliest_on,
             window_latest=s.latest_on,
             duration_minutes=av.duration_minutes(holds),
-            slots=_session_slots(s, holds, combos, cal, now, slots_per_session),
+            slots=_session_slots(s, holds, procedure, finder, now, slots_per_session),
         )
         for s in _series_sessions(protocol_id, start_on)
     ]
@@ -167,8 +166,7 @@ def _prefer_slot(
     preview: list[SessionPreview],
     *,
     protocol_id: str,
-    resources: list[Resource],
-    cal: av.Calendar,
+    finder: av.SlotFinder,
     now: dt.datetime,
     prefer_start: dt.datetime,
     prefer_practitioner_id: int | None,
@@ -178,36 +176,38 @@ def _prefer_slot(
     if not preview or prefer_start < now:
         return
     first = preview[0]
-    day = prefer_start.astimezone(cal.tz).date()
+    day = prefer_start.astimezone(finder.tz).date()
     if not first.window_earliest <= day <= first.window_latest:
         return
     procedure = _protocol(protocol_id)["procedure"]
     holds = av.layout(procedure, protocol_id)
-    for combo in av.combos_for(resources, procedure):
-        if prefer_practitioner_id and combo.practitioner.pk != prefer_practitioner_id:
-            continue
-        if cal.problems(av.holds_for(holds, combo, prefer_start)):
-            continue
-        slot = ProposedSlot(
-            starts_at=prefer_start.astimezone(dt.UTC),
-            ends_at=prefer_start.astimezone(dt.UTC)
-            + dt.timedelta(minutes=av.duration_minutes(holds)),
-            practitioner=combo.practitioner,
-            room=combo.room,
-            centrifuge=combo.centrifuge,
-        )
-        others = [s for s in first.slots if s.starts_at.astimezone(cal.tz).date() != day]
-        first.slots = [slot, *others]
+    start = prefer_start.astimezone(dt.UTC)
+    combo = finder.free_at(holds, procedure, start, prefer_practitioner_id)
+    if combo is None:
         return
+    slot = ProposedSlot(
+        starts_at=start,
+        ends_at=start + dt.timedelta(minutes=av.duration_minutes(holds)),
+        practitioner=combo.practitioner,
+        room=combo.room,
+        centrifuge=combo.centrifuge,
+    )
+    others = [s for s in first.slots if s.starts_at.astimezone(finder.tz).date() != day]
+    first.slots = [slot, *others]
 
 
-def _series_range(
-    protocol_id: str, start_on: dt.date, tz: ZoneInfo
-) -> tuple[dt.datetime, dt.datetime]:
+def _finder(
+    clinic: Clinic, patient: Patient, protocol_id: str, start_on: dt.date, tz: ZoneInfo
+) -> av.SlotFinder:
+    """The free-slot search over the series' windows (hours, closures, the patient's time)."""
     sessions = _series_sessions(protocol_id, start_on)
-    first = av.local(min(s.earliest_on for s in sessions), dt.time(0), tz)
-    last = av.local(max(s.latest_on for s in sessions) + dt.timedelta(days=1), dt.time(0), tz)
-    return first, last
+    return av.SlotFinder(
+        _clinic_resources(clinic),
+        tz,
+        min(s.earliest_on for s in sessions),
+        max(s.latest_on for s in sessions),
+        patient_id=patient.pk,
+    )
 
 
 def _check_start(clinic: Clinic, start_on: dt.date) -> None:
@@ -233,16 +233,12 @@ def plan_preview(
     _check_patient(actor, patient)
     _protocol(protocol_id)
     _check_start(actor.clinic, start_on)
-    tz = _tz(actor.clinic)
-    resources = _clinic_resources(actor.clinic)
-    lo, hi = _series_range(protocol_id, start_on, tz)
-    cal = av.Calendar.load(resources, lo, hi, tz)
+    finder = _finder(actor.clinic, patient, protocol_id, start_on, _tz(actor.clinic))
     now = timezone.now()
     preview = _preview(
         protocol_id=protocol_id,
         start_on=start_on,
-        resources=resources,
-        cal=cal,
+        finder=finder,
         slots_per_session=slots_per_session,
         now=now,
     )
@@ -250,13 +246,25 @@ def plan_preview(
         _prefer_slot(
             preview,
             protocol_id=protocol_id,
-            resources=resources,
-            cal=cal,
+            finder=finder,
             now=now,
             prefer_start=prefer_start,
             prefer_practitioner_id=prefer_practitioner_id,
         )
     return preview
+
+
+# A series searched without choices is searched again when a concurrent booking took one of its
+# slots between the search and the lock (PostgreSQL); after this many tries the person is told.
+SERIES_ATTEMPTS = 4
+
+
+class _SlotTaken(Exception):
+    """A slot found by the search was taken meanwhile (search again)."""
+
+    def __init__(self, conflict: BookingConflict) -> None:
+        super().__init__(str(conflict))
+        self.conflict = conflict
 
 
 @serialised
@@ -272,13 +280,16 @@ def plan_book_series(
 
     Without ``choices`` each session takes its first proposed slot. A choice must lie inside its
     session's window; an unavailable resource is a ``BookingConflict`` naming it and the time.
+
+    Locks only the chosen resources: the search runs on a snapshot, then the chosen practitioner,
+    room and centrifuge rows are locked (PostgreSQL, in id order), re-checked and booked. When a
+    concurrent booking took a searched slot meanwhile the series is searched again (at most
+    ``SERIES_ATTEMPTS`` times); chosen slots that are taken are a conflict at once.
     """
     actor.require(Perm.PLAN)
     _check_patient(actor, patient)
     doc = _protocol(protocol_id)
     _check_start(actor.clinic, start_on)
-    tz = _tz(actor.clinic)
-    now = timezone.now()
     sessions = _series_sessions(protocol_id, start_on)
     by_n = {c.n: c for c in choices or []}
     if choices is not None:
@@ -288,27 +299,44 @@ def plan_book_series(
             raise ValidationError(
                 {"choices": f"Choose one slot for each session 1–{len(sessions)}."}
             )
+    attempts = SERIES_ATTEMPTS if not by_n else 1
+    for attempt in range(attempts):
+        try:
+            return _book_series_once(actor, patient, doc, protocol_id, start_on, sessions, by_n)
+        except _SlotTaken as taken:
+            if attempt == attempts - 1:
+                raise BookingConflict(
+                    {
+                        "choices": "The calendar is changing fast: the free slots found were "
+                        "taken by other bookings meanwhile. Try again."
+                    },
+                    code="conflict",
+                ) from taken.conflict
+    raise AssertionError("unreachable")
+
+
+def _book_series_once(
+    actor: Actor,
+    patient: Patient,
+    doc: dict[str, Any],
+    protocol_id: str,
+    start_on: dt.date,
+    sessions: list[Any],
+    by_n: dict[int, SlotChoice],
+) -> TreatmentPlan:
+    tz = _tz(actor.clinic)
+    now = timezone.now()
+    procedure = doc["procedure"]
+    holds = av.layout(procedure, protocol_id)
+    searched = not by_n
     with transaction.atomic():
-        resources = _clinic_resources(actor.clinic)
-        _lock_resources(r.pk for r in resources)
-        lo, hi = _series_range(protocol_id, start_on, tz)
-        cal = av.Calendar.load(resources, lo, hi, tz)
-        plan = TreatmentPlan.objects.create(
-            clinic=actor.clinic,
-            patient=patient,
-            protocol_id=protocol_id,
-            protocol_name=doc["name"],
-            procedure=doc["procedure"],
-            start_on=start_on,
-            created_by=actor.user,
-        )
-        holds = av.layout(doc["procedure"], protocol_id)
-        combos = av.combos_for(resources, doc["procedure"])
+        finder = _finder(actor.clinic, patient, protocol_id, start_on, tz)
+        picks: list[tuple[Any, dt.datetime, av.Combo]] = []
         for s in sessions:
             prefix = f"Session {s.n}: "
             choice = by_n.get(s.n)
             if choice is None:
-                slots = _session_slots(s, holds, combos, cal, now, 1)
+                slots = _session_slots(s, holds, procedure, finder, now, 1)
                 if not slots:
                     raise ValidationError(
                         {
@@ -320,6 +348,7 @@ def plan_book_series(
                 slot = slots[0]
                 start = slot.starts_at
                 combo = av.Combo(slot.practitioner, slot.room, slot.centrifuge)
+                finder.book(holds, combo, start)
             else:
                 start = choice.starts_at
                 if timezone.is_naive(start):
@@ -337,26 +366,59 @@ def plan_book_series(
                     )
                 combo = _resolve_combo(
                     actor.clinic,
-                    doc["procedure"],
+                    procedure,
                     choice.practitioner_id,
                     choice.room_id,
                     choice.centrifuge_id,
                     prefix,
                 )
-            _create_appointment(
-                actor=actor,
-                patient=patient,
-                plan=plan,
-                sequence=s.n,
-                kind=s.kind if s.kind in AppointmentKind.values else AppointmentKind.INDUCTION,
-                procedure=doc["procedure"],
-                protocol_id=protocol_id,
-                start=start,
-                combo=combo,
-                cal=cal,
-                window=(s.target_on, s.earliest_on, s.latest_on),
-                error_prefix=prefix,
-            )
+            picks.append((s, start, combo))
+        # Lock only what was chosen, then re-read just those resources around just those times.
+        chosen = {
+            r.pk: r
+            for _s, _start, c in picks
+            for r in (c.practitioner, c.room, c.centrifuge)
+            if r is not None
+        }
+        try:
+            _lock_resources(chosen)
+        except BookingConflict as exc:  # (a lock that fails is a race lost too)
+            if searched:
+                raise _SlotTaken(exc) from None
+            raise
+        minutes = dt.timedelta(minutes=av.duration_minutes(holds))
+        cal = finder.recheck_calendar(
+            chosen.values(), [(start, start + minutes) for _s, start, _c in picks]
+        )
+        plan = TreatmentPlan.objects.create(
+            clinic=actor.clinic,
+            patient=patient,
+            protocol_id=protocol_id,
+            protocol_name=doc["name"],
+            procedure=procedure,
+            start_on=start_on,
+            created_by=actor.user,
+        )
+        for s, start, combo in picks:
+            try:
+                _create_appointment(
+                    actor=actor,
+                    patient=patient,
+                    plan=plan,
+                    sequence=s.n,
+                    kind=s.kind if s.kind in AppointmentKind.values else AppointmentKind.INDUCTION,
+                    procedure=procedure,
+                    protocol_id=protocol_id,
+                    start=start,
+                    combo=combo,
+                    cal=cal,
+                    window=(s.target_on, s.earliest_on, s.latest_on),
+                    error_prefix=f"Session {s.n}: ",
+                )
+            except BookingConflict as exc:
+                if searched:
+                    raise _SlotTaken(exc) from None
+                raise
         audit_record(
             action="plan.create",
             actor=actor,

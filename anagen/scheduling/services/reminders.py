@@ -184,19 +184,37 @@ def _recall_reminders_send(*, now: dt.datetime) -> dict[str, int]:
             channel, address = Channel.SMS, patient.phone
         else:
             channel, address = None, ""
-        status = "skipped_no_consent"
+        status = ReminderStatus.SKIPPED_NO_CONSENT
+        body = _recall_text(recall) if channel else ""
+        # The sent log shows recall reminders beside appointment reminders (who, when, how).
+        sent = ReminderSent.objects.create(
+            recall=recall,
+            channel=channel or "",
+            status=status,
+            recipient=address,
+            body=body,
+        )
         if channel:
-            _message_id, failure = _deliver(
-                channel, address, f"Time to book — {recall.clinic.name}", _recall_text(recall)
+            message_id, failure = _deliver(
+                channel, address, f"Time to book — {recall.clinic.name}", body
             )
-            status = "failed" if failure else "sent"
+            status = ReminderStatus.FAILED if failure else ReminderStatus.SENT
+            if failure:
+                log.warning("recall reminder %s failed: %s", sent.pk, failure)
+            sent.status = status
+            sent.detail = failure[:300]
+            sent.provider_message_id = message_id[:100]
+            sent.save(update_fields=["status", "detail", "provider_message_id"])
         Recall.objects.filter(pk=recall.pk).update(reminder_status=status)
+        changes = {"channel": channel or ""}
+        if status == ReminderStatus.FAILED:
+            changes["error"] = sent.detail
         audit_record(
             action=f"recall_reminder.{status}",
             clinic=recall.clinic,
             patient=patient,
             obj=recall,
-            changes={"channel": channel or ""},
+            changes=changes,
             via="task",
         )
         counts[f"recall_{status}"] += 1

@@ -195,7 +195,15 @@ def test_ical_description_in_clinic_time(clinic_a, kit_a, patient_a, auckland):
         room_id=kit_a.room1.pk,
     )
     body = build_feed(kit_a.physician).decode().replace("\r\n ", "")
-    assert "DTSTART:" in body and body.split("DTSTART:", 1)[1][15] == "Z"  # instants in UTC
+    # Clinic wall-clock time with its zone, and the zone's rules in a VTIMEZONE, so any
+    # calendar app places the visit at the right instant.
+    assert "DTSTART;TZID=Pacific/Auckland:" in body
+    assert body.split("DTSTART;TZID=Pacific/Auckland:", 1)[1][9:15] == "100000"
+    assert "BEGIN:VTIMEZONE" in body and "TZID:Pacific/Auckland" in body
+    from icalendar import Calendar
+
+    start = next(iter(Calendar.from_ical(body).walk("VEVENT")))["DTSTART"].dt
+    assert start == at(day, 10, tz="Pacific/Auckland")
     description = body.split("DESCRIPTION:", 1)[1].split("\r\n", 1)[0]
     assert "10:00–10:30 (Pacific/Auckland)" in description
     assert "Álvarez" not in body
