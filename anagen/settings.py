@@ -215,11 +215,28 @@ AXES_CLIENT_IP_CALLABLE = "anagen.accounts.client_ip.client_ip"
 # Sessions: 30 minutes idle, cookie never readable by scripts. Use renews the idle timeout, but a
 # request writes the session only when its last renewal is over SESSION_TOUCH_INTERVAL seconds
 # old (anagen/accounts/session_cap.py), not on every request (issue 15: a write per page).
-SESSION_ENGINE = "anagen.accounts.session_store"  # database sessions, read with one plain query
+# Database sessions behind a cache every worker of the host shares
+# (anagen/accounts/session_store.py): a signed-in request reads no row (issue 15). Several
+# hosts: point the "sessions" cache at a shared cache server instead.
+SESSION_ENGINE = "anagen.accounts.session_store"
+SESSION_CACHE_ALIAS = "sessions"
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "sessions": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "cache" / "sessions"),
+        "OPTIONS": {"MAX_ENTRIES": 20000},
+    },
+}
 SESSION_COOKIE_AGE = 30 * 60
 SESSION_SAVE_EVERY_REQUEST = False
 SESSION_TOUCH_INTERVAL = 60
-SIGNED_IN_CACHE_SECONDS = int(os.environ.get("SIGNED_IN_CACHE_SECONDS", "15"))
+# How long a worker trusts a remembered person/membership that nothing said changed (see
+# anagen/accounts/signed_in.py). Under pytest an hour: a page's query count must not depend on
+# how slowly the suite happens to run (tests of the limit itself set it).
+SIGNED_IN_CACHE_SECONDS = int(
+    os.environ.get("SIGNED_IN_CACHE_SECONDS", "3600" if TESTING else "15")
+)
 SESSION_ABSOLUTE_MAX_AGE = 12 * 3600  # sign in again at least once a working day
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True

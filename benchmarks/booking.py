@@ -1,8 +1,11 @@
 """Booking at scale (issue 15 item 5): `uv run python benchmarks/booking.py`.
 
-A clinic of 20 practitioners, 40 rooms and 7 centrifuges whose next 8 weeks are ~80 % full
-(practitioner time; rows written in bulk exactly as the booking service writes them: one
-appointment per visit, one resource booking per held phase). Then, in one run:
+A clinic of 20 practitioners, 40 rooms and 7 centrifuges (Mon–Fri 9:00–17:30) whose next 8
+weeks are ~80 % full: each day is packed first fit with a mix of PRP, mesotherapy and
+consultation visits until nothing more fits, then 80 % of those visits are kept (the free fifth
+lies in visit-sized holes, as in a real diary; the figures name the resulting share of
+practitioner and room time). Rows are written in bulk exactly as the booking service writes them:
+one appointment per visit, one resource booking per held phase. Then, in one run:
 
 1. booking a 3-session series (``plan_book_series``, prp-aga-monthly-3, the free-slot search
    included) for SAMPLE patients one after another, start dates spread over the 8 full weeks:
@@ -11,9 +14,10 @@ appointment per visit, one resource booking per held phase). Then, in one run:
    year, on THREADS threads (PostgreSQL; SQLite has one writer, so one thread): total time,
    booked, conflicts, series with no free slot in a window, and overlaps counted afterwards by a
    query (resources and patients);
-3. the calendar week (/calendar/, per practitioner, the default) with ~2,000 appointments in the
-   week against the bare signed-in view /session/ping, interleaved in the same run: median and
-   p95 of each, the ratio and the query counts.
+3. the calendar week (/calendar/ as it opens: a clinic this size opens the week on one
+   practitioner's column per day) with ~2,000 appointments in the week against the bare
+   signed-in view /session/ping, interleaved in the same run (in-process test client, no HTTP
+   server): median and p95 of each, the ratio and the query counts.
 
 Runs on a throwaway SQLite database in a temporary folder (migrated here), or on the database
 named by BENCH_DATABASE_URL (an empty scratch database: this script writes to it). Knobs:

@@ -351,7 +351,7 @@ def main() -> None:
         "",
         f"gunicorn 2 workers, {args.requests} requests per page at concurrency "
         f"{args.concurrency} on {os.cpu_count()} cores (load average {load:.1f} at the end); "
-        f"bare view (/session/ping) one request at a time on the idle server: anonymous "
+        f"bare view (/session/ping) one request at a time, before the pages: anonymous "
         f"{anonymous:.2f} ms, signed in {signed_floor:.2f} ms (× {signed_floor / anonymous:.1f}; "
         f"p95 {anonymous_p95:.2f} / {signed_p95:.2f} ms); interleaved with the pages at "
         f"concurrency {args.concurrency} the signed-in bare view's median is {bare:.1f} ms "

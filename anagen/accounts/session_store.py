@@ -1,20 +1,28 @@
-"""Django's database sessions, read with one plain SQL statement (issue 15: the signed-in floor).
+"""Database sessions with a shared cache in front (issue 15: the signed-in floor).
 
-Every signed-in request reads its session row: the one query of a bare signed-in request (the
-rest of the signed-in context is remembered, anagen/accounts/signed_in.py). Building that read
-through the ORM cost more than running it, so the lookup is a fixed statement; saving, expiry
-and deleting stay Django's own (SESSION_ENGINE = "anagen.accounts.session_store").
+Every signed-in request reads its session. Django's `cached_db` engine answers that read from
+a cache and writes through to the database; the cache here is a file cache in VAR_DIR that every
+worker process on the host shares (settings.CACHES["sessions"]), so signing out, deactivation
+(`membership_set_active`) and a two-factor reset (`mfa_reset`), which delete sessions through
+this engine, end them at once in every worker. A cached session expires when its row would
+(the cache entry's timeout is the session's expiry age, renewed with the row). With several
+hosts, point the "sessions" cache at a shared server (Redis, Memcached).
+
+On a cache miss the row is read with one plain SQL statement instead of an ORM query.
 """
 
 from __future__ import annotations
 
-from django.contrib.sessions.backends.db import SessionStore as DbSessionStore
+import datetime as dt
+
+from django.contrib.sessions.backends.cached_db import SessionStore as CachedDbSessionStore
 from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import connections, router
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 
-class SessionStore(DbSessionStore):
+class SessionStore(CachedDbSessionStore):
     def _get_session_from_db(self) -> AbstractBaseSession | None:
         if not self.session_key:
             return None
@@ -32,4 +40,9 @@ class SessionStore(DbSessionStore):
         if row is None:
             self._session_key = None
             return None
-        return self.model(session_key=self.session_key, session_data=row[0])
+        expires: dt.datetime | None = parse_datetime(row[1]) if isinstance(row[1], str) else row[1]
+        if expires is None:
+            return None
+        if timezone.is_naive(expires):
+            expires = timezone.make_aware(expires, dt.UTC)  # SQLite keeps UTC without a zone
+        return self.model(session_key=self.session_key, session_data=row[0], expire_date=expires)

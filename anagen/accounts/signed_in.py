@@ -5,15 +5,17 @@ verified with, and the membership it acts for (with its clinic). Read from the d
 time they cost three queries on top of the session itself, and a bare signed-in request cost
 several times an anonymous one. Here they are remembered in the worker process for a few
 seconds, keyed by what the session says (user id, backend, password-derived session hash,
-device id, chosen clinic), so a signed-in request reads one row: the session.
+device id, chosen clinic), so a signed-in request reads no row at all (the session itself comes
+from the cache the workers share, anagen/accounts/session_store.py).
 
-The session row stays the authority and is read on every request: signing out, deactivation
-(`membership_set_active`) and a two-factor reset (`mfa_reset`) delete the person's sessions, so
-they take effect at once in every worker, whatever is cached. Any save or delete of a user,
-membership, clinic, organisation or two-factor device forgets everything cached here, in this
-process at once and in the other workers of the host at their next request (a stamp file in
-VAR_DIR, touched after the transaction commits). What nothing signals (a bulk `.update()`) or
-another host's change is seen within SIGNED_IN_CACHE_SECONDS (15 s by default).
+The session stays the authority and is read on every request: signing out, deactivation
+(`membership_set_active`) and a two-factor reset (`mfa_reset`) delete the person's sessions
+through the session engine, so they take effect at once in every worker, whatever is cached
+here. Any save or delete of a user, membership, clinic, organisation or two-factor device
+forgets everything cached here, in this process at once and in the other workers of the host at
+their next request (a stamp file in VAR_DIR, touched after the transaction commits). What
+nothing signals (a bulk `.update()`) or another host's change is seen within
+SIGNED_IN_CACHE_SECONDS (15 s by default).
 
 Cached rows are copied for each request, so a view that changes `request.user` changes its own
 copy only.

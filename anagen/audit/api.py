@@ -60,6 +60,10 @@ class AuditEventOut(Schema):
     )
 
     @staticmethod
+    def resolve_changes(obj: AuditEvent) -> Any:
+        return obj.stored_changes
+
+    @staticmethod
     def resolve_action_label(obj: AuditEvent) -> str:
         return str(_LABELS.get(obj.action, obj.action))
 

@@ -106,7 +106,7 @@ def canonical(event: Any, changes: Any = None) -> bytes:
             for name in HASHED_FIELDS
             if name != "changes"
         }
-        data["changes"] = event.changes if changes is None else changes
+        data["changes"] = event.stored_changes if changes is None else changes
     return _dumps(data)
 
 
@@ -325,7 +325,7 @@ def verify_chain(clinic_id: int | None) -> ChainResult:
             seal = seal_step(seal, event)
         if event.action == "erasure.purge" and event.patient_id is not None:
             purged.add(event.patient_id)
-            listed = (event.changes or {}).get("list_events_erased") or []
+            listed = event.changes.get("list_events_erased") or []
             erased_also.update(int(i) for i in listed if isinstance(i, int))
         prev = event.hash
         last = event
@@ -394,7 +394,7 @@ def reseal_all(event_model: Any = AuditEvent, head_model: Any = AuditChainHead) 
             head = heads[key] = head_model(key=key, clinic_id=event.clinic_id)
         update: dict[str, Any] = {}
         if with_values:
-            event.changes = update["changes"] = normalised_changes(event.changes or {})
+            event.changes = update["changes"] = normalised_changes(event.changes)
         event.seq = head.length + 1
         event.prev_hash = head.last_hash or GENESIS
         event.hash = event_hash(event, event.prev_hash)

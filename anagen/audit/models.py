@@ -251,7 +251,17 @@ class AuditEvent(models.Model):
 
     # `AuditEvent(changes=…)` sets the property; `chain.append` writes the values row.
     @property
-    def changes(self) -> dict[str, Any] | None:
+    def changes(self) -> dict[str, Any]:
+        """What changed, by field ({} when nothing did, or when an erasure removed the values:
+        `changes_erased` tells which)."""
+        return self.stored_changes or {}
+
+    @changes.setter
+    def changes(self, value: dict[str, Any] | None) -> None:
+        self._changes = value
+
+    @property
+    def stored_changes(self) -> dict[str, Any] | None:
         """What changed ({} when nothing did); None when an erasure purge removed the values."""
         cached = self.__dict__.get("_changes", _UNSET)
         if cached is not _UNSET:
@@ -268,14 +278,10 @@ class AuditEvent(models.Model):
         self._changes = value
         return value
 
-    @changes.setter
-    def changes(self, value: dict[str, Any] | None) -> None:
-        self._changes = value
-
     @property
     def changes_erased(self) -> bool:
         """The values were removed by an erasure purge (who, when and what stay)."""
-        return self.changes is None
+        return self.stored_changes is None
 
 
 class AuditChainHead(models.Model):

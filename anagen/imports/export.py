@@ -83,7 +83,9 @@ def _bundle(actor: Actor, patient: Patient) -> tuple[dict[str, Any], int]:
     entries = []
     for sources in fhir.RESOURCES.values():
         for source in sources:
-            rows = source.rows(actor).filter(**{source.patient_lookup: patient.pk})
+            # Ordered: PostgreSQL returns an updated row from its new place in the heap, so
+            # without it two exports of one record list resources in different orders.
+            rows = source.rows(actor).filter(**{source.patient_lookup: patient.pk}).order_by("pk")
             for row in rows.iterator(chunk_size=200):
                 resource = build.validated_model(source.build(row, ctx)).model_dump(
                     mode="json", exclude_none=True

@@ -322,12 +322,14 @@ def busy_rows(
     excluded = list(exclude_appointments)
     if excluded:
         qs = qs.exclude(appointment_id__in=excluded)
-    qs = qs.order_by("resource_id", "starts_at").values_list("resource_id", "starts_at", "ends_at")
+    rows = qs.order_by("resource_id", "starts_at").values_list(
+        "resource_id", "starts_at", "ends_at"
+    )
     if connection.vendor != "sqlite":
-        return list(qs)
+        return list(rows)
     # The ORM's per-value converters (make_aware, ...) cost more than the query itself on a busy
     # day (~1,000 rows): the rows are read raw; SQLite stores UTC wall-clock stamps.
-    sql, params = qs.query.get_compiler(using=qs.db).as_sql()
+    sql, params = rows.query.get_compiler(using=rows.db).as_sql()
     with connection.cursor() as cur:
         cur.execute(sql, params)
         return [(rid, _utc(s), _utc(e)) for rid, s, e in cur.fetchall()]

@@ -75,6 +75,28 @@ def _opening(cal: av.Calendar, resources: list[Resource], days: list[dt.date]) -
     return min(starts), max(ends)
 
 
+# A week of more practitioners (or rooms) than this opens on one of them: 7 × 20 columns of
+# 15-minute cells is thousands of cells, slow to draw and to read (issue 15: the week with
+# ~2,000 appointments within 3 × a bare page). The filter's "All" still shows every column.
+COMPACT_WEEK_OVER = 6
+
+
+def compact_week_default(actor: Actor, by: str = "practitioner") -> int | None:
+    """The resource a week view shows by default in a big clinic (the person's own column when
+    they are a practitioner), or None (show every column): one query."""
+    actor.require(Perm.PATIENT_VIEW)
+    kind = ResourceKind.ROOM if by == "room" else ResourceKind.PRACTITIONER
+    rows = list(
+        Resource.objects.filter(clinic=actor.clinic, is_active=True, kind=kind)
+        .order_by("name", "id")
+        .values_list("pk", "membership_id")
+    )
+    if len(rows) <= COMPACT_WEEK_OVER:
+        return None
+    own = next((pk for pk, member in rows if member == actor.membership.pk), None)
+    return own or rows[0][0]
+
+
 def calendar_grid(
     *,
     actor: Actor,

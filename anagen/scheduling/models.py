@@ -138,7 +138,11 @@ class TreatmentPlan(models.Model):
 
     class Meta:
         ordering = ["-start_on", "-id"]
-        indexes = [models.Index(fields=["patient", "status"])]
+        indexes = [
+            models.Index(fields=["patient", "status"]),
+            # The API's plan list, newest first, stops after one page (issue 15).
+            models.Index(fields=["clinic", "-created_at", "-id"], name="plan_clinic_newest_idx"),
+        ]
         constraints = [_choices_check("status", PlanStatus, "plan_status_valid")]
 
     def __str__(self) -> str:

@@ -37,7 +37,7 @@ from anagen.scheduling.forms import (
     PlanChooseForm,
     ResourceForm,
 )
-from anagen.scheduling.grid import calendar_grid
+from anagen.scheduling.grid import calendar_grid, compact_week_default
 from anagen.scheduling.models import WEEKDAY_NAMES, ResourceKind, WorkingHours
 from anagen.web.confirm import unconfirmed
 from anagen.web.forms import attach_errors
@@ -358,6 +358,10 @@ def calendar(request: ClinicRequest) -> HttpResponse:
     practitioner = _int_or_none(request.GET.get("practitioner"))
     room = _int_or_none(request.GET.get("room"))
     by = "room" if room or request.GET.get("by") == "room" else "practitioner"
+    if view == "week" and not room and not practitioner and by not in request.GET:
+        # A big clinic's week opens on one column per day (issue 15); "All" shows everyone.
+        chosen = compact_week_default(request.actor, by)
+        practitioner, room = (None, chosen) if by == "room" else (chosen, None)
     start = day if view == "day" else day - dt.timedelta(days=day.weekday())
     length = 1 if view == "day" else 7
     grid = calendar_grid(

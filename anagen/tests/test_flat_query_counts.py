@@ -155,7 +155,9 @@ def _count(client: Client, url: str, token: str) -> tuple[int, int, list[str]]:
 
 
 @pytest.mark.django_db(transaction=False)
-def test_every_patient_page_costs_the_same_queries_for_a_short_and_a_long_history():
+def test_every_patient_page_costs_the_same_queries_for_a_short_and_a_long_history(settings):
+    # No idle-timeout renewal in the middle (a write once a minute: this test runs for minutes).
+    settings.SESSION_TOUCH_INTERVAL = 10**6
     seed_demo(TODAY)
     clinic = Clinic.objects.get(slug="north")
     short, long_patient = _plant(clinic)
@@ -175,7 +177,7 @@ def test_every_patient_page_costs_the_same_queries_for_a_short_and_a_long_histor
         clients[role] = (client, token)
     short_pages = _pages(short, members["physician"])
     long_pages = _pages(long_patient, members["physician"])
-    grown = []
+    grown: list[tuple[object, ...]] = []
     for (label, role, short_url), (_, _, long_url) in zip(short_pages, long_pages, strict=True):
         client, token = clients[role]
         few, few_status, few_sql = _count(client, short_url, token)

@@ -21,6 +21,7 @@ import os
 import subprocess
 import sys
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -131,7 +132,10 @@ def test_export_import_into_an_empty_database_and_export_again_has_no_difference
 
     assert archive.archive_compare(data, again.read_bytes()) == []
     facts = _counts(data)
-    print("round trip:", facts)
+    read = archive.archive_read(data)
+    types = Counter(e["resource"]["resourceType"] for e in read.bundle["entry"])
+    rows = {k: len(v) for k, v in read.data["parts"].items()}
+    print("round trip:", facts, dict(types), rows, sorted(read.names))
     assert facts["resources"] >= 25 and facts["rows"] >= 70 and facts["files"] >= 2
     # A second import into that database is refused (idempotent) and exits 2.
     refused = subprocess.run(  # noqa: S603

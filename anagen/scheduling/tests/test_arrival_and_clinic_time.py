@@ -202,7 +202,7 @@ def test_ical_description_in_clinic_time(clinic_a, kit_a, patient_a, auckland):
     assert "BEGIN:VTIMEZONE" in body and "TZID:Pacific/Auckland" in body
     from icalendar import Calendar
 
-    start = next(iter(Calendar.from_ical(body).walk("VEVENT")))["DTSTART"].dt
+    start = next(iter(Calendar.from_ical(body).walk("VEVENT"))).decoded("DTSTART")
     assert start == at(day, 10, tz="Pacific/Auckland")
     description = body.split("DESCRIPTION:", 1)[1].split("\r\n", 1)[0]
     assert "10:00–10:30 (Pacific/Auckland)" in description

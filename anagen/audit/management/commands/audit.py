@@ -3,7 +3,9 @@
 anagen audit verify [--clinic SLUG]
     Walks each clinic's chain (and the chain of events without a clinic, such as failed
     logins) and reports the first broken link: exit status 0 when every chain is intact, 1 on
-    a break, 2 on bad input (e.g. an unknown clinic).
+    a break, 2 on bad input (e.g. an unknown clinic). An event's values (kept apart, in
+    AuditChangeValues) are checked against the salted digest its hash covers; values an
+    erasure purge removed verify by that digest alone (anagen/audit/chain.py).
 """
 
 from __future__ import annotations
