@@ -677,6 +677,10 @@ class _Restorer:
                 )
         if patient is None:
             raise ValidationError("The archive's record has no patient.")
+        # Derived, not carried: the latest measurement date the home page's follow-ups read.
+        from anagen.outcomes.services.last_measured import last_measurements_refresh
+
+        last_measurements_refresh(patient_ids=[patient.pk])
         patient.refresh_from_db()
         return Restored(patient=patient, counts=counts, created=self.created)
 

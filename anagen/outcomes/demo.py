@@ -136,6 +136,9 @@ def _seed_clinic(clinic: Clinic, today: dt.date) -> None:
         from anagen.outcomes.services.summaries import outcome_summaries_refresh
 
         outcome_summaries_refresh(clinic=clinic, patient_ids=[p.pk for p in chosen])
+        from anagen.outcomes.services.last_measured import last_measurements_refresh
+
+        last_measurements_refresh(patient_ids=[p.pk for p in chosen])
         audit_record(
             action="outcomes.demo_seed",
             actor=nurse,

@@ -511,3 +511,27 @@ class ReportFile(models.Model):
 
     def __str__(self) -> str:
         return f"Report {self.pk} of batch {self.job_id}"
+
+
+class LastMeasurement(models.Model):
+    """Derived, not clinical: the date of a patient's latest measurement visit, kept so the
+    home page's follow-ups read an index (clinic, date) instead of every patient (issue 15).
+
+    One row per patient with at least one measurement set. Written by
+    ``last_measurements_refresh`` whenever the measurement services record a visit (and by the
+    backfill migration, the scale generator and an archive import with
+    ``last_measurements_rebuild`` / ``_refresh``). Not carried by archives: made again from the
+    measurement sets on import.
+    """
+
+    patient = models.OneToOneField(
+        "patients.Patient", on_delete=models.CASCADE, related_name="last_measurement"
+    )
+    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.CASCADE, related_name="+")
+    measured_on = models.DateField()
+
+    class Meta:
+        indexes = [models.Index(fields=["clinic", "measured_on"], name="last_measured_clinic_on")]
+
+    def __str__(self) -> str:
+        return f"last measured {self.measured_on} (patient {self.patient_id})"

@@ -26,8 +26,9 @@ VERSIONED = {"patients.Intake", "care.Assessment"}
 UNIQUE_PER_PATIENT = {"outcomes.MeasurementSite": "name"}
 KEEP_DATES = {("patients.Patient", "birth_date")}
 # Derived per-patient rows (one per patient and measure): a merged copy would duplicate them, so
-# merges leave them out and the caller rebuilds them (outcome_summaries_rebuild/_refresh).
-DERIVED_PER_PATIENT = {"outcomes.OutcomeSummary"}
+# merges leave them out and the caller rebuilds them (outcome_summaries_rebuild/_refresh,
+# last_measurements_rebuild/_refresh).
+DERIVED_PER_PATIENT = {"outcomes.OutcomeSummary", "outcomes.LastMeasurement"}
 
 
 @dataclass

@@ -275,9 +275,10 @@ def generate(
 
     lots_recount(Lot.objects.filter(product__clinic=clinic))
     # Copied measurements bypass the measurement service: rebuild the outcome summaries once.
-    from anagen.outcomes.services import outcome_summaries_rebuild
+    from anagen.outcomes.services import last_measurements_rebuild, outcome_summaries_rebuild
 
     outcome_summaries_rebuild(clinic=clinic)
+    last_measurements_rebuild(clinic=clinic)
     new_patient = _plant_new(clinic)
     return BenchResult(
         clinic=clinic,

@@ -17,10 +17,63 @@ from dataclasses import dataclass, field
 from anagen.accounts.access import Actor
 from anagen.accounts.permissions import Perm
 from anagen.scheduling import availability as av
-from anagen.scheduling.models import Appointment, AppointmentStatus, Resource, ResourceKind
+from anagen.scheduling.models import (
+    Appointment,
+    AppointmentKind,
+    AppointmentStatus,
+    Resource,
+    ResourceKind,
+)
 
 STEP = dt.timedelta(minutes=av.SLOT_STEP_MINUTES)
 DEFAULT_OPEN, DEFAULT_CLOSE = dt.time(9, 0), dt.time(17, 30)
+
+
+@dataclass(frozen=True, slots=True)
+class GridAppointment:
+    """What the grid shows of an appointment: read as plain values (no model instances), so a
+    week of ~2,000 appointments costs one narrow query and no object building (issue 15)."""
+
+    pk: int
+    status: str
+    kind: str
+    starts_at: dt.datetime  # clinic-local
+    ends_at: dt.datetime  # clinic-local
+    practitioner_id: int | None
+    room_id: int | None
+    plan_id: int | None
+    sequence: int | None
+    family_name: str
+    given_name: str
+    practitioner_name: str
+    room_name: str
+
+    @property
+    def kind_label(self) -> str:
+        return _KIND_LABELS.get(self.kind, self.kind)
+
+    @property
+    def status_label(self) -> str:
+        return _STATUS_LABELS.get(self.status, self.status)
+
+
+_KIND_LABELS: dict[str, str] = {k: str(v) for k, v in AppointmentKind.choices}
+_STATUS_LABELS: dict[str, str] = {k: str(v) for k, v in AppointmentStatus.choices}
+_APPOINTMENT_VALUES = (
+    "pk",
+    "status",
+    "kind",
+    "starts_at",
+    "ends_at",
+    "practitioner_id",
+    "room_id",
+    "plan_id",
+    "sequence",
+    "patient__family_name",
+    "patient__given_name",
+    "practitioner__name",
+    "room__name",
+)
 
 
 @dataclass
@@ -28,7 +81,7 @@ class Cell:
     kind: str  # appt | free | busy | off | past | blocked | skip
     start: dt.datetime  # clinic-local
     rowspan: int = 1
-    appointments: list[Appointment] = field(default_factory=list)
+    appointments: list[GridAppointment] = field(default_factory=list)
     reason: str = ""
     resource_id: int = 0
 
@@ -81,20 +134,32 @@ def _opening(cal: av.Calendar, resources: list[Resource], days: list[dt.date]) -
 COMPACT_WEEK_OVER = 6
 
 
-def compact_week_default(actor: Actor, by: str = "practitioner") -> int | None:
+def compact_week_default(
+    actor: Actor, by: str = "practitioner", resources: list[Resource] | None = None
+) -> int | None:
     """The resource a week view shows by default in a big clinic (the person's own column when
-    they are a practitioner), or None (show every column): one query."""
+    they are a practitioner), or None (show every column): one query, or none when given the
+    clinic's active resources (the page has them for its filters already)."""
     actor.require(Perm.PATIENT_VIEW)
     kind = ResourceKind.ROOM if by == "room" else ResourceKind.PRACTITIONER
-    rows = list(
-        Resource.objects.filter(clinic=actor.clinic, is_active=True, kind=kind)
-        .order_by("name", "id")
-        .values_list("pk", "membership_id")
-    )
+    rows = [(r.pk, r.membership_id) for r in _active(actor, kind, resources)]
     if len(rows) <= COMPACT_WEEK_OVER:
         return None
     own = next((pk for pk, member in rows if member == actor.membership.pk), None)
     return own or rows[0][0]
+
+
+def _active(actor: Actor, kind: str, resources: list[Resource] | None) -> list[Resource]:
+    """The clinic's active resources of a kind by name: from ``resources`` (kept in their order,
+    the database's: `Resource` orders by kind, name, id) or one query."""
+    if resources is None:
+        return list(
+            Resource.objects.filter(clinic=actor.clinic, is_active=True, kind=kind).order_by(
+                "name", "id"
+            )
+        )
+    clinic_id = actor.clinic.pk
+    return [r for r in resources if r.kind == kind and r.is_active and r.clinic_id == clinic_id]
 
 
 def calendar_grid(
@@ -104,15 +169,13 @@ def calendar_grid(
     days: int,
     by: str = "practitioner",
     resource_id: int | None = None,
+    resources: list[Resource] | None = None,
 ) -> Grid:
+    """``resources``: the clinic's active resources if the caller has them (saves a query)."""
     actor.require(Perm.PATIENT_VIEW)
     tz = actor.tz
     kind = ResourceKind.ROOM if by == "room" else ResourceKind.PRACTITIONER
-    resources = list(
-        Resource.objects.filter(clinic=actor.clinic, is_active=True, kind=kind).order_by(
-            "name", "id"
-        )
-    )
+    resources = _active(actor, kind, resources)
     if resource_id:
         resources = [r for r in resources if r.pk == resource_id] or resources
     day_list = [start + dt.timedelta(days=i) for i in range(days)]
@@ -120,8 +183,37 @@ def calendar_grid(
     hi = dt.datetime.combine(start + dt.timedelta(days=days), dt.time(0), tzinfo=tz)
     cal = av.Calendar.load(resources, lo, hi, tz)
     field_name = "room_id" if kind == ResourceKind.ROOM else "practitioner_id"
-    appts = list(
-        Appointment.objects.filter(
+    appts = [
+        GridAppointment(
+            pk,
+            status,
+            kind_,
+            starts_at.astimezone(tz),
+            ends_at.astimezone(tz),
+            practitioner_id,
+            room_id,
+            plan_id,
+            sequence,
+            family,
+            given,
+            practitioner_name or "",
+            room_name or "",
+        )
+        for (
+            pk,
+            status,
+            kind_,
+            starts_at,
+            ends_at,
+            practitioner_id,
+            room_id,
+            plan_id,
+            sequence,
+            family,
+            given,
+            practitioner_name,
+            room_name,
+        ) in Appointment.objects.filter(
             clinic=actor.clinic,
             patient__deleted_at__isnull=True,
             starts_at__gte=lo,
@@ -129,9 +221,9 @@ def calendar_grid(
             **{f"{field_name}__in": [r.pk for r in resources]},
         )
         .exclude(status__in=(AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW))
-        .select_related("patient", "practitioner", "room", "clinic")
         .order_by("starts_at", "id")
-    )
+        .values_list(*_APPOINTMENT_VALUES)
+    ]
     opens, closes = _opening(cal, resources, day_list)
     times: list[dt.time] = []
     t = dt.datetime.combine(start, opens)
@@ -146,7 +238,7 @@ def calendar_grid(
     index = {(c.day, c.resource.pk): i for i, c in enumerate(columns)}
     # Appointments first: each spans the rows it covers; one starting under another joins it.
     for a in appts:
-        local = a.starts_at.astimezone(tz)
+        local = a.starts_at
         col = index.get((local.date(), getattr(a, field_name)))
         if col is None or not times:
             continue
@@ -163,6 +255,11 @@ def calendar_grid(
     now = dt.datetime.now(tz)
     for ci, c in enumerate(columns):
         covered_until = -1
+        day_lo = _at(c.day, dt.time(0), tz)
+        day_hi = day_lo + dt.timedelta(days=1)
+        busy = [
+            (bs, be) for bs, be in cal.busy.get(c.resource.pk, ()) if bs < day_hi and day_lo < be
+        ]
         for ri, at in enumerate(times):
             placed = grid_cells[ri][ci]
             if placed is not None and placed.kind == "appt":
@@ -177,7 +274,7 @@ def calendar_grid(
                 kind_, reason = "blocked", c.blocked
             elif not cal.within_hours(c.resource.pk, s, e):
                 kind_, reason = "off", "Not working"
-            elif cal.conflict(c.resource.pk, s, e):
+            elif any(bs < e and s < be for bs, be in busy):
                 kind_, reason = "busy", "Busy"
             elif s < now:
                 kind_, reason = "past", ""

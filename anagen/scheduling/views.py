@@ -38,6 +38,7 @@ from anagen.scheduling.forms import (
     ResourceForm,
 )
 from anagen.scheduling.grid import calendar_grid, compact_week_default
+from anagen.scheduling.grid_html import GridLinks, grid_rows_html
 from anagen.scheduling.models import WEEKDAY_NAMES, ResourceKind, WorkingHours
 from anagen.web.confirm import unconfirmed
 from anagen.web.forms import attach_errors
@@ -358,9 +359,10 @@ def calendar(request: ClinicRequest) -> HttpResponse:
     practitioner = _int_or_none(request.GET.get("practitioner"))
     room = _int_or_none(request.GET.get("room"))
     by = "room" if room or request.GET.get("by") == "room" else "practitioner"
+    resources = list(selectors.resources_for(request.actor, active_only=True))
     if view == "week" and not room and not practitioner and by not in request.GET:
         # A big clinic's week opens on one column per day (issue 15); "All" shows everyone.
-        chosen = compact_week_default(request.actor, by)
+        chosen = compact_week_default(request.actor, by, resources)
         practitioner, room = (None, chosen) if by == "room" else (chosen, None)
     start = day if view == "day" else day - dt.timedelta(days=day.weekday())
     length = 1 if view == "day" else 7
@@ -370,6 +372,7 @@ def calendar(request: ClinicRequest) -> HttpResponse:
         days=length,
         by=by,
         resource_id=room if by == "room" else practitioner,
+        resources=resources,
     )
     note_list(request.actor, what="Calendar")  # audited (anagen/audit/reads.py)
     base: dict[str, str] = {"view": view, "by": by}
@@ -388,12 +391,20 @@ def calendar(request: ClinicRequest) -> HttpResponse:
         moving = selectors.appointment_for(request.actor, move_id)
         base["move"] = str(moving.pk)
     step = dt.timedelta(days=length)
-    resources = list(selectors.resources_for(request.actor, active_only=True))
     return render(
         request,
         "scheduling/calendar.html",
         {
             "grid": grid,
+            "grid_rows": grid_rows_html(
+                grid,
+                GridLinks(
+                    can_book=request.actor.can(Perm.BOOK),
+                    moving_id=moving.pk if moving is not None else None,
+                    page_query=request.GET.urlencode(),
+                    page_path=request.path,
+                ),
+            ),
             "moving": moving,
             "move_cancel_url": reverse("calendar")
             + "?"

@@ -24,14 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.db.models import Exists, F, OuterRef, Q
 
 from anagen.accounts.access import Actor
 from anagen.accounts.permissions import Perm
 from anagen.care.models import Assessment, ScreeningRecord
 from anagen.clinical import PROCEDURES
 from anagen.clinical.outcomes import RESPONDER_RULES, follow_up_window
-from anagen.outcomes.models import MeasurementSet
+from anagen.outcomes.models import LastMeasurement
 from anagen.patients.models import Patient
 from anagen.procedures.models import Lot, SessionStatus, TreatmentSession
 from anagen.scheduling.models import Appointment, AppointmentStatus, Recall, RecallStatus
@@ -202,29 +202,29 @@ def _add_months(day: dt.date, months: int) -> dt.date:
 
 def follow_ups(actor: Actor, today: dt.date) -> list[FollowUpDue]:
     """Patients treated (a signed session) since their last measurement, which is older than the
-    follow-up interval: their follow-up measurement is overdue. One query."""
+    follow-up interval: their follow-up measurement is overdue. One query.
+
+    Reads each patient's kept latest measurement date (``LastMeasurement``, index on clinic and
+    date) oldest first, and probes the patient's signed sessions after it: an index walk that
+    stops at ``LIMIT`` rows, not a pass over every patient of the clinic (issue 15)."""
     months = _follow_up_months()
     cutoff = _add_months(today, -months)
-    last_measured = (
-        MeasurementSet.objects.filter(patient=OuterRef("pk"))
-        .order_by("-measured_on")
-        .values("measured_on")[:1]
-    )
     treated_after = TreatmentSession.objects.filter(
-        patient=OuterRef("pk"),
+        patient=OuterRef("patient_id"),
         status=SessionStatus.SIGNED,
-        started_at__date__gt=OuterRef("last_measured_on"),
+        started_at__date__gt=OuterRef("measured_on"),
     )
     qs = (
-        Patient.objects.filter(clinic=actor.clinic)
-        .annotate(last_measured_on=Subquery(last_measured))
-        .filter(last_measured_on__isnull=False, last_measured_on__lte=cutoff)
+        LastMeasurement.objects.filter(
+            clinic=actor.clinic, measured_on__lte=cutoff, patient__deleted_at__isnull=True
+        )
         .filter(Exists(treated_after))
-        .order_by("last_measured_on", "id")
+        .select_related("patient")
+        .order_by("measured_on", "patient_id")
     )
     return [
-        FollowUpDue(p, p.last_measured_on, _add_months(p.last_measured_on, months))
-        for p in qs[:LIMIT]
+        FollowUpDue(row.patient, row.measured_on, _add_months(row.measured_on, months))
+        for row in qs[:LIMIT]
     ]
 
 

@@ -23,6 +23,10 @@ from anagen.outcomes.services.imports import (
     import_parse,
     import_preview,
 )
+from anagen.outcomes.services.last_measured import (
+    last_measurements_rebuild,
+    last_measurements_refresh,
+)
 from anagen.outcomes.services.measurements import (
     DENSITY_TOLERANCE,
     SiteValues,
@@ -99,6 +103,8 @@ __all__ = [
     "import_commit",
     "import_parse",
     "import_preview",
+    "last_measurements_rebuild",
+    "last_measurements_refresh",
     "measurement_set_record",
     "outcome_summaries_rebuild",
     "outcome_summaries_refresh",

@@ -279,6 +279,9 @@ def measurement_set_record(
         from anagen.outcomes.services.summaries import outcome_summaries_refresh
 
         outcome_summaries_refresh(clinic=actor.clinic, patient_ids=[patient.pk])
+        from anagen.outcomes.services.last_measured import last_measurements_refresh
+
+        last_measurements_refresh(patient_ids=[patient.pk])
         audit_record(
             action="measurement_set.create",
             actor=actor,

@@ -54,6 +54,22 @@ def test_generated_clinic_is_complete_and_keeps_the_booking_rules(db):
         )
         == 0
     )
+    # Each patient's kept latest measurement date (home page follow-ups) equals its sets' latest,
+    # the long (merged) patient's included.
+    from django.db.models import Max
+
+    from anagen.outcomes.models import LastMeasurement, MeasurementSet
+
+    latest = dict(
+        MeasurementSet.objects.filter(patient__clinic=bench.clinic)
+        .values("patient_id")
+        .annotate(last=Max("measured_on"))
+        .values_list("patient_id", "last")
+    )
+    kept = dict(
+        LastMeasurement.objects.filter(clinic=bench.clinic).values_list("patient_id", "measured_on")
+    )
+    assert kept == latest and bench.long_patient.pk in kept
     # Every copied visit falls on a weekday within opening hours.
     tz = zone_of(bench.clinic)
     for appointment in Appointment.objects.filter(patient=bench.long_patient):

@@ -161,3 +161,19 @@ def test_move_from_the_grid_warns_about_the_protocol_window_before_moving(
     assert 'id="window-warning"' in page and "outside its protocol window" in page
     appt.refresh_from_db()
     assert appt.local_date == day  # nothing moved yet
+
+
+def test_grid_rows_escape_names_and_keep_drag_and_move_links(clinic_a, kit_a):
+    """The grid's rows are built in Python (issue 15): names are escaped, booked visits keep
+    their drag data and Move link, free slots their booking link with the page's clinic time."""
+    day = next_monday()
+    odd = make_patient(clinic_a, given_name='<i>Eve"', family_name="O'Neil & Co")
+    appt = _book(clinic_a, kit_a, odd, day, 10)
+    c = clinic_a.client(clinic_a.front_desk)
+    html = c.get(reverse("calendar"), {"view": "day", "date": day.isoformat()}).content.decode()
+    assert "<i>Eve" not in html and "O&#x27;Neil &amp; Co, &lt;i&gt;Eve&quot;" in html
+    assert f'data-move-url="{reverse("appointment-move", args=[appt.pk])}"' in html
+    assert f"&amp;move={appt.pk}" in html and 'aria-label="Move &lt;i&gt;Eve&quot; O' in html
+    assert f'data-date="{day.isoformat()}" data-time="09:00"' in html
+    label = f"{day:%a} {day.day} {day:%b} 09:00"
+    assert f'aria-label="Book {label}"' in html

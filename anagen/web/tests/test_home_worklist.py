@@ -145,6 +145,7 @@ def test_query_count_does_not_grow_with_rows(clinic_a):
 
 def test_screenings_recalls_and_follow_ups_each_one_click_from_their_action(clinic_a):
     from anagen.outcomes.models import MeasurementSet
+    from anagen.outcomes.services import last_measurements_refresh
     from anagen.scheduling.models import Recall, TreatmentPlan
 
     kit = make_kit(clinic_a)
@@ -186,6 +187,8 @@ def test_screenings_recalls_and_follow_ups_each_one_click_from_their_action(clin
         method="phototrichogram",
         recorded_by=clinic_a.nurse,
     )
+    # Written directly (not by the service): keep the derived latest date the section reads.
+    last_measurements_refresh(patient_ids=[patient.pk])
     TreatmentSession.objects.create(
         clinic=clinic_a.clinic,
         patient=patient,
