@@ -6,6 +6,7 @@ requires `SECRET_KEY`; the default is a development set-up on SQLite that runs o
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -155,6 +156,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": os.environ.get("ANAGEN_TEST_DB", str(VAR_DIR / "test-anagen.sqlite3"))
     }
+# Caches kept in VAR_DIR belong to one database: two instances (or two test runs) sharing the
+# folder with different databases must not read each other's sessions or invalidation stamps.
+DATABASE_TAG = hashlib.sha256(
+    "|".join(
+        str(DATABASES["default"].get(k) or "") for k in ("ENGINE", "NAME", "HOST", "PORT")
+    ).encode()
+).hexdigest()[:12]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
@@ -224,7 +232,7 @@ CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "sessions": {
         "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-        "LOCATION": str(VAR_DIR / "cache" / "sessions"),
+        "LOCATION": str(VAR_DIR / "cache" / f"sessions-{DATABASE_TAG}"),
         "OPTIONS": {"MAX_ENTRIES": 20000},
     },
 }

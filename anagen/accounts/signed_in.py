@@ -53,7 +53,7 @@ def ttl() -> float:
 
 
 def _stamp_path() -> Path:
-    return Path(settings.VAR_DIR) / "signed-in-cache.stamp"
+    return Path(settings.VAR_DIR) / f"signed-in-cache-{settings.DATABASE_TAG}.stamp"
 
 
 def _stamp() -> int:
