@@ -58,6 +58,14 @@ class Assessment(models.Model):
 
     class Meta:
         ordering = ["-version"]
+        # The home worklist's assessments waiting for a signature (few among many signed).
+        indexes = [
+            models.Index(
+                fields=["visit_on", "id"],
+                condition=Q(signed_at__isnull=True),
+                name="assessment_unsigned",
+            )
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["patient", "version"], name="assessment_version_unique"

@@ -136,6 +136,10 @@ class TreatmentSession(models.Model):
         indexes = [
             models.Index(fields=["patient", "-started_at"]),
             models.Index(fields=["clinic", "-started_at"]),
+            # The home worklist: sessions in progress and records to sign, oldest first.
+            models.Index(
+                fields=["clinic", "status", "started_at", "id"], name="session_by_status"
+            ),
         ]
         constraints = _checks(
             "session",
