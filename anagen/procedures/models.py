@@ -137,9 +137,7 @@ class TreatmentSession(models.Model):
             models.Index(fields=["patient", "-started_at"]),
             models.Index(fields=["clinic", "-started_at"]),
             # The home worklist: sessions in progress and records to sign, oldest first.
-            models.Index(
-                fields=["clinic", "status", "started_at", "id"], name="session_by_status"
-            ),
+            models.Index(fields=["clinic", "status", "started_at", "id"], name="session_by_status"),
         ]
         constraints = _checks(
             "session",
