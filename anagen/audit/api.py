@@ -11,14 +11,12 @@ from ninja import Field, Query, Router, Schema
 from pydantic import JsonValue
 
 from anagen.accounts.permissions import Perm
-from anagen.audit.models import AuditAction, AuditEvent
+from anagen.audit.models import AuditEvent
 from anagen.audit.selectors import Cursor, audit_page
 from anagen.interop.auth import api_actor
 from anagen.interop.schemas import QueryIn
 
 router = Router()
-
-_LABELS = dict(AuditAction.choices)
 
 
 class AuditQuery(QueryIn):
@@ -65,7 +63,7 @@ class AuditEventOut(Schema):
 
     @staticmethod
     def resolve_action_label(obj: AuditEvent) -> str:
-        return str(_LABELS.get(obj.action, obj.action))
+        return obj.action_label
 
     @staticmethod
     def resolve_user(obj: AuditEvent) -> str:

@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from anagen.audit.models import AuditChainHead, AuditChangeValues, AuditEvent
@@ -193,6 +193,153 @@ def append(event: AuditEvent) -> AuditEvent:
     head.last_event_id = event.pk
     head.save(update_fields=["length", "last_hash", "last_event_id"])
     return event
+
+
+# --- one statement on PostgreSQL (issue 15: an audited page's fixed cost) ---------------------
+#
+# `append` costs a round trip each for the head lock, the event, its values and the head update
+# (plus BEGIN/COMMIT or a savepoint). On PostgreSQL the same work is one statement: the head
+# row is locked (FOR UPDATE reads its latest committed version), the event is numbered and
+# linked from it and hashed by the database with the same SHA-256 over the same bytes (the
+# canonical serialisation is made here with the number left out, and the database puts the
+# number in), its values inserted and the head moved, all in the one transaction the statement
+# is. A chain whose head does not exist yet, or whose next event is the first after the sealed
+# format-1 events (its link is the legacy bridge), takes `append` instead.
+
+_SEQ_MARK = 987_654_321_987_654_321  # stands for the number while the canonical bytes are made
+
+
+def _canonical_around_seq(event: AuditEvent) -> tuple[str, str]:
+    """The canonical bytes of the event's hash as (before the number, after the number)."""
+    event.seq = _SEQ_MARK
+    body = canonical(event).decode("ascii")
+    marker = f'"seq":{_SEQ_MARK}'
+    if body.count(marker) != 1:  # pragma: no cover - the serialisation is ours
+        raise ValueError("cannot place the event's number in its canonical form")
+    before, after = body.split(marker)
+    return before + '"seq":', after
+
+
+def append_in_one_statement(event: AuditEvent) -> bool:
+    """`append` as one PostgreSQL statement; False (nothing written) when the chain needs
+    `append` (no head yet, or the legacy bridge is next)."""
+    if connection.vendor != "postgresql":
+        return False
+    if event.at is None:
+        event.at = timezone.now()
+    changes = normalised_changes(event.__dict__.get("_changes") or {})
+    salt = secrets.token_hex(16) if changes else ""
+    event.chain_version = CHAIN_VERSION
+    event.changes_digest = values_digest(salt, changes) if changes else ""
+    before, after = _canonical_around_seq(event)
+    event.seq = None
+    computed = ("seq", "prev_hash", "hash")
+    fields = [
+        f
+        for f in AuditEvent._meta.concrete_fields
+        if not f.primary_key and f.attname not in computed
+    ]
+    qn = connection.ops.quote_name
+    values = ", ".join(f"%s::{f.cast_db_type(connection)}" for f in fields)
+    params: list[Any] = [GENESIS, chain_key(event.clinic_id)]
+    params += [f.get_db_prep_save(f.pre_save(event, True), connection) for f in fields]
+    params += ["\n" + before, after]
+    values_field = AuditChangeValues._meta.get_field("changes")
+    params += [
+        event.patient_id,
+        salt,
+        values_field.get_db_prep_save(changes, connection),
+        bool(changes),
+    ]
+    head_table = qn(AuditChainHead._meta.db_table)
+    # Only the models' own table and column names are formatted in; every value is a parameter.
+    sql = f"""
+        WITH head AS (
+            SELECT id, length, CASE WHEN last_hash = '' THEN %s ELSE last_hash END AS prev
+            FROM {head_table}
+            WHERE key = %s AND NOT (legacy_length > 0 AND length = legacy_length)
+            FOR UPDATE
+        ), event AS (
+            INSERT INTO {qn(AuditEvent._meta.db_table)}
+                ({", ".join(qn(str(f.column)) for f in fields)}, seq, prev_hash, hash)
+            SELECT {values}, head.length + 1, head.prev,
+                encode(sha256(convert_to(
+                    head.prev || %s || (head.length + 1)::text || %s, 'UTF8')), 'hex')
+            FROM head
+            RETURNING id, seq, prev_hash, hash
+        ), event_values AS (
+            INSERT INTO {qn(AuditChangeValues._meta.db_table)} (event_id, patient_id, salt, changes)
+            SELECT event.id, %s::bigint, %s, %s::jsonb FROM event WHERE %s
+        ), moved AS (
+            UPDATE {head_table} SET
+                length = event.seq, last_hash = event.hash, last_event_id = event.id
+            FROM head, event WHERE {head_table}.id = head.id
+        )
+        SELECT id, seq, prev_hash, hash FROM event
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    event.pk, event.seq, event.prev_hash, event.hash = row
+    event._state.adding = False
+    event._state.db = connection.alias
+    if event_hash(event, event.prev_hash) != event.hash:  # pragma: no cover - same bytes
+        raise RuntimeError("the database hashed the audit event differently")
+    event.changes = changes
+    return True
+
+
+def append_many(events: list[AuditEvent]) -> list[AuditEvent]:
+    """``append`` for many unsaved events of one chain (a batch write): the head is locked
+    once, the events are numbered, linked and hashed in order exactly as one ``append`` after
+    another would, then inserted in bulk (ids ascend in that order) with their values.
+
+    Must run inside a transaction."""
+    if not events:
+        return events
+    keys = {chain_key(e.clinic_id) for e in events}
+    if len(keys) != 1:
+        raise ValueError("append_many takes events of one chain")
+    head = _locked_head(events[0].clinic_id)
+    prev = link_for(head)
+    seq = head.length
+    values: list[tuple[AuditEvent, str, dict[str, Any]]] = []
+    for event in events:
+        if event.at is None:
+            event.at = timezone.now()
+        changes = normalised_changes(event.__dict__.get("_changes") or {})
+        salt = secrets.token_hex(16) if changes else ""
+        event.chain_version = CHAIN_VERSION
+        event.changes_digest = values_digest(salt, changes) if changes else ""
+        seq += 1
+        event.seq = seq
+        event.prev_hash = prev
+        event.hash = event_hash(event, prev)
+        prev = event.hash
+        values.append((event, salt, changes))
+    if connection.features.can_return_rows_from_bulk_insert:
+        AuditEvent.objects.bulk_create(events, batch_size=2000)
+    else:  # pragma: no cover - every supported database returns the ids
+        for event in events:
+            event.save(force_insert=True)
+    AuditChangeValues.objects.bulk_create(
+        (
+            AuditChangeValues(event=e, patient_id=e.patient_id, salt=salt, changes=changes)
+            for e, salt, changes in values
+            if changes
+        ),
+        batch_size=2000,
+    )
+    for event, _salt, changes in values:
+        event.changes = changes
+    last = events[-1]
+    head.length = seq
+    head.last_hash = last.hash
+    head.last_event_id = last.pk
+    head.save(update_fields=["length", "last_hash", "last_event_id"])
+    return events
 
 
 def purge_patient_values(*, patient_id: int, keep_event_id: int | None = None) -> int:

@@ -187,6 +187,14 @@ class AuditAction(models.TextChoices):
     STAFF_ROLE_CHANGE = "staff.role_change", "Staff role changed"
     WHAT_TO_EXPECT_PDF = "what_to_expect.pdf", "What-to-expect page printed to PDF"
 
+    @classmethod
+    def label_of(cls, value: str) -> str:
+        """The action in words; an action no longer declared reads as its code."""
+        try:
+            return str(cls(value).label)
+        except ValueError:
+            return value
+
 
 class AuditEvent(models.Model):
     # Set before the row is written (not auto_now_add), so the chain hash can cover it.
@@ -203,7 +211,9 @@ class AuditEvent(models.Model):
     clinic = models.ForeignKey(
         "accounts.Clinic", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    action = models.CharField(max_length=64, choices=AuditAction.choices)
+    # An AuditAction value. No `choices` on the column: `audit_record` refuses an undeclared
+    # action, and a new action then needs no migration; labels come from `action_label`.
+    action = models.CharField(max_length=64)
     # No database constraint: audit rows outlive a patient purged after an erasure request
     # (anagen/imports/erasure.py); the id then names no one.
     patient = models.ForeignKey(
@@ -248,6 +258,11 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} by {self.actor or self.username}"
+
+    @property
+    def action_label(self) -> str:
+        """The action in words (the audit page, the access log of an export)."""
+        return AuditAction.label_of(self.action)
 
     # `AuditEvent(changes=…)` sets the property; `chain.append` writes the values row.
     @property
