@@ -52,6 +52,7 @@ from anagen.audit.reads import note_read
 from anagen.audit.services import audit_record, audit_values_erase, audit_values_mentioning
 from anagen.imports.models import ErasureRequest, ErasureStatus, RetentionRule
 from anagen.patients.models import Patient
+from anagen.scheduling import calendar_version
 
 logger = logging.getLogger(__name__)
 
@@ -189,6 +190,7 @@ def erasure_request(*, actor: Actor, patient: Patient, received_on: dt.date) -> 
         Patient.all_objects.filter(pk=patient.pk, deleted_at__isnull=True).update(
             deleted_at=timezone.now(), deleted_by=actor.user, deleted_reason=RESTRICTED_REASON
         )
+        calendar_version.bump(patient.clinic_id)  # the calendar drops them (update(): no signal)
         request = ErasureRequest.objects.create(
             clinic=actor.clinic,
             patient=patient,

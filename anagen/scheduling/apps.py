@@ -6,4 +6,8 @@ class SchedulingConfig(AppConfig):
     label = "scheduling"
 
     def ready(self) -> None:
-        from anagen.scheduling import timeline  # noqa: F401  (registers chart timeline sources)
+        from anagen.scheduling import calendar_version, timeline
+
+        del timeline  # imported for its side effect: registers chart timeline sources
+
+        calendar_version.connect()

@@ -21,6 +21,7 @@ from anagen.accounts.permissions import Perm, role_has
 from anagen.clinical import PROCEDURES, build_plan, get_protocol
 from anagen.patients.models import Patient
 from anagen.scheduling import availability as av
+from anagen.scheduling import calendar_version
 from anagen.scheduling.models import (
     Appointment,
     AppointmentStatus,
@@ -173,6 +174,7 @@ def _seed_series(clinic: Clinic, resources: list[Resource], today: dt.date) -> N
             plan.status = PlanStatus.ACTIVE
         plan.save(update_fields=["status"])
     Appointment.objects.bulk_create([a for a, _ in bookings])
+    calendar_version.bump(clinic.pk)  # bulk_create sends no signal
     ResourceBooking.objects.bulk_create(
         ResourceBooking(
             appointment=a,

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from anagen.accounts.access import Actor
 from anagen.accounts.permissions import Perm
@@ -86,6 +88,17 @@ class Cell:
     resource_id: int = 0
 
 
+class ResourceRow(NamedTuple):
+    """A resource as the calendar's filters and compact default read it (cheap to cache)."""
+
+    pk: int
+    kind: str
+    name: str
+    membership_id: int | None
+    clinic_id: int
+    is_active: bool = True
+
+
 @dataclass(frozen=True)
 class Column:
     day: dt.date
@@ -107,6 +120,9 @@ class Grid:
     columns: list[Column]
     rows: list[Row]
     day_notes: dict[dt.date, str]  # public holidays and closures, per day
+    # The grid reads the clock only to tell past slots from free ones: it stays true while the
+    # clock is at or before this instant (the earliest free slot's start), or forever if None.
+    true_until: dt.datetime | None = None
 
     @property
     def span(self) -> int:
@@ -135,7 +151,9 @@ COMPACT_WEEK_OVER = 6
 
 
 def compact_week_default(
-    actor: Actor, by: str = "practitioner", resources: list[Resource] | None = None
+    actor: Actor,
+    by: str = "practitioner",
+    resources: list[Resource] | list[ResourceRow] | None = None,
 ) -> int | None:
     """The resource a week view shows by default in a big clinic (the person's own column when
     they are a practitioner), or None (show every column): one query, or none when given the
@@ -149,7 +167,7 @@ def compact_week_default(
     return own or rows[0][0]
 
 
-def _active(actor: Actor, kind: str, resources: list[Resource] | None) -> list[Resource]:
+def _active(actor: Actor, kind: str, resources: Sequence[Any] | None) -> list[Any]:
     """The clinic's active resources of a kind by name: from ``resources`` (kept in their order,
     the database's: `Resource` orders by kind, name, id) or one query."""
     if resources is None:
@@ -253,6 +271,7 @@ def calendar_grid(
         n = min(n, len(times) - row)
         grid_cells[row][col] = Cell("appt", _at(local.date(), times[row], tz), n, [a])
     now = dt.datetime.now(tz)
+    true_until: dt.datetime | None = None
     for ci, c in enumerate(columns):
         covered_until = -1
         day_lo = _at(c.day, dt.time(0), tz)
@@ -280,6 +299,8 @@ def calendar_grid(
                 kind_, reason = "past", ""
             else:
                 kind_, reason = "free", ""
+                if true_until is None or s < true_until:
+                    true_until = s
             grid_cells[ri][ci] = Cell(kind_, s, reason=reason, resource_id=c.resource.pk)
     rows = [Row(at, [c for c in grid_cells[ri] if c is not None]) for ri, at in enumerate(times)]
     return Grid(
@@ -289,6 +310,7 @@ def calendar_grid(
         columns=columns,
         rows=rows,
         day_notes={d: cal.closed[d] for d in day_list if d in cal.closed},
+        true_until=true_until,
     )
 
 

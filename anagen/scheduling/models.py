@@ -483,3 +483,16 @@ class StaffLeave(models.Model):
 
     def __str__(self) -> str:
         return f"Leave {human_date(self.starts_on)} – {human_date(self.ends_on)}: {self.reason}"
+
+
+class CalendarVersion(models.Model):
+    """A random token per clinic, replaced whenever anything the calendar grid shows changes
+    (anagen/scheduling/calendar_version.py): the rendered grid is cached under it."""
+
+    clinic = models.OneToOneField(
+        "accounts.Clinic", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    token = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"Calendar version {self.token}"

@@ -73,6 +73,19 @@ def resources_for(actor: Actor, *, active_only: bool = False) -> QuerySet[Resour
     return qs.filter(is_active=True) if active_only else qs
 
 
+def calendar_resources(actor: Actor) -> list[Resource]:
+    """The clinic's active resources as the calendar needs them (filters, columns, working
+    hours, leave): plain values, built into unsaved-looking instances (cacheable, one query)."""
+    actor.require(Perm.PATIENT_VIEW)
+    rows = Resource.objects.filter(clinic=actor.clinic, is_active=True).values_list(
+        "pk", "kind", "name", "membership_id"
+    )
+    return [
+        Resource(pk=pk, clinic_id=actor.clinic.pk, kind=kind, name=name, membership_id=member)
+        for pk, kind, name, member in rows
+    ]
+
+
 def resource_for(actor: Actor, resource_id: object) -> Resource:
     resource = resources_for(actor).filter(pk=record_id(resource_id)).first()
     if resource is None:
@@ -335,7 +348,8 @@ def plan_search(
         qs = qs.filter(patient=patient)
     if status:
         qs = qs.filter(status=status)
-    return qs.order_by("-created_at", "-id")
+    # The API's plan carries ids only: no joined rows (fewer joins to plan, issue 15).
+    return qs.select_related(None).order_by("-created_at", "-id")
 
 
 def appointment_search(
@@ -363,7 +377,8 @@ def appointment_search(
         qs = qs.filter(room_id=room_id)
     if status:
         qs = qs.filter(status=status)
-    return qs.order_by("starts_at", "id")
+    # The API's appointment carries ids only: no joined rows (fewer joins to plan, issue 15).
+    return qs.select_related(None).order_by("starts_at", "id")
 
 
 # --- Closures, leave and public holidays (the calendar's blocked days) ----------------------

@@ -37,8 +37,7 @@ from anagen.scheduling.forms import (
     PlanChooseForm,
     ResourceForm,
 )
-from anagen.scheduling.grid import calendar_grid, compact_week_default
-from anagen.scheduling.grid_html import GridLinks, grid_rows_html
+from anagen.scheduling.grid_html import CalendarQuery, calendar_body
 from anagen.scheduling.models import WEEKDAY_NAMES, ResourceKind, WorkingHours
 from anagen.web.confirm import unconfirmed
 from anagen.web.forms import attach_errors
@@ -352,83 +351,30 @@ def _int_or_none(value: str | None) -> int | None:
 
 @clinic_view(Perm.PATIENT_VIEW)
 def calendar(request: ClinicRequest) -> HttpResponse:
-    """The time grid: a day or a week, columns per practitioner (default) or per room."""
-    today = request.actor.today()
-    view = "day" if request.GET.get("view") == "day" else "week"
-    day = _date_or_none(request.GET.get("date")) or today
-    practitioner = _int_or_none(request.GET.get("practitioner"))
-    room = _int_or_none(request.GET.get("room"))
-    by = "room" if room or request.GET.get("by") == "room" else "practitioner"
-    resources = list(selectors.resources_for(request.actor, active_only=True))
-    if view == "week" and not room and not practitioner and by not in request.GET:
-        # A big clinic's week opens on one column per day (issue 15); "All" shows everyone.
-        chosen = compact_week_default(request.actor, by, resources)
-        practitioner, room = (None, chosen) if by == "room" else (chosen, None)
-    start = day if view == "day" else day - dt.timedelta(days=day.weekday())
-    length = 1 if view == "day" else 7
-    grid = calendar_grid(
-        actor=request.actor,
-        start=start,
-        days=length,
+    """The time grid: a day or a week, columns per practitioner (default) or per room. Its
+    content is rendered once per calendar version and cached (grid_html.calendar_body)."""
+    actor = request.actor
+    g = request.GET
+    view = "day" if g.get("view") == "day" else "week"
+    room = _int_or_none(g.get("room"))
+    by = "room" if room or g.get("by") == "room" else "practitioner"
+    query = CalendarQuery(
+        view=view,
+        day=_date_or_none(g.get("date")) or actor.today(),
         by=by,
-        resource_id=room if by == "room" else practitioner,
-        resources=resources,
+        practitioner=_int_or_none(g.get("practitioner")),
+        room=room,
+        all_columns=by in g,  # the filter's "All" (an empty practitioner or room)
     )
-    note_list(request.actor, what="Calendar")  # audited (anagen/audit/reads.py)
-    base: dict[str, str] = {"view": view, "by": by}
-    if practitioner and by == "practitioner":
-        base["practitioner"] = str(practitioner)
-    if room:
-        base["room"] = str(room)
-
-    def link(**kw: Any) -> str:
-        return reverse("calendar") + "?" + urlencode({**base, **kw})
-
     moving = None
-    if (move_id := _int_or_none(request.GET.get("move"))) is not None and request.actor.can(
-        Perm.BOOK
-    ):
-        moving = selectors.appointment_for(request.actor, move_id)
-        base["move"] = str(moving.pk)
-    step = dt.timedelta(days=length)
+    if (move_id := _int_or_none(g.get("move"))) is not None and actor.can(Perm.BOOK):
+        moving = selectors.appointment_for(actor, move_id)
+    body = calendar_body(actor, query, moving)
+    note_list(actor, what="Calendar")  # audited (anagen/audit/reads.py)
     return render(
         request,
         "scheduling/calendar.html",
-        {
-            "grid": grid,
-            "grid_rows": grid_rows_html(
-                grid,
-                GridLinks(
-                    can_book=request.actor.can(Perm.BOOK),
-                    moving_id=moving.pk if moving is not None else None,
-                    page_query=request.GET.urlencode(),
-                    page_path=request.path,
-                ),
-            ),
-            "moving": moving,
-            "move_cancel_url": reverse("calendar")
-            + "?"
-            + urlencode(
-                {k: v for k, v in {**base, "date": day.isoformat()}.items() if k != "move"}
-            ),
-            "view": view,
-            "by": by,
-            "day": day,
-            "today": today,
-            "practitioners": [r for r in resources if r.kind == ResourceKind.PRACTITIONER],
-            "rooms": [r for r in resources if r.kind == ResourceKind.ROOM],
-            "practitioner": practitioner,
-            "room": room,
-            "prev_url": link(date=(start - step).isoformat()),
-            "next_url": link(date=(start + step).isoformat()),
-            "today_url": link(date=today.isoformat()),
-            "day_url": link(view="day", date=day.isoformat()),
-            "week_url": link(view="week", date=day.isoformat()),
-            "by_room_url": link(by="room", date=day.isoformat()),
-            "by_practitioner_url": reverse("calendar")
-            + "?"
-            + urlencode({"view": view, "date": day.isoformat()}),
-        },
+        {"body": body.html, "drag_script": body.drag_script},
     )
 
 

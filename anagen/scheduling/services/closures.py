@@ -14,6 +14,7 @@ from django.http import Http404
 from anagen.accounts.access import Actor
 from anagen.accounts.models import Membership
 from anagen.accounts.permissions import Perm
+from anagen.scheduling import calendar_version
 from anagen.scheduling.models import ClinicClosure, StaffLeave
 
 MAX_DAYS = 366
@@ -84,4 +85,5 @@ def clinic_holidays_set(*, actor: Actor, country: str, region: str = "") -> None
         field = "region" if region and valid_region(country, "") else "country"
         raise ValidationError({field: "Not a country or region the holiday calendar knows."})
     Clinic.objects.filter(pk=actor.clinic.pk).update(holiday_country=country, holiday_region=region)
+    calendar_version.bump(actor.clinic.pk)  # update() sends no signal
     actor.clinic.holiday_country, actor.clinic.holiday_region = country, region

@@ -17,6 +17,7 @@ from anagen.accounts.models import Membership
 from anagen.accounts.permissions import Perm, role_has
 from anagen.audit.services import audit_record
 from anagen.clinical import PROCEDURES
+from anagen.scheduling import calendar_version
 from anagen.scheduling.models import WEEKDAY_NAMES, Resource, ResourceKind, WorkingHours
 from anagen.scheduling.services._common import _check_resource
 
@@ -133,6 +134,7 @@ def working_hours_set(
         WorkingHours.objects.bulk_create(
             WorkingHours(resource=resource, weekday=w, start=s, end=e) for w, s, e in hours
         )
+        calendar_version.bump(resource.clinic_id)  # bulk_create sends no signal
         audit_record(
             action="resource.hours",
             actor=actor,
