@@ -11,9 +11,9 @@ one appointment per visit, one resource booking per held phase. Then, in one run
    included) for SAMPLE patients one after another, start dates spread over the 8 full weeks:
    median / p95 / max wall time and the SQL queries of one series;
 2. booking SERIES series (default 10,000) across the 20 practitioners, start dates spread over a
-   year, on THREADS threads (PostgreSQL; SQLite has one writer, so one thread): total time,
-   booked, conflicts, series with no free slot in a window, and overlaps counted afterwards by a
-   query (resources and patients);
+   year, in one batch (``plan_book_series_batch``, the path of ``anagen book_series``): total
+   time, SQL statements, booked, conflicts, series with no free slot in a window, and overlaps
+   counted afterwards by a query (resources and patients);
 3. the calendar week (/calendar/ as it opens: a clinic this size opens the week on one
    practitioner's column per day) with ~2,000 appointments in the week against the bare
    signed-in view /session/ping, interleaved in the same run (in-process test client, no HTTP
@@ -21,8 +21,8 @@ one appointment per visit, one resource booking per held phase. Then, in one run
 
 Runs on a throwaway SQLite database in a temporary folder (migrated here), or on the database
 named by BENCH_DATABASE_URL (an empty scratch database: this script writes to it). Knobs:
-BENCH_SERIES, BENCH_SAMPLE, BENCH_THREADS, BENCH_RESULTS (append a table row per figure to
-this Markdown file).
+BENCH_SERIES, BENCH_SAMPLE, BENCH_PARTS (e.g. "single,batch"), BENCH_PROFILE ("single" or
+"batch": a profile of that part).
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ import random
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -51,7 +50,7 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.core.exceptions import ValidationError  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.db import connection, connections  # noqa: E402
+from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
@@ -61,7 +60,8 @@ WEEKS = 8
 FULL = 0.80  # of practitioner time
 SAMPLE = int(os.environ.get("BENCH_SAMPLE", "200"))
 SERIES = int(os.environ.get("BENCH_SERIES", "10000"))
-THREADS = int(os.environ.get("BENCH_THREADS", "4"))
+# Which parts run (comma-separated): single, calendar, batch.
+PARTS = set(os.environ.get("BENCH_PARTS", "single,calendar,batch").split(","))
 WEEK_APPOINTMENTS = 2000
 PROTOCOL = "prp-aga-monthly-3"
 OPEN, CLOSE = dt.time(9, 0), dt.time(17, 30)
@@ -271,150 +271,152 @@ def main() -> None:
     )
 
     # --- 1. one series at a time into the full calendar -----------------------------------
-    patients = {p.pk: p for p in Patient.objects.filter(pk__in=sample_pool + series_pool[:1])}
-    times = []
-    outcomes = {"booked": 0, "conflict": 0, "no slot": 0}
-    queries = 0
+    if "single" in PARTS:
+        patients = {p.pk: p for p in Patient.objects.filter(pk__in=sample_pool + series_pool[:1])}
+        times = []
+        outcomes = {"booked": 0, "conflict": 0, "no slot": 0}
+        queries = 0
+        profiler = None
+        if os.environ.get("BENCH_PROFILE") == "single":
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        for pid in sample_pool:
+            start_on = days[rng.randrange(len(days))]
+            t0 = time.perf_counter()
+            try:
+                with CaptureQueriesContext(connection) as q:
+                    services.plan_book_series(
+                        actor=physician,
+                        patient=patients[pid],
+                        protocol_id=PROTOCOL,
+                        start_on=start_on,
+                    )
+                if not queries and os.environ.get("BENCH_SHOW_QUERIES"):
+                    for one in q.captured_queries:
+                        print("   ", one["time"], one["sql"][:150])
+                queries = queries or len(q)
+                outcomes["booked"] += 1
+            except services.BookingConflict:
+                outcomes["conflict"] += 1
+            except ValidationError as exc:
+                outcomes["no slot"] += 1
+                if outcomes["no slot"] <= 3:
+                    print("  no slot:", exc.messages)
+            times.append(time.perf_counter() - t0)
+        if profiler is not None:
+            import pstats
+
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        load_1 = os.getloadavg()[0]
+        line1 = (
+            f"book a 3-session series into the {fullness:.0%}-full calendar, {SAMPLE} one after "
+            f"another: median {statistics.median(times) * 1000:.1f} ms, p95 "
+            f"{pct(times, 0.95) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms, {queries} SQL "
+            f"queries per series; {outcomes} (load average {load_1:.1f})"
+        )
+        print(line1)
+
+    # --- 3. the week calendar with ~2,000 appointments ------------------------------------
+    if "calendar" in PARTS:
+        week_start = days[0] + dt.timedelta(days=7 - days[0].weekday())
+        lo = dt.datetime.combine(week_start, dt.time(0), tzinfo=tz)
+        hi = lo + dt.timedelta(days=7)
+        in_week = Appointment.objects.filter(starts_at__gte=lo, starts_at__lt=hi).count()
+        extra = []
+        for i in range(max(0, WEEK_APPOINTMENTS - in_week)):  # rows only, early and late slots
+            day = week_start + dt.timedelta(days=i % 5)
+            at = dt.datetime.combine(day, dt.time(7, 0), tzinfo=tz) + dt.timedelta(
+                minutes=15 * (i // 5 % 8)
+            )
+            extra.append(
+                Appointment(
+                    clinic=clinic,
+                    patient_id=fill_pool[i % len(fill_pool)],
+                    kind="consultation",
+                    starts_at=at,
+                    ends_at=at + dt.timedelta(minutes=15),
+                    practitioner=practitioners[i % PRACTITIONERS],
+                    room=rooms[i % ROOMS],
+                    status="booked",
+                    history=[],
+                )
+            )
+        if extra:
+            Appointment.objects.bulk_create(extra)
+        in_week = Appointment.objects.filter(starts_at__gte=lo, starts_at__lt=hi).count()
+        client = sign_in(Client(), users["front_desk"])
+        urls = {
+            "calendar": f"/calendar/?view=week&date={week_start.isoformat()}",
+            "bare": "/session/ping",
+        }
+        for url in urls.values():  # warm up (session renewal, caches)
+            client.get(url)
+            client.get(url)
+        page: dict[str, list[float]] = {k: [] for k in urls}
+        nq: dict[str, int] = {}
+        for _ in range(15):
+            for name, url in urls.items():
+                with CaptureQueriesContext(connection) as q:
+                    t0 = time.perf_counter()
+                    response = client.get(url)
+                    page[name].append(time.perf_counter() - t0)
+                assert response.status_code in (200, 204), (url, response.status_code)
+                nq[name] = len(q)
+        load_3 = os.getloadavg()[0]
+        cal_med, bare_med = statistics.median(page["calendar"]), statistics.median(page["bare"])
+        line3 = (
+            f"calendar week (per practitioner) with {in_week} appointments: median "
+            f"{cal_med * 1000:.1f} ms (p95 {pct(page['calendar'], 0.95) * 1000:.1f}), "
+            f"{nq['calendar']} queries; bare signed-in view median {bare_med * 1000:.1f} ms "
+            f"({nq['bare']} queries); "
+            f"ratio {cal_med / bare_med:.1f}x (load average {load_3:.1f})"
+        )
+        print(line3)
+
+    # --- 2. many series across the 20 practitioners, in one batch -------------------------
+    # The clinic's batch path (``plan_book_series_batch``, what ``anagen book_series`` runs):
+    # one transaction, the resources locked once, the search kept in memory, bulk inserts.
+    horizon = [today + dt.timedelta(days=1 + i) for i in range(365)]
+    horizon = [d for d in horizon if d.weekday() < 5]
+    work = [(pid, horizon[rng.randrange(len(horizon))]) for pid in series_pool]
+    requests = [services.SeriesRequest(pid, PROTOCOL, start_on) for pid, start_on in work]
+    counts = {"booked": 0, "conflict": 0, "no slot": 0, "error": 0}
+    errors: list[str] = []
+    statements = [0]
+
+    def count(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        statements[0] += 1
+        return execute(sql, params, many, context)
+
     profiler = None
-    if os.environ.get("BENCH_PROFILE"):
+    if os.environ.get("BENCH_PROFILE") == "batch":
         import cProfile
 
         profiler = cProfile.Profile()
         profiler.enable()
-    for pid in sample_pool:
-        start_on = days[rng.randrange(len(days))]
-        t0 = time.perf_counter()
-        try:
-            with CaptureQueriesContext(connection) as q:
-                services.plan_book_series(
-                    actor=physician, patient=patients[pid], protocol_id=PROTOCOL, start_on=start_on
-                )
-            if not queries and os.environ.get("BENCH_SHOW_QUERIES"):
-                for one in q.captured_queries:
-                    print("   ", one["time"], one["sql"][:150])
-            queries = queries or len(q)
-            outcomes["booked"] += 1
-        except services.BookingConflict:
-            outcomes["conflict"] += 1
-        except ValidationError as exc:
-            outcomes["no slot"] += 1
-            if outcomes["no slot"] <= 3:
-                print("  no slot:", exc.messages)
-        times.append(time.perf_counter() - t0)
+    phases = ""
+    t0 = time.perf_counter()
+    try:
+        with connection.execute_wrapper(count):
+            result = services.plan_book_series_batch(actor=physician, requests=requests)
+        phases = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
+        counts["booked"] = len(result.booked)
+        for o in result.not_booked:
+            counts["no slot" if o.field == "choices" else "error"] += 1
+            if o.field != "choices" and len(errors) < 5:
+                errors.append(o.message)
+    except services.BookingConflict:
+        counts["conflict"] = SERIES
+    total = time.perf_counter() - t0
+    batch_queries = statements[0]
     if profiler is not None:
         import pstats
 
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
-    load_1 = os.getloadavg()[0]
-    line1 = (
-        f"book a 3-session series into the {fullness:.0%}-full calendar, {SAMPLE} one after "
-        f"another: median {statistics.median(times) * 1000:.1f} ms, p95 "
-        f"{pct(times, 0.95) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms, {queries} SQL "
-        f"queries per series; {outcomes} (load average {load_1:.1f})"
-    )
-    print(line1)
-
-    # --- 3. the week calendar with ~2,000 appointments ------------------------------------
-    week_start = days[0] + dt.timedelta(days=7 - days[0].weekday())
-    lo = dt.datetime.combine(week_start, dt.time(0), tzinfo=tz)
-    hi = lo + dt.timedelta(days=7)
-    in_week = Appointment.objects.filter(starts_at__gte=lo, starts_at__lt=hi).count()
-    extra = []
-    for i in range(max(0, WEEK_APPOINTMENTS - in_week)):  # rows only, early and late slots
-        day = week_start + dt.timedelta(days=i % 5)
-        at = dt.datetime.combine(day, dt.time(7, 0), tzinfo=tz) + dt.timedelta(
-            minutes=15 * (i // 5 % 8)
-        )
-        extra.append(
-            Appointment(
-                clinic=clinic,
-                patient_id=fill_pool[i % len(fill_pool)],
-                kind="consultation",
-                starts_at=at,
-                ends_at=at + dt.timedelta(minutes=15),
-                practitioner=practitioners[i % PRACTITIONERS],
-                room=rooms[i % ROOMS],
-                status="booked",
-                history=[],
-            )
-        )
-    if extra:
-        Appointment.objects.bulk_create(extra)
-    in_week = Appointment.objects.filter(starts_at__gte=lo, starts_at__lt=hi).count()
-    client = sign_in(Client(), users["front_desk"])
-    urls = {
-        "calendar": f"/calendar/?view=week&date={week_start.isoformat()}",
-        "bare": "/session/ping",
-    }
-    for url in urls.values():  # warm up (session renewal, caches)
-        client.get(url)
-        client.get(url)
-    page: dict[str, list[float]] = {k: [] for k in urls}
-    nq: dict[str, int] = {}
-    for _ in range(15):
-        for name, url in urls.items():
-            with CaptureQueriesContext(connection) as q:
-                t0 = time.perf_counter()
-                response = client.get(url)
-                page[name].append(time.perf_counter() - t0)
-            assert response.status_code in (200, 204), (url, response.status_code)
-            nq[name] = len(q)
-    load_3 = os.getloadavg()[0]
-    cal_med, bare_med = statistics.median(page["calendar"]), statistics.median(page["bare"])
-    line3 = (
-        f"calendar week (per practitioner) with {in_week} appointments: median "
-        f"{cal_med * 1000:.1f} ms (p95 {pct(page['calendar'], 0.95) * 1000:.1f}), {nq['calendar']} "
-        f"queries; bare signed-in view median {bare_med * 1000:.1f} ms ({nq['bare']} queries); "
-        f"ratio {cal_med / bare_med:.1f}x (load average {load_3:.1f})"
-    )
-    print(line3)
-
-    # --- 2. many series across the 20 practitioners ---------------------------------------
-    threads = THREADS if connection.vendor == "postgresql" else 1
-    horizon = [today + dt.timedelta(days=1 + i) for i in range(365)]
-    horizon = [d for d in horizon if d.weekday() < 5]
-    work = [(pid, horizon[rng.randrange(len(horizon))]) for pid in series_pool]
-    counts = {"booked": 0, "conflict": 0, "no slot": 0, "error": 0}
-    lock = threading.Lock()
-    errors: list[str] = []
-
-    def worker(part: list[tuple[int, dt.date]]) -> None:
-        try:
-            mine = {p.pk: p for p in Patient.objects.filter(pk__in=[pid for pid, _d in part])}
-            local = {"booked": 0, "conflict": 0, "no slot": 0, "error": 0}
-            for pid, start_on in part:
-                try:
-                    services.plan_book_series(
-                        actor=physician, patient=mine[pid], protocol_id=PROTOCOL, start_on=start_on
-                    )
-                    local["booked"] += 1
-                except services.BookingConflict:
-                    local["conflict"] += 1
-                except ValidationError:
-                    local["no slot"] += 1
-                except Exception as exc:  # counted and shown: a benchmark must not hide errors
-                    local["error"] += 1
-                    if len(errors) < 5:
-                        errors.append(repr(exc))
-            with lock:
-                for k, v in local.items():
-                    counts[k] += v
-        finally:
-            if threads > 1:
-                connections.close_all()
-
-    t0 = time.perf_counter()
-    if threads > 1:
-        parts = [work[i::threads] for i in range(threads)]
-        pool = [threading.Thread(target=worker, args=(p,)) for p in parts]
-        for t in pool:
-            t.start()
-        for t in pool:
-            t.join()
-    else:
-        worker(work)
-    total = time.perf_counter() - t0
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
     load_2 = os.getloadavg()[0]
     with connection.cursor() as cur:
         cur.execute(
@@ -432,9 +434,9 @@ def main() -> None:
         )
         patient_overlaps = cur.fetchone()[0]
     line2 = (
-        f"book {SERIES} series across {PRACTITIONERS} practitioners ({threads} thread"
-        f"{'s' if threads > 1 else ''}): {total:.1f} s total ({total / max(1, SERIES) * 1000:.1f} "
-        f"ms per series); {counts}; {overlaps} resource overlaps, {patient_overlaps} patient "
+        f"book {SERIES} series across {PRACTITIONERS} practitioners in one batch: {total:.1f} s "
+        f"total ({total / max(1, SERIES) * 1000:.2f} ms per series; {phases}; {batch_queries} "
+        f"SQL statements); {counts}; {overlaps} resource overlaps, {patient_overlaps} patient "
         f"overlaps (load average {load_2:.1f})"
     )
     print(line2)

@@ -619,3 +619,285 @@ class SlotFinder:
         for rid, s, e in busy_rows([r.pk for r in resources], spans):
             cal.busy[rid].append((s, e))
         return cal
+
+
+# --- Many series in one pass (batch booking) ---------------------------------------------------
+#
+# ``SlotBoard`` answers the same question as ``SlotFinder.first_free`` for series after series
+# of one batch, with the holds chosen so far kept in memory. Each resource's free time of a day
+# is a bit set of whole minutes from the day's clinic-local midnight (working hours minus
+# bookings; a minute is busy if any booking touches it): a hold that starts on a whole minute
+# fits exactly when every minute it covers is free, so the answer is the same as the interval
+# sweep's. Per resource and day the start minutes at which the role's holds fit are cached and
+# recomputed only when a hold of the batch lands on that resource and day.
+
+
+def _runs(bits: int, length: int) -> int:
+    """Bit t set iff bits t … t + length - 1 of ``bits`` are all set (doubling shifts)."""
+    if length <= 0:
+        return bits
+    have = 1
+    out = bits
+    while have * 2 <= length:
+        out &= out >> have
+        have *= 2
+    if have < length:
+        out &= out >> (length - have)
+    return out
+
+
+def _minutes(delta: dt.timedelta) -> float:
+    return delta.total_seconds() / 60
+
+
+_MINUTE = dt.timedelta(minutes=1)
+
+
+class SlotBoard(SlotFinder):
+    """A ``SlotFinder`` over a whole batch's window, for many patients one after another.
+
+    ``use_patient`` switches the patient whose own time is respected (their appointments are
+    given by the caller, read once for the whole batch); ``book_undoable`` records a chosen
+    session and returns a token that ``unbook`` takes back (a series that cannot be booked whole
+    leaves nothing behind). Day bookings are read one day at a time (one query), as
+    ``SlotFinder``. Per day and role the fitting start minutes of every eligible resource are
+    kept, and only the resources a booking touched are recomputed.
+    """
+
+    def __init__(
+        self,
+        resources: Iterable[Resource],
+        tz: ZoneInfo,
+        first_day: dt.date,
+        last_day: dt.date,
+    ) -> None:
+        super().__init__(resources, tz, first_day, last_day)
+        # Every day's bookings of the window in one query (not one query per day).
+        lo, hi = self._bounds(first_day)[0], self._bounds(last_day)[1]
+        for i in range((last_day - first_day).days + 1):
+            self._day_busy[first_day + dt.timedelta(days=i)] = defaultdict(list)
+        for rid, s, e in busy_rows(list(self.by_id), [(lo, hi)]):
+            day = max(s, lo).astimezone(tz).date()
+            last = (min(e, hi) - dt.timedelta(microseconds=1)).astimezone(tz).date()
+            while day <= last:
+                self._day_busy[day][rid].append((s, e))
+                day += dt.timedelta(days=1)
+        self.queries_for_days += 1
+        self._free_bits: dict[tuple[int, dt.date], int] = {}
+        self._cuts: dict[tuple[int, dt.date], list[int]] = {}
+        self._days: dict[dt.date, tuple[dt.datetime, int, list[tuple[int, dt.datetime]]]] = {}
+        self._eligible_cache: dict[tuple[str, str], list[Resource]] = {}
+        self._cand: dict[dt.date, int] = {}  # every candidate start of the day, as bits
+        self._patients: dict[int, list[Interval]] = {}
+        # Holds chosen in this batch, per resource and clinic-local day they touch.
+        self._held: dict[tuple[int, dt.date], list[Interval]] = defaultdict(list)
+        # (day, role, procedure, spans) -> fitting start bits of each eligible resource (in the
+        # clinic's resource order); which entries a (resource, day) appears in; stale entries.
+        self._roles: dict[tuple[dt.date, str, str, tuple[tuple[int, int], ...]], list[int]] = {}
+        self._role_index: dict[tuple[int, dt.date], list[tuple[tuple, int]]] = defaultdict(list)
+        self._stale: dict[tuple, set[int]] = defaultdict(set)
+
+    # -- patients -----------------------------------------------------------------------------
+
+    def use_patient(self, patient_id: int, busy: Iterable[Interval] = ()) -> None:
+        """Search for this patient next; ``busy``: their live appointments (first use only)."""
+        self.patient_id = patient_id
+        if patient_id not in self._patients:
+            self._patients[patient_id] = list(busy)
+        self._patient = self._patients[patient_id]
+
+    # -- bits ---------------------------------------------------------------------------------
+
+    def _day(self, day: dt.date) -> tuple[dt.datetime, int, list[tuple[int, dt.datetime]]]:
+        """(local midnight in UTC, minutes in the day, candidate starts as (minute, instant))."""
+        found = self._days.get(day)
+        if found is None:
+            lo, hi = self._bounds(day)
+            starts = candidate_starts(day, self.tz, lo)
+            found = (
+                lo,
+                round(_minutes(hi - lo)),
+                [(round(_minutes(at - lo)), at) for at in starts if at < hi],
+            )
+            self._days[day] = found
+        return found
+
+    @staticmethod
+    def _span_bits(lo: dt.datetime, n: int, s: dt.datetime, e: dt.datetime) -> int:
+        """Bits of the minutes an interval touches, clipped to the day."""
+        a = max(0, (s - lo) // _MINUTE)
+        b = min(n, -((lo - e) // _MINUTE))
+        return ((1 << (b - a)) - 1) << a if b > a else 0
+
+    def _free_of(self, rid: int, day: dt.date) -> int:
+        key = (rid, day)
+        bits = self._free_bits.get(key)
+        if bits is not None:
+            return bits
+        bits = 0
+        cuts: list[int] = []
+        if day not in self.cal.closed and day not in self.cal.leave.get(rid, {}):
+            lo, n, _c = self._day(day)
+            week = self.cal.hours.get(rid)
+            if week is None:
+                bits = (1 << n) - 1
+            else:
+                ends: set[int] = set()
+                for a, b in sorted(week.get(day.weekday(), ())):
+                    m0 = -int(-_minutes(local(day, a, self.tz) - lo) // 1)
+                    m1 = int(_minutes(local(day, b, self.tz) - lo) // 1)
+                    if m0 in ends:
+                        cuts.append(m0)  # two working intervals touch: a hold cannot span them
+                    ends.add(m1)
+                    if m1 > m0:
+                        bits |= ((1 << (m1 - m0)) - 1) << m0
+            if bits:
+                for s, e in self._busy(day).get(rid, ()):
+                    bits &= ~self._span_bits(lo, n, s, e)
+                for s, e in self._held.get(key, ()):
+                    bits &= ~self._span_bits(lo, n, s, e)
+        self._free_bits[key] = bits
+        self._cuts[key] = cuts
+        return bits
+
+    def _starts_of(self, rid: int, day: dt.date, spans: tuple[tuple[int, int], ...]) -> int:
+        """Start minutes at which every span (minutes from the start) fits the resource."""
+        free = self._free_of(rid, day)
+        if not free:
+            return 0
+        bits = -1
+        for a, b in spans:
+            bits &= _runs(free, b - a) >> a
+            for c in self._cuts.get((rid, day), ()):
+                lo_t, hi_t = max(0, c - b + 1), c - a - 1
+                if hi_t >= lo_t:
+                    bits &= ~(((1 << (hi_t - lo_t + 1)) - 1) << lo_t)
+            if not bits:
+                return 0
+        return max(bits, 0)
+
+    def _days_of(self, start: dt.datetime, end: dt.datetime) -> list[dt.date]:
+        day = start.astimezone(self.tz).date()
+        last = (end - dt.timedelta(microseconds=1)).astimezone(self.tz).date()
+        out = []
+        while day <= last:
+            out.append(day)
+            day += dt.timedelta(days=1)
+        return out
+
+    def _touched(self, rid: int, day: dt.date) -> None:
+        for key, i in self._role_index.get((rid, day), ()):
+            self._stale[key].add(i)
+
+    def _eligible(self, role: str, procedure: str) -> list[Resource]:
+        key = (role, procedure)
+        found = self._eligible_cache.get(key)
+        if found is None:
+            found = self._eligible_cache[key] = super()._eligible(role, procedure)
+        return found
+
+    def _role_bits(
+        self, day: dt.date, role: str, procedure: str, spans: tuple[tuple[int, int], ...]
+    ) -> tuple[list[Resource], list[int]]:
+        eligible = self._eligible(role, procedure)
+        key = (day, role, procedure, spans)
+        bits = self._roles.get(key)
+        if bits is None:
+            bits = self._roles[key] = [self._starts_of(r.pk, day, spans) for r in eligible]
+            for i, r in enumerate(eligible):
+                self._role_index[(r.pk, day)].append((key, i))
+        else:
+            stale = self._stale.pop(key, None)
+            if stale:
+                for i in stale:
+                    bits[i] = self._starts_of(eligible[i].pk, day, spans)
+        return eligible, bits
+
+    # -- search -------------------------------------------------------------------------------
+
+    def first_free(
+        self,
+        holds: list[PhaseHold],
+        procedure: str,
+        day: dt.date,
+        not_before: dt.datetime,
+    ) -> tuple[dt.datetime, Combo] | None:
+        """``SlotFinder.first_free`` for the current patient, by bit sets."""
+        if day in self.cal.closed:
+            return None
+        lo, n, candidates = self._day(day)
+        cand = self._cand.get(day) if candidates and candidates[0][1] >= not_before else None
+        if cand is None:
+            cand = 0
+            for minute, at in candidates:
+                if at >= not_before:
+                    cand |= 1 << minute
+            if candidates and candidates[0][1] >= not_before:
+                self._cand[day] = cand
+        if not cand:
+            return None
+        by_role: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for h in holds:
+            by_role[h.role].append((h.start_min, h.end_min))
+        roles: list[tuple[str, list[Resource], list[int]]] = []
+        total = cand
+        for role, spans in by_role.items():
+            eligible, bits = self._role_bits(day, role, procedure, tuple(spans))
+            united = 0
+            for b in bits:
+                united |= b
+            total &= united
+            if not total:
+                return None
+            roles.append((role, eligible, bits))
+        if self.patient_id is not None:
+            hi = lo + dt.timedelta(minutes=n)
+            free = (1 << n) - 1
+            for s, e in self._patient:
+                if s < hi and e > lo:
+                    free &= ~self._span_bits(lo, n, s, e)
+            total &= _runs(free, duration_minutes(holds))
+            if not total:
+                return None
+        minute = (total & -total).bit_length() - 1
+        at = next(a for m, a in candidates if m == minute)
+        chosen: dict[str, Resource | None] = {"centrifuge": None}
+        for role, eligible, bits in roles:
+            chosen[role] = next(r for r, b in zip(eligible, bits, strict=True) if b >> minute & 1)
+        practitioner, room = chosen.get("practitioner"), chosen.get("room")
+        if practitioner is None or room is None:
+            return None
+        return at, Combo(practitioner, room, chosen["centrifuge"])
+
+    def book(self, holds: list[PhaseHold], combo: Combo, start: dt.datetime) -> None:
+        self.book_undoable(holds, combo, start)
+
+    def book_undoable(
+        self, holds: list[PhaseHold], combo: Combo, start: dt.datetime
+    ) -> list[tuple[int, Interval]]:
+        """Record a chosen session; the token lets ``unbook`` take it back."""
+        token: list[tuple[int, Interval]] = []
+        for r, _phase, s, e in holds_for(holds, combo, start):
+            for day in self._days_of(s, e):
+                key = (r.pk, day)
+                self._held[key].append((s, e))
+                bits = self._free_bits.get(key)
+                if bits is not None:
+                    lo, n, _c = self._day(day)
+                    self._free_bits[key] = bits & ~self._span_bits(lo, n, s, e)
+                self._touched(r.pk, day)
+            token.append((r.pk, (s, e)))
+        span = (start, start + dt.timedelta(minutes=duration_minutes(holds)))
+        self.add_patient(*span)
+        token.append((-1, span))
+        return token
+
+    def unbook(self, token: list[tuple[int, Interval]]) -> None:
+        for rid, span in token:
+            if rid == -1:
+                self._patient.remove(span)
+                continue
+            for day in self._days_of(*span):
+                self._held[(rid, day)].remove(span)
+                self._free_bits.pop((rid, day), None)
+                self._touched(rid, day)

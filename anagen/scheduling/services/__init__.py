@@ -14,7 +14,8 @@ Who may do what is the permission table (``anagen.accounts.permissions``), asked
 - resources and working hours: ``RESOURCES_MANAGE``; reminder rules: ``REMINDERS_MANAGE``;
   a practitioner may rotate the secret of their own calendar feed, a resource manager anyone's.
 
-Topics: ``plans`` (preview, book a series, cancel), ``booking`` (single appointments, notes),
+Topics: ``plans`` (preview, book a series, cancel), ``batch_booking`` (many series in one
+pass), ``booking`` (single appointments, notes),
 ``moves``, ``status`` (check-in, complete, cancel, no-show), ``recalls``, ``resources``,
 ``feeds`` (calendar feed secrets), ``reminders`` (messages and rules), ``closures`` (clinic
 closures, staff leave and the clinic's public-holiday region: ``RESOURCES_MANAGE``).
@@ -29,6 +30,12 @@ from anagen.scheduling.services._common import (
     _fmt,
     _today,
     _tz,
+)
+from anagen.scheduling.services.batch_booking import (
+    BatchResult,
+    SeriesOutcome,
+    SeriesRequest,
+    plan_book_series_batch,
 )
 from anagen.scheduling.services.booking import appointment_book, appointment_update_notes
 from anagen.scheduling.services.closures import (
@@ -79,11 +86,14 @@ from anagen.serialised_writes import serialised
 __all__ = [
     "COMPLETES_WITH_SESSION",
     "DEFAULT_REMINDER_RULES",
+    "BatchResult",
     "BookingConflict",
     "GateRefused",
     "MoveWarning",
     "OutsideWindow",
     "ProposedSlot",
+    "SeriesOutcome",
+    "SeriesRequest",
     "SessionPreview",
     "SlotChoice",
     "_check_patient",
@@ -108,6 +118,7 @@ __all__ = [
     "leave_add",
     "leave_remove",
     "plan_book_series",
+    "plan_book_series_batch",
     "plan_cancel",
     "plan_preview",
     "recall_dismiss",
