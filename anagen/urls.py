@@ -12,6 +12,7 @@ urlpatterns = [
     path("", web_views.home, name="home"),
     path("today/worklist/", web_views.home_worklist, name="home-worklist"),
     path("today/check-in/<int:appointment_id>/", web_views.home_check_in, name="home-check-in"),
+    *web_views.section_paths(),  # each worklist section in full: today/arrivals/, …
     path("healthz", web_views.health, name="health"),
     path("session/ping", session_ping, name="session-ping"),
     path("login/", accounts_views.LoginView.as_view(), name="login"),

@@ -51,6 +51,15 @@ PATIENT_LISTS = {
     "fhir/R4/<str:rtype>",  # FHIR search (Patient, Observation, …)
     "imports/patients/",  # patient imports: files and the people they held
     "scheduling/reminders/log/",  # reminders sent: to which patients, at which address
+    # the worklist's sections in full (the home page shows their first rows), searchable
+    "today/arrivals/",
+    "today/waiting/",
+    "today/in-progress/",
+    "today/to-sign/",
+    "today/assessments-to-sign/",
+    "today/screenings/",
+    "today/follow-ups/",
+    "today/recalls/",
     # API creates: writes of patient data, audited by the services they call (each app's tests)
     "POST /api/v1/patients",
     "POST /api/v1/procedures/sessions",
@@ -71,6 +80,7 @@ NOT_PATIENT_DATA = {
     "opening any patient from it is audited",
     "healthz": "health check",
     "today/worklist/": "the day's worklist, polled (see the home page)",
+    "today/lots/": "lots expiring soon (stock, no patients)",
     "session/ping": "keeps the session alive",
     "calendar/closures/": "days the clinic is closed",
     "calendar/slot/": "a free slot of the calendar (its patient search is audited as a search)",
