@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,6 +26,8 @@ import matplotlib
 matplotlib.use("Agg")
 
 from django.conf import settings
+from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.http import urlencode
 from matplotlib.figure import Figure
 
 from anagen.outcomes.selectors import Cohort, Series
@@ -83,6 +86,40 @@ def series_data(series: Series, sessions: Sequence[dt.date] = ()) -> dict[str, A
         "points": [(p.on.isoformat(), p.value) for p in series.points],
         "sessions": [d.isoformat() for d in sessions],
     }
+
+
+# A progress page links each chart by its content address, signed for the patient and series,
+# so the chart's request reads the stored picture without recomputing the series (issue 15).
+_SIGN_SALT = "anagen.outcomes.charts.series"
+_KEY = re.compile(r"[0-9a-f]{64}")
+
+
+def _signature(patient_id: int, series_key: str, key: str) -> str:
+    return salted_hmac(
+        _SIGN_SALT, f"{patient_id}|{series_key}|{key}", algorithm="sha256"
+    ).hexdigest()[:32]
+
+
+def series_chart_query(patient_id: int, series: Series, sessions: Sequence[dt.date]) -> str:
+    """The query string of a staff progress chart: the series, its content address and a
+    signature binding both to the patient (a link works only for the patient it was made for)."""
+    key = chart_key("series", series_data(series, sessions))
+    return urlencode(
+        {"series": series.key, "v": key, "sig": _signature(patient_id, series.key, key)}
+    )
+
+
+def signed_series_svg(patient_id: int, series_key: str, key: str, signature: str) -> str | None:
+    """The stored picture a progress page linked to, or None (no or a wrong signature, or the
+    picture is not stored: the caller then draws it from the data)."""
+    if not _KEY.fullmatch(key) or not constant_time_compare(
+        _signature(patient_id, series_key, key), signature
+    ):
+        return None
+    try:
+        return (chart_dir() / key[:2] / f"{key}.svg").read_text(encoding="utf-8")
+    except OSError:
+        return None
 
 
 # Words for the patient's report: no MDC95, no method names.

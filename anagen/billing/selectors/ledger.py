@@ -217,17 +217,17 @@ def patient_balance(*, actor: Actor, patient: Patient) -> Account:
     """The patient's totals and balance (three queries, whatever the history)."""
     actor.require(Perm.BILLING)
     docs = Invoice.objects.filter(clinic=actor.clinic, patient=patient, status="issued")
-    sums = {
-        row["kind"]: row["s"] or ZERO
-        for row in docs.values("kind").annotate(s=Sum("total_gross")).order_by()
-    }
-    # A deposit carried into a final invoice was invoiced (and paid) once already.
-    deposits = docs.aggregate(s=Sum("deposit_applied"))["s"] or ZERO
+    sums = docs.aggregate(
+        invoiced=Sum("total_gross", filter=Q(kind=InvoiceKind.INVOICE)),
+        credited=Sum("total_gross", filter=Q(kind=InvoiceKind.CREDIT_NOTE)),
+        # A deposit carried into a final invoice was invoiced (and paid) once already.
+        deposits=Sum("deposit_applied"),
+    )
     payments = Payment.objects.filter(clinic=actor.clinic, patient=patient)
     return Account(
         currency=actor.clinic.currency,
-        invoiced=sums.get(InvoiceKind.INVOICE, ZERO),
-        credited=sums.get(InvoiceKind.CREDIT_NOTE, ZERO) + deposits,
+        invoiced=sums["invoiced"] or ZERO,
+        credited=(sums["credited"] or ZERO) + (sums["deposits"] or ZERO),
         paid=payments.aggregate(s=Sum("amount"))["s"] or ZERO,
         refunded=Refund.objects.filter(payment__in=payments).aggregate(s=Sum("amount"))["s"]
         or ZERO,

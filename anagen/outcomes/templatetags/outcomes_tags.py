@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django import template
+from django.template.defaultfilters import floatformat
 
 from anagen.accounts.access import Actor
 from anagen.accounts.clinic_time import human_date
@@ -14,6 +16,21 @@ from anagen.outcomes import selectors
 from anagen.patients.models import Patient
 
 register = template.Library()
+
+
+@register.filter
+def measured(value: Any, places: Any) -> str:
+    """``floatformat`` at a fixed number of places (half-up on the value's decimal text, no
+    "-0"), without the locale lookups it makes per call: the progress page shows ~170 values
+    (issue 15). Anything unusual goes to ``floatformat`` itself."""
+    try:
+        number, digits = Decimal(str(value)), int(places)
+    except (InvalidOperation, TypeError, ValueError):
+        return str(floatformat(value, places))
+    if digits < 0 or not number.is_finite():
+        return str(floatformat(value, places))
+    rounded = number.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    return f"{abs(rounded) if rounded == 0 else rounded:f}"
 
 
 @register.filter

@@ -157,3 +157,25 @@ def test_edit_page_saves_contact_preferences(clinic_a, patient_a):
     assert patient_a.email_reminders and not patient_a.sms_reminders and patient_a.phone == ""
     bad = client.post(f"/patients/{patient_a.pk}/edit/", {**form, "sms_reminders": "on"})
     assert bad.status_code == 400 and b"SMS reminders need a phone number." in bad.content
+
+
+def test_a_search_that_fits_on_its_first_page_is_read_without_a_count(clinic_a, settings):
+    """Issue 15: the first page is read before anything is counted; a full first page still
+    says how many match, and later pages page as before."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.PATIENT_PAGE_SIZE = 5
+    for i in range(7):
+        make_patient(clinic_a, given_name=f"Name{i:02d}", family_name="Test")
+    client = clinic_a.client(clinic_a.front_desk)
+    client.get("/patients/", {"q": "name03"})
+    with CaptureQueriesContext(connection) as few:
+        found = client.get("/patients/", {"q": "name03"})
+    assert b"Name03" in found.content and b"1 patient " in found.content
+    assert not [q for q in few.captured_queries if "COUNT(" in q["sql"]]
+    full = client.get("/patients/", {"q": "test"})
+    assert b"7 patients" in full.content and b"Page 1 of 2" in full.content
+    second = client.get("/patients/", {"q": "test", "page": 2})
+    assert b"7 patients" in second.content and b"Page 2 of 2" in second.content
+    assert b"Name06" in second.content and b"Name00" not in second.content
