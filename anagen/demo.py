@@ -193,6 +193,8 @@ def seed_demo(today: dt.date | None = None) -> DemoResult:
                 "consent_drawn_signature": index == 0,
             },
         )
+        if not clinic.logo:
+            _give_logo(clinic, index)
         clinics.append(clinic)
         for key, role, *people in STAFF:
             first, last = people[index]
@@ -221,6 +223,24 @@ def seed_demo(today: dt.date | None = None) -> DemoResult:
         Clinic.objects.filter(pk=clinic.pk).update(record_seq=PATIENTS_PER_CLINIC)
     _seed_apps(today)
     return DemoResult(created_users, created_patients, logins)
+
+
+def _give_logo(clinic: Clinic, index: int) -> None:
+    """A logo drawn for the demo (pages' header, printed documents); the file is named by its
+    content, so loading the demo again reuses it."""
+    from django.core.files.base import ContentFile
+
+    from anagen.accounts.logo import demo_logo, logo_file_name
+
+    png = demo_logo(index)
+    name = logo_file_name(clinic.pk, png)
+    storage = clinic.logo.storage
+    path = f"clinic-logos/{name}"
+    if storage.exists(path):
+        clinic.logo.name = path
+    else:
+        clinic.logo.save(name, ContentFile(png), save=False)
+    clinic.save(update_fields=["logo"])
 
 
 def _seed_apps(today: dt.date) -> None:

@@ -103,3 +103,45 @@ def logo_data_uri(clinic: object) -> str:
     if content is None:
         return ""
     return "data:image/png;base64," + base64.b64encode(content).decode("ascii")
+
+
+# The demo clinics' logos: drawn here when the demo is loaded (no picture file in the code).
+DEMO_LOGO_COLOURS = ((0x1F, 0x6F, 0x6B), (0x6A, 0x3D, 0x7A))
+
+
+def demo_logo(index: int = 0) -> bytes:
+    """A simple emblem for demo clinic ``index``: hair strands rising from a scalp line, white on
+    a rounded square of the clinic's colour. PNG bytes, as an uploaded logo is stored."""
+    from PIL import Image, ImageDraw
+
+    scale, edge = 3, 160  # drawn large, then reduced: smooth edges without extra work
+    size = edge * scale
+    colour = DEMO_LOGO_COLOURS[index % len(DEMO_LOGO_COLOURS)]
+    img = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(img)
+    draw.rounded_rectangle((0, 0, size - 1, size - 1), radius=size // 5, fill=(*colour, 255))
+    white = (255, 255, 255, 255)
+    # The scalp: a shallow arc across the lower third.
+    u = size / 16
+    draw.arc((2 * u, 10 * u, 14 * u, 18 * u), start=200, end=340, fill=white, width=int(u * 0.7))
+    # Three strands, each a quadratic curve from a root on the scalp, with its bulb.
+    for root_x, lean in ((5.4, -1.0), (8.0, 1.2), (10.6, 3.0)):
+        x0, y0 = root_x * u, 10.6 * u
+        cx, cy = (root_x - 0.8) * u, 6.4 * u
+        x1, y1 = (root_x + lean) * u, 3.0 * u
+        points = []
+        for step in range(25):
+            t = step / 24
+            points.append(
+                (
+                    (1 - t) ** 2 * x0 + 2 * (1 - t) * t * cx + t * t * x1,
+                    (1 - t) ** 2 * y0 + 2 * (1 - t) * t * cy + t * t * y1,
+                )
+            )
+        draw.line(points, fill=white, width=int(u * 0.55), joint="curve")
+        r = u * 0.55
+        draw.ellipse((x0 - r, y0 - r * 1.4, x0 + r, y0 + r * 1.4), fill=white)
+    img = img.resize((edge, edge), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    img.save(out, format="PNG")
+    return logo_encode(out.getvalue())  # stored as an upload is: re-encoded, pixels only

@@ -8,32 +8,13 @@ import datetime as dt
 import pytest
 
 from anagen.scheduling import services, sms
-from anagen.scheduling.models import Recall, ReminderSent, TreatmentPlan
+from anagen.scheduling.models import ReminderSent
+from anagen.scheduling.tests.factories import make_recall
 from conftest import make_patient
 
 pytestmark = pytest.mark.django_db
 
 OPENED = dt.datetime(2026, 6, 5, 12, tzinfo=dt.UTC)
-
-
-def _recall(clinic, patient) -> Recall:
-    plan = TreatmentPlan.objects.create(
-        clinic=clinic.clinic,
-        patient=patient,
-        protocol_id="prp-aga-monthly-3",
-        protocol_name="PRP AGA",
-        procedure="prp_scalp",
-        start_on=dt.date(2026, 1, 5),
-        status="completed",
-        created_by=clinic.physician,
-    )
-    return Recall.objects.create(
-        clinic=clinic.clinic,
-        patient=patient,
-        plan=plan,
-        due_from=dt.date(2026, 6, 5),
-        due_until=dt.date(2026, 9, 5),
-    )
 
 
 class _RefusingSms:
@@ -45,8 +26,8 @@ def test_recall_reminders_write_log_rows_and_show_in_the_log(clinic_a, clinic_b,
     sms.outbox.clear()
     reached = make_patient(clinic_a, given_name="Rita", family_name="Recalled")
     silent = make_patient(clinic_a, given_name="Sam", family_name="Silent", sms_reminders=False)
-    _recall(clinic_a, reached)
-    _recall(clinic_a, silent)
+    make_recall(clinic_a, reached)
+    make_recall(clinic_a, silent)
     counts = services.reminders_send_due(now=OPENED)
     assert counts["recall_sent"] == 1 and counts["recall_skipped_no_consent"] == 1
 
@@ -75,7 +56,7 @@ def test_recall_reminders_write_log_rows_and_show_in_the_log(clinic_a, clinic_b,
 
 def test_a_failed_recall_reminder_is_logged_with_its_reason(clinic_a, patient_a, settings):
     settings.ANAGEN_SMS_BACKEND = f"{__name__}._RefusingSms"
-    _recall(clinic_a, patient_a)
+    make_recall(clinic_a, patient_a)
     counts = services.reminders_send_due(now=OPENED)
     assert counts["recall_failed"] == 1
     row = ReminderSent.objects.get(recall__patient=patient_a)

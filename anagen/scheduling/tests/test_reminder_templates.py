@@ -18,7 +18,7 @@ from anagen.audit.models import AuditEvent
 from anagen.scheduling import reminder_text, services, sms
 from anagen.scheduling.models import ReminderRule, ReminderSent
 from anagen.scheduling.tests.conftest import at, next_monday
-from anagen.scheduling.tests.test_reminders import _book
+from anagen.scheduling.tests.factories import book_consultation as _book
 
 pytestmark = pytest.mark.django_db
 

@@ -12,21 +12,10 @@ from django.test import override_settings
 from anagen.scheduling import services, sms
 from anagen.scheduling.models import ReminderRule, ReminderSent
 from anagen.scheduling.tests.conftest import at, next_monday
+from anagen.scheduling.tests.factories import book_consultation, make_recall
 from conftest import make_patient
 
 pytestmark = pytest.mark.django_db
-
-
-def _book(clinic, kit, patient, when):
-    return services.appointment_book(
-        actor=clinic.actor(clinic.front_desk),
-        patient=patient,
-        kind="consultation",
-        procedure="",
-        starts_at=when,
-        practitioner_id=kit.physician.pk,
-        room_id=kit.room1.pk,
-    )
 
 
 @pytest.fixture
@@ -49,8 +38,8 @@ def test_reminders_go_out_at_lead_time_once_and_honour_consent(clinic_a, kit_a, 
         clinic_a, given_name="None", family_name="No", sms_reminders=False, email_reminders=False
     )
     when = at(next_monday(), 10)
-    _book(clinic_a, kit_a, both, when)
-    b = _book(clinic_a, kit_a, none, when + dt.timedelta(hours=1))
+    book_consultation(clinic_a, kit_a, both, when)
+    b = book_consultation(clinic_a, kit_a, none, when + dt.timedelta(hours=1))
     # 3 days before: nothing is due yet
     assert sum(services.reminders_send_due(now=when - dt.timedelta(days=3)).values()) == 0
     # 47 h before: the 48-hour email and SMS rules are due for both appointments
@@ -70,7 +59,7 @@ def test_reminders_go_out_at_lead_time_once_and_honour_consent(clinic_a, kit_a, 
 def test_cancelled_appointments_get_no_reminder(clinic_a, kit_a, rules, patient_a):
     sms.outbox.clear()
     when = at(next_monday(), 10)
-    a = _book(clinic_a, kit_a, patient_a, when)
+    a = book_consultation(clinic_a, kit_a, patient_a, when)
     services.appointment_cancel(
         actor=clinic_a.actor(clinic_a.front_desk), appointment=a, reason="x"
     )
@@ -80,7 +69,7 @@ def test_cancelled_appointments_get_no_reminder(clinic_a, kit_a, rules, patient_
 def test_sms_failure_is_recorded_not_raised(clinic_a, kit_a, rules, patient_a, settings):
     settings.ANAGEN_SMS_BACKEND = "anagen.scheduling.tests.test_reminders.BrokenSms"
     when = at(next_monday(), 10)
-    a = _book(clinic_a, kit_a, patient_a, when)
+    a = book_consultation(clinic_a, kit_a, patient_a, when)
     services.reminders_send_due(now=when - dt.timedelta(hours=1))
     rows = ReminderSent.objects.filter(appointment=a, channel="sms")
     assert rows.count() == 2  # the 48 h and the 2 h rule
@@ -102,26 +91,9 @@ def test_command_enqueues_the_task(clinic_a, kit_a, rules, patient_a, capsys):
 
 def test_recall_reminder_once_when_the_maintenance_window_opens(clinic_a, patient_a):
     from anagen.audit.models import AuditEvent
-    from anagen.scheduling.models import Recall, TreatmentPlan
 
     sms.outbox.clear()
-    plan = TreatmentPlan.objects.create(
-        clinic=clinic_a.clinic,
-        patient=patient_a,
-        protocol_id="prp-aga-monthly-3",
-        protocol_name="PRP AGA",
-        procedure="prp_scalp",
-        start_on=dt.date(2026, 1, 5),
-        status="completed",
-        created_by=clinic_a.physician,
-    )
-    recall = Recall.objects.create(
-        clinic=clinic_a.clinic,
-        patient=patient_a,
-        plan=plan,
-        due_from=dt.date(2026, 6, 5),
-        due_until=dt.date(2026, 9, 5),
-    )
+    recall = make_recall(clinic_a, patient_a)
     before = dt.datetime(2026, 6, 4, 12, tzinfo=dt.UTC)
     assert services.reminders_send_due(now=before)["recall_sent"] == 0
     opened = dt.datetime(2026, 6, 5, 12, tzinfo=dt.UTC)
@@ -136,27 +108,9 @@ def test_recall_reminder_once_when_the_maintenance_window_opens(clinic_a, patien
 
 
 def test_recall_reminder_without_consent_is_skipped(clinic_a):
-    from anagen.scheduling.models import Recall, TreatmentPlan
-
     sms.outbox.clear()
     patient = make_patient(clinic_a, given_name="No", family_name="Consent", sms_reminders=False)
-    plan = TreatmentPlan.objects.create(
-        clinic=clinic_a.clinic,
-        patient=patient,
-        protocol_id="prp-aga-monthly-3",
-        protocol_name="PRP AGA",
-        procedure="prp_scalp",
-        start_on=dt.date(2026, 1, 5),
-        status="completed",
-        created_by=clinic_a.physician,
-    )
-    Recall.objects.create(
-        clinic=clinic_a.clinic,
-        patient=patient,
-        plan=plan,
-        due_from=dt.date(2026, 6, 5),
-        due_until=dt.date(2026, 9, 5),
-    )
+    make_recall(clinic_a, patient)
     counts = services.reminders_send_due(now=dt.datetime(2026, 6, 6, tzinfo=dt.UTC))
     assert counts["recall_skipped_no_consent"] == 1 and not sms.outbox and not mail.outbox
 
@@ -166,36 +120,19 @@ def test_reminder_text_and_recall_day_are_the_clinics(clinic_a, kit_a, rules, pa
     from zoneinfo import ZoneInfo
 
     from anagen.accounts.clinic_time import human_datetime
-    from anagen.scheduling.models import Recall, TreatmentPlan
 
     clinic_a.clinic.timezone = "Pacific/Auckland"
     clinic_a.clinic.save()
     sms.outbox.clear()
     when = at(next_monday(), 10, tz="Pacific/Auckland")
-    _book(clinic_a, kit_a, patient_a, when)
+    book_consultation(clinic_a, kit_a, patient_a, when)
     services.reminders_send_due(now=when - dt.timedelta(hours=1))
     body = sms.outbox[-1].body
     assert human_datetime(when, ZoneInfo("Pacific/Auckland")) in body  # "Mon …, 10:00"
     assert "10:00" in body and "T" not in body.split("on ", 1)[1][:12]
 
     sms.outbox.clear()
-    plan = TreatmentPlan.objects.create(
-        clinic=clinic_a.clinic,
-        patient=patient_a,
-        protocol_id="prp-aga-monthly-3",
-        protocol_name="PRP AGA",
-        procedure="prp_scalp",
-        start_on=dt.date(2026, 1, 5),
-        status="completed",
-        created_by=clinic_a.physician,
-    )
-    Recall.objects.create(
-        clinic=clinic_a.clinic,
-        patient=patient_a,
-        plan=plan,
-        due_from=dt.date(2026, 6, 5),
-        due_until=dt.date(2026, 9, 5),
-    )
+    make_recall(clinic_a, patient_a)
     # 4 June 20:00 UTC is already 5 June 08:00 in Auckland: the window has opened there.
     counts = services.reminders_send_due(now=dt.datetime(2026, 6, 4, 20, tzinfo=dt.UTC))
     assert counts["recall_sent"] == 1
