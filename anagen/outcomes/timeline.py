@@ -17,11 +17,19 @@ def _at(day: dt.date, actor: Actor) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time(12)), actor.tz)
 
 
-@timeline_source
-def _measurements(actor: Actor, patient: Patient) -> list[TimelineEntry]:
+def _since_day(since: dt.datetime | None, actor: Actor) -> dt.date | None:
+    """The clinic's day of `since` (an entry at noon of that day may still be newer)."""
+    return timezone.localtime(since, actor.tz).date() if since is not None else None
+
+
+@timeline_source(first=30)
+def _measurements(actor: Actor, patient: Patient, since: dt.datetime | None) -> list[TimelineEntry]:
     from anagen.outcomes.models import MeasurementSet
 
     rows = MeasurementSet.objects.filter(patient=patient).order_by("-measured_on", "-id")
+    day = _since_day(since, actor)
+    if day is not None:
+        rows = rows.filter(measured_on__gte=day)
     url = reverse("outcomes-progress", args=[patient.pk])
     return [
         TimelineEntry(
@@ -35,11 +43,14 @@ def _measurements(actor: Actor, patient: Patient) -> list[TimelineEntry]:
     ]
 
 
-@timeline_source
-def _photos(actor: Actor, patient: Patient) -> list[TimelineEntry]:
+@timeline_source(first=35)
+def _photos(actor: Actor, patient: Patient, since: dt.datetime | None) -> list[TimelineEntry]:
     from anagen.outcomes.models import PhotoSet
 
     rows = PhotoSet.objects.filter(patient=patient).order_by("-taken_on", "-id")
+    day = _since_day(since, actor)
+    if day is not None:
+        rows = rows.filter(taken_on__gte=day)
     url = reverse("outcomes-photos", args=[patient.pk])
     return [
         TimelineEntry(at=_at(s.taken_on, actor), kind="photos", title="Photo set", url=url)

@@ -70,6 +70,100 @@ def session_for_patient(actor: Actor, patient_id: Any, session_id: Any) -> Treat
     return session_get(actor=actor, patient=patient, session_id=session_id)
 
 
+def session_record(actor: Actor, patient_id: Any, session_id: Any) -> TreatmentSession:
+    """The session page's record: the patient through the one door, then the session with its
+    preparation, topical application and the people who started and signed it in one query.
+    The patient and clinic already read are reused (no join to re-read them: PostgreSQL's
+    planning time grows with every join of the query). The gate (screening, consent,
+    appointment) is read when the page shows it."""
+    patient = patient_for(actor, patient_id)
+    actor.require(Perm.CLINICAL_VIEW)
+    session = (
+        TreatmentSession.objects.filter(
+            clinic=actor.clinic, patient=patient, pk=record_id(session_id)
+        )
+        .select_related(
+            "preparation", "preparation__operator", "topical", "started_by", "signed_by"
+        )
+        .order_by()
+        .first()
+    )
+    if session is None:
+        raise Http404("No such session.")
+    session.patient = patient
+    session.clinic = actor.clinic
+    return session
+
+
+@dataclass(frozen=True)
+class SessionRows:
+    """One session record's rows, each read once: the page's sections, its checklist, its
+    totals and its version all come from these."""
+
+    prep: Preparation | None
+    topical: TopicalApplication | None
+    zones: list[DeliveryZone]
+    meso: list[MesotherapyDelivery]
+    lot_uses: list[LotUse]
+
+
+def session_rows(session: TreatmentSession) -> SessionRows:
+    """The record's parts (preparation and topical from `session_record`'s join when it made
+    them, else read here): three queries whatever the state of the record."""
+    meso = session.meso_deliveries.select_related("formulation", "allergy_override_by")
+    if not session.is_prp:
+        meso = meso.prefetch_related("formulation__ingredients")
+    return SessionRows(
+        prep=getattr(session, "preparation", None),
+        topical=getattr(session, "topical", None),
+        zones=list(session.zones.all()),
+        meso=list(meso),
+        lot_uses=list(
+            session.lot_uses.select_related("lot", "lot__product", "used_by", "allergy_override_by")
+        ),
+    )
+
+
+def _loaded_row(row: Any) -> dict[str, Any]:
+    return {f.attname: getattr(row, f.attname) for f in type(row)._meta.concrete_fields}
+
+
+def rows_version(session: TreatmentSession, rows: SessionRows) -> str:
+    """The page version (`anagen.web.versions.page_version`) of the record from the rows just
+    read, without reading them again: the same token as ``page_version(*session_record_parts(
+    session), session.lot_uses.all())`` (asserted by the tests for every state of a record)."""
+    import hashlib
+    import json
+
+    from anagen.interop.etag import _canonical
+
+    def one(row: Any) -> Any:
+        if row is None or row.pk is None:
+            return None
+        return {"model": row._meta.label_lower, "pk": row.pk, "row": _canonical(_loaded_row(row))}
+
+    def many(model: Any, items: list[Any]) -> Any:
+        ordered = sorted(items, key=lambda r: r.pk)
+        return {
+            "model": model._meta.label_lower,
+            "rows": _canonical([_loaded_row(r) for r in ordered]),
+        }
+
+    bodies = (
+        one(session),
+        one(rows.prep),
+        many(DeliveryZone, rows.zones),
+        many(MesotherapyDelivery, rows.meso),
+        many(TopicalApplication, [rows.topical] if rows.topical is not None else []),
+        many(LotUse, rows.lot_uses),
+    )
+    digest = hashlib.sha256()
+    for body in bodies:
+        digest.update(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
+        digest.update(b";")
+    return digest.hexdigest()[:32]
+
+
 def preparation_of(session: TreatmentSession) -> Preparation | None:
     return Preparation.objects.filter(session=session).select_related("operator").first()
 
@@ -95,13 +189,22 @@ class DeliveryTotals:
     message: str
 
 
-def delivery_totals(session: TreatmentSession, prep: Preparation | None = None) -> DeliveryTotals:
-    """Do the zones (or the topical application) add up to the PRP volume injected?"""
+def delivery_totals(
+    session: TreatmentSession,
+    prep: Preparation | None = None,
+    rows: SessionRows | None = None,
+) -> DeliveryTotals:
+    """Do the zones (or the topical application) add up to the PRP volume injected? With the
+    record's `rows` already read, nothing is read again."""
+    if rows is not None:
+        prep = rows.prep
     prep = prep if prep is not None else preparation_of(session)
     injected = prep.injected_volume_ml if prep is not None else None
     if session.delivery_mode == DeliveryMode.TOPICAL:
-        topical = getattr(session, "topical", None)
+        topical = rows.topical if rows is not None else getattr(session, "topical", None)
         delivered = topical.volume_ml if topical is not None else Decimal("0")
+    elif rows is not None:
+        delivered = sum((z.volume_ml for z in rows.zones if z.volume_ml is not None), Decimal(0))
     else:
         delivered = session.zones.aggregate(v=Sum("volume_ml"))["v"] or Decimal("0")
     # SQLite sums decimals as floats: back to the stored precision (0.01 mL).
@@ -132,9 +235,11 @@ class ChecklistItem:
     detail: str = ""
 
 
-def session_checklist(session: TreatmentSession) -> list[ChecklistItem]:
+def session_checklist(
+    session: TreatmentSession, rows: SessionRows | None = None
+) -> list[ChecklistItem]:
     """What must be true before the session can be closed and signed (one function, used by
-    the page, the API and the services)."""
+    the page, the API and the services). The page passes the record's `rows` it has read."""
     items = [
         ChecklistItem(
             "consent",
@@ -153,8 +258,12 @@ def session_checklist(session: TreatmentSession) -> list[ChecklistItem]:
             "" if screen_ok else "no eligible pre-session screening",
         )
     )
-    categories = set(
-        LotUse.objects.filter(session=session).values_list("lot__product__category", flat=True)
+    categories = (
+        {u.lot.product.category for u in rows.lot_uses}
+        if rows is not None
+        else set(
+            LotUse.objects.filter(session=session).values_list("lot__product__category", flat=True)
+        )
     )
     if session.is_prp:
         lots_ok = bool(categories & set(KIT_CATEGORIES))
@@ -163,7 +272,7 @@ def session_checklist(session: TreatmentSession) -> list[ChecklistItem]:
                 "lots", "PRP kit or tube lot recorded", lots_ok, "" if lots_ok else "none yet"
             )
         )
-        prep = preparation_of(session)
+        prep = rows.prep if rows is not None else preparation_of(session)
         items.append(
             ChecklistItem(
                 "preparation",
@@ -172,7 +281,7 @@ def session_checklist(session: TreatmentSession) -> list[ChecklistItem]:
                 "" if prep is not None else "none yet",
             )
         )
-        totals = delivery_totals(session, prep)
+        totals = delivery_totals(session, prep, rows)
         items.append(
             ChecklistItem(
                 "delivery", "Delivery recorded and totals agree", totals.ok, totals.message
@@ -183,7 +292,7 @@ def session_checklist(session: TreatmentSession) -> list[ChecklistItem]:
         items.append(
             ChecklistItem("lots", "Product lot recorded", lots_ok, "" if lots_ok else "none yet")
         )
-        has = session.meso_deliveries.exists()
+        has = bool(rows.meso) if rows is not None else session.meso_deliveries.exists()
         items.append(
             ChecklistItem(
                 "delivery", "Delivery recorded", has, "" if has else "no formulation delivered"
@@ -243,13 +352,30 @@ def session_of_appointment(appointment: Any) -> TreatmentSession | None:
     return TreatmentSession.objects.filter(appointment=appointment).first()
 
 
-def panel_sessions(actor: Actor, patient: Patient, limit: int) -> list[TreatmentSession]:
-    """The latest few sessions with their preparation (one query; chart card and timeline)."""
+def panel_sessions(
+    actor: Actor, patient: Patient, limit: int, *, since: dt.datetime | None = None
+) -> list[TreatmentSession]:
+    """The latest few sessions (started at `since` or later) with their preparation's figures
+    (one query; chart card and timeline)."""
     if not actor.can(Perm.CLINICAL_VIEW):
         return []
+    rows = TreatmentSession.objects.filter(patient=patient, clinic=actor.clinic)
+    if since is not None:
+        rows = rows.filter(started_at__gte=since)
     return list(
-        TreatmentSession.objects.filter(patient=patient, clinic=actor.clinic)
-        .select_related("preparation")
+        rows.select_related("preparation")
+        .only(
+            "id",
+            "clinic_id",
+            "patient_id",
+            "procedure",
+            "status",
+            "started_at",
+            "preparation__id",
+            "preparation__session_id",
+            "preparation__computed",
+            "preparation__injected_volume_ml",
+        )
         .order_by("-started_at", "-id")[:limit]
     )
 
@@ -372,14 +498,19 @@ def meso_delivery_get(session: TreatmentSession, delivery_id: Any) -> Mesotherap
     return delivery
 
 
-def session_doses(session: TreatmentSession) -> list[rules.MesoDose]:
-    """The session's mesotherapy deliveries as the kernel reads them (totals and limits)."""
+def session_doses(
+    session: TreatmentSession, deliveries: list[MesotherapyDelivery] | None = None
+) -> list[rules.MesoDose]:
+    """The session's mesotherapy deliveries as the kernel reads them (totals and limits);
+    `deliveries` already read with their formulation's ingredients are not read again."""
     out = []
-    for d in (
-        MesotherapyDelivery.objects.filter(session=session)
-        .select_related("formulation")
-        .prefetch_related("formulation__ingredients")
-    ):
+    if deliveries is None:
+        deliveries = list(
+            MesotherapyDelivery.objects.filter(session=session)
+            .select_related("formulation")
+            .prefetch_related("formulation__ingredients")
+        )
+    for d in deliveries:
         out.append(
             rules.MesoDose(
                 ingredients=tuple(
@@ -398,9 +529,11 @@ def session_doses(session: TreatmentSession) -> list[rules.MesoDose]:
     return out
 
 
-def meso_totals(session: TreatmentSession) -> list[dict[str, Any]]:
+def meso_totals(
+    session: TreatmentSession, deliveries: list[MesotherapyDelivery] | None = None
+) -> list[dict[str, Any]]:
     """Per ingredient: injections, mL and mg summed over the session's deliveries."""
-    return rules.meso_session_totals(session_doses(session))
+    return rules.meso_session_totals(session_doses(session, deliveries))
 
 
 def patient_adverse_events(patient: Patient, limit: int = 10) -> list[AdverseEvent]:

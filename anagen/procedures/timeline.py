@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from django.urls import reverse
+import datetime as dt
 
 from anagen.accounts.access import Actor
 from anagen.accounts.permissions import Perm
 from anagen.patients.models import Patient
-from anagen.patients.timeline import TIMELINE_LIMIT, TimelineEntry, timeline_source
+from anagen.patients.timeline import TIMELINE_LIMIT, TimelineEntry, timeline_source, url_for
 from anagen.procedures import selectors
 from anagen.procedures.models import TreatmentSession
 
@@ -26,18 +26,19 @@ def _figures(s: TreatmentSession) -> str:
     return " · ".join(parts)
 
 
-@timeline_source
-def _sessions(actor: Actor, patient: Patient) -> list[TimelineEntry]:
+@timeline_source(first=20)
+def _sessions(actor: Actor, patient: Patient, since: dt.datetime | None) -> list[TimelineEntry]:
     if not actor.can(Perm.CLINICAL_VIEW):
         return []
-    rows = selectors.panel_sessions(actor, patient, TIMELINE_LIMIT)
+    rows = selectors.panel_sessions(actor, patient, TIMELINE_LIMIT, since=since)
+    url = url_for("procedures-session-detail", patient.pk)
     return [
         TimelineEntry(
             at=s.started_at,
             kind="session",
             title=f"Session: {s.procedure_label}",
             detail=_figures(s),
-            url=reverse("procedures-session-detail", args=[patient.pk, s.pk]),
+            url=url(s.pk),
         )
         for s in rows
     ]

@@ -27,14 +27,15 @@ from anagen.procedures import forms as f
 from anagen.procedures import selectors, services
 from anagen.procedures.models import PHASES, TreatmentSession
 from anagen.web.confirm import unconfirmed
+from anagen.web.fast_widgets import FAST_RENDERER
 from anagen.web.forms import attach_errors
-from anagen.web.versions import page_version, refusal, with_version
+from anagen.web.versions import refusal, with_version
 
 # --- session page ------------------------------------------------------------------------------
 
 
 def _session(request: ClinicRequest, patient_id: int, session_id: int) -> TreatmentSession:
-    return selectors.session_for_patient(request.actor, patient_id, session_id)
+    return selectors.session_record(request.actor, patient_id, session_id)
 
 
 def _record(session: TreatmentSession) -> tuple[Any, ...]:
@@ -43,8 +44,11 @@ def _record(session: TreatmentSession) -> tuple[Any, ...]:
     return (*selectors.session_record_parts(session), session.lot_uses.all())
 
 
-def _forms(request: ClinicRequest, session: TreatmentSession, prep: Any) -> dict[str, Form]:
+def _forms(
+    request: ClinicRequest, session: TreatmentSession, rows: selectors.SessionRows
+) -> dict[str, Form]:
     actor = request.actor
+    prep, topical = rows.prep, rows.topical
     return {
         "details_form": f.DetailsForm(
             initial={
@@ -58,30 +62,47 @@ def _forms(request: ClinicRequest, session: TreatmentSession, prep: Any) -> dict
         "prep_form": f.PreparationForm(
             session=session, initial=f.PreparationForm.initial_from(prep)
         ),
-        "zones_form": f.ZonesForm(
-            session=session, initial=f.ZonesForm.initial_from(session.zones.all())
-        ),
+        "zones_form": f.ZonesForm(session=session, initial=f.ZonesForm.initial_from(rows.zones)),
         "topical_form": f.TopicalForm(
             initial=(
                 {
-                    "device": session.topical.device,
-                    "needle_depth_mm": session.topical.needle_depth_mm,
-                    "passes": session.topical.passes,
-                    "volume_ml": session.topical.volume_ml,
+                    "device": topical.device,
+                    "needle_depth_mm": topical.needle_depth_mm,
+                    "passes": topical.passes,
+                    "volume_ml": topical.volume_ml,
                 }
-                if hasattr(session, "topical")
+                if topical is not None
                 else {}
             )
         ),
         "meso_form": f.MesoDeliveryForm(session=session),
         "lot_form": f.LotUseForm(session=session),
-        "ae_form": f.AdverseEventForm(
-            session=session,
-            initial={"onset_at": f.local_input(actor.now(), actor.tz)},
-        ),
+        "ae_form": _ae_form(session, rows, actor),
         "phase_form": f.PhaseForm(),
         "follow_form": f.FollowUpForm(initial={"on": actor.today(), "outcome": "resolved"}),
     }
+
+
+def _ae_form(session: TreatmentSession, rows: selectors.SessionRows, actor: Any) -> Form:
+    """The adverse-event form; its lot choices (the lots used in this session) come from the
+    lot uses already read, not from another query."""
+    form = f.AdverseEventForm(
+        session=session, initial={"onset_at": f.local_input(actor.now(), actor.tz)}
+    )
+    field: Any = form.fields["lot"]
+    lots = sorted(
+        {u.lot.pk: u.lot for u in rows.lot_uses}.values(), key=lambda x: (x.expires_on, x.pk)
+    )
+    field.choices = [("", field.empty_label), *((x.pk, field.label_from_instance(x)) for x in lots)]
+    return form
+
+
+def _fast(forms: dict[str, Form]) -> dict[str, Form]:
+    """The page's forms draw their widgets with anagen.web.fast_widgets (Django's widget HTML,
+    byte for byte, written without the template engine: most of the page's render time)."""
+    for form in forms.values():
+        form.renderer = FAST_RENDERER
+    return forms
 
 
 # The record's sections: a signed record reads as a document; "Amend" opens one section's form.
@@ -98,7 +119,8 @@ def _page(
     saved_in: str = "",
     saved: str = "",
 ) -> HttpResponse:
-    prep = selectors.preparation_of(session)
+    rows = selectors.session_rows(session)  # each part read once (sections, checklist, version)
+    prep = rows.prep
     amend = amend or str(request.GET.get("amend", ""))
     context: dict[str, Any] = {
         "page_url": reverse("procedures-session-detail", args=[session.patient_id, session.pk]),
@@ -120,26 +142,25 @@ def _page(
             for fld, label in PHASES
             if fld in session.phase_fields
         ],
-        "zones": list(session.zones.all()),
+        "zones": rows.zones,
         "zone_defs": rules.zones_for(session.site),
-        "totals": selectors.delivery_totals(session, prep) if session.is_prp else None,
-        "meso": list(session.meso_deliveries.select_related("formulation", "allergy_override_by")),
-        "meso_totals": selectors.meso_totals(session) if not session.is_prp else [],
-        "lot_uses": list(
-            session.lot_uses.select_related("lot", "lot__product", "used_by", "allergy_override_by")
-        ),
+        "totals": selectors.delivery_totals(session, rows=rows) if session.is_prp else None,
+        "meso": rows.meso,
+        "meso_totals": selectors.meso_totals(session, rows.meso) if not session.is_prp else [],
+        "lot_uses": rows.lot_uses,
         "events": list(selectors.adverse_events_of(session)),
-        "checklist": selectors.session_checklist(session),
+        "checklist": selectors.session_checklist(session, rows),
         "amendments": selectors.amendments_of(session),
         "today": request.actor.today(),
         "kernel_version": (prep.kernel_version.partition("@")[2] or prep.kernel_version)
         if prep
         else "",
-        **_forms(request, session, prep),
+        **_fast(_forms(request, session, rows)),
     }
     context["zone_volumes"] = {z.zone: z.volume_ml for z in context["zones"]}
     context["checklist_ok"] = all(i.ok for i in context["checklist"])
-    context["record_version"] = page_version(*_record(session))
+    # The same token as page_version(*_record(session)), from the rows just read.
+    context["record_version"] = selectors.rows_version(session, rows)
     context.update(bound or {})
     return render(request, "procedures/session_detail.html", context, status=status)
 
