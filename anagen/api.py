@@ -18,6 +18,7 @@ from anagen.interop.auth import ClinicSessionAuth, TokenAuth
 from anagen.interop.errors import install_error_handlers
 from anagen.interop.glossary import add_examples, describe_fields
 from anagen.interop.problems import document_problems
+from anagen.interop.render import FastJSONRenderer
 from anagen.outcomes.api import router as outcomes_router
 from anagen.patients.api import router as patients_router
 from anagen.procedures.api import router as procedures_router
@@ -40,6 +41,7 @@ api = AnagenAPI(
         "problem documents (RFC 9457); invalid input lists each field path."
     ),
     auth=[TokenAuth(), ClinicSessionAuth()],
+    renderer=FastJSONRenderer(),
     urls_namespace="api-v1",
 )
 install_error_handlers(api)

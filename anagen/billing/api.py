@@ -16,7 +16,6 @@ from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
-from pydantic import ConfigDict
 
 from anagen.accounts.access import Actor, patient_for
 from anagen.accounts.permissions import Perm
@@ -30,6 +29,7 @@ from anagen.interop.etag import (
     require_if_match,
     tag,
 )
+from anagen.interop.examples import example
 from anagen.interop.paging import MAX_PAGE, page_of
 from anagen.interop.problems import problems
 from anagen.interop.schemas import BodyIn, QueryIn
@@ -40,18 +40,6 @@ router = Router()
 MONEY = "Decimal amount in the clinic's currency (a JSON number or its digits as a string)."
 KIND = "`invoice` or `credit_note`."
 MAX_ID = 2**63 - 1
-
-
-def _example(**values: Any) -> ConfigDict:
-    """A request body's OpenAPI example, kept beside the body's own schema adjustments."""
-    parent = BodyIn.model_config.get("json_schema_extra")
-
-    def extra(schema: dict[str, Any], cls: type) -> None:
-        if callable(parent):
-            parent(schema, cls)  # type: ignore[call-arg]
-        schema["examples"] = [values]
-
-    return ConfigDict(json_schema_extra=extra)  # type: ignore[typeddict-item]
 
 
 # --- Schemas: price list ----------------------------------------------------------------------
@@ -70,7 +58,7 @@ class PriceItemOut(Schema):
 
 
 class PriceIn(BodyIn):
-    model_config = _example(
+    model_config = example(
         kind="product",
         name="Minoxidil 5 % foam, 3 months",
         code="minoxidil-foam",
@@ -113,7 +101,7 @@ class PackageDefinitionOut(Schema):
 
 
 class PackageDefinitionIn(BodyIn):
-    model_config = _example(protocol_id="prp-aga-monthly-3", price="2400", validity_days=365)
+    model_config = example(protocol_id="prp-aga-monthly-3", price="2400", validity_days=365)
 
     protocol_id: str = Field(
         min_length=1, max_length=60, description="A protocol id, e.g. `prp-aga-monthly-3`."
@@ -199,7 +187,7 @@ class InvoiceQuery(QueryIn):
 
 
 class LineIn(BodyIn):
-    model_config = _example(code="consultation", quantity=1)
+    model_config = example(code="consultation", quantity=1)
 
     code: str = Field(
         min_length=1, max_length=60, description="A code from today's price list (GET /prices)."
@@ -210,7 +198,7 @@ class LineIn(BodyIn):
 
 
 class InvoiceIn(BodyIn):
-    model_config = _example(patient_id=1, lines=[{"code": "consultation", "quantity": 1}])
+    model_config = example(patient_id=1, lines=[{"code": "consultation", "quantity": 1}])
 
     patient_id: int = Field(ge=1, le=MAX_ID, description="The patient billed.")
     lines: list[LineIn] = Field(
@@ -219,7 +207,7 @@ class InvoiceIn(BodyIn):
 
 
 class CreditNoteIn(BodyIn):
-    model_config = _example(line_ids=[12], reason="Product returned unopened")
+    model_config = example(line_ids=[12], reason="Product returned unopened")
 
     line_ids: list[int] | None = Field(
         None,
@@ -234,7 +222,7 @@ class CreditNoteIn(BodyIn):
 
 
 class PaymentIn(BodyIn):
-    model_config = _example(amount="250.00", method="card", reference="Terminal slip 0412")
+    model_config = example(amount="250.00", method="card", reference="Terminal slip 0412")
 
     amount: Decimal = Field(gt=0, lt=10**10, description="In the invoice's currency.")
     method: Literal["cash", "card", "bank_transfer", "voucher"] = Field(
@@ -272,7 +260,7 @@ class PaymentDetailOut(PaymentOut):
 
 
 class RefundIn(BodyIn):
-    model_config = _example(amount="45.50", reason="Product returned unopened")
+    model_config = example(amount="45.50", reason="Product returned unopened")
 
     amount: Decimal = Field(gt=0, lt=10**10, description="At most what is left of the payment.")
     reason: str = Field(min_length=5, max_length=2000, description="Why (at least 5 letters).")
@@ -306,26 +294,26 @@ class PackageOut(Schema):
 
 
 class SellIn(BodyIn):
-    model_config = _example(package_id=1)
+    model_config = example(package_id=1)
 
     package_id: int = Field(ge=1, le=MAX_ID, description="A package on sale.")
 
 
 class ReasonIn(BodyIn):
-    model_config = _example(reason="Travelling for three months")
+    model_config = example(reason="Travelling for three months")
 
     reason: str = Field(min_length=5, max_length=2000, description="Why (at least 5 letters).")
 
 
 class TransferIn(BodyIn):
-    model_config = _example(patient_id=2, reason="Given to her brother")
+    model_config = example(patient_id=2, reason="Given to her brother")
 
     patient_id: int = Field(ge=1, le=MAX_ID, description="Another patient of the clinic.")
     reason: str = Field(min_length=5, max_length=2000, description="Why (at least 5 letters).")
 
 
 class PackageRefundIn(BodyIn):
-    model_config = _example(sessions=1, reason="Moving abroad")
+    model_config = example(sessions=1, reason="Moving abroad")
 
     sessions: int = Field(ge=1, le=1000, description="Unused sessions to credit.")
     reason: str = Field(min_length=5, max_length=2000, description="Why (at least 5 letters).")
@@ -381,7 +369,7 @@ class QuoteOut(Schema):
 
 
 class QuoteIn(BodyIn):
-    model_config = _example(plan_id=1, valid_until="2026-12-31")
+    model_config = example(plan_id=1, valid_until="2026-12-31")
 
     plan_id: int = Field(ge=1, le=MAX_ID, description="A treatment plan of the clinic.")
     valid_until: dt.date | None = Field(

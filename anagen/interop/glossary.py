@@ -397,7 +397,7 @@ SCHEMA_FIELDS: dict[str, str] = {
 
 # --- an example for every request body ---------------------------------------------------------
 
-# A body schema may carry its own (`model_config = {"json_schema_extra": {"examples": [...]}}`);
+# A body schema may carry its own (`model_config = example(...)`, anagen/interop/examples.py);
 # these are for the bodies that do not. Each is valid against its schema (a test checks it).
 REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
     "PatientIn": {

@@ -15,6 +15,7 @@ from anagen.accounts.permissions import Perm
 from anagen.audit.services import audit_record
 from anagen.clinical import RESPONDER_RULES
 from anagen.interop.auth import api_actor
+from anagen.interop.examples import example
 from anagen.interop.paging import PageQuery
 from anagen.interop.schemas import BodyIn, QueryIn
 from anagen.outcomes import selectors, services
@@ -393,9 +394,7 @@ class PhotoSetIn(BodyIn):
     taken_on: dt.date = Field(description="Day the photos are taken (not in the future).")
     notes: str = Field("", max_length=200, description="Notes about the set.")
 
-    model_config = {
-        "json_schema_extra": {"examples": [{"taken_on": "2026-11-30", "notes": "Dry hair."}]}
-    }
+    model_config = example(taken_on="2026-11-30", notes="Dry hair.")
 
 
 @router.get(
@@ -541,7 +540,7 @@ class ReportJobIn(BodyIn):
         min_length=1, max_length=500, description="The patients to report on (1–500)."
     )
 
-    model_config = {"json_schema_extra": {"examples": [{"patient_ids": [1, 2]}]}}
+    model_config = example(patient_ids=[1, 2])
 
 
 class ReportFileOut(Schema):

@@ -19,6 +19,7 @@ from anagen.interop.etag import (
     etag_documented,
     require_if_match,
     tag,
+    tag_read,
 )
 from anagen.interop.paging import PageQuery, page_of
 from anagen.interop.problems import problems
@@ -114,7 +115,7 @@ def get_patient(request: HttpRequest, patient_id: int, response: HttpResponse) -
     actor = api_actor(request, Perm.PATIENT_VIEW)
     patient = patient_for(actor, patient_id)
     services.patient_record_read(actor=actor, patient=patient, what="patient")
-    return tag(response, patient)
+    return tag_read(response, patient)
 
 
 @router.post(
@@ -297,7 +298,7 @@ def get_intake(request: HttpRequest, patient_id: int, response: HttpResponse) ->
     if intake is None:
         raise Http404("No intake recorded yet.")
     services.patient_record_read(actor=actor, patient=patient, what="intake")
-    return tag(response, intake)
+    return tag_read(response, intake)
 
 
 @router.put(

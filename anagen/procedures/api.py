@@ -27,6 +27,7 @@ from anagen.interop.etag import (
     etag_of,
     require_if_match,
 )
+from anagen.interop.examples import example
 from anagen.interop.paging import PageQuery, page_of
 from anagen.interop.problems import problems
 from anagen.interop.schemas import BodyIn
@@ -259,20 +260,14 @@ class SessionDetailsIn(BodyIn):
         description="Why the record changes: required once the session is signed (amendment).",
     )
 
-    model_config = {
-        "json_schema_extra": {
-            "examples": [
-                {
-                    "delivery_mode": "injection",
-                    "rotor_radius_cm": "10.5",
-                    "baseline_photos_taken": True,
-                    "aftercare_given": True,
-                    "notes": "Tolerated well.",
-                    "reason": "",
-                }
-            ]
-        }
-    }
+    model_config = example(
+        delivery_mode="injection",
+        rotor_radius_cm="10.5",
+        baseline_photos_taken=True,
+        aftercare_given=True,
+        notes="Tolerated well.",
+        reason="",
+    )
 
 
 @router.patch(
@@ -655,24 +650,18 @@ class ZonesIn(BodyIn):
         description="Why the record changes: required once the session is signed (amendment).",
     )
 
-    model_config = {
-        "json_schema_extra": {
-            "examples": [
-                {
-                    "zones": [
-                        {
-                            "zone": "vertex",
-                            "volume_ml": "2.5",
-                            "depth_mm": "2.0",
-                            "technique": "nappage",
-                            "needle_gauge": 30,
-                        }
-                    ],
-                    "reason": "",
-                }
-            ]
-        }
-    }
+    model_config = example(
+        zones=[
+            {
+                "zone": "vertex",
+                "volume_ml": "2.5",
+                "depth_mm": "2.0",
+                "technique": "nappage",
+                "needle_gauge": 30,
+            }
+        ],
+        reason="",
+    )
 
 
 @router.put(
@@ -717,19 +706,13 @@ class TopicalIn(BodyIn):
         description="Why the record changes: required once the session is signed (amendment).",
     )
 
-    model_config = {
-        "json_schema_extra": {
-            "examples": [
-                {
-                    "device": "Dermapen 4",
-                    "needle_depth_mm": "0.5",
-                    "passes": 3,
-                    "volume_ml": "4.0",
-                    "reason": "",
-                }
-            ]
-        }
-    }
+    model_config = example(
+        device="Dermapen 4",
+        needle_depth_mm="0.5",
+        passes=3,
+        volume_ml="4.0",
+        reason="",
+    )
 
 
 @router.put(
@@ -784,11 +767,7 @@ class PhaseIn(BodyIn):
         "", max_length=500, description="Why: required once the session is signed (amendment)."
     )
 
-    model_config = {
-        "json_schema_extra": {
-            "examples": [{"phase": "draw_at", "at": "2026-11-30T09:15:00Z", "reason": ""}]
-        }
-    }
+    model_config = example(phase="draw_at", at="2026-11-30T09:15:00Z", reason="")
 
 
 @router.post(
@@ -897,23 +876,17 @@ class MesoDeliveryIn(BodyIn):
         description="A physician's reason to record a formulation the patient is allergic to.",
     )
 
-    model_config = {
-        "json_schema_extra": {
-            "examples": [
-                {
-                    "formulation_id": 1,
-                    "zone": "vertex",
-                    "technique": "nappage",
-                    "device": "needle",
-                    "injection_points": 40,
-                    "volume_per_point_ml": "0.05",
-                    "area_cm2": "60.0",
-                    "reason": "",
-                    "allergy_override_reason": "",
-                }
-            ]
-        }
-    }
+    model_config = example(
+        formulation_id=1,
+        zone="vertex",
+        technique="nappage",
+        device="needle",
+        injection_points=40,
+        volume_per_point_ml="0.05",
+        area_cm2="60.0",
+        reason="",
+        allergy_override_reason="",
+    )
 
 
 class MesoDeliveryOut(Schema):
@@ -1025,11 +998,7 @@ class FollowUpIn(BodyIn):
     )
     note: str = Field("", max_length=5000, description="What was seen or done.")
 
-    model_config = {
-        "json_schema_extra": {
-            "examples": [{"on": "2026-11-30", "outcome": "recovered", "note": "Bruise gone."}]
-        }
-    }
+    model_config = example(on="2026-11-30", outcome="recovered", note="Bruise gone.")
 
 
 class FollowUpOut(Schema):
@@ -1089,11 +1058,7 @@ class ProductIn(BodyIn):
     ] = Field(description="What kind of product it is.")
     manufacturer: str = Field("", max_length=120, description="Who makes it.")
 
-    model_config = {
-        "json_schema_extra": {
-            "examples": [{"name": "PRP kit 10 mL", "category": "kit", "manufacturer": "Acme"}]
-        }
-    }
+    model_config = example(name="PRP kit 10 mL", category="kit", manufacturer="Acme")
 
 
 class ProductOut(Schema):
@@ -1151,9 +1116,7 @@ class RecallIn(BodyIn):
         description="Why the lot is recalled (the supplier's notice or what was found).",
     )
 
-    model_config = {
-        "json_schema_extra": {"examples": [{"reason": "Supplier notice 2026-114: sterility."}]}
-    }
+    model_config = example(reason="Supplier notice 2026-114: sterility.")
 
 
 @router.post(

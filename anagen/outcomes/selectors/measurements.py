@@ -5,12 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from anagen.accounts.access import Actor
 from anagen.accounts.permissions import Perm
 from anagen.clinical.datafiles import load
-from anagen.outcomes.models import MeasurementSet, MeasurementSite, PhotoSet, VisitLabel
+from anagen.outcomes.models import (
+    Measurement,
+    MeasurementSet,
+    MeasurementSite,
+    VisitLabel,
+)
 from anagen.patients.models import Patient
 
 
@@ -59,7 +64,10 @@ def measurement_sets(*, actor: Actor, patient: Patient) -> QuerySet[MeasurementS
     return (
         MeasurementSet.objects.filter(patient=patient)
         .select_related("recorded_by")
-        .prefetch_related("measurements__site")
+        # Each measurement with its site in one query (not one for measurements, one for sites).
+        .prefetch_related(
+            Prefetch("measurements", queryset=Measurement.objects.select_related("site"))
+        )
         .order_by("measured_on", "id")
     )
 
@@ -73,14 +81,33 @@ def has_baseline(patient: Patient) -> bool:
     return MeasurementSet.objects.filter(patient=patient, visit_label=VisitLabel.BASELINE).exists()
 
 
+# The outcomes card's one query (tables of MeasurementSet and PhotoSet).
+_SUMMARY_SQL = (
+    "SELECT (SELECT COUNT(*) FROM outcomes_measurementset WHERE patient_id = %s),"
+    " (SELECT COUNT(*) FROM outcomes_photoset WHERE patient_id = %s),"
+    " l.id, l.measured_on, l.visit_label, l.method"
+    " FROM (SELECT 1 AS one) o LEFT JOIN"
+    " (SELECT id, measured_on, visit_label, method FROM outcomes_measurementset"
+    "  WHERE patient_id = %s ORDER BY measured_on DESC, id DESC LIMIT 1) l ON 1 = 1"
+)
+
+
 def outcomes_summary(patient: Patient) -> dict[str, Any]:
-    """The chart card: visit and photo set counts and the latest visit. Three small queries."""
-    sets = MeasurementSet.objects.filter(patient=patient)
-    return {
-        "set_count": sets.count(),
-        "latest": sets.order_by("-measured_on", "-id").first(),
-        "photo_set_count": PhotoSet.objects.filter(patient=patient).count(),
-    }
+    """The chart card: visit and photo set counts and the latest visit. One query whatever the
+    history (both counts and the latest set on one row; written out because the ORM's subquery
+    compilation costs more than the two round trips it saves)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(_SUMMARY_SQL, [patient.pk] * 3)
+        set_count, photo_set_count, pk, measured_on, visit_label, method = cursor.fetchone()
+    latest = None
+    if pk is not None:
+        on = MeasurementSet._meta.get_field("measured_on").to_python(measured_on)
+        latest = MeasurementSet(
+            id=pk, patient_id=patient.pk, measured_on=on, visit_label=visit_label, method=method
+        )
+    return {"set_count": set_count, "latest": latest, "photo_set_count": photo_set_count}
 
 
 def measurement_set_get(*, actor: Actor, patient: Patient, set_id: int) -> MeasurementSet:
