@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -16,12 +16,26 @@ from anagen.accounts.decorators import clinic_view
 from anagen.accounts.permissions import Perm
 from anagen.interop.etag import VERSION_FIELD, last_change, stale_edit, version_of
 from anagen.patients import selectors, services
+from anagen.patients.chart import intake_summary_html
 from anagen.patients.forms import DeleteForm, IntakeForm, PatientForm, intake_formsets
 from anagen.patients.models import Patient
 from anagen.patients.templatetags.anagen_format import plain
-from anagen.patients.timeline import timeline_for
+from anagen.patients.timeline import timeline_for, timeline_html
 from anagen.web.forms import attach_errors
 from anagen.web.paging import CappedPaginator
+
+
+def _search_page(patients: Any, number: str | None) -> Page:
+    """One page of a search. The first page is read before anything is counted: a search that
+    fits on it (a phone, a record number, most names) is one query; only a full first page, or
+    a later one, also asks for the bounded count (issue 15)."""
+    paginator = CappedPaginator(patients, settings.PATIENT_PAGE_SIZE)
+    if number not in (None, "", "1"):
+        return paginator.get_page(number)
+    rows = list(patients[: paginator.per_page])
+    if len(rows) < paginator.per_page:
+        paginator.__dict__["count"] = len(rows)  # the whole result is on this page
+    return Page(rows, 1, paginator)
 
 
 @clinic_view(Perm.PATIENT_VIEW)
@@ -29,7 +43,7 @@ def patient_list(request: ClinicRequest) -> HttpResponse:
     query = request.GET.get("q", "")[:100]
     patients = selectors.patient_search(actor=request.actor, query=query)
     # A bounded count and one slice, not two scans of the clinic (issue 15).
-    page = CappedPaginator(patients, settings.PATIENT_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = _search_page(patients, request.GET.get("page"))
     context = {"page": page, "query": query}
     template = "patients/_results.html" if request.htmx else "patients/list.html"  # type: ignore[attr-defined]
     return render(request, template, context)
@@ -106,8 +120,12 @@ def patient_detail(request: ClinicRequest, patient_id: int) -> HttpResponse:
     )
     context: dict[str, Any] = {"patient": patient, "clinical": clinical}
     if clinical:
-        context["intake"] = selectors.intake_latest(actor=request.actor, patient=patient)
+        # The latest intake; its summary is rendered once per version (anagen/patients/chart.py).
+        context["intake"] = selectors.intake_latest_head(actor=request.actor, patient=patient)
+        if context["intake"] is not None:
+            context["intake_summary"] = intake_summary_html(context["intake"])
         context["timeline"] = timeline_for(actor=request.actor, patient=patient)
+        context["timeline_html"] = timeline_html(context["timeline"])
     return render(request, "patients/detail.html", context)
 
 
