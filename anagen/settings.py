@@ -230,6 +230,15 @@ SESSION_ENGINE = "anagen.accounts.session_store"
 SESSION_CACHE_ALIAS = "sessions"
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Rendered page parts (the signed-in header, calendar grids, chart parts), per worker and
+    # keyed by their content or data version: kept apart so large bodies never push out the
+    # default cache's entries.
+    "rendered": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "anagen-rendered",
+        "TIMEOUT": 24 * 3600,
+        "OPTIONS": {"MAX_ENTRIES": 3000, "CULL_FREQUENCY": 4},
+    },
     "sessions": {
         "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
         "LOCATION": str(VAR_DIR / "cache" / f"sessions-{DATABASE_TAG}"),

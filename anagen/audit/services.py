@@ -54,6 +54,34 @@ def audit_record(
         user = actor.user
         clinic = clinic or actor.clinic
         via = via or actor.via
+    return _append(
+        _new_event(
+            action=action,
+            user=user,
+            clinic=clinic,
+            patient=patient,
+            obj=obj,
+            changes=changes,
+            username=username,
+            ip_address=ip_address,
+            via=via,
+        )
+    )
+
+
+def _new_event(
+    *,
+    action: AuditAction,
+    user: User | None,
+    clinic: Clinic | None,
+    patient: Patient | None,
+    obj: models.Model | None,
+    changes: dict[str, Any] | None,
+    username: str = "",
+    ip_address: str | None = None,
+    via: str | None = None,
+) -> AuditEvent:
+    """An unsaved event; its values go to AuditChangeValues when the chain appends it."""
     event = AuditEvent(
         at=timezone.now(),  # looked up now (tests may move the clock)
         action=action,
@@ -66,8 +94,8 @@ def audit_record(
         ip_address=ip_address,
         via=via or "web",
     )
-    event.changes = _jsonable(changes or {})  # written to AuditChangeValues by the chain
-    return _append(event)
+    event.changes = _jsonable(changes or {})
+    return event
 
 
 def audit_record_many(
@@ -80,22 +108,18 @@ def audit_record_many(
     to the actor's clinic chain in one go (a batch write: one head lock, bulk inserts)."""
     action = AuditAction(action)
     note_audited()
-    events = []
-    for patient, obj, changes in items:
-        event = AuditEvent(
-            at=timezone.now(),
+    events = [
+        _new_event(
             action=action,
-            actor=actor.user,
-            username=actor.user.get_username(),
+            user=actor.user,
             clinic=actor.clinic,
             patient=patient,
-            object_type=obj._meta.label_lower if obj is not None else "",
-            object_id=str(obj.pk) if obj is not None else "",
-            ip_address=None,
-            via=actor.via or "web",
+            obj=obj,
+            changes=changes,
+            via=actor.via,
         )
-        event.changes = _jsonable(changes or {})
-        events.append(event)
+        for patient, obj, changes in items
+    ]
     return _append_many(events)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 
-from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache import caches
 from django.db.models import prefetch_related_objects
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -25,13 +25,8 @@ INTAKE_SUMMARY_TEMPLATE = "patients/_intake_summary.html"
 INTAKE_LINES = ("medications", "allergies", "labs", "prior_treatments", "prior_procedures")
 CHART_CACHE_SECONDS = 24 * 3600
 
-# The chart's rendered parts have a cache of their own (per worker, bounded): they must never
-# push the signed-in person's cached session and membership out of the default cache (a bare
-# signed-in view would read them again). ~1,000 parts of a few kB to ~20 kB each.
-chart_cache = LocMemCache(
-    "anagen-chart-parts",
-    {"TIMEOUT": CHART_CACHE_SECONDS, "OPTIONS": {"MAX_ENTRIES": 1000, "CULL_FREQUENCY": 4}},
-)
+# The project's cache of rendered page parts (settings CACHES["rendered"]), not the default one.
+chart_cache = caches["rendered"]
 
 
 def chart_key(kind: str, *parts: object) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import dateformat, translation
@@ -151,6 +151,8 @@ def grid_rows_html(grid: Grid, links: GridLinks) -> SafeString:
 # A cached body is kept at most this long even if nothing said it changed: it bounds the harm of
 # a change written without a signal and without ``calendar_version.bump`` (a bug elsewhere).
 BODY_SECONDS = 15 * 60
+# The project's cache of rendered page parts (settings CACHES["rendered"]).
+cache = caches["rendered"]
 # Bodies larger than this are kept compressed (a week of every column with ~2,000 appointments is
 # ~1 MB of HTML, ~100 KB compressed; decompressing costs ~1 ms): the cache holds up to a few
 # hundred bodies per worker.

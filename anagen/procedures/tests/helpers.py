@@ -104,3 +104,27 @@ def complete_prp(staff, session: TreatmentSession, lot: Lot | None = None) -> Tr
     )
     session.refresh_from_db()
     return session
+
+
+def dca_formulation(
+    staff,
+    name: str = "DCA 10 mg/mL",
+    conc: str = "10",
+    unit: str = "mg_per_mL",
+    vial: str = "single",
+):
+    """A deoxycholic-acid formulation for body mesotherapy, made by the clinic's physician."""
+    return services.formulation_create(
+        actor=staff.actor(staff.physician),
+        name=name,
+        vial=vial,
+        indications=["body_contouring"],
+        ingredients=[
+            {
+                "name": "Deoxycholic acid",
+                "code": "deoxycholic_acid",
+                "concentration": Decimal(conc),
+                "unit": unit,
+            }
+        ],
+    )

@@ -14,6 +14,7 @@ from anagen.audit.models import AuditEvent
 from anagen.procedures import services
 from anagen.procedures.models import MesotherapyDelivery, TreatmentSession
 from anagen.procedures.tests.helpers import consent, ready_patient, start
+from anagen.procedures.tests.helpers import dca_formulation as _dca
 
 
 @pytest.mark.django_db
@@ -21,20 +22,7 @@ def test_meso_session_with_dca_stops_and_interval(clinic_a, patient_a):
     ready_patient(clinic_a, patient_a)
     consent(clinic_a, patient_a, "mesotherapy_body")
     nurse = clinic_a.actor(clinic_a.nurse)
-    formulation = services.formulation_create(
-        actor=clinic_a.actor(clinic_a.physician),
-        name="Submental DCA",
-        vial="single",
-        indications=["body_contouring"],
-        ingredients=[
-            {
-                "name": "Deoxycholic acid",
-                "code": "deoxycholic_acid",
-                "concentration": Decimal("10"),
-                "unit": "mg_per_mL",
-            }
-        ],
-    )
+    formulation = _dca(clinic_a, "Submental DCA")
     session = start(clinic_a, patient_a, "mesotherapy_body")
     data = {
         "zone": "submental",
@@ -85,23 +73,6 @@ def test_formulation_validation(clinic_a):
             ingredients=[{"name": "Biotin", "concentration": Decimal("1")}],
         )
     assert "needs a unit" in exc.value.message_dict["ingredients"][0]
-
-
-def _dca(clinic, name: str = "DCA 10 mg/mL", conc: str = "10", unit: str = "mg_per_mL"):
-    return services.formulation_create(
-        actor=clinic.actor(clinic.physician),
-        name=name,
-        vial="single",
-        indications=["body_contouring"],
-        ingredients=[
-            {
-                "name": "Deoxycholic acid",
-                "code": "deoxycholic_acid",
-                "concentration": Decimal(conc),
-                "unit": unit,
-            }
-        ],
-    )
 
 
 MESO = {"technique": "point_by_point", "device": "needle", "volume_per_point_ml": Decimal("0.2")}

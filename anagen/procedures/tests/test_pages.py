@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -12,7 +11,14 @@ from django.utils import timezone
 from anagen.audit.models import AuditEvent
 from anagen.procedures import services
 from anagen.procedures.models import DeliveryZone, LotUse, Product, SessionStatus
-from anagen.procedures.tests.helpers import complete_prp, full_prep, make_lot, ready_patient, start
+from anagen.procedures.tests.helpers import (
+    complete_prp,
+    dca_formulation,
+    full_prep,
+    make_lot,
+    ready_patient,
+    start,
+)
 from conftest import make_patient
 
 pytestmark = pytest.mark.django_db
@@ -367,20 +373,7 @@ def test_meso_page_hard_stop_shown(clinic_a, patient_a):
 
     ready_patient(clinic_a, patient_a)
     consent(clinic_a, patient_a, "mesotherapy_body")
-    fm = services.formulation_create(
-        actor=clinic_a.actor(clinic_a.physician),
-        name="DCA",
-        vial="multi",
-        indications=["body_contouring"],
-        ingredients=[
-            {
-                "name": "Deoxycholic acid",
-                "code": "deoxycholic_acid",
-                "concentration": Decimal("10"),
-                "unit": "mg_per_mL",
-            }
-        ],
-    )
+    fm = dca_formulation(clinic_a, "DCA", vial="multi")
     s = start(clinic_a, patient_a, "mesotherapy_body")
     client = clinic_a.client(clinic_a.nurse)
     data = {

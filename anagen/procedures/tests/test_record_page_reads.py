@@ -18,6 +18,7 @@ from anagen.procedures.models import TreatmentSession
 from anagen.procedures.tests.helpers import (
     complete_prp,
     consent,
+    dca_formulation,
     full_prep,
     make_lot,
     ready_patient,
@@ -64,20 +65,7 @@ def _ae(staff, session: TreatmentSession) -> None:
 
 def _meso_session(staff, patient) -> TreatmentSession:
     consent(staff, patient, "mesotherapy_body")
-    fm = services.formulation_create(
-        actor=staff.actor(staff.physician),
-        name="DCA",
-        vial="multi",
-        indications=["body_contouring"],
-        ingredients=[
-            {
-                "name": "Deoxycholic acid",
-                "code": "deoxycholic_acid",
-                "concentration": Decimal("10"),
-                "unit": "mg_per_mL",
-            }
-        ],
-    )
+    fm = dca_formulation(staff, "DCA", vial="multi")
     s = start(staff, patient, "mesotherapy_body")
     services.meso_delivery_add(
         actor=staff.actor(staff.nurse),

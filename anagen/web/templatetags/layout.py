@@ -2,7 +2,8 @@
 
 `{% signed_in_header %}` (base.html) shows the menu, the clinic (name, logo, switcher), the
 person and their role. Those depend on a handful of values only, so the rendered HTML is kept
-per process under a key made of exactly those values: the person (id and name), the
+in the cache of rendered page parts (settings CACHES["rendered"], per process) under a key made
+of exactly those values: the person (id and name), the
 membership and its role, the permissions, the clinic (id, name, logo version), the person's
 other clinics, the current menu item, the language and the URL prefix. Nothing needs to be
 forgotten when something changes: a renamed clinic, a new logo or another role makes another
@@ -13,10 +14,11 @@ every page: the HTML is stored with a marker in its place, filled in for each re
 
 from __future__ import annotations
 
-import threading
+import hashlib
 from typing import Any
 
 from django import template
+from django.core.cache import caches
 from django.urls import get_script_prefix
 from django.utils import translation
 from django.utils.html import conditional_escape
@@ -24,19 +26,16 @@ from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
 
-MAX_ENTRIES = 2000
 # What `{% csrf_token %}` writes while the header is rendered for the cache: letters and digits
 # only, so no escaping can change it, and nothing a page could otherwise contain.
 CSRF_MARK = "CSRFMARKc6d1f0a9e4b34b8f8e1aa7d0c2f95e11"
 
-_lock = threading.Lock()
-_rendered: dict[tuple[Any, ...], str] = {}
+_rendered = caches["rendered"]
 
 
 def forget_all() -> None:
-    """Drop every rendered header of this process (tests)."""
-    with _lock:
-        _rendered.clear()
+    """Drop every rendered page part of this process, headers included (tests)."""
+    _rendered.clear()
 
 
 def nav_item(request: Any) -> str:
@@ -84,15 +83,12 @@ def signed_in_header(context: template.Context) -> SafeString:
     if not token or str(token) == "NOTPROVIDED":
         # No token to fill in (`{% csrf_token %}` then writes nothing): rendered as it is.
         return _render(context, actor, memberships, item, token)
-    key = header_key(actor, memberships, item)
-    with _lock:
-        html = _rendered.get(key)
+    digest = hashlib.sha256(repr(header_key(actor, memberships, item)).encode()).hexdigest()
+    key = f"header:{digest}"
+    html = _rendered.get(key)
     if html is None:
         html = _render(context, actor, memberships, item, CSRF_MARK)
-        with _lock:
-            if len(_rendered) >= MAX_ENTRIES:
-                _rendered.clear()
-            _rendered[key] = html
+        _rendered.set(key, html)
     # The page's own token where the marker stands, escaped as `{% csrf_token %}` does.
     return mark_safe(html.replace(CSRF_MARK, conditional_escape(str(token))))  # noqa: S308
 
