@@ -544,7 +544,9 @@ def reseal_all(event_model: Any = AuditEvent, head_model: Any = AuditChainHead) 
             event.changes = update["changes"] = normalised_changes(event.changes)
         event.seq = head.length + 1
         event.prev_hash = head.last_hash or GENESIS
-        event.hash = event_hash(event, event.prev_hash)
+        # A historical model (a migration) has the values as a column, not `stored_changes`.
+        values = event.changes if with_values else None
+        event.hash = event_hash(event, event.prev_hash, values)
         event_model.objects.filter(pk=event.pk).update(
             seq=event.seq, prev_hash=event.prev_hash, hash=event.hash, **update
         )
