@@ -138,6 +138,9 @@ def _patient_pages(who: str, patient) -> list[Page]:
 def _clinic_pages(patient) -> list[Page]:
     monday = dt.date.today() - dt.timedelta(days=dt.date.today().weekday())
     return [
+        # A control, not a page: the bare view measured as if it were one. Its ratio is what a
+        # page costing nothing gets under this interleaving (the floor of the ratio itself).
+        Page("control: bare view as a page", "clinic", "/session/ping"),
         Page("home", "clinic", reverse("home")),
         Page("search by name", "clinic", reverse("patient-list") + f"?q={patient.family_name}"),
         Page("search by phone", "clinic", reverse("patient-list") + f"?q={patient.phone[-6:]}"),
