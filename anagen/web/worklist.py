@@ -1,11 +1,13 @@
 """The day's worklist for the active clinic: what each person should do next, section by section.
 
 A selector module (reads only). The home page shows the first ``PREVIEW`` rows of each section
-the actor's permissions show (``SECTIONS``), most urgent first, with the section's total; one
-query per section plus ONE query for every section's count (each count stops at ``COUNT_CAP``
-+ 1 rows, "100+"), so the page's query count and cost do not grow with the clinic (issue 15).
-Each section also opens as a full, paginated, searchable list (``section_list``). Dates are the
-clinic's.
+the actor's permissions show (``SECTIONS``), most urgent first, with the section's total: ONE
+query per section gives both (a day-bounded section is counted in full with its rows, the others
+up to ``COUNT_CAP`` + 1, "100+": ``_Compiled.first_rows_counted``), reading only the columns
+the cards show (``HOME_SHAPES``); the queries are compiled once per clinic, day and set of
+sections and read afresh on every request (``_plan``), so the page's query count and cost do
+not grow with the clinic (issue 15). Each section also opens as a full, paginated, searchable
+list (``section_list``: the section's queryset in ``QUERIES``). Dates are the clinic's.
 
 Sections:
 - arrivals: today's booked appointments not yet checked in (check in);
@@ -23,10 +25,13 @@ Sections:
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from weakref import ref as weak_ref
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import (
     Case,
@@ -42,6 +47,11 @@ from django.db.models import (
     Window,
 )
 from django.db.models.functions import Coalesce
+from django.db.models.query import (  # type: ignore[attr-defined]  # Django 6.1 internals
+    _get_from_db,
+    get_related_populators,
+)
+from django.utils import timezone
 
 from anagen.accounts.access import Actor
 from anagen.accounts.permissions import Perm
@@ -465,52 +475,209 @@ def lots(actor: Actor, today: dt.date, limit: int = LIMIT) -> list[Lot]:
 # --- counts, the home page and the full lists ---------------------------------------------------
 
 
-def capped_counts(querysets: dict[str, QuerySet[Any]], cap: int | None = None) -> dict[str, int]:
-    """Each queryset's row count, counted no further than ``cap`` + 1, all in ONE query
-    (``SELECT (SELECT COUNT(*) FROM (… LIMIT cap+1)), …``): each count is an index walk that
-    stops early, and the page pays one round trip for every section together."""
-    if not querysets:
-        return {}
-    cap = COUNT_CAP if cap is None else cap
-    parts: list[str] = []
-    params: list[Any] = []
-    alias = None
-    for i, qs in enumerate(querysets.values()):
-        alias = qs.db
-        # Ordered as the section: the planner walks the same index as for its first rows.
-        sub = qs.values("pk")[: cap + 1]
-        sql, sub_params = sub.query.get_compiler(using=qs.db).as_sql()
-        # The SQL is Django's own compilation of our querysets; every value stays a parameter.
-        parts.append(f"(SELECT COUNT(*) FROM ({sql}) wl_count_{i})")  # noqa: S608
-        params.extend(sub_params)
-    with connections[alias or "default"].cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(parts), params)
-        row = cursor.fetchone()
-    return {name: int(n) for name, n in zip(querysets, row, strict=True)}
+class _Compiled:
+    """One query compiled by Django once and run again as often as asked: the SQL, its
+    parameters and how its rows become model instances (what ``ModelIterable`` does, with the
+    compilation kept). Compiling the home page's ten querysets cost more than running them."""
+
+    def __init__(self, qs: QuerySet[Any]):
+        self.compiler: Any = None
+        self.annotations: dict[str, int] = {}
+        self.related: list[Any] = []
+        self.init: list[str] = []
+        self.from_db: Any = None
+        self.slice = (0, 0)
+        self.track_peers = False
+        self.counted = False
+        self.cap = 0
+        self.alias = qs.db
+        compiler = qs.query.get_compiler(using=qs.db)
+        try:
+            sql, sql_params = compiler.as_sql()
+        except EmptyResultSet:
+            sql, sql_params = "", ()
+        self.sql, self.params = sql, tuple(sql_params)
+        if not sql:
+            return
+        self.compiler = compiler
+        info = compiler.klass_info
+        fields = info["select_fields"]
+        start, end = fields[0], fields[-1] + 1
+        self.init = [f[0].target.attname for f in compiler.select[start:end]]
+        fetch_mode = qs._fetch_mode  # type: ignore[attr-defined]
+        self.track_peers = bool(fetch_mode.track_peers)
+        self.from_db = _get_from_db(info["model"], fetch_mode)
+        self.related = get_related_populators(info, compiler.select, qs.db, fetch_mode)
+        self.annotations = dict(compiler.annotation_col_map or {})
+        self.slice = (start, end)
+
+    @classmethod
+    def first_rows_counted(cls, qs: QuerySet[Any], rows: int, cap: int) -> _Compiled:
+        """The first ``rows`` rows of ``qs`` (ordered by fields of its model) and how many it
+        holds up to ``cap`` + 1, in one query: the first ``cap`` + 1 rows in the section's
+        order (the index walk that stops early), counted and ordered again by the same columns
+        (by position: the joined tables repeat column names), then the first ``rows``.
+        ``rows()`` answers the count with the rows."""
+        compiled = cls(qs[: max(cap + 1, rows)])
+        compiled.cap = cap
+        if not compiled.sql:
+            return compiled
+        model = qs.model
+        start = compiled.slice[0]
+        positions = []
+        for name in qs.query.order_by:
+            if not isinstance(name, str) or name.startswith(("-", "?")) or "__" in name:
+                raise ValueError(f"cannot order the counted rows by {name!r}")
+            attname = (
+                model._meta.pk.attname if name == "pk" else model._meta.get_field(name).attname
+            )
+            positions.append(str(start + compiled.init.index(attname) + 1))
+        compiled.sql = (
+            f"SELECT wl_first.*, COUNT(*) OVER () FROM ({compiled.sql}) wl_first "  # noqa: S608
+            f"ORDER BY {', '.join(positions)} LIMIT {int(rows)}"
+        )
+        compiled.counted = True
+        return compiled
+
+    def rows(self) -> tuple[list[Any], int]:
+        """The rows as model instances (select_related objects and annotations set) and, for
+        ``first_rows_counted``, the count (else 0)."""
+        if not self.sql:
+            return [], 0
+        with connections[self.alias].cursor() as cursor:
+            cursor.execute(self.sql, self.params)
+            fetched = cursor.fetchall()
+        if not fetched:
+            return [], 0
+        total = 0
+        if self.counted:  # the count closes each row
+            total = min(int(fetched[0][-1]), self.cap + 1)
+            fetched = [r[:-1] for r in fetched]
+        compiler = self.compiler
+        if compiler.has_extra_select:  # as Django's cursor_iter: only the selected columns
+            fetched = [r[: compiler.col_count] for r in fetched]
+        start, end = self.slice
+        out = []
+        peers: list[Any] | None = [] if self.track_peers else None
+        for row in compiler.results_iter(results=[fetched]):
+            obj = self.from_db(self.alias, self.init, row[start:end])
+            if peers is not None:
+                peers.append(weak_ref(obj))
+                obj._state.peers = peers
+            for populator in self.related:
+                populator.populate(row, obj)
+            for attr, pos in self.annotations.items():
+                setattr(obj, attr, row[pos])
+            out.append(obj)
+        return out, total
+
+
+_NAMES = ("patient__given_name", "patient__family_name")
+_VISIT = ("kind", "procedure", "starts_at", "practitioner__name", "room__name")
+
+# What the home page's cards show of each section (web/rows/*.html): the first rows are read
+# with these columns only (and their joins), not every column of every joined table. Reading a
+# column not listed would cost a query per row: the query-count tests fill every section.
+HOME_SHAPES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # name: (select_related, only)
+    "arrivals": (
+        ("patient", "practitioner", "room"),
+        (*_NAMES, "patient__record_number", *_VISIT),
+    ),
+    "waiting": (("patient", "practitioner", "room"), (*_NAMES, *_VISIT)),
+    "in_progress": (
+        ("patient", "started_by"),
+        (
+            *_NAMES,
+            "procedure",
+            "started_at",
+            "started_by__first_name",
+            "started_by__last_name",
+            "started_by__username",
+        ),
+    ),
+    "to_sign": (("patient",), (*_NAMES, "procedure", "started_at")),
+    "assessments_to_sign": (("patient",), (*_NAMES, "version", "visit_on")),
+    "screenings_due": (("patient",), (*_NAMES, "procedure", "starts_at")),
+    "follow_ups": (("patient",), (*_NAMES, "measured_on")),
+    "recalls": (
+        ("patient", "plan"),
+        (*_NAMES, "due_from", "due_until", "plan__protocol_name", "plan__procedure"),
+    ),
+    "lots": (("product",), ("product__name", "lot_number", "expires_on")),
+}
+
+
+def _home_shape(name: str, qs: QuerySet[Any]) -> QuerySet[Any]:
+    related, columns = HOME_SHAPES[name]
+    return qs.select_related(None).select_related(*related).only(*columns)
+
+
+@dataclass
+class _HomePlan:
+    """The home page's queries for one clinic, day, time zone and set of sections, compiled."""
+
+    names: tuple[str, ...]
+    first: dict[str, _Compiled]
+
+
+# Compiled plans, per thread (a compiler belongs to its thread's connection), few and small:
+# the SQL depends only on the key below (every value in it is a parameter of the key), so a
+# plan is never stale; the rows are read afresh on every request.
+_plans = threading.local()
+_PLANS_KEPT = 64
+
+
+def _plan(actor: Actor, today: dt.date, names: tuple[str, ...], preview: int) -> _HomePlan:
+    alias = Appointment.objects.db
+    connection = connections[alias]
+    key = (
+        alias,
+        id(connection),
+        actor.clinic.pk,
+        str(actor.tz),
+        timezone.get_current_timezone_name(),
+        today,
+        names,
+        preview,
+        COUNT_CAP,
+    )
+    cache: dict[Any, _HomePlan] | None = getattr(_plans, "cache", None)
+    if cache is None:
+        cache = _plans.cache = {}
+    plan = cache.get(key)
+    if plan is not None:
+        return plan
+    first: dict[str, _Compiled] = {}
+    for name in names:
+        qs = _home_shape(name, QUERIES[name](actor, today))
+        if name in DAY_BOUNDED:  # counted in full: a day's visits are a few hundred at most
+            first[name] = _Compiled(qs.annotate(wl_total=Window(Count("*")))[:preview])
+        else:
+            first[name] = _Compiled.first_rows_counted(qs, preview, COUNT_CAP)
+    plan = _HomePlan(names, first)
+    if len(cache) >= _PLANS_KEPT:
+        cache.clear()
+    cache[key] = plan
+    return plan
 
 
 def worklist_for(actor: Actor, preview: int = PREVIEW) -> Worklist:
-    """The sections the actor may see: the first ``preview`` rows of each (one query a section,
-    which also counts a day-bounded section) and the other sections' capped counts (one query
-    for all of them, always run, so the query count never depends on the rows)."""
+    """The sections the actor may see: the first ``preview`` rows of each and how many it holds
+    (a day-bounded section counted in full, the others up to ``COUNT_CAP`` + 1), one query a
+    section whatever the rows, so the query count never depends on them. The queries are
+    compiled once per clinic, day and set of sections (``_plan``) and read afresh."""
     actor.require(Perm.PATIENT_VIEW)
     today = actor.today()
-    querysets = {
-        name: QUERIES[name](actor, today) for name, s in SECTIONS.items() if actor.can(s.perm)
-    }
-    rows: dict[str, list[Any]] = {}
-    totals: dict[str, int] = {}
-    for name, qs in querysets.items():
-        if name in DAY_BOUNDED:
-            found = list(qs.annotate(wl_total=Window(Count("*")))[:preview])
-            totals[name] = found[0].wl_total if found else 0
-        else:
-            found = list(qs[:preview])
-        rows[name] = present(name, found)
-    totals.update(capped_counts({n: qs for n, qs in querysets.items() if n not in DAY_BOUNDED}))
+    names = tuple(name for name, s in SECTIONS.items() if actor.can(s.perm))
+    plan = _plan(actor, today, names, preview)
     wl = Worklist(today=today)
-    for name in querysets:
-        wl.sections[name] = Shown(SECTIONS[name], rows[name], totals[name], name in DAY_BOUNDED)
+    for name in names:
+        found, counted = plan.first[name].rows()
+        # A day-bounded section's count comes with each row (COUNT(*) OVER ()), the others'
+        # with the query (``first_rows_counted``).
+        total = (found[0].wl_total if found else 0) if name in DAY_BOUNDED else counted
+        wl.sections[name] = Shown(SECTIONS[name], present(name, found), total, name in DAY_BOUNDED)
     return wl
 
 
