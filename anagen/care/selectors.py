@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from decimal import Context, Decimal
+from typing import Any
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 
 from anagen.accounts.access import Actor
 from anagen.accounts.models import Clinic
@@ -181,6 +186,13 @@ def consent_statuses(*, actor: Actor, patient: Patient) -> list[ConsentStatus]:
         .order_by("kind", "-signed_at", "-id")
     ):
         latest.setdefault(c.kind, c)
+    return _consent_statuses_of(current, latest)
+
+
+def _consent_statuses_of(
+    current: dict[str, ConsentTemplate], latest: dict[str, Consent]
+) -> list[ConsentStatus]:
+    """Every kind's status from its current template and the patient's latest consent."""
     result = []
     for kind, label in ConsentKind.choices:
         consent = latest.get(kind)
@@ -195,6 +207,116 @@ def consent_statuses(*, actor: Actor, patient: Patient) -> list[ConsentStatus]:
             status = "needs_reconsent"
         result.append(ConsentStatus(kind, str(label), status, template, consent))
     return result
+
+
+# The chart's Consultation card in one query (issue 15): the latest assessment, the latest
+# screening, the patient's latest consent of each kind and the current template of each kind
+# (rows tagged a / s / c / t), with only the columns the card shows.
+_CARE_PANEL_SQL = (
+    "SELECT * FROM (SELECT 'a' AS r, a.id, a.version AS i1, CAST(NULL AS bigint) AS i2,"
+    " a.signed_at AS at1, a.created_at AS at2, CAST(NULL AS date) AS day, a.diagnosis_code AS t1,"
+    " a.scale_id AS t2, a.scale_value AS t3, a.salt_band AS t4, a.salt_score AS dec"
+    " FROM care_assessment a WHERE a.patient_id = %s ORDER BY a.version DESC LIMIT 1) pa"
+    " UNION ALL SELECT * FROM (SELECT 's', s.id, CAST(NULL AS bigint), CAST(NULL AS bigint),"
+    " s.run_at, s.override_at, s.earliest_on, s.procedure, s.decision, CAST(NULL AS text),"
+    " CAST(NULL AS text), CAST(NULL AS numeric) FROM care_screeningrecord s"
+    " WHERE s.patient_id = %s ORDER BY s.run_at DESC, s.id DESC LIMIT 1) ps"
+    " UNION ALL SELECT 'c', id, version, template_id, withdrawn_at, signed_at, NULL, kind,"
+    " NULL, NULL, NULL, NULL FROM (SELECT c.id, t.version, c.template_id, c.withdrawn_at,"
+    " c.signed_at, c.kind, ROW_NUMBER() OVER (PARTITION BY c.kind"
+    " ORDER BY c.signed_at DESC, c.id DESC) AS n FROM care_consent c"
+    " JOIN care_consenttemplate t ON t.id = c.template_id WHERE c.patient_id = %s) pc"
+    " WHERE n = 1"
+    " UNION ALL SELECT 't', id, version, NULL, NULL, NULL, NULL, kind, NULL, NULL, NULL, NULL"
+    " FROM (SELECT t.id, t.version, t.kind, ROW_NUMBER() OVER (PARTITION BY t.kind"
+    " ORDER BY t.version DESC) AS n FROM care_consenttemplate t"
+    " WHERE (t.clinic_id = %s OR t.clinic_id IS NULL) AND t.is_active) pt WHERE n = 1"
+)
+
+
+def _instant(value: Any) -> Any:
+    """A raw timestamp column as the ORM gives it (SQLite: text or naive, in UTC)."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def _day(value: Any) -> dt.date | None:
+    return parse_date(value) if isinstance(value, str) else value
+
+
+def _decimal(value: Any, places: int) -> Decimal | None:
+    if value is None or isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        value = Context(prec=15).create_decimal_from_float(value)
+    return Decimal(value).quantize(Decimal(1).scaleb(-places))
+
+
+@dataclass(frozen=True)
+class CarePanel:
+    assessment: Assessment | None
+    screening: ScreeningRecord | None
+    consents: list[ConsentStatus]
+
+
+def care_panel(*, actor: Actor, patient: Patient) -> CarePanel:
+    """What the chart's Consultation card shows (as assessment_latest, screening_latest and
+    consent_statuses give it), in one query whatever the history: the rows carry only the
+    fields the card shows."""
+    actor.require(Perm.CLINICAL_VIEW)
+    actor.require(Perm.CONSENT_STATUS_VIEW)
+    assessment = screening = None
+    current: dict[str, ConsentTemplate] = {}
+    latest: dict[str, Consent] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(_CARE_PANEL_SQL, [patient.pk, patient.pk, patient.pk, patient.clinic_id])
+        rows = cursor.fetchall()
+    for r, pk, i1, i2, at1, at2, day, t1, t2, t3, t4, dec in rows:
+        if r == "a":
+            assessment = Assessment(
+                id=pk,
+                patient=patient,
+                version=i1,
+                signed_at=_instant(at1),
+                created_at=_instant(at2),
+                diagnosis_code=t1,
+                scale_id=t2,
+                scale_value=t3,
+                salt_band=t4,
+                salt_score=_decimal(dec, 1),
+            )
+        elif r == "s":
+            screening = ScreeningRecord(
+                id=pk,
+                patient=patient,
+                run_at=_instant(at1),
+                override_at=_instant(at2),
+                earliest_on=_day(day),
+                procedure=t1,
+                decision=t2,
+            )
+        elif r == "c":
+            consent = Consent(
+                id=pk,
+                patient=patient,
+                kind=t1,
+                template_id=i2,
+                withdrawn_at=_instant(at1),
+                signed_at=_instant(at2),
+            )
+            consent.template = ConsentTemplate(id=i2, kind=t1, version=i1)
+            latest[t1] = consent
+        else:
+            current[t1] = ConsentTemplate(id=pk, kind=t1, version=i1)
+    for kind in ConsentKind.values:
+        if kind not in current:  # after a flush of a test database (as consent_templates_current)
+            template = _ensure_default(kind)
+            if template is not None:
+                current[kind] = template
+    return CarePanel(assessment, screening, _consent_statuses_of(current, latest))
 
 
 def consent_list(*, actor: Actor, patient: Patient) -> QuerySet[Consent]:

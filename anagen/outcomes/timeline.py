@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from django.urls import reverse
 from django.utils import timezone
 
 from anagen.accounts.access import Actor
 from anagen.patients.models import Patient
-from anagen.patients.timeline import TIMELINE_LIMIT, TimelineEntry, timeline_source
+from anagen.patients.timeline import Row, SqlSource, TimelineEntry, labels, timeline_source
 
 
 def _at(day: dt.date, actor: Actor) -> dt.datetime:
@@ -17,42 +18,46 @@ def _at(day: dt.date, actor: Actor) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time(12)), actor.tz)
 
 
-def _since_day(since: dt.datetime | None, actor: Actor) -> dt.date | None:
-    """The clinic's day of `since` (an entry at noon of that day may still be newer)."""
-    return timezone.localtime(since, actor.tz).date() if since is not None else None
-
-
-@timeline_source(first=30)
-def _measurements(actor: Actor, patient: Patient, since: dt.datetime | None) -> list[TimelineEntry]:
+def _measurement_entries(actor: Actor, patient: Patient) -> Callable[[Row], TimelineEntry]:
     from anagen.outcomes.models import MeasurementSet
 
-    rows = MeasurementSet.objects.filter(patient=patient).order_by("-measured_on", "-id")
-    day = _since_day(since, actor)
-    if day is not None:
-        rows = rows.filter(measured_on__gte=day)
     url = reverse("outcomes-progress", args=[patient.pk])
-    return [
-        TimelineEntry(
-            at=_at(s.measured_on, actor),
-            kind="measurement",
-            title=f"{s.get_visit_label_display()} measurements",
-            detail=s.get_method_display(),
-            url=url,
-        )
-        for s in rows[:TIMELINE_LIMIT]
-    ]
+    visit, method = labels(MeasurementSet, "visit_label"), labels(MeasurementSet, "method")
+    return lambda r: TimelineEntry(
+        at=_at(r.day, actor),
+        kind="measurement",
+        title=f"{visit(r.t1)} measurements",
+        detail=method(r.t2),
+        url=url,
+    )
 
 
-@timeline_source(first=35)
-def _photos(actor: Actor, patient: Patient, since: dt.datetime | None) -> list[TimelineEntry]:
-    from anagen.outcomes.models import PhotoSet
+timeline_source(
+    SqlSource(
+        select={"day": "m.measured_on", "k": "m.id", "t1": "m.visit_label", "t2": "m.method"},
+        tables="outcomes_measurementset m WHERE m.patient_id = %s",
+        order="m.measured_on DESC, m.id DESC",
+        since_day="m.measured_on",
+        params=lambda actor, patient: [patient.pk],
+        entries=_measurement_entries,
+    ),
+    first=30,
+)
 
-    rows = PhotoSet.objects.filter(patient=patient).order_by("-taken_on", "-id")
-    day = _since_day(since, actor)
-    if day is not None:
-        rows = rows.filter(taken_on__gte=day)
+
+def _photo_entries(actor: Actor, patient: Patient) -> Callable[[Row], TimelineEntry]:
     url = reverse("outcomes-photos", args=[patient.pk])
-    return [
-        TimelineEntry(at=_at(s.taken_on, actor), kind="photos", title="Photo set", url=url)
-        for s in rows[:TIMELINE_LIMIT]
-    ]
+    return lambda r: TimelineEntry(at=_at(r.day, actor), kind="photos", title="Photo set", url=url)
+
+
+timeline_source(
+    SqlSource(
+        select={"day": "p.taken_on", "k": "p.id"},
+        tables="outcomes_photoset p WHERE p.patient_id = %s",
+        order="p.taken_on DESC, p.id DESC",
+        since_day="p.taken_on",
+        params=lambda actor, patient: [patient.pk],
+        entries=_photo_entries,
+    ),
+    first=35,
+)

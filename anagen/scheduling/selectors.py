@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -182,6 +183,97 @@ def patient_schedule(*, actor: Actor, patient: Patient) -> PatientSchedule:
     )
 
 
+# The chart card in one query (issue 15): the current plan with its counts, the next open
+# appointments with practitioner and room names, the open recall (rows tagged p / a / r).
+_SCHEDULE_CARD_SQL = (
+    "SELECT * FROM (SELECT 'p' AS r, p.id, p.protocol_name AS t1, p.status AS t2,"
+    " CAST(NULL AS text) AS t3, CAST(NULL AS text) AS t4,"
+    " (SELECT COUNT(*) FROM scheduling_appointment x WHERE x.plan_id = p.id"
+    " AND x.status <> %s) AS n1,"
+    " (SELECT COUNT(*) FROM scheduling_appointment x WHERE x.plan_id = p.id"
+    " AND x.status = %s) AS n2,"
+    " CAST(NULL AS bigint) AS n3, CAST(NULL AS bigint) AS n4, CAST(NULL AS bigint) AS n5,"
+    " CAST(NULL AS timestamp with time zone) AS at1, CAST(NULL AS date) AS d1,"
+    " CAST(NULL AS date) AS d2 FROM scheduling_treatmentplan p"
+    " WHERE p.patient_id = %s AND p.clinic_id = %s AND p.status <> %s"
+    " ORDER BY p.created_at DESC LIMIT 1) sp"
+    " UNION ALL SELECT * FROM (SELECT 'a', a.id, a.kind, a.status, pr.name, rm.name,"
+    " a.sequence, a.plan_id, a.practitioner_id, a.room_id, CAST(NULL AS bigint), a.starts_at,"
+    " CAST(NULL AS date), CAST(NULL AS date) FROM scheduling_appointment a"
+    " LEFT JOIN scheduling_resource pr ON pr.id = a.practitioner_id"
+    " LEFT JOIN scheduling_resource rm ON rm.id = a.room_id"
+    " WHERE a.patient_id = %s AND a.clinic_id = %s AND a.status IN (%s, %s) AND a.ends_at >= %s"
+    " ORDER BY a.starts_at LIMIT %s) sa"
+    " UNION ALL SELECT * FROM (SELECT 'r', c.id, CAST(NULL AS text), CAST(NULL AS text),"
+    " CAST(NULL AS text), CAST(NULL AS text), CAST(NULL AS bigint), CAST(NULL AS bigint),"
+    " CAST(NULL AS bigint), CAST(NULL AS bigint), CAST(NULL AS bigint),"
+    " CAST(NULL AS timestamp with time zone), c.due_from, c.due_until FROM scheduling_recall c"
+    " WHERE c.patient_id = %s AND c.clinic_id = %s AND c.status = %s"
+    " ORDER BY c.due_from, c.id LIMIT 1) sr"
+)
+
+
+def _raw_instant(value: Any) -> dt.datetime:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def _raw_day(value: Any) -> dt.date:
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def patient_schedule_card(*, actor: Actor, patient: Patient) -> PatientSchedule:
+    """What ``patient_schedule`` gives the chart card, in one query whatever the history (rows
+    with only the fields the card shows)."""
+    cancelled, completed = AppointmentStatus.CANCELLED.value, AppointmentStatus.COMPLETED.value
+    clinic_id = actor.membership.clinic_id
+    params: list[Any] = [
+        *(cancelled, completed, patient.pk, clinic_id, PlanStatus.CANCELLED.value),
+        *(patient.pk, clinic_id, *(str(s) for s in OPEN_STATUSES)),
+        connection.ops.adapt_datetimefield_value(timezone.now() - dt.timedelta(hours=12)),
+        UPCOMING_LIMIT,
+        *(patient.pk, clinic_id, RecallStatus.OPEN.value),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_SCHEDULE_CARD_SQL, params)
+        rows = cursor.fetchall()
+    plan, recall, done, total = None, None, 0, 0
+    upcoming: list[Appointment] = []
+    for r, pk, t1, t2, t3, t4, n1, n2, n3, n4, _, at1, d1, d2 in rows:
+        if r == "p":
+            plan = TreatmentPlan(
+                id=pk, clinic_id=clinic_id, patient=patient, protocol_name=t1, status=t2
+            )
+            total, done = n1, n2
+        elif r == "a":
+            a = Appointment(
+                id=pk,
+                clinic_id=clinic_id,
+                patient=patient,
+                kind=t1,
+                status=t2,
+                sequence=n1,
+                plan_id=n2,
+                practitioner_id=n3,
+                room_id=n4,
+                starts_at=_raw_instant(at1),
+            )
+            a.practitioner = Resource(id=n3, name=t3)
+            a.room = Resource(id=n4, name=t4)
+            upcoming.append(a)
+        else:
+            recall = Recall(
+                id=pk,
+                clinic_id=clinic_id,
+                patient=patient,
+                due_from=_raw_day(d1),
+                due_until=_raw_day(d2),
+                status=RecallStatus.OPEN,
+            )
+    return PatientSchedule(plan=plan, done=done, total=total, upcoming=upcoming, recall=recall)
+
+
 def practitioners_for(actor: Actor) -> QuerySet[Resource]:
     return resources_for(actor, active_only=True).filter(kind=ResourceKind.PRACTITIONER)
 
@@ -341,7 +433,8 @@ def plan_search(
     from django.db.models import Prefetch
 
     qs = plans_for(actor).prefetch_related(
-        Prefetch("appointments", queryset=Appointment.objects.order_by("sequence"))
+        # The API shows no appointment's history: not decoded for every row (issue 15).
+        Prefetch("appointments", queryset=Appointment.objects.defer("history").order_by("sequence"))
     )
     note_list(actor, what="Treatment plans")  # audited (anagen/audit/reads.py)
     if patient is not None:
@@ -377,8 +470,9 @@ def appointment_search(
         qs = qs.filter(room_id=room_id)
     if status:
         qs = qs.filter(status=status)
-    # The API's appointment carries ids only: no joined rows (fewer joins to plan, issue 15).
-    return qs.select_related(None).order_by("starts_at", "id")
+    # The API's appointment carries ids only: no joined rows (fewer joins to plan, issue 15),
+    # and no history (not decoded for every row).
+    return qs.select_related(None).defer("history").order_by("starts_at", "id")
 
 
 # --- Closures, leave and public holidays (the calendar's blocked days) ----------------------

@@ -23,13 +23,14 @@ _ALWAYS = ("prp_scalp", "photo_clinical")
 
 @register.inclusion_tag("care/_panel.html")
 def care_panel(patient: Patient, actor: Actor) -> dict[str, Any]:
-    # A fixed handful of queries whatever the patient's history (latest rows only).
+    # One query whatever the patient's history (latest rows only, the columns shown).
+    panel = selectors.care_panel(actor=actor, patient=patient)
     return {
         "actor": actor,
         "patient": patient,
-        "assessment": selectors.assessment_latest(actor=actor, patient=patient),
-        "screening": selectors.screening_latest(actor=actor, patient=patient),
-        "consents": selectors.consent_statuses(actor=actor, patient=patient),
+        "assessment": panel.assessment,
+        "screening": panel.screening,
+        "consents": panel.consents,
         "procedure_kinds": _ALWAYS,
     }
 
