@@ -215,13 +215,16 @@ class AuditEvent(models.Model):
     # action, and a new action then needs no migration; labels come from `action_label`.
     action = models.CharField(max_length=64)
     # No database constraint: audit rows outlive a patient purged after an erasure request
-    # (anagen/imports/erasure.py); the id then names no one.
+    # (anagen/imports/erasure.py); the id then names no one. No index of its own either: the
+    # (patient, at, id) index below serves every lookup by patient, and a lone patient index
+    # led PostgreSQL to read all of a patient's events and sort them for one page (issue 15).
     patient = models.ForeignKey(
         "patients.Patient",
         null=True,
         blank=True,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,
         related_name="+",
     )
     object_type = models.CharField(max_length=64, blank=True)

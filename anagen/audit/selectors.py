@@ -9,9 +9,12 @@ last row shown), so no page counts or skips rows.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
+from django.db.models.lookups import Exact
 
 from anagen.accounts.clinic_time import zone_of
 from anagen.accounts.models import Clinic
@@ -43,24 +46,42 @@ def _filtered(
     return qs
 
 
+# What the audit trail shows of a patient (the record number, and whether it was deleted) and
+# of a member of staff (the name; the user name for the API). Other columns are not read.
+_PATIENT_SHOWN = ("id", "record_number", "deleted_at")
+_ACTOR_SHOWN = ("id", "username", "first_name", "last_name")
+
+
+def _unread(relation: str, shown: tuple[str, ...]) -> list[str]:
+    model = AuditEvent._meta.get_field(relation).related_model
+    return [
+        f"{relation}__{f.name}"
+        for f in model._meta.concrete_fields  # type: ignore[union-attr]
+        if f.name not in shown and f.attname not in shown
+    ]
+
+
 def _with_related(qs: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
-    # The patient is fetched apart: a join would turn INNER under a patient filter and drop the
-    # events of a patient whose row an erasure purged (their events stay in the trail).
-    return qs.select_related("actor", "change_values").prefetch_related("patient")
+    """The event with its actor, its values and its patient (LEFT joins: an erasure purge may
+    have removed the patient's row or the values; the event stays in the trail)."""
+    qs = qs.select_related("actor", "change_values", "patient")
+    return qs.defer(*_unread("actor", _ACTOR_SHOWN), *_unread("patient", _PATIENT_SHOWN))
 
 
 def _clinic_events(clinic: Clinic, patient_id: int | None) -> QuerySet[AuditEvent]:
     if patient_id:
-        # A patient's events all carry the clinic: the (patient, at, id) index answers.
-        return AuditEvent.objects.filter(patient_id=patient_id, clinic=clinic)
+        # A patient's events all carry the clinic: the (patient, at, id) index answers. The
+        # column is compared as an expression: `filter(patient_id=…)` would make Django join
+        # the patient INNER (`_with_related`), dropping the events of an erased patient.
+        return AuditEvent.objects.filter(Exact(F("patient_id"), patient_id), clinic=clinic)
     return AuditEvent.objects.filter(clinic=clinic)
 
 
-def _staff_logins(clinic: Clinic) -> QuerySet[AuditEvent]:
-    """Sign-ins and other events without a clinic, by this clinic's staff."""
-    return AuditEvent.objects.filter(
-        clinic__isnull=True, actor_id__in=clinic.memberships.values("user_id")
-    )
+def _staff_logins(clinic: Clinic, staff_ids: Collection[int] | None = None) -> QuerySet[AuditEvent]:
+    """Sign-ins and other events without a clinic, by this clinic's staff (`staff_ids`: the
+    user ids of all its memberships, when the caller has them: a plain list, not a join)."""
+    staff: Any = clinic.memberships.values("user_id") if staff_ids is None else list(staff_ids)
+    return AuditEvent.objects.filter(clinic__isnull=True, actor_id__in=staff)
 
 
 def audit_events_for(
@@ -131,23 +152,34 @@ def audit_page(
     date_to: dt.date | None = None,
     before: Cursor | None = None,
     size: int = 50,
+    staff_ids: Collection[int] | None = None,
 ) -> tuple[list[AuditEvent], Cursor | None]:
     """One page of the audit trail, newest first, older than `before`; and the cursor of the
     next (older) page, or None. Each source is read in index order with a LIMIT: the clinic's
-    events (or the patient's), and, unfiltered by patient, the staff's sign-ins."""
-    sources = [_clinic_events(clinic, patient_id)]
-    if not patient_id:
-        sources.append(_staff_logins(clinic))
-    rows: list[AuditEvent] = []
-    for source in sources:
+    events (or the patient's), and, unfiltered by patient, the staff's sign-ins (their keys
+    first: only those among the newest are loaded). `staff_ids`: the user ids of the clinic's
+    memberships, when the caller already has them."""
+
+    def keyset(source: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
         filtered = _filtered(
             source, clinic, user_id=user_id, action=action, date_from=date_from, date_to=date_to
         )
-        qs = _older_than(filtered, before)
-        rows += _with_related(qs)[: size + 1]
+        return _older_than(filtered, before)
+
+    events = keyset(_clinic_events(clinic, patient_id))
+    if patient_id:
+        rows = list(_with_related(events)[: size + 1])
+        page, more = rows[:size], len(rows) > size
+        return page, (Cursor(at=page[-1].at, id=page[-1].id) if more and page else None)
+    logins = list(keyset(_staff_logins(clinic, staff_ids)).values_list("at", "id")[: size + 1])
+    rows = list(_with_related(events)[: size + 1])
+    newest = sorted([(e.at, e.pk) for e in rows] + logins, reverse=True)[:size]
+    more = len(rows) + len(logins) > size
+    logins_shown = {pk for _, pk in newest} - {e.pk for e in rows}
+    if logins_shown:
+        rows += _with_related(AuditEvent.objects.filter(pk__in=logins_shown).order_by())
     rows.sort(key=lambda e: (e.at, e.id), reverse=True)
     page = rows[:size]
-    more = len(rows) > size
     return page, (Cursor(at=page[-1].at, id=page[-1].id) if more and page else None)
 
 

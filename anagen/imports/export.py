@@ -108,12 +108,11 @@ def _access_log(patient: Patient) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["When", "Who", "What", "How"])
-    labels = dict(AuditAction.choices)
     events = AuditEvent.objects.filter(patient=patient).select_related("actor").order_by("at")
     for event in events.iterator(chunk_size=500):
         who = event.actor.get_full_name() if event.actor else ""
         writer.writerow(
-            [human_datetime(event.at), who or event.username, labels.get(event.action, ""),
+            [human_datetime(event.at), who or event.username, AuditAction.label_of(event.action),
              event.via]
         )  # fmt: skip
     return out.getvalue()

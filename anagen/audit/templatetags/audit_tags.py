@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
-from typing import Any
+from collections.abc import Iterable
+from html import escape
+from typing import TYPE_CHECKING, Any
 
 from django import template
 from django.apps import apps
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 
 from anagen.accounts.clinic_time import human_date, human_datetime
+
+if TYPE_CHECKING:
+    from anagen.audit.models import AuditEvent
 
 register = template.Library()
 
@@ -93,10 +104,64 @@ def via_label(via: str) -> str:
 @register.filter
 def object_label(object_type: str) -> str:
     """ "care.assessment" → "Assessment"."""
-    if not object_type:
-        return ""
+    return _object_label(object_type, get_language()) if object_type else ""
+
+
+@functools.lru_cache(maxsize=512)
+def _object_label(object_type: str, language: str | None) -> str:
+    # Models do not change while the process runs; their names are kept per language.
     try:
         model = apps.get_model(object_type)
     except (LookupError, ValueError):
         return field_label(object_type.rpartition(".")[2])
     return str(model._meta.verbose_name).capitalize()
+
+
+_ERASED_VALUES = '<span class="muted">Erased with the patient\'s record</span>'
+_ERASED_PATIENT = '<span class="muted">Erased record</span>'
+_SOME_ID = 987654321
+
+
+@register.simple_tag
+def audit_rows(events: Iterable[AuditEvent]) -> SafeString:
+    """The rows of the audit table, written in Python (issue 15: one template render per cell
+    cost more than the query). The same markup, escaping and words as the template was:
+    clinic time ("Mon 30 Nov 2026, 14:05", the ISO instant only in `datetime=""`), the action,
+    record and "how" in words, changes as "Field: before → after"."""
+    days: dict[dt.date, str] = {}
+    patient_url = reverse("patient-detail", args=[_SOME_ID])
+    parts: list[str] = []
+    for e in events:
+        at = timezone.localtime(e.at)
+        day = days.get(at.date())
+        if day is None:
+            day = days[at.date()] = date_format(at, "D j M Y")
+        who = escape(str(e.actor if e.actor is not None else e.username))
+        patient = e.patient
+        if patient is not None:
+            number = escape(str(patient.record_number))
+            if patient.deleted_at:
+                patient_cell = f'{number} <span class="muted">(deleted)</span>'
+            else:
+                url = escape(patient_url.replace(str(_SOME_ID), str(e.patient_id)))
+                patient_cell = f'<a href="{url}">{number}</a>'
+        elif e.patient_id:
+            patient_cell = _ERASED_PATIENT
+        else:
+            patient_cell = ""
+        record = escape(object_label(e.object_type))
+        if e.object_id:
+            record += " " + escape(str(e.object_id))
+        if e.changes_erased:
+            changes = _ERASED_VALUES
+        else:
+            changes = "".join(f"<div>{escape(line)}</div>" for line in change_lines(e.changes))
+        parts.append(
+            f'\n  <tr><td><time datetime="{escape(at.isoformat())}">'
+            f"{escape(f'{day}, {at:%H:%M}')}</time></td><td>{who}</td>"
+            f"<td>{escape(e.action_label)}</td>\n"
+            f"      <td>{patient_cell}</td>\n"
+            f"      <td>{record}</td>\n"
+            f'      <td class="changes">{changes}</td><td>{escape(via_label(e.via))}</td></tr>\n  '
+        )
+    return mark_safe("".join(parts))  # noqa: S308 - every value is escaped above
