@@ -17,12 +17,31 @@ from anagen.clinical import RESPONDER_RULES
 from anagen.interop.auth import api_actor
 from anagen.interop.examples import example
 from anagen.interop.paging import PageQuery
+from anagen.interop.render import FastJSONRenderer
 from anagen.interop.schemas import BodyIn, QueryIn
 from anagen.outcomes import selectors, services
 from anagen.outcomes.imaging import max_bytes
 from anagen.outcomes.models import MeasurementSet
 
 router = Router()
+
+
+def _rendered(request: HttpRequest, response: HttpResponse, data: Any) -> HttpResponse:
+    """`data`, built in its response schema's exact shape and types, rendered as ninja renders
+    a validated response: the API's renderer into the response ninja made for the request
+    (its content type, status and headers such as `Link`). Validating every nested point or
+    measurement cost more than reading them (issue 15); tests/test_fast_rendering.py checks the
+    bytes against the validated path."""
+    response.content = _RENDERER.render(request, data, response_status=response.status_code)
+    return response
+
+
+_RENDERER = FastJSONRenderer()  # the API's (anagen/api.py)
+
+
+def _num(v: Any) -> float | None:
+    return None if v is None else float(v)
+
 
 MethodCode = Literal["phototrichogram", "trichoscopy", "manual_count", "imported_device"]
 Unit = Literal["cm2", "in2"]
@@ -98,10 +117,7 @@ class SetOut(Schema):
 
 def _set_out(s: object) -> dict[str, object]:
     assert isinstance(s, MeasurementSet)
-
-    def num(v: object) -> float | None:
-        return None if v is None else float(v)  # type: ignore[arg-type]
-
+    num = _num
     return {
         "id": s.pk,
         "measured_on": s.measured_on,
@@ -148,12 +164,12 @@ def _set_out(s: object) -> dict[str, object]:
 )
 def list_sets(
     request: HttpRequest, patient_id: int, response: HttpResponse, q: Query[PageQuery]
-) -> list[dict[str, object]]:
+) -> HttpResponse:
     actor = api_actor(request, Perm.CLINICAL_VIEW)
     patient = patient_for(actor, patient_id)
     sets = _paged(request, response, selectors.measurement_sets(actor=actor, patient=patient), q)
     audit_record(action="measurement.read", actor=actor, patient=patient)
-    return [_set_out(s) for s in sets]
+    return _rendered(request, response, [_set_out(s) for s in sets])
 
 
 def _paged(request: HttpRequest, response: HttpResponse, qs: Any, q: PageQuery) -> list[Any]:
@@ -225,34 +241,36 @@ class SeriesOut(Schema):
         "changes are those of the whole history, which the measurement sets list pages through."
     ),
 )
-def progress(request: HttpRequest, patient_id: int) -> list[dict[str, object]]:
+def progress(request: HttpRequest, patient_id: int, response: HttpResponse) -> HttpResponse:
     actor = api_actor(request, Perm.CLINICAL_VIEW)
     patient = patient_for(actor, patient_id)
-    return [
+    num = _num
+    data = [
         {
             "key": s.key,
             "measure": s.measure.id,
             "unit": s.measure.unit,
             "site": s.site.name if s.site else None,
             "method": s.method,
-            "baseline": s.baseline,
-            "baseline_repeats": s.baseline_repeats,
-            "mdc95": s.mdc,
+            "baseline": num(s.baseline),
+            "baseline_repeats": int(s.baseline_repeats),
+            "mdc95": num(s.mdc),
             "mdc_source": s.mdc_source,
             "points": [
                 {
                     "on": p.on,
-                    "value": p.value,
+                    "value": float(p.value),
                     "visit_label": p.visit_label,
-                    "change_absolute": p.change.absolute if p.change else None,
-                    "change_percent": p.change.percent if p.change else None,
-                    "detectable": p.detectable,
+                    "change_absolute": num(p.change.absolute) if p.change else None,
+                    "change_percent": num(p.change.percent) if p.change else None,
+                    "detectable": None if p.detectable is None else bool(p.detectable),
                 }
                 for p in s.points
             ],
         }
         for s in selectors.series_for(actor=actor, patient=patient)
     ]
+    return _rendered(request, response, data)
 
 
 class AnalyticsQuery(QueryIn):
@@ -409,11 +427,33 @@ class PhotoSetIn(BodyIn):
 )
 def list_photo_sets(
     request: HttpRequest, patient_id: int, response: HttpResponse, q: Query[PageQuery]
-) -> list[object]:
+) -> HttpResponse:
     actor = api_actor(request, Perm.CLINICAL_VIEW)
     patient = patient_for(actor, patient_id)
     services.photo_consent_required(patient)
-    return _paged(request, response, selectors.photo_sets_paged(actor=actor, patient=patient), q)
+    sets = _paged(request, response, selectors.photo_sets_paged(actor=actor, patient=patient), q)
+    return _rendered(request, response, [_photo_set_out(ps) for ps in sets])
+
+
+def _photo_set_out(ps: Any) -> dict[str, object]:
+    """A photo set in PhotoSetOut's shape and types."""
+    return {
+        "id": ps.pk,
+        "patient_id": ps.patient_id,
+        "taken_on": ps.taken_on,
+        "notes": ps.notes,
+        "photos": [
+            {
+                "id": ph.pk,
+                "view": ph.view,
+                "width": ph.width,
+                "height": ph.height,
+                "sha256": ph.sha256,
+                "uploaded_at": ph.uploaded_at,
+            }
+            for ph in ps.photos.all()
+        ],
+    }
 
 
 @router.post(

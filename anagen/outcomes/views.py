@@ -179,7 +179,7 @@ def import_preview(request: ClinicRequest, patient_id: int, batch_id: int) -> Ht
 @clinic_view(Perm.CLINICAL_VIEW)
 def progress(request: ClinicRequest, patient_id: int) -> HttpResponse:
     patient = patient_for(request.actor, patient_id)
-    series = selectors.series_for(actor=request.actor, patient=patient)
+    series, visits_measured = selectors.progress_for(actor=request.actor, patient=patient)
     sessions = selectors.session_dates(patient)
     audit_record(action="outcome_progress.read", actor=request.actor, patient=patient)
     return render(
@@ -196,7 +196,7 @@ def progress(request: ClinicRequest, patient_id: int) -> HttpResponse:
                 )
                 for s in series
             ],
-            "visits_measured": selectors.measured_visit_count(patient),
+            "visits_measured": visits_measured,
             "latest_visits": selectors.LATEST_VISITS,
             "sessions": sessions,
             "blinded": selectors.blinded_results(patient),

@@ -59,6 +59,7 @@ from anagen.outcomes.selectors.progress import (
     _change,
     _finish,
     measured_visit_count,
+    progress_for,
     series_for,
     session_dates,
 )
@@ -137,6 +138,7 @@ __all__ = [
     "photo_sets_paged",
     "photos_of_view",
     "previous_view",
+    "progress_for",
     "rater_choices",
     "report_file_get",
     "report_files",

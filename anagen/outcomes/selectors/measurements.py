@@ -63,7 +63,6 @@ def measurement_sets(*, actor: Actor, patient: Patient) -> QuerySet[MeasurementS
     actor.require(Perm.CLINICAL_VIEW)
     return (
         MeasurementSet.objects.filter(patient=patient)
-        .select_related("recorded_by")
         # Each measurement with its site in one query (not one for measurements, one for sites).
         .prefetch_related(
             Prefetch("measurements", queryset=Measurement.objects.select_related("site"))

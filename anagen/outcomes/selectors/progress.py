@@ -8,20 +8,15 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Min, Q
 from django.utils import timezone
 
 from anagen.accounts.access import Actor
+from anagen.accounts.permissions import Perm
 from anagen.clinical import Change, Density, change, density_change, is_detectable
 from anagen.clinical import ValidationError as KernelValidationError
 from anagen.clinical.measurement_error import ErrorEstimate, error_estimate
-from anagen.outcomes.models import MeasurementSite, Method, VisitLabel
-from anagen.outcomes.selectors.measurements import (
-    MEASURES,
-    NO_BASELINE,
-    Measure,
-    measurement_sets,
-)
+from anagen.outcomes.models import Measurement, MeasurementSet, MeasurementSite, Method, VisitLabel
+from anagen.outcomes.selectors.measurements import MEASURES, NO_BASELINE, Measure
 from anagen.patients.models import Patient
 
 # --- series and change -------------------------------------------------------------------------
@@ -143,63 +138,144 @@ LATEST_VISITS = 24
 BASELINE_SETS_MAX = 12
 
 
-def _first_dates(patient: Patient) -> set[tuple[dt.date, str]]:
-    """(date, method) of the set holding each series's first point, from two grouped queries:
-    a series without a visit labelled baseline is measured against its first point."""
-    from anagen.outcomes.models import Measurement, MeasurementSet
+_VISIT_MEASURES = [m for m in MEASURES.values() if m.level == "visit"]
+_SITE_MEASURES = [m for m in MEASURES.values() if m.level == "site"]
 
-    visit = [m.id for m in MEASURES.values() if m.level == "visit"]
-    site = [m.id for m in MEASURES.values() if m.level == "site"]
-    found: set[tuple[dt.date, str]] = set()
-    rows: Any = (
-        MeasurementSet.objects.filter(patient=patient)
-        .order_by()
-        .values("method")
-        .annotate(**{f: Min("measured_on", filter=Q(**{f"{f}__isnull": False})) for f in visit})
+
+def _progress_sql(windowed: bool) -> str:
+    """One statement for the progress read (issue 15): the patient's sets (`s`), the window of
+    them the series are drawn from (the latest LATEST_VISITS sets, the first BASELINE_SETS_MAX
+    baseline sets, and every set on the (date, method) of a series's first point), each with
+    its measurements and their site, in the order the series are built, plus the count of all
+    the patient's sets. Plain SQL for PostgreSQL and SQLite (the ORM took six queries). Only
+    the module's own column names are spliced in; every value is a parameter."""
+    visit = [m.id for m in _VISIT_MEASURES]
+    site = [m.id for m in _SITE_MEASURES]
+    set_cols = ", ".join(["s.id", "s.measured_on", "s.visit_label", "s.method"])
+    set_cols += ", " + ", ".join(f"s.{c}" for c in visit)
+    row_cols = ", ".join(["m.id", "m.site_id", "m.area_cm2"] + [f"m.{c}" for c in site])
+    sets = (
+        f"s AS (SELECT id, measured_on, visit_label, method, {', '.join(visit)}"  # noqa: S608
+        " FROM outcomes_measurementset WHERE patient_id = %s)"
     )
-    for row in rows:
-        found |= {(row[f], row["method"]) for f in visit if row[f] is not None}
-    site_rows: Any = (
-        Measurement.objects.filter(measurement_set__patient=patient)
-        .order_by()
-        .values("site_id", "area_cm2", "measurement_set__method")
-        .annotate(
-            **{
-                f: Min("measurement_set__measured_on", filter=Q(**{f"{f}__isnull": False}))
-                for f in site
-            }
-        )
+    select = (
+        f"SELECT {set_cols}, {row_cols}, site.name, site.location,"  # noqa: S608
+        " (SELECT COUNT(*) FROM s) AS n"
     )
-    for row in site_rows:
-        method = row["measurement_set__method"]
-        found |= {(row[f], method) for f in site if row[f] is not None}
-    return found
+    joins = (
+        " LEFT JOIN outcomes_measurement m ON m.measurement_set_id = s.id"
+        " LEFT JOIN outcomes_measurementsite site ON site.id = m.site_id"
+        " ORDER BY s.measured_on, s.id, m.id"
+    )
+    if not windowed:
+        return f"WITH {sets} {select} FROM s{joins}"
+    visit_firsts = [
+        f"SELECT method, MIN(measured_on) AS d FROM s WHERE {c} IS NOT NULL"  # noqa: S608
+        " GROUP BY method"
+        for c in visit
+    ]
+    site_firsts = [
+        "SELECT s.method, MIN(s.measured_on) AS d FROM outcomes_measurement m"  # noqa: S608
+        f" JOIN s ON s.id = m.measurement_set_id WHERE m.{c} IS NOT NULL"
+        " GROUP BY m.site_id, m.area_cm2, s.method"
+        for c in site
+    ]
+    firsts = " UNION ".join(visit_firsts + site_firsts)
+    wanted = (
+        "wanted AS ("  # noqa: S608
+        " SELECT id FROM (SELECT id FROM s ORDER BY measured_on DESC, id DESC LIMIT %s) latest"
+        " UNION SELECT id FROM (SELECT id FROM s WHERE visit_label = %s"
+        " ORDER BY measured_on, id LIMIT %s) baseline"
+        f" UNION SELECT s.id FROM s JOIN ({firsts}) f"
+        " ON s.measured_on = f.d AND s.method = f.method)"
+    )
+    return f"WITH {sets}, {wanted} {select} FROM s JOIN wanted w ON w.id = s.id{joins}"
 
 
-def _sets_read(*, actor: Actor, patient: Patient, latest: int | None) -> list[Any]:
-    """The measurement sets the series are built from (see LATEST_VISITS); all when `latest` is
-    None. Six queries whatever the history."""
-    sets = measurement_sets(actor=actor, patient=patient)
+_SQL = {windowed: _progress_sql(windowed) for windowed in (True, False)}
+
+
+def _rows_read(*, actor: Actor, patient: Patient, latest: int | None) -> tuple[list[Any], int]:
+    """The rows the series are built from (see LATEST_VISITS; every set when `latest` is None)
+    and how many sets the patient has. One query whatever the history."""
+    from django.db import connection
+
+    actor.require(Perm.CLINICAL_VIEW)
+    params: list[int | str]
     if latest is None:
-        return list(sets)
-    base = sets.model.objects.filter(patient=patient)
-    ids = set(base.order_by("-measured_on", "-id").values_list("id", flat=True)[:latest])
-    ids |= set(
-        base.filter(visit_label=VisitLabel.BASELINE)
-        .order_by("measured_on", "id")
-        .values_list("id", flat=True)[:BASELINE_SETS_MAX]
-    )
-    wanted = Q(pk__in=ids)
-    for on, method in _first_dates(patient):
-        wanted |= Q(measured_on=on, method=method)
-    return list(sets.filter(wanted))
+        sql, params = _SQL[False], [patient.pk]
+    else:
+        sql = _SQL[True]
+        params = [patient.pk, latest, str(VisitLabel.BASELINE), BASELINE_SETS_MAX]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return rows, (rows[0][-1] if rows else 0)
+
+
+def _series_from_rows(patient: Patient, rows: list[Any]) -> list[Series]:
+    """The series of the rows read: sets in date order, each set's measurements by id."""
+    found: dict[tuple[str, int, str], Series] = {}
+    sites: dict[int, MeasurementSite] = {}
+    to_date = MeasurementSet._meta.get_field("measured_on").to_python
+    to_area = Measurement._meta.get_field("area_cm2").to_python
+    nv = len(_VISIT_MEASURES)
+    current = None
+    on: Any = None
+    for row in rows:
+        set_id, label, method = row[0], row[2], row[3]
+        if set_id != current:
+            current = set_id
+            on = to_date(row[1])
+            for m, raw in zip(_VISIT_MEASURES, row[4 : 4 + nv], strict=True):
+                if raw is None:
+                    continue
+                key = (m.id, 0, method)
+                s = found.get(key)
+                if s is None:
+                    s = found[key] = Series(measure=m, site=None, method=method)
+                s.points.append(Point(on, float(raw), label, set_id))
+        if row[4 + nv] is None:  # a set without measurements
+            continue
+        site_id, area = row[5 + nv], row[6 + nv]
+        values = row[7 + nv : 7 + nv + len(_SITE_MEASURES)]
+        for m, raw in zip(_SITE_MEASURES, values, strict=True):
+            if raw is None:
+                continue
+            if m.id == "hair_count":
+                # Counts compare only within the same target area (kernel count_change).
+                key = (f"hair_count@{to_area(area) if area is not None else None}", site_id, method)
+            else:
+                key = (m.id, site_id, method)
+            s = found.get(key)
+            if s is None:
+                site = sites.get(site_id)
+                if site is None:
+                    name, location = row[-3], row[-2]
+                    site = sites[site_id] = MeasurementSite.from_db(
+                        None,
+                        ["id", "patient_id", "name", "location"],
+                        [site_id, patient.pk, name, location],
+                    )
+                s = found[key] = Series(measure=m, site=site, method=method)
+            s.points.append(Point(on, float(raw), label, set_id))
+    order = list(MEASURES)
+    result = [_finish(s) for s in found.values()]
+    result.sort(key=lambda s: (s.site.pk if s.site else 10**12, order.index(s.measure.id)))
+    return result
 
 
 def measured_visit_count(patient: Patient) -> int:
     """How many measurement sets the patient has (one indexed count)."""
-    from anagen.outcomes.models import MeasurementSet
-
     return MeasurementSet.objects.filter(patient=patient).count()
+
+
+def progress_for(
+    *, actor: Actor, patient: Patient, latest: int | None = LATEST_VISITS
+) -> tuple[list[Series], int]:
+    """`series_for` and how many measured visits the patient has, from one query."""
+    rows, count = _rows_read(actor=actor, patient=patient, latest=latest)
+    return _series_from_rows(patient, rows), count
 
 
 def series_for(
@@ -209,39 +285,10 @@ def series_for(
 
     A method change starts a new series: values from different methods are never compared.
     Reads the baseline visits, each series's first point and the latest `latest` visits (all
-    visits with `latest=None`): the same queries and at most that many sets whatever the
-    history. Baselines and changes are those of the full history.
+    visits with `latest=None`): one query and at most that many sets whatever the history.
+    Baselines and changes are those of the full history.
     """
-    sets = _sets_read(actor=actor, patient=patient, latest=latest)
-    found: dict[tuple[str, int, str], Series] = {}
-    for mset in sets:
-        for m in MEASURES.values():
-            if m.level != "visit":
-                continue
-            raw = getattr(mset, m.id)
-            if raw is None:
-                continue
-            key = (m.id, 0, mset.method)
-            s = found.setdefault(key, Series(measure=m, site=None, method=mset.method))
-            s.points.append(Point(mset.measured_on, float(raw), mset.visit_label, mset.pk))
-        for row in mset.measurements.all():
-            for m in MEASURES.values():
-                if m.level != "site":
-                    continue
-                raw = getattr(row, m.id)
-                if raw is None:
-                    continue
-                if m.id == "hair_count":
-                    # Counts compare only within the same target area (kernel count_change).
-                    key = (f"hair_count@{row.area_cm2}", row.site_id, mset.method)
-                else:
-                    key = (m.id, row.site_id, mset.method)
-                s = found.setdefault(key, Series(measure=m, site=row.site, method=mset.method))
-                s.points.append(Point(mset.measured_on, float(raw), mset.visit_label, mset.pk))
-    order = list(MEASURES)
-    result = [_finish(s) for s in found.values()]
-    result.sort(key=lambda s: (s.site.pk if s.site else 10**12, order.index(s.measure.id)))
-    return result
+    return progress_for(actor=actor, patient=patient, latest=latest)[0]
 
 
 # --- sessions on the chart ---------------------------------------------------------------------
