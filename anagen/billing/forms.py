@@ -9,6 +9,7 @@ from django import forms
 
 from anagen.billing.models import ItemKind, PaymentMethod
 from anagen.clinical import PROCEDURES, PROTOCOLS
+from anagen.web.fast_widgets import fast_form
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -63,6 +64,7 @@ class LineForm(forms.Form):
         self.fields["code"].choices = items  # type: ignore[attr-defined]
 
 
+@fast_form
 class PaymentForm(forms.Form):
     amount = _amount("Amount")
     method = forms.ChoiceField(choices=PaymentMethod.choices)
@@ -71,6 +73,7 @@ class PaymentForm(forms.Form):
     )
 
 
+@fast_form
 class SellForm(forms.Form):
     package = forms.ChoiceField(label="Package")
 

@@ -10,6 +10,14 @@ past the end asks for the count on its own). A count found over the cap is remem
 worker for OVER_CAP_SECONDS: a list that held more than COUNT_CAP rows a moment ago still does
 (counting 10,001 rows again on every page of a clinic-wide list is what made it slow), so its
 next pages are one plain slice.
+
+What that memory may get wrong, and what it may not: it is keyed by the list's exact query (the
+SQL and parameters of its rows: model, clinic, every filter), so one filter's count is never
+another's. A page that ends the list (fewer rows than the page size) counts itself exactly:
+it is the last page, so the count is the rows before it plus its own. Only a page in the middle
+of a list that shrank from over COUNT_CAP to under it in the last OVER_CAP_SECONDS still says
+"more than COUNT_CAP" (count COUNT_CAP + 1) until the memory expires; its rows are always
+current. Counting again on every page would cost a scan of COUNT_CAP + 1 rows per request.
 """
 
 from __future__ import annotations
@@ -89,6 +97,11 @@ def _remember_over(key: tuple[Any, ...]) -> None:
         _over_cap[key] = time.monotonic()
 
 
+def _forget(key: tuple[Any, ...]) -> None:
+    with _lock:
+        _over_cap.pop(key, None)
+
+
 def forget_counts() -> None:
     """Forget every count remembered as over the cap (tests)."""
     with _lock:
@@ -105,8 +118,16 @@ def page_of(qs: QuerySet[Any], page: int, page_size: int) -> dict[str, Any]:
     else:
         key = _count_key(qs, limit)
         if _known_over(key):
-            count = limit
             results = list(qs[start : start + page_size])
+            if 0 < len(results) < page_size:
+                # The last page: exact, whatever was remembered (still capped at "more than").
+                count = min(start + len(results), limit)
+            elif results:
+                count = limit  # over the cap a moment ago (see the module's note)
+            else:
+                count = bounded_count(qs)  # past the end: ask
+            if count < limit:
+                _forget(key)  # no longer over the cap: the next pages count again
         else:
             counted = qs.annotate(**{_TOTAL: _BoundedCount(qs, limit)})
             results = list(counted[start : start + page_size])

@@ -30,6 +30,7 @@ from anagen.interop.etag import (
 from anagen.interop.examples import example
 from anagen.interop.paging import PageQuery, page_of
 from anagen.interop.problems import problems
+from anagen.interop.render import page_response, row_reader
 from anagen.interop.schemas import BodyIn
 from anagen.procedures import selectors, services
 from anagen.procedures.models import AdverseEvent, Lot, LotUse, Preparation, TreatmentSession
@@ -144,6 +145,10 @@ class SessionDetailOut(SessionOut):
         return selectors.session_checklist(obj)
 
 
+# A list's rows are read straight off the objects (no per-row validation: anagen.interop.render).
+_session_row = row_reader(SessionOut)
+
+
 class SessionPage(Schema):
     count: int
     page: int
@@ -165,12 +170,12 @@ class SessionIn(BodyIn):
         "A patient's treatment sessions, newest first, with their phases and signature. Paged."
     ),
 )
-def list_sessions(request: HttpRequest, patient_id: int, q: Query[PageQuery]) -> Any:
+def list_sessions(request: HttpRequest, patient_id: int, q: Query[PageQuery]) -> HttpResponse:
     actor = api_actor(request, Perm.CLINICAL_VIEW)
     patient = patient_for(actor, patient_id)
     qs = selectors.session_list(actor=actor, patient=patient)
     audit_record(action="procedures.session.list", actor=actor, patient=patient)
-    return _page(qs, q)
+    return page_response(_page(qs, q), _session_row)
 
 
 @router.post(

@@ -27,6 +27,7 @@ from anagen.interop.etag import (
 )
 from anagen.interop.paging import MAX_PAGE, page_of
 from anagen.interop.problems import problems
+from anagen.interop.render import page_response, row_reader
 from anagen.interop.schemas import BodyIn, QueryIn
 from anagen.scheduling import selectors, services
 
@@ -69,6 +70,14 @@ class PlanOut(Schema):
     @staticmethod
     def resolve_appointments(obj: Any) -> list[Any]:
         return sorted(obj.appointments.all(), key=lambda a: a.sequence)
+
+
+# A list's rows are read straight off the objects (no per-row validation: anagen.interop.render).
+_appointment_row = row_reader(AppointmentOut)
+_plan_row = row_reader(
+    PlanOut,
+    appointments=lambda p: [_appointment_row(a) for a in PlanOut.resolve_appointments(p)],
+)
 
 
 class SlotIn(BodyIn):
@@ -178,14 +187,14 @@ class PlanQuery(QueryIn):
         "status. Paged."
     ),
 )
-def list_plans(request: HttpRequest, filters: Query[PlanQuery]) -> dict[str, Any]:
+def list_plans(request: HttpRequest, filters: Query[PlanQuery]) -> HttpResponse:
     actor = api_actor(request, Perm.PATIENT_VIEW)
     qs = selectors.plan_search(
         actor=actor,
         patient=patient_for(actor, filters.patient) if filters.patient is not None else None,
         status=filters.status,
     )
-    return page_of(qs, filters.page, filters.page_size)
+    return page_response(page_of(qs, filters.page, filters.page_size), _plan_row)
 
 
 @router.post(
@@ -297,7 +306,7 @@ def update_plan(
         "in start order. Paged."
     ),
 )
-def list_appointments(request: HttpRequest, filters: Query[AppointmentQuery]) -> dict[str, Any]:
+def list_appointments(request: HttpRequest, filters: Query[AppointmentQuery]) -> HttpResponse:
     actor = api_actor(request, Perm.PATIENT_VIEW)
     qs = selectors.appointment_search(
         actor=actor,
@@ -308,7 +317,7 @@ def list_appointments(request: HttpRequest, filters: Query[AppointmentQuery]) ->
         room_id=filters.room,
         status=filters.status,
     )
-    return page_of(qs, filters.page, filters.page_size)
+    return page_response(page_of(qs, filters.page, filters.page_size), _appointment_row)
 
 
 @router.get(

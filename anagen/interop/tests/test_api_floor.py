@@ -189,6 +189,24 @@ def test_a_list_over_the_cap_is_not_counted_again_for_a_while(clinic_a, monkeypa
     assert "COUNT(" in ctx.captured_queries[0]["sql"]
 
 
+def test_a_list_that_shrank_under_the_cap_counts_its_last_page_exactly(clinic_a, monkeypatch):
+    _patients(clinic_a, 4)
+    monkeypatch.setattr(paging, "COUNT_CAP", 2)
+    qs = Patient.objects.filter(clinic=clinic_a.clinic, given_name__startswith="P").order_by("pk")
+    assert paging.page_of(qs, 1, 1)["count"] == 3  # "more than 2", remembered
+    assert paging.page_of(qs, 2, 3)["count"] == 3  # a last page past the cap: still "more than"
+    Patient.objects.filter(given_name__in=["P2", "P3"]).update(given_name="Q")
+    # A middle page may still say "more than 2" for a while (the memory's documented limit) …
+    assert paging.page_of(qs, 1, 1)["count"] == 3
+    # … but a page that ends the list counts itself, and the memory is dropped.
+    with CaptureQueriesContext(connection) as ctx:
+        last = paging.page_of(qs, 1, 5)
+    assert last["count"] == 2 and last["pages"] == 1 and len(last["results"]) == 2
+    assert len(ctx) == 1
+    assert paging.page_of(qs, 1, 1)["count"] == 2
+    assert paging.page_of(qs, 2, 1)["count"] == 2
+
+
 def test_pages_of_other_querysets_still_count_apart(clinic_a):
     _patients(clinic_a, 3)
     values = Patient.objects.filter(clinic=clinic_a.clinic).order_by("pk").values("pk")
