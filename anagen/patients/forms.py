@@ -10,7 +10,7 @@ from django.utils.functional import cached_property
 from django.utils.safestring import SafeString
 
 from anagen.patients import vocab
-from anagen.web.fast_widgets import FAST_RENDERER, fast_form, template_text
+from anagen.web.fast_widgets import FAST_RENDERER, fast_form, form_fields, template_text
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 # Row selects start blank so an untouched blank row submits nothing and is skipped.
@@ -64,6 +64,10 @@ class IntakeForm(forms.Form):
     tight_hairstyles = forms.BooleanField(required=False, label="Tight hairstyles (traction)")
     recent_triggers = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def fields_html(self) -> SafeString:
+        """The page's `{% include "_form_fields.html" with form=form %}`, drawn in Python."""
+        return form_fields(self)
 
     def clean_hair_loss_onset(self) -> Any:
         onset = self.cleaned_data.get("hair_loss_onset")
@@ -162,6 +166,25 @@ class RowsFormSet(forms.BaseFormSet):
     @cached_property
     def empty_form(self) -> Any:  # the header and the blank-row template share one
         return super().empty_form
+
+    def management_html(self) -> SafeString:
+        """`{{ formset.management_form }}`: an unbound formset's four hidden counts written
+        directly (a bound one renders its management form as before)."""
+        if self.is_bound:
+            return SafeString(str(self.management_form))
+        counts = (
+            ("TOTAL_FORMS", self.total_form_count()),
+            ("INITIAL_FORMS", self.initial_form_count()),
+            ("MIN_NUM_FORMS", self.min_num),
+            ("MAX_NUM_FORMS", self.max_num),
+        )
+        return SafeString(
+            "".join(
+                f'<input type="hidden" name="{template_text(name)}" value="{value}"'
+                f' id="{template_text(self.auto_id % name)}">'
+                for name, value in ((self.add_prefix(key), n) for key, n in counts)
+            )
+        )
 
     def header_cells(self) -> SafeString:
         return SafeString(

@@ -121,6 +121,18 @@ def intake_versions(*, actor: Actor, patient: Patient) -> QuerySet[Intake]:
     return Intake.objects.filter(patient=patient).select_related("recorded_by").order_by("-version")
 
 
+def intake_get_head(*, actor: Actor, patient: Patient, version: int) -> Intake | None:
+    """One intake version without its lines: the intake page draws its summary through the
+    rendered-summary cache (anagen/patients/chart.py `intake_summary_html`, which reads the
+    lines when the version's summary is not rendered yet; versions never change)."""
+    actor.require(Perm.CLINICAL_VIEW)
+    return (
+        Intake.objects.filter(patient=patient, version=version)
+        .select_related("recorded_by")
+        .first()
+    )
+
+
 def intake_get(*, actor: Actor, patient: Patient, version: int) -> Intake | None:
     actor.require(Perm.CLINICAL_VIEW)
     return (

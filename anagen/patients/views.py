@@ -18,6 +18,7 @@ from anagen.interop.etag import VERSION_FIELD, last_change, stale_edit, version_
 from anagen.patients import selectors, services
 from anagen.patients.chart import intake_summary_html
 from anagen.patients.forms import DeleteForm, IntakeForm, PatientForm, intake_formsets
+from anagen.patients.intake_pages import IntakeFormParts, body_html, intake_versions_html
 from anagen.patients.models import Patient
 from anagen.patients.templatetags.anagen_format import plain
 from anagen.patients.timeline import timeline_for, timeline_html
@@ -177,6 +178,21 @@ def patient_restore(request: ClinicRequest, patient_id: int) -> HttpResponse:
 @clinic_view(Perm.INTAKE_RECORD)
 def intake_create(request: ClinicRequest, patient_id: int) -> HttpResponse:
     patient = patient_for(request.actor, patient_id)
+    if request.method != "POST":  # the form of a version is drawn once (intake_pages.py)
+        latest = selectors.intake_latest_head(actor=request.actor, patient=patient)
+        parts = IntakeFormParts(latest, _intake_forms)
+        form, formsets = parts.lazy()
+        context = {
+            "patient": patient,
+            "form": form,
+            "formsets": formsets,
+            "latest": latest,
+            "stale": "",
+            "record_version": version_of(latest),
+            "has_errors": False,
+            "body_html": parts.body_html(),
+        }
+        return render(request, "patients/intake_form.html", context)
     latest = selectors.intake_latest(actor=request.actor, patient=patient)
     form = IntakeForm(request.POST or None, initial=_intake_initial(latest))
     formsets = intake_formsets(request.POST or None, initial=_intake_rows(latest))
@@ -209,8 +225,17 @@ def intake_create(request: ClinicRequest, patient_id: int) -> HttpResponse:
         "latest": latest,
         "stale": stale,
         "record_version": version_of(latest),
+        "has_errors": bool(form.errors or formsets["medications"].non_form_errors()),
+        "body_html": body_html(form, formsets),
     }
     return render(request, "patients/intake_form.html", context, status=status)
+
+
+def _intake_forms(latest: Any) -> tuple[IntakeForm, dict[str, Any]]:
+    """The unbound form and row tables of a new version based on `latest`."""
+    return IntakeForm(initial=_intake_initial(latest)), intake_formsets(
+        initial=_intake_rows(latest)
+    )
 
 
 def _stale_intake(latest: Any) -> str:
@@ -229,7 +254,7 @@ def _stale_intake(latest: Any) -> str:
 @clinic_view(Perm.CLINICAL_VIEW)
 def intake_detail(request: ClinicRequest, patient_id: int, version: int) -> HttpResponse:
     patient = patient_for(request.actor, patient_id)
-    intake = selectors.intake_get(actor=request.actor, patient=patient, version=version)
+    intake = selectors.intake_get_head(actor=request.actor, patient=patient, version=version)
     if intake is None:
         raise Http404("No such intake version.")
     services.patient_record_read(actor=request.actor, patient=patient, what="intake")
@@ -237,7 +262,13 @@ def intake_detail(request: ClinicRequest, patient_id: int, version: int) -> Http
     return render(
         request,
         "patients/intake_detail.html",
-        {"patient": patient, "intake": intake, "versions": versions},
+        {
+            "patient": patient,
+            "intake": intake,
+            "versions": versions,
+            "versions_html": intake_versions_html(patient.pk, versions, intake.version),
+            "summary_html": intake_summary_html(intake),
+        },
     )
 
 

@@ -28,6 +28,7 @@ from anagen.procedures.models import (
     VialType,
 )
 from anagen.procedures.services.inventory import lot_recalled_message
+from anagen.web.fast_widgets import fast_form
 
 DT_FORMAT = "%Y-%m-%dT%H:%M"
 DT_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DT_FORMAT)
@@ -80,6 +81,7 @@ class PhaseForm(ReasonMixin):
         return at
 
 
+@fast_form
 class DetailsForm(ReasonMixin):
     delivery_mode = forms.ChoiceField(label="Delivery", choices=DeliveryMode.choices)
     rotor_radius_cm = _dec(5, 2, label="Centrifuge rotor radius (cm)", max_value=50)
@@ -101,6 +103,7 @@ class DetailsForm(ReasonMixin):
         super().__init__(*args, **kwargs)
 
 
+@fast_form
 class PreparationForm(ReasonMixin):
     blood_volume_ml = _dec(label="Blood drawn (mL)")
     tubes = forms.IntegerField(label="Tubes", required=False, min_value=1, max_value=20)
@@ -265,6 +268,7 @@ class ZonesForm(ReasonMixin):
         return out
 
 
+@fast_form
 class TopicalForm(ReasonMixin):
     device = forms.CharField(label="Microneedling device", max_length=120)
     needle_depth_mm = forms.DecimalField(
@@ -284,6 +288,7 @@ class TopicalForm(ReasonMixin):
         super().__init__(*args, **kwargs)
 
 
+@fast_form
 class MesoDeliveryForm(ReasonMixin):
     formulation = forms.ModelChoiceField(
         label="Formulation", queryset=MesotherapyFormulation.objects.none()
@@ -372,6 +377,7 @@ class LotChoiceField(forms.ModelChoiceField):
         return f"{obj.product.name} — lot {obj.lot_number} ({state})"
 
 
+@fast_form
 class LotUseForm(ReasonMixin):
     lot = LotChoiceField(label="Lot", queryset=Lot.objects.none())
     quantity = forms.IntegerField(label="Quantity", min_value=1, max_value=1000, initial=1)
@@ -402,6 +408,7 @@ class LotUseForm(ReasonMixin):
         ]
 
 
+@fast_form
 class AdverseEventForm(forms.Form):
     term = forms.ChoiceField(label="Term", choices=[])
     term_other = forms.CharField(label="Describe (if Other)", required=False, max_length=200)
@@ -455,6 +462,7 @@ class AdverseEventForm(forms.Form):
         return timezone.make_aware(at) if timezone.is_naive(at) else at
 
 
+@fast_form
 class FollowUpForm(forms.Form):
     on = forms.DateField(label="Date", widget=DATE_WIDGET)
     outcome = forms.ChoiceField(label="Outcome", choices=[])

@@ -46,7 +46,8 @@ def session_list(*, actor: Actor, patient: Patient) -> QuerySet[TreatmentSession
     return (
         sessions_for(actor)
         .filter(patient=patient)
-        .select_related("preparation", "signed_by")
+        # The API list shows who signed, not the preparation (no joined row to decode).
+        .select_related("signed_by")
         .order_by("-started_at", "-id")
     )
 
@@ -95,6 +96,38 @@ def session_record(actor: Actor, patient_id: Any, session_id: Any) -> TreatmentS
     return session
 
 
+# What the page and the checklist read of the gate: the screening's decision (and whether it
+# was overridden), when the consent was signed, the appointment's name and time.
+GATE_FIELDS = (
+    "screening__decision",
+    "screening__override_at",
+    "consent__signed_at",
+    "appointment__kind",
+    "appointment__sequence",
+    "appointment__starts_at",
+)
+
+
+def session_gate(session: TreatmentSession) -> None:
+    """The gate at start the page shows (screening, consent, appointment) in one query instead
+    of one per part, set on the session; only the columns shown are read (not the screening's
+    inputs nor the consent's signed text)."""
+    if not (session.screening_id or session.consent_id or session.appointment_id):
+        return
+    gate = (
+        TreatmentSession.objects.filter(pk=session.pk)
+        .select_related("screening", "consent", "appointment")
+        .only(*GATE_FIELDS)
+        .order_by()
+        .first()
+    )
+    if gate is None:  # pragma: no cover - the record was just read
+        return
+    session.screening = gate.screening
+    session.consent = gate.consent
+    session.appointment = gate.appointment
+
+
 @dataclass(frozen=True)
 class SessionRows:
     """One session record's rows, each read once: the page's sections, its checklist, its
@@ -109,7 +142,8 @@ class SessionRows:
 
 def session_rows(session: TreatmentSession) -> SessionRows:
     """The record's parts (preparation and topical from `session_record`'s join when it made
-    them, else read here): three queries whatever the state of the record."""
+    them, else read here): three queries whatever the state of the record (two for a record
+    that cannot hold mesotherapy deliveries)."""
     meso = session.meso_deliveries.select_related("formulation", "allergy_override_by")
     if not session.is_prp:
         meso = meso.prefetch_related("formulation__ingredients")
@@ -117,7 +151,9 @@ def session_rows(session: TreatmentSession) -> SessionRows:
         prep=getattr(session, "preparation", None),
         topical=getattr(session, "topical", None),
         zones=list(session.zones.all()),
-        meso=list(meso),
+        # Only mesotherapy sessions hold deliveries (services.meso_delivery_add refuses the
+        # others, and a PRP page shows none): no query for a PRP record.
+        meso=list(meso) if session.kind == "mesotherapy" else [],
         lot_uses=list(
             session.lot_uses.select_related("lot", "lot__product", "used_by", "allergy_override_by")
         ),

@@ -45,11 +45,18 @@ def _record(session: TreatmentSession) -> tuple[Any, ...]:
 
 
 def _forms(
-    request: ClinicRequest, session: TreatmentSession, rows: selectors.SessionRows
+    request: ClinicRequest,
+    session: TreatmentSession,
+    rows: selectors.SessionRows,
+    editing: dict[str, bool],
+    events: list[Any],
 ) -> dict[str, Form]:
+    """The forms the page draws, and only those (a signed record shows most sections as
+    facts; a form the page does not show is not built)."""
     actor = request.actor
     prep, topical = rows.prep, rows.topical
-    return {
+    prp = session.is_prp
+    forms: dict[str, Form] = {
         "details_form": f.DetailsForm(
             initial={
                 "delivery_mode": session.delivery_mode,
@@ -59,11 +66,19 @@ def _forms(
                 "notes": session.notes,
             }
         ),
-        "prep_form": f.PreparationForm(
-            session=session, initial=f.PreparationForm.initial_from(prep)
-        ),
-        "zones_form": f.ZonesForm(session=session, initial=f.ZonesForm.initial_from(rows.zones)),
-        "topical_form": f.TopicalForm(
+        "ae_form": _ae_form(session, rows, actor),
+    }
+    if prp and (editing["preparation"] or prep is not None):
+        prep_form = f.PreparationForm(session=session, initial=f.PreparationForm.initial_from(prep))
+        if not editing["preparation"]:
+            _operator_as_read(prep_form, prep)
+        forms["prep_form"] = prep_form
+    if prp:
+        forms["zones_form"] = f.ZonesForm(
+            session=session, initial=f.ZonesForm.initial_from(rows.zones)
+        )
+    if prp and editing["delivery"]:
+        forms["topical_form"] = f.TopicalForm(
             initial=(
                 {
                     "device": topical.device,
@@ -74,13 +89,25 @@ def _forms(
                 if topical is not None
                 else {}
             )
-        ),
-        "meso_form": f.MesoDeliveryForm(session=session),
-        "lot_form": f.LotUseForm(session=session),
-        "ae_form": _ae_form(session, rows, actor),
-        "phase_form": f.PhaseForm(),
-        "follow_form": f.FollowUpForm(initial={"on": actor.today(), "outcome": "resolved"}),
-    }
+        )
+    if not prp and editing["delivery"]:
+        forms["meso_form"] = f.MesoDeliveryForm(session=session)
+    if editing["lots"]:
+        forms["lot_form"] = f.LotUseForm(session=session)
+    if events:  # the follow-up rows offer its outcome choices
+        forms["follow_form"] = f.FollowUpForm(initial={"on": actor.today(), "outcome": "resolved"})
+    return forms
+
+
+def _operator_as_read(form: Form, prep: Any) -> None:
+    """A preparation shown as facts names its operator, read with the record: the operator
+    field's choices are that person (no query for the clinic's staff list)."""
+    field: Any = form.fields["operator"]
+    operator = prep.operator if prep is not None and prep.operator_id is not None else None
+    field.choices = [
+        ("", field.empty_label),
+        *([(operator.pk, field.label_from_instance(operator))] if operator else []),
+    ]
 
 
 def _ae_form(session: TreatmentSession, rows: selectors.SessionRows, actor: Any) -> Form:
@@ -120,11 +147,14 @@ def _page(
     saved: str = "",
 ) -> HttpResponse:
     rows = selectors.session_rows(session)  # each part read once (sections, checklist, version)
+    selectors.session_gate(session)  # screening, consent and appointment in one query
     prep = rows.prep
     amend = amend or str(request.GET.get("amend", ""))
+    editing = {s: not session.is_signed or s == amend for s in RECORD_SECTIONS}
+    events = list(selectors.adverse_events_of(session))
     context: dict[str, Any] = {
         "page_url": reverse("procedures-session-detail", args=[session.patient_id, session.pk]),
-        "editing": {s: not session.is_signed or s == amend for s in RECORD_SECTIONS},
+        "editing": editing,
         "saved_in": saved_in,
         "saved": saved,
         "session": session,
@@ -148,14 +178,14 @@ def _page(
         "meso": rows.meso,
         "meso_totals": selectors.meso_totals(session, rows.meso) if not session.is_prp else [],
         "lot_uses": rows.lot_uses,
-        "events": list(selectors.adverse_events_of(session)),
+        "events": events,
         "checklist": selectors.session_checklist(session, rows),
         "amendments": selectors.amendments_of(session),
         "today": request.actor.today(),
         "kernel_version": (prep.kernel_version.partition("@")[2] or prep.kernel_version)
         if prep
         else "",
-        **_fast(_forms(request, session, rows)),
+        **_fast(_forms(request, session, rows, editing, events)),
     }
     context["zone_volumes"] = {z.zone: z.volume_ml for z in context["zones"]}
     context["checklist_ok"] = all(i.ok for i in context["checklist"])

@@ -316,3 +316,53 @@ def fast_form[F: type[django.forms.BaseForm]](form_class: F) -> F:
     cls.default_renderer = FAST_RENDERER
     cls.base_fields = SharedChoicesFields(cls.base_fields)
     return form_class
+
+
+def _errors(errors: Any, cls: str) -> str:
+    return "".join(f"<p{cls}>{template_text(e)}</p>" for e in errors)
+
+
+def form_fields(form: django.forms.BaseForm) -> SafeString:
+    """`{% include "_form_fields.html" with form=form %}` written in Python, character for
+    character (anagen/patients/tests/test_intake_render.py compares the intake page with the
+    template's rendering)."""
+    out = []
+    errors = form.non_field_errors()
+    if errors:
+        out.append(f'<div class="errors" role="alert">{_errors(errors, "")}</div>')
+    out.append("\n")
+    alert = ' class="error" role="alert"'
+    for field in form.visible_fields():
+        widget = field.field.widget
+        checkbox = getattr(widget, "input_type", None) == "checkbox"
+        errors = field.errors
+        has_error = " has-error" if errors else ""
+        help_text = (
+            f'<small class="help">{template_text(field.help_text)}</small>'
+            if field.help_text
+            else ""
+        )
+        if getattr(widget, "allow_multiple_selected", False) and checkbox:
+            out.append(
+                f'\n\n<fieldset class="field wide{has_error}">\n'
+                f"  <legend>{template_text(field.label)}</legend>\n"
+                f"  {template_text(field)}\n"
+                f"  {help_text}\n"
+                f"  {_errors(errors, alert)}\n"
+                "</fieldset>\n\n"
+            )
+        else:
+            label = template_text(field.label_tag())
+            widget_html = template_text(field)
+            drawn = f"{widget_html} {label}" if checkbox else f"{label} {widget_html}"
+            out.append(
+                f'\n\n<div class="field{has_error}{" check" if checkbox else ""}">\n'
+                f"  {drawn}\n"
+                f"  {help_text}\n"
+                f"  {_errors(errors, alert)}\n"
+                "</div>\n\n"
+            )
+    out.append("\n")
+    out.extend(template_text(h) for h in form.hidden_fields())
+    out.append("\n")
+    return SafeString("".join(out))

@@ -210,3 +210,30 @@ def test_fast_form_shares_choice_lists_but_not_fields():
     plain = Everything(initial=INITIAL)
     assert [str(f) for f in two] == [str(f) for f in plain]
     assert [f.label_tag() for f in two] == [f.label_tag() for f in plain]
+
+
+class WithFormErrors(Everything):
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        self.add_error(None, "Something <wrong> & more.")
+        return data
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        lambda: Everything(initial=INITIAL),
+        lambda: Everything(data=DATA),
+        lambda: Everything(data={}),
+        lambda: WithFormErrors(data=DATA),
+        lambda: Everything(data=DATA, auto_id=False),
+        lambda: Everything(initial=INITIAL, renderer=DjangoTemplates()),
+    ],
+)
+def test_form_fields_writes_what_the_form_fields_template_writes(form):
+    """`form_fields(form)` is `{% include "_form_fields.html" with form=form %}`."""
+    from django.template import engines
+
+    template = engines["django"].from_string('{% include "_form_fields.html" with form=form %}')
+    shown = form()
+    assert fast_widgets.form_fields(shown) == template.render({"form": shown})
