@@ -86,7 +86,7 @@ def main() -> None:
     from anagen.clinical import PROCEDURES
     from anagen.patients.models import Patient
     from anagen.scheduling import availability as av
-    from anagen.scheduling import services
+    from anagen.scheduling import calendar_version, services
     from anagen.scheduling.models import Appointment, Resource, ResourceBooking, WorkingHours
 
     org = Organisation.objects.create(name="Bench", slug="bench")
@@ -187,12 +187,14 @@ def main() -> None:
                     misses += 1
                     continue
                 chosen: dict[str, Resource] = {}
-                for role, pool in (
+                for need_role, pool in (
                     ("practitioner", practitioners),
                     ("room", rooms),
                     ("centrifuge", spins),
                 ):
-                    need = [(h.start_min // STEP, h.end_min // STEP) for h in lay if h.role == role]
+                    need = [
+                        (h.start_min // STEP, h.end_min // STEP) for h in lay if h.role == need_role
+                    ]
                     if not need:
                         continue
                     order = pool[:]
@@ -200,7 +202,7 @@ def main() -> None:
                     for r in order:
                         cells = busy[r.pk]
                         if all(not cells[s0 + k] for a, b in need for k in range(a, b)):
-                            chosen[role] = r
+                            chosen[need_role] = r
                             break
                 if set(chosen) != {h.role for h in lay}:
                     misses += 1
@@ -250,6 +252,9 @@ def main() -> None:
         ),
         batch_size=5000,
     )
+    # Bulk writes send no signals: replace the calendar's version token (as the services do on
+    # commit; here in autocommit, at once) so no grid cached before the fill is shown.
+    calendar_version.bump(clinic.pk)
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute("ANALYZE")
@@ -346,6 +351,7 @@ def main() -> None:
             )
         if extra:
             Appointment.objects.bulk_create(extra)
+            calendar_version.bump(clinic.pk)
         in_week = Appointment.objects.filter(starts_at__gte=lo, starts_at__lt=hi).count()
         client = sign_in(Client(), users["front_desk"])
         urls = {

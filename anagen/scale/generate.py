@@ -31,6 +31,7 @@ from anagen.patients.models import Patient
 from anagen.patients.normalise import digits_of, search_name_for
 from anagen.scale.clone import Cloner, CloneSpec, Template, insert_rows
 from anagen.scale.slots import SlotBook
+from anagen.scheduling import calendar_version
 from anagen.scheduling.models import (
     Appointment,
     Resource,
@@ -248,6 +249,8 @@ def generate(
             )
         with transaction.atomic():
             cloner.clone(specs)
+            # Bulk copies send no signals: the calendar grid's cache key changes on commit.
+            calendar_version.bump(clinic.pk)
             Clinic.objects.filter(pk=clinic.pk).update(record_seq=seq)
             created = list(
                 Patient.all_objects.filter(
@@ -310,6 +313,7 @@ def _plant_long(cloner: Cloner, clinic: Clinic, templates: list[Template]) -> Pa
     first = rich[0]
     with transaction.atomic():
         cloner.clone([CloneSpec(first, days=-365 * YEARS, patient_fields=fields)])
+        calendar_version.bump(clinic.pk)
     patient = Patient.all_objects.get(clinic=clinic, record_number=LONG_RECORD)
     visits = first.appointment_count
     step = 0
@@ -321,6 +325,7 @@ def _plant_long(cloner: Cloner, clinic: Clinic, templates: list[Template]) -> Pa
             cloner.clone(
                 [CloneSpec(template, days=days, patient_fields=fields, into_patient=patient.pk)]
             )
+            calendar_version.bump(clinic.pk)
         visits += template.appointment_count
     return patient
 

@@ -653,6 +653,17 @@ def _minutes(delta: dt.timedelta) -> float:
 _MINUTE = dt.timedelta(minutes=1)
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """A layout as the board uses it: spans per role, and each role's holds merged."""
+
+    holds: list[PhaseHold]
+    by_role: list[tuple[str, tuple[tuple[int, int], ...]]]
+    held: list[tuple[str, list[tuple[dt.timedelta, dt.timedelta]]]]
+    minutes: int
+    duration: dt.timedelta
+
+
 class SlotBoard(SlotFinder):
     """A ``SlotFinder`` over a whole batch's window, for many patients one after another.
 
@@ -696,6 +707,9 @@ class SlotBoard(SlotFinder):
         self._roles: dict[tuple[dt.date, str, str, tuple[tuple[int, int], ...]], list[int]] = {}
         self._role_index: dict[tuple[int, dt.date], list[tuple[tuple, int]]] = defaultdict(list)
         self._stale: dict[tuple, set[int]] = defaultdict(set)
+        self._union: dict[tuple, int] = {}  # the union of each ``_roles`` entry's bits
+        self._shapes: dict[int, _Shape] = {}
+        self._at: dict[dt.date, dict[int, dt.datetime]] = {}  # candidate minute -> instant
 
     # -- patients -----------------------------------------------------------------------------
 
@@ -720,6 +734,7 @@ class SlotBoard(SlotFinder):
                 [(round(_minutes(at - lo)), at) for at in starts if at < hi],
             )
             self._days[day] = found
+            self._at[day] = dict(found[2])
         return found
 
     @staticmethod
@@ -798,7 +813,8 @@ class SlotBoard(SlotFinder):
 
     def _role_bits(
         self, day: dt.date, role: str, procedure: str, spans: tuple[tuple[int, int], ...]
-    ) -> tuple[list[Resource], list[int]]:
+    ) -> tuple[list[Resource], list[int], int]:
+        """Each eligible resource's fitting start bits, and their union (kept up to date)."""
         eligible = self._eligible(role, procedure)
         key = (day, role, procedure, spans)
         bits = self._roles.get(key)
@@ -806,12 +822,53 @@ class SlotBoard(SlotFinder):
             bits = self._roles[key] = [self._starts_of(r.pk, day, spans) for r in eligible]
             for i, r in enumerate(eligible):
                 self._role_index[(r.pk, day)].append((key, i))
-        else:
-            stale = self._stale.pop(key, None)
-            if stale:
-                for i in stale:
-                    bits[i] = self._starts_of(eligible[i].pk, day, spans)
-        return eligible, bits
+            united = 0
+            for b in bits:
+                united |= b
+            self._union[key] = united
+            return eligible, bits, united
+        stale = self._stale.pop(key, None)
+        if stale:
+            for i in stale:
+                bits[i] = self._starts_of(eligible[i].pk, day, spans)
+            united = 0
+            for b in bits:
+                united |= b
+            self._union[key] = united
+            return eligible, bits, united
+        return eligible, bits, self._union[key]
+
+    def _shape(self, holds: list[PhaseHold]) -> _Shape:
+        """The layout's spans per role (for the search), merged per role (for the holds)."""
+        found = self._shapes.get(id(holds))
+        if found is not None and found.holds is holds:
+            return found
+        by_role: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for h in holds:
+            by_role[h.role].append((h.start_min, h.end_min))
+        held = []
+        for role, spans in by_role.items():
+            joined: list[tuple[int, int]] = []
+            for a, b in sorted(spans):
+                if joined and a <= joined[-1][1]:
+                    joined[-1] = (joined[-1][0], max(b, joined[-1][1]))
+                else:
+                    joined.append((a, b))
+            held.append(
+                (role, [(dt.timedelta(minutes=a), dt.timedelta(minutes=b)) for a, b in joined])
+            )
+        minutes = duration_minutes(holds)
+        found = _Shape(
+            holds,
+            [(role, tuple(spans)) for role, spans in by_role.items()],
+            held,
+            minutes,
+            dt.timedelta(minutes=minutes),
+        )
+        if len(self._shapes) > 256:
+            self._shapes.clear()
+        self._shapes[id(holds)] = found
+        return found
 
     # -- search -------------------------------------------------------------------------------
 
@@ -836,31 +893,31 @@ class SlotBoard(SlotFinder):
                 self._cand[day] = cand
         if not cand:
             return None
-        by_role: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        for h in holds:
-            by_role[h.role].append((h.start_min, h.end_min))
+        shape = self._shape(holds)
         roles: list[tuple[str, list[Resource], list[int]]] = []
         total = cand
-        for role, spans in by_role.items():
-            eligible, bits = self._role_bits(day, role, procedure, tuple(spans))
-            united = 0
-            for b in bits:
-                united |= b
+        for role, spans in shape.by_role:
+            eligible, bits, united = self._role_bits(day, role, procedure, spans)
             total &= united
             if not total:
                 return None
             roles.append((role, eligible, bits))
         if self.patient_id is not None:
             hi = lo + dt.timedelta(minutes=n)
-            free = (1 << n) - 1
+            free = -1
             for s, e in self._patient:
                 if s < hi and e > lo:
+                    if free == -1:
+                        free = (1 << n) - 1
                     free &= ~self._span_bits(lo, n, s, e)
-            total &= _runs(free, duration_minutes(holds))
+            if free == -1:  # the patient has nothing that day: every start that ends in it
+                total &= (1 << max(0, n - shape.minutes + 1)) - 1
+            else:
+                total &= _runs(free, shape.minutes)
             if not total:
                 return None
         minute = (total & -total).bit_length() - 1
-        at = next(a for m, a in candidates if m == minute)
+        at = self._at[day][minute]
         chosen: dict[str, Resource | None] = {"centrifuge": None}
         for role, eligible, bits in roles:
             chosen[role] = next(r for r, b in zip(eligible, bits, strict=True) if b >> minute & 1)
@@ -875,19 +932,27 @@ class SlotBoard(SlotFinder):
     def book_undoable(
         self, holds: list[PhaseHold], combo: Combo, start: dt.datetime
     ) -> list[tuple[int, Interval]]:
-        """Record a chosen session; the token lets ``unbook`` take it back."""
+        """Record a chosen session; the token lets ``unbook`` take it back. A resource's
+        touching holds are kept as one interval (the same busy minutes as the separate holds)."""
+        shape = self._shape(holds)
         token: list[tuple[int, Interval]] = []
-        for r, _phase, s, e in holds_for(holds, combo, start):
-            for day in self._days_of(s, e):
-                key = (r.pk, day)
-                self._held[key].append((s, e))
-                bits = self._free_bits.get(key)
-                if bits is not None:
-                    lo, n, _c = self._day(day)
-                    self._free_bits[key] = bits & ~self._span_bits(lo, n, s, e)
-                self._touched(r.pk, day)
-            token.append((r.pk, (s, e)))
-        span = (start, start + dt.timedelta(minutes=duration_minutes(holds)))
+        first = start.astimezone(self.tz).date()
+        lo, n, _c = self._day(first)
+        day_end = lo + dt.timedelta(minutes=n)
+        for role, spans in shape.held:
+            rid = combo.resource_for(role).pk
+            for a, b in spans:
+                s, e = start + a, start + b
+                for day in (first,) if e <= day_end else self._days_of(s, e):
+                    key = (rid, day)
+                    self._held[key].append((s, e))
+                    bits = self._free_bits.get(key)
+                    if bits is not None:
+                        d_lo, d_n, _c = self._day(day)
+                        self._free_bits[key] = bits & ~self._span_bits(d_lo, d_n, s, e)
+                    self._touched(rid, day)
+                token.append((rid, (s, e)))
+        span = (start, start + shape.duration)
         self.add_patient(*span)
         token.append((-1, span))
         return token

@@ -122,9 +122,16 @@ class PlanStatus(models.TextChoices):
 
 
 class TreatmentPlan(models.Model):
-    clinic = models.ForeignKey("accounts.Clinic", on_delete=models.PROTECT, related_name="+")
+    # No single-column indexes on clinic and patient: the composite indexes below start with
+    # them (a second index on the same prefix only costs every insert; issue 15).
+    clinic = models.ForeignKey(
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, related_name="treatment_plans"
+        "patients.Patient",
+        on_delete=models.PROTECT,
+        related_name="treatment_plans",
+        db_index=False,
     )
     protocol_id = models.CharField(max_length=64)
     protocol_name = models.CharField(max_length=200)
@@ -168,11 +175,13 @@ OPEN_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.CHECKED_IN)
 
 
 class Appointment(models.Model):
+    # clinic, patient, practitioner and room have no single-column index: the composite
+    # (…, starts_at) indexes below start with them and serve the same lookups (issue 15).
     clinic = models.ForeignKey(
-        "accounts.Clinic", on_delete=models.PROTECT, related_name="appointments"
+        "accounts.Clinic", on_delete=models.PROTECT, related_name="appointments", db_index=False
     )
     patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, related_name="appointments"
+        "patients.Patient", on_delete=models.PROTECT, related_name="appointments", db_index=False
     )
     plan = models.ForeignKey(
         TreatmentPlan,
@@ -192,9 +201,14 @@ class Appointment(models.Model):
     window_latest = models.DateField(null=True, blank=True)
     # Denormalised from the bookings so calendar filters are one indexed lookup.
     practitioner = models.ForeignKey(
-        Resource, on_delete=models.PROTECT, related_name="practitioner_appointments"
+        Resource,
+        on_delete=models.PROTECT,
+        related_name="practitioner_appointments",
+        db_index=False,
     )
-    room = models.ForeignKey(Resource, on_delete=models.PROTECT, related_name="room_appointments")
+    room = models.ForeignKey(
+        Resource, on_delete=models.PROTECT, related_name="room_appointments", db_index=False
+    )
     centrifuge = models.ForeignKey(
         Resource,
         on_delete=models.PROTECT,
@@ -275,7 +289,10 @@ class Phase(models.TextChoices):
 
 class ResourceBooking(models.Model):
     appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="bookings")
-    resource = models.ForeignKey(Resource, on_delete=models.PROTECT, related_name="bookings")
+    # No single-column index: the (resource, active, starts_at) index starts with it.
+    resource = models.ForeignKey(
+        Resource, on_delete=models.PROTECT, related_name="bookings", db_index=False
+    )
     phase = models.CharField(max_length=20, choices=Phase.choices)
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()

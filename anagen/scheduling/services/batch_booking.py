@@ -195,7 +195,7 @@ def plan_book_series_batch(*, actor: Actor, requests: Sequence[SeriesRequest]) -
             r = o.request
             doc = docs[r.protocol_id]
             procedure = doc["procedure"]
-            holds = av.layout(procedure, r.protocol_id)
+            holds = _layout(procedure, r.protocol_id)
             sessions = plans[_key(o)]
             board.use_patient(r.patient_id, patient_busy.get(r.patient_id, ()))
             chosen = _search(board, sessions, holds, procedure, now, o)
@@ -212,6 +212,26 @@ def plan_book_series_batch(*, actor: Actor, requests: Sequence[SeriesRequest]) -
 
 def _key(o: SeriesOutcome) -> tuple[str, dt.date]:
     return (o.request.protocol_id, o.request.start_on)
+
+
+@functools.lru_cache(maxsize=256)
+def _layout(procedure: str, protocol_id: str) -> list[av.PhaseHold]:
+    """``av.layout``, one list per procedure and protocol (the board caches by the list)."""
+    return av.layout(procedure, protocol_id)
+
+
+@functools.lru_cache(maxsize=256)
+def _offsets(
+    procedure: str, protocol_id: str
+) -> tuple[tuple[str, str, dt.timedelta, dt.timedelta], ...]:
+    """(role, phase, start offset, end offset) of each hold: ``av.holds_for`` without the combo."""
+    return tuple(
+        (h.role, str(h.phase), dt.timedelta(minutes=h.start_min), dt.timedelta(minutes=h.end_min))
+        for h in _layout(procedure, protocol_id)
+    )
+
+
+_KINDS = frozenset(AppointmentKind.values)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -338,7 +358,7 @@ def _write(actor: Actor, picks: list[_Pick], seconds: dict[str, float]) -> None:
     now = timezone.now()
     plan_ids = _insert(TreatmentPlan, plan_names, plan_rows, now)
     appt_rows: list[tuple[Any, ...]] = []
-    holds_of: list[list[tuple[Any, str, dt.datetime, dt.datetime]]] = []
+    holds_of: list[list[tuple[int, str, dt.datetime, dt.datetime]]] = []
     username = actor.user.get_username()
     stamp = timezone.now().isoformat(timespec="seconds")
     for p, plan_id, plan_row in zip(picks, plan_ids, plan_rows, strict=True):
@@ -348,7 +368,9 @@ def _write(actor: Actor, picks: list[_Pick], seconds: dict[str, float]) -> None:
         plan._state.adding, plan._state.db = False, connection.alias
         p.outcome.plan = plan
         procedure = p.doc["procedure"]
-        holds = av.layout(procedure, p.outcome.request.protocol_id)
+        protocol_id = p.outcome.request.protocol_id
+        holds = _layout(procedure, protocol_id)
+        offsets = _offsets(procedure, protocol_id)
         minutes = dt.timedelta(minutes=av.duration_minutes(holds))
         for s, start, combo in p.slots:
             appt_rows.append(
@@ -357,7 +379,7 @@ def _write(actor: Actor, picks: list[_Pick], seconds: dict[str, float]) -> None:
                     p.patient.pk,
                     plan_id,
                     s.n,
-                    s.kind if s.kind in AppointmentKind.values else AppointmentKind.INDUCTION.value,
+                    s.kind if s.kind in _KINDS else AppointmentKind.INDUCTION.value,
                     procedure,
                     start,
                     start + minutes,
@@ -379,7 +401,13 @@ def _write(actor: Actor, picks: list[_Pick], seconds: dict[str, float]) -> None:
                     ],
                 )
             )
-            holds_of.append(av.holds_for(holds, combo, start))
+            # ``av.holds_for(holds, combo, start)``: one row per held phase, as the single path
+            ids = {"practitioner": combo.practitioner.pk, "room": combo.room.pk}
+            if combo.centrifuge is not None:
+                ids["centrifuge"] = combo.centrifuge.pk
+            holds_of.append(
+                [(ids[role], phase, start + a, start + b) for role, phase, a, b in offsets]
+            )
     try:
         with transaction.atomic():  # the constraints' errors as a conflict, not a 500
             seconds["write plans"] = time.perf_counter() - clock
@@ -413,9 +441,9 @@ def _write(actor: Actor, picks: list[_Pick], seconds: dict[str, float]) -> None:
                 ResourceBooking,
                 ["appointment_id", "resource_id", "phase", "starts_at", "ends_at"],
                 [
-                    (appt_id, r.pk, str(phase), s, e)
+                    (appt_id, rid, phase, s, e)
                     for appt_id, items in zip(appt_ids, holds_of, strict=True)
-                    for r, phase, s, e in items
+                    for rid, phase, s, e in items
                 ],
                 now,
             )
