@@ -26,6 +26,15 @@ def _day_start(clinic: Clinic, day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=zone_of(clinic))
 
 
+def actions_meant(choice: str) -> list[str]:
+    """The actions a filter choice means: one action ("chart.read"), or a kind ("consent"): every
+    declared action of that kind and no other ("consent_template.*" is a kind of its own). A list
+    the (action, at) index answers, where a prefix match (LIKE) cannot under every collation."""
+    if "." in choice:
+        return [choice]
+    return [str(a.value) for a in AuditAction if str(a.value).split(".")[0] == choice]
+
+
 def _filtered(
     qs: QuerySet[AuditEvent],
     clinic: Clinic,
@@ -38,7 +47,7 @@ def _filtered(
     if user_id:
         qs = qs.filter(actor_id=user_id)
     if action:
-        qs = qs.filter(action__startswith=action)
+        qs = qs.filter(action__in=actions_meant(action))
     if date_from:
         qs = qs.filter(at__gte=_day_start(clinic, date_from))
     if date_to:

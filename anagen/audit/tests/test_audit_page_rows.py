@@ -133,3 +133,23 @@ def test_filter_form_kept_per_input_shows_each_request_s_values(clinic_a):
     plain = client.get("/audit/").content.decode()
     assert 'aria-invalid="true"' not in plain
     assert re.search(r'<option value="" selected>Any action</option>', plain)
+
+
+def test_a_kind_means_its_own_actions_and_no_longer_kind(clinic_a, patient_a):
+    """ "Anything about consent" is consent.* only: consent_template.* is a kind of its own (a
+    prefix match gave both, and could not use the (action, at) index)."""
+    actor = clinic_a.actor(clinic_a.admin)
+    signed = audit_record(action=AuditAction.CONSENT_SIGN, actor=actor, patient=patient_a)
+    published = audit_record(action=AuditAction.CONSENT_TEMPLATE_PUBLISH, actor=actor)
+    read = audit_record(action=AuditAction.CHART_READ, actor=actor, patient=patient_a)
+
+    def shown(action: str) -> set[int]:
+        return {e.pk for e in audit_page(clinic=clinic_a.clinic, action=action, size=200)[0]}
+
+    assert signed.pk in shown("consent") and published.pk not in shown("consent")
+    assert shown("consent_template") >= {published.pk} and signed.pk not in shown(
+        "consent_template"
+    )
+    assert shown("chart.read") >= {read.pk} and signed.pk not in shown("chart.read")
+    assert shown("nothing") == set()
+    assert clinic_a.client(clinic_a.admin).get("/audit/", {"action": "consent"}).status_code == 200
