@@ -7,7 +7,7 @@ string the row template would (same whitespace, same escaping, same localisation
 ``fast_widgets.template_text``): the URLs are reversed once per page with a stand-in number and
 filled in, and the clinic-time words come from the same ``human_*`` functions, kept per value,
 zone and language. The templates stay the reference, and the full list pages
-(``/today/<section>/``) still render them: ``anagen/web/tests/test_worklist_html.py`` renders
+(``/today/<section>/``) still render them: ``anagen/web/tests/test_home_fast.py`` renders
 both on varied rows and requires the same bytes.
 """
 
@@ -112,13 +112,21 @@ def _name(p: Any) -> str:
     return f"{_t(p.family_name)}, {_t(p.given_name)}"
 
 
+_ACTION = '<span class="sr">Action</span>'
+
+
+def _table(heads: tuple[str, ...], rows: list[str]) -> str:
+    """The worklist table every section's row template sits in (web/rows/*.html)."""
+    head = "".join(f"<th>{h}</th>" for h in heads)
+    body = "".join(rows)
+    return f'<table class="list"><thead><tr>{head}</tr></thead><tbody>\n{body}</tbody></table>\n'
+
+
 def _arrivals(rows: list[Any], context: Any, url: _Urls) -> str:
     back = context.get("back")
     csrf = _csrf(context)
-    out = [
-        '<table class="list"><thead><tr><th>Time</th><th>Patient</th><th>Visit</th>'
-        '<th>With</th><th><span class="sr">Action</span></th></tr></thead><tbody>\n'
-    ]
+    heads = ("Time", "Patient", "Visit", "With", _ACTION)
+    out: list[str] = []
     for a in rows:
         p = a.patient
         procedure = f" · {_t(a.procedure_label)}" if a.procedure else ""
@@ -135,18 +143,15 @@ def _arrivals(rows: list[Any], context: Any, url: _Urls) -> str:
             f'{_t(p.given_name)} {_t(p.family_name)}">Check in</button></form></td>\n'
             "</tr>"
         )
-    out.append("</tbody></table>\n")
-    return "".join(out)
+    return _table(heads, out)
 
 
 def _waiting(rows: list[Any], context: Any, url: _Urls) -> str:
     actor = context.get("actor")
     may_perform = bool(actor is not None and actor.perms.session_perform)
     csrf = _csrf(context)
-    out = [
-        '<table class="list"><thead><tr><th>Booked for</th><th>Patient</th><th>Visit</th>'
-        '<th>With</th><th><span class="sr">Action</span></th></tr></thead><tbody>\n'
-    ]
+    heads = ("Booked for", "Patient", "Visit", "With", _ACTION)
+    out: list[str] = []
     for a in rows:
         p = a.patient
         procedure = f" · {_t(a.procedure_label)}" if a.procedure else ""
@@ -168,15 +173,12 @@ def _waiting(rows: list[Any], context: Any, url: _Urls) -> str:
             f"  <td>{action}</td>\n"
             "</tr>"
         )
-    out.append("</tbody></table>\n")
-    return "".join(out)
+    return _table(heads, out)
 
 
 def _in_progress(rows: list[Any], context: Any, url: _Urls) -> str:
-    out = [
-        '<table class="list"><thead><tr><th>Started</th><th>Patient</th><th>Procedure</th>'
-        '<th>By</th><th><span class="sr">Action</span></th></tr></thead><tbody>\n'
-    ]
+    heads = ("Started", "Patient", "Procedure", "By", _ACTION)
+    out: list[str] = []
     for t in rows:
         out.append(
             "<tr>\n"
@@ -187,8 +189,7 @@ def _in_progress(rows: list[Any], context: Any, url: _Urls) -> str:
             "Open session record</a></td>\n"
             "</tr>"
         )
-    out.append("</tbody></table>\n")
-    return "".join(out)
+    return _table(heads, out)
 
 
 def _to_sign_rows(rows: list[Any], context: Any, url: _Urls) -> str:
@@ -232,18 +233,14 @@ def sign_table_html(sessions: list[Any], assessments: list[Any], context: Any) -
     url = _Urls()
     body = _to_sign_rows(sessions, context, url) if sessions else ""
     more = _assessment_rows(assessments, context, url) if assessments else ""
-    return mark_safe(  # noqa: S308 - every value above is escaped (template_text)
-        '<table class="list"><thead><tr><th>Record</th><th>Patient</th><th>Of</th>'
-        '<th><span class="sr">Action</span></th></tr></thead><tbody>\n'
-        f"{body}\n{more}\n</tbody></table>\n"
-    )
+    heads = ("Record", "Patient", "Of", _ACTION)
+    rows = [f"{body}\n{more}\n"]
+    return mark_safe(_table(heads, rows))  # noqa: S308 - every value above is escaped (template_text)
 
 
 def _screenings_due(rows: list[Any], context: Any, url: _Urls) -> str:
-    out = [
-        '<table class="list"><thead><tr><th>Session</th><th>Patient</th><th>Procedure</th>'
-        '<th>Why</th><th><span class="sr">Action</span></th></tr></thead><tbody>\n'
-    ]
+    heads = ("Session", "Patient", "Procedure", "Why", _ACTION)
+    out: list[str] = []
     for d in rows:
         a = d.appointment
         out.append(
@@ -255,15 +252,12 @@ def _screenings_due(rows: list[Any], context: Any, url: _Urls) -> str:
             f'{_urlencode(a.procedure)}">Screen</a></td>\n'
             "</tr>"
         )
-    out.append("</tbody></table>\n")
-    return "".join(out)
+    return _table(heads, out)
 
 
 def _follow_ups(rows: list[Any], context: Any, url: _Urls) -> str:
-    out = [
-        '<table class="list"><thead><tr><th>Patient</th><th>Last measured</th><th>Due since</th>'
-        '<th><span class="sr">Action</span></th></tr></thead><tbody>\n'
-    ]
+    heads = ("Patient", "Last measured", "Due since", _ACTION)
+    out: list[str] = []
     for f in rows:
         out.append(
             "<tr>\n"
@@ -273,16 +267,13 @@ def _follow_ups(rows: list[Any], context: Any, url: _Urls) -> str:
             "Record measurements</a></td>\n"
             "</tr>"
         )
-    out.append("</tbody></table>\n")
-    return "".join(out)
+    return _table(heads, out)
 
 
 def _recalls(rows: list[Any], context: Any, url: _Urls) -> str:
     today = context.get("today")
-    out = [
-        '<table class="list"><thead><tr><th>Patient</th><th>Plan</th><th>Due</th>'
-        '<th><span class="sr">Action</span></th></tr></thead><tbody>\n'
-    ]
+    heads = ("Patient", "Plan", "Due", _ACTION)
+    out: list[str] = []
     for r in rows:
         overdue = " <strong>overdue</strong>" if today is not None and r.due_until < today else ""
         out.append(
@@ -293,16 +284,13 @@ def _recalls(rows: list[Any], context: Any, url: _Urls) -> str:
             f'procedure={_urlencode(r.plan.procedure)}">Book the recall</a></td>\n'
             "</tr>"
         )
-    out.append("</tbody></table>\n")
-    return "".join(out)
+    return _table(heads, out)
 
 
 def _lots(rows: list[Any], context: Any, url: _Urls) -> str:
     today = context.get("today")
-    out = [
-        '<table class="list"><thead><tr><th>Product</th><th>Lot</th><th>Expires</th>'
-        '<th>Left</th><th><span class="sr">Action</span></th></tr></thead><tbody>\n'
-    ]
+    heads = ("Product", "Lot", "Expires", "Left", _ACTION)
+    out: list[str] = []
     inventory = url("procedures-inventory")
     for lot in rows:
         expired = (
@@ -315,8 +303,7 @@ def _lots(rows: list[Any], context: Any, url: _Urls) -> str:
             f'  <td><a href="{inventory}">Inventory</a></td>\n'
             "</tr>"
         )
-    out.append("</tbody></table>\n")
-    return "".join(out)
+    return _table(heads, out)
 
 
 _RENDERERS: dict[str, Callable[[list[Any], Any, _Urls], str]] = {
