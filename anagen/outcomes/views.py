@@ -65,11 +65,11 @@ def _int(value: str | None) -> int | None:
 HISTORY_PAGE_SIZE = 20
 
 
-def _history_page(request: ClinicRequest, items: Any) -> Page:
-    """One page of a patient's history, oldest first within the page; the latest page unless
-    the request names one (a count and one slice: the same queries for any history)."""
-    paginator = Paginator(items, HISTORY_PAGE_SIZE)
-    return paginator.get_page(request.GET.get("page") or paginator.num_pages)
+def _page(rows: list[Any], number: int, count: int) -> Page:
+    """One page of a patient's history for the pager (oldest first within the page; the latest
+    page unless the request names one), from rows read with their count in one query: the same
+    queries for any history."""
+    return Page(rows, number, Paginator(range(count), HISTORY_PAGE_SIZE))
 
 
 # --- measurements ------------------------------------------------------------------------------
@@ -78,7 +78,13 @@ def _history_page(request: ClinicRequest, items: Any) -> Page:
 @clinic_view(Perm.CLINICAL_VIEW)
 def measurement_list(request: ClinicRequest, patient_id: int) -> HttpResponse:
     patient = patient_for(request.actor, patient_id)
-    page = _history_page(request, selectors.measurement_sets(actor=request.actor, patient=patient))
+    # The page's sets and their number in one query, their measurements in one more (issue 15).
+    sets, count, number = selectors.history_page(
+        selectors.measurement_sets(actor=request.actor, patient=patient),
+        _page_wanted(request),
+        HISTORY_PAGE_SIZE,
+    )
+    page = _page(sets, number, count)
     # One statement on PostgreSQL (its own transaction): no BEGIN/COMMIT round trips of ours.
     audit_record(action="measurement.read", actor=request.actor, patient=patient)
     return render(
@@ -180,7 +186,8 @@ def import_preview(request: ClinicRequest, patient_id: int, batch_id: int) -> Ht
 def progress(request: ClinicRequest, patient_id: int) -> HttpResponse:
     patient = patient_for(request.actor, patient_id)
     series, visits_measured = selectors.progress_for(actor=request.actor, patient=patient)
-    sessions = selectors.session_dates(patient)
+    # Session dates and the blinded rating in one query (issue 15).
+    sessions, blinded = selectors.progress_extras(patient)
     audit_record(action="outcome_progress.read", actor=request.actor, patient=patient)
     return render(
         request,
@@ -199,7 +206,7 @@ def progress(request: ClinicRequest, patient_id: int) -> HttpResponse:
             "visits_measured": visits_measured,
             "latest_visits": selectors.LATEST_VISITS,
             "sessions": sessions,
-            "blinded": selectors.blinded_results(patient),
+            "blinded": blinded,
         },
     )
 
@@ -293,9 +300,19 @@ def report_file(request: ClinicRequest, job_id: int, file_id: int) -> HttpRespon
 
 
 def _consent_ok(patient: Any) -> bool:
-    from anagen.care.selectors import consent_valid_for
+    return selectors.photo_consent_valid(patient, "photo_clinical")
 
-    return consent_valid_for(patient, "photo_clinical") is not None
+
+def _page_wanted(request: ClinicRequest) -> int | None:
+    """The page a history view asked for, as ``Paginator.get_page`` reads it: none (or one out
+    of range) is the latest, one that is not a number is the first."""
+    raw = request.GET.get("page")
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        return 1
 
 
 @clinic_view(Perm.CLINICAL_VIEW)
@@ -316,11 +333,16 @@ def photo_sets(request: ClinicRequest, patient_id: int) -> HttpResponse:
             else:
                 return redirect("outcomes-photo-capture", patient.pk, photo_set.pk)
     consent = _consent_ok(patient)
-    page = (
-        _history_page(request, selectors.photo_sets_paged(actor=request.actor, patient=patient))
-        if consent
-        else None
-    )
+    page = None
+    if consent:
+        # The page's sets, their photos and the count in one query (issue 15).
+        sets, count, number = selectors.photo_sets_page(
+            actor=request.actor,
+            patient=patient,
+            page=_page_wanted(request),
+            per_page=HISTORY_PAGE_SIZE,
+        )
+        page = _page(sets, number, count)
     return render(
         request,
         "outcomes/photo_sets.html",

@@ -136,3 +136,103 @@ def measurements_for(actor: Actor) -> QuerySet[Any]:
         measurement_set__patient__clinic=actor.clinic,
         measurement_set__patient__deleted_at__isnull=True,
     ).select_related("measurement_set__patient", "measurement_set__recorded_by", "site")
+
+
+def history_page(qs: QuerySet[Any], page: int | None, per_page: int) -> tuple[list[Any], int, int]:
+    """One page of an ascending history queryset and its length in one query (the count is a
+    window over the same rows): ``(rows, count, page number)`` as ``Paginator.get_page`` picks
+    them (none, or a page out of range, is the latest; the caller maps a page that is not a
+    number to 1). The latest page is the newest ``per_page`` rows read newest first and cut to
+    the page's length; a page past the end (a stale link) costs one more query."""
+    from django.db.models import Count, Window
+
+    counted = qs.annotate(_history_n=Window(Count("pk")))
+    if page is not None and 0 < page < 2**31:
+        rows = list(counted[(page - 1) * per_page : page * per_page])
+        if rows:
+            return rows, rows[0]._history_n, page
+        if page == 1:
+            return [], 0, 1
+    newest = list(counted.reverse()[:per_page])
+    count = newest[0]._history_n if newest else 0
+    pages = max(1, -(-count // per_page))
+    newest = newest[: count - (pages - 1) * per_page]
+    newest.reverse()
+    return newest, count, pages
+
+
+_NUMBERS = (
+    "area_cm2",
+    "density_per_cm2",
+    "mean_diameter_um",
+    "cumulative_thickness_mm_per_cm2",
+    "terminal_pct",
+    "vellus_pct",
+    "anagen_pct",
+    "telogen_pct",
+)
+
+_SETS_SLICE_SQL = """
+SELECT s.id, s.measured_on, s.visit_label, s.method, s.device, s.salt, s.wash_test_count,
+       s.pull_test_pulled, s.pull_test_shed, s.global_photo_rating, s.satisfaction,
+       m.id, site.name, m.hair_count, {numbers}
+FROM (
+    SELECT * FROM {sets} WHERE patient_id = %s ORDER BY measured_on, id LIMIT %s OFFSET %s
+) s
+LEFT JOIN {measurements} m ON m.measurement_set_id = s.id
+LEFT JOIN {sites} site ON site.id = m.site_id
+ORDER BY s.measured_on, s.id, m.id
+"""
+
+
+def measurement_sets_api(
+    *, actor: Actor, patient: Patient, start: int, limit: int
+) -> list[dict[str, Any]]:
+    """``limit`` measurement sets from ``start`` (oldest first) with their measurements, in the
+    API's ``SetOut`` shape and types (numbers as floats), in one query (issue 15)."""
+    import datetime as dt
+
+    from django.db import connection
+
+    actor.require(Perm.CLINICAL_VIEW)
+    sql = _SETS_SLICE_SQL.format(
+        numbers=", ".join(f"m.{f}" for f in _NUMBERS),
+        sets=MeasurementSet._meta.db_table,
+        measurements=Measurement._meta.db_table,
+        sites=MeasurementSite._meta.db_table,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [patient.pk, limit, start])
+        rows = cursor.fetchall()
+    out: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
+    for r in rows:
+        if current is None or current["id"] != r[0]:
+            on = r[1] if isinstance(r[1], dt.date) else dt.date.fromisoformat(str(r[1]))
+            current = {
+                "id": r[0],
+                "measured_on": on,
+                "visit_label": r[2],
+                "method": r[3],
+                "device": r[4],
+                "salt": None if r[5] is None else float(r[5]),
+                "wash_test_count": r[6],
+                "pull_test_pulled": r[7],
+                "pull_test_shed": r[8],
+                "global_photo_rating": r[9],
+                "satisfaction": r[10],
+                "measurements": [],
+            }
+            out.append(current)
+        if r[11] is not None:
+            current["measurements"].append(
+                {
+                    "site": r[12],
+                    "hair_count": r[13],
+                    **{
+                        f: None if v is None else float(v)
+                        for f, v in zip(_NUMBERS, r[14:], strict=True)
+                    },
+                }
+            )
+    return out

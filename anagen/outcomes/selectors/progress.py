@@ -315,3 +315,59 @@ def session_dates(patient: Patient, limit: int = 100) -> list[dt.date]:
         .values_list("starts_at", flat=True)[:limit]
     )
     return sorted({timezone.localtime(s).date() for s in appointment_starts})
+
+
+_EXTRAS_SQL = """
+SELECT 0, t.started_at, 0, 0 FROM (
+    SELECT started_at, id FROM {sessions} WHERE patient_id = %s
+    ORDER BY started_at DESC, id DESC LIMIT %s
+) t
+UNION ALL
+SELECT 1, NULL, r.change, r.rater_id FROM {ratings} r JOIN {pairs} p ON p.id = r.pair_id
+WHERE p.patient_id = %s
+"""
+
+
+def progress_extras(patient: Patient, limit: int = 100) -> tuple[list[dt.date], Any]:
+    """``(session_dates(patient), ratings.blinded_results(patient))`` in one query (the progress
+    page's two small reads; issue 15). A patient without treatment sessions falls back to
+    ``session_dates`` (completed appointments), as that does."""
+    from django.db import connection
+
+    from anagen.outcomes.models import Rating, RatingPair
+    from anagen.outcomes.selectors.ratings import BlindedResult
+    from anagen.procedures.models import TreatmentSession
+
+    sql = _EXTRAS_SQL.format(
+        sessions=TreatmentSession._meta.db_table,
+        ratings=Rating._meta.db_table,
+        pairs=RatingPair._meta.db_table,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [patient.pk, limit, patient.pk])
+        rows = cursor.fetchall()
+    starts = [_aware(r[1]) for r in rows if r[0] == 0 and r[1] is not None]
+    changes = [(int(r[2]), r[3]) for r in rows if r[0] == 1]
+    # Dates as the clinic saw them (the active zone: the clinic's, per request or task).
+    dates = sorted({timezone.localtime(s).date() for s in starts})
+    if not dates:
+        dates = session_dates(patient, limit)
+    blinded = (
+        BlindedResult(
+            ratings=len(changes),
+            mean_change=statistics.fmean(c for c, _ in changes),
+            raters=len({r for _, r in changes}),
+        )
+        if changes
+        else None
+    )
+    return dates, blinded
+
+
+def _aware(value: Any) -> dt.datetime:
+    """A timestamp as the ORM gives it (aware), whatever the database driver returned."""
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime.fromisoformat(str(value))
+    if timezone.is_naive(value):
+        value = value.replace(tzinfo=dt.UTC)
+    return value

@@ -229,7 +229,8 @@ def photo_thumbs(context: Any, photo_set: Any, patient: Any) -> SafeString:
     compare, file_url = _photo_urls(context, patient.pk)
     taken = None
     out = []
-    for ph in photo_set.photos.all():
+    photos = photo_set.photos  # a list (selectors.PhotoSetRow) or the related manager
+    for ph in photos if isinstance(photos, list) else photos.all():
         view = conditional_escape(ph.get_view_display())
         if ph.file_missing:
             out.append(
@@ -239,7 +240,7 @@ def photo_thumbs(context: Any, photo_set: Any, patient: Any) -> SafeString:
             )
             continue
         if taken is None:
-            taken = conditional_escape(day(photo_set.taken_on))
+            taken = _day(photo_set.taken_on, get_language())
         out.append(
             f'<li><a href="{conditional_escape(compare)}?view={conditional_escape(ph.view)}">'
             f'<img src="{conditional_escape(file_url(ph.pk))}?thumb=1" alt="{view} {taken}"></a>'
