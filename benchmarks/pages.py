@@ -156,6 +156,29 @@ def _clinic_pages(patient) -> list[Page]:
     ]
 
 
+def benchmark_pages():
+    """The generated clinic and every page the benchmark times: the clinic-wide pages, then each
+    patient's (the new one, a typical one with sessions, the planted long history).
+    Also used by benchmarks/page_profile.py."""
+    from anagen.patients.models import Patient
+    from anagen.scale.generate import LONG_RECORD
+
+    long_patient = Patient.all_objects.get(record_number=LONG_RECORD)
+    clinic = long_patient.clinic
+    new_patient = Patient.all_objects.get(clinic=clinic, family_name="Newcombe")
+    typical = (
+        Patient.all_objects.filter(clinic=clinic, record_number__startswith=clinic.record_prefix)
+        .exclude(pk__in=[long_patient.pk, new_patient.pk])
+        .filter(treatment_sessions__isnull=False)
+        .order_by("-pk")
+        .first()
+    )
+    pages = _clinic_pages(typical)
+    for who, patient in (("new", new_patient), ("typical", typical), ("long", long_patient)):
+        pages += _patient_pages(who, patient)
+    return clinic, pages
+
+
 def _signed_in_client(username: str) -> tuple[Client, str, str]:
     """A session and an API token for the benchmark's physician, made as staff would."""
     from anagen.accounts.models import Membership
@@ -327,20 +350,8 @@ def main() -> None:
 
     if not Patient.all_objects.filter(record_number=LONG_RECORD).exists():
         call_command("bench_data", patients=args.patients)
-    long_patient = Patient.all_objects.get(record_number=LONG_RECORD)
-    clinic = long_patient.clinic
-    new_patient = Patient.all_objects.get(clinic=clinic, family_name="Newcombe")
-    typical = (
-        Patient.all_objects.filter(clinic=clinic, record_number__startswith=clinic.record_prefix)
-        .exclude(pk__in=[long_patient.pk, new_patient.pk])
-        .filter(treatment_sessions__isnull=False)
-        .order_by("-pk")
-        .first()
-    )
+    clinic, pages = benchmark_pages()
     patients = Patient.all_objects.filter(clinic=clinic).count()
-    pages = _clinic_pages(typical)
-    for who, patient in (("new", new_patient), ("typical", typical), ("long", long_patient)):
-        pages += _patient_pages(who, patient)
     if args.only:
         wanted = [w.strip() for w in args.only.split(",") if w.strip()]
         pages = [p for p in pages if any(w in p.label for w in wanted)]
