@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +22,7 @@ from django.views.decorators.http import require_POST
 from anagen.accounts.access import ClinicRequest, patient_for
 from anagen.accounts.decorators import clinic_view
 from anagen.accounts.permissions import Perm
-from anagen.billing import selectors, services
+from anagen.billing import account_html, selectors, services
 from anagen.billing.forms import (
     CreditForm,
     LineForm,
@@ -34,10 +35,11 @@ from anagen.billing.forms import (
     SellForm,
     SettingsForm,
 )
-from anagen.billing.models import Invoice, PaymentMethod
+from anagen.billing.models import Invoice, PackageDefinition, PaymentMethod
 from anagen.billing.money import format_money
 from anagen.patients.models import Patient
 from anagen.web.confirm import unconfirmed
+from anagen.web.fast_widgets import form_fields
 from anagen.web.forms import attach_errors
 from anagen.web.versions import page_version, refusal
 
@@ -49,11 +51,15 @@ def _items(request: ClinicRequest) -> list[tuple[str, str]]:
     ]
 
 
-def _packages(request: ClinicRequest) -> list[tuple[str, str]]:
+def _package_choices(packages: Iterable[PackageDefinition]) -> list[tuple[str, str]]:
     return [
         (str(p.pk), f"{p.name} — {p.sessions} sessions, {format_money(p.price, p.currency)}")
-        for p in selectors.packages_on_sale(actor=request.actor)
+        for p in packages
     ]
+
+
+def _packages(request: ClinicRequest) -> list[tuple[str, str]]:
+    return _package_choices(selectors.packages_on_sale(actor=request.actor))
 
 
 # --- Clinic-wide pages -----------------------------------------------------------------------
@@ -125,18 +131,20 @@ def price_list(request: ClinicRequest) -> HttpResponse:
 def _account_page(
     request: ClinicRequest, patient: Any, status: int = 200, **forms: Any
 ) -> HttpResponse:
-    actor = request.actor
+    # Everything the page shows in one query (issue 15).
+    page = selectors.money_page(actor=request.actor, patient=patient)
+    sell_form = forms.get("sell_form") or SellForm(packages=_package_choices(page.on_sale))
+    pay_form = forms.get("pay_form") or PaymentForm()
     context = {
         "patient": patient,
-        "account": selectors.patient_account(actor=actor, patient=patient),
-        "packages": selectors.patient_packages(actor=actor, patient=patient),
-        "sell_form": forms.get("sell_form") or SellForm(packages=_packages(request)),
-        "pay_form": forms.get("pay_form") or PaymentForm(),
-        "quotes": [
-            (q, services.quote_state(q, actor.today()))
-            for q in selectors.patient_quotes(actor=actor, patient=patient)
-        ],
-        "plans": selectors.patient_plans(actor=actor, patient=patient),
+        "account": page.account,
+        "packages": page.packages,
+        "sell_form": sell_form,
+        "sell_fields": form_fields(sell_form),
+        "pay_fields": form_fields(pay_form),
+        "quotes": page.quotes,
+        "plans": page.plans,
+        "plan_options": account_html.plan_options(page.plans),
     }
     return render(request, "billing/account.html", context, status=status)
 

@@ -319,6 +319,144 @@ def care_panel(*, actor: Actor, patient: Patient) -> CarePanel:
     return CarePanel(assessment, screening, _consent_statuses_of(current, latest))
 
 
+# The consents page in one query (issue 15): each kind's latest consent and the page's history
+# (the latest ``limit``) from one pass over the patient's consents, with each kind's current
+# template (rows tagged c / t), and only the columns the page shows.
+_CONSENT_PAGE_SQL = (
+    "SELECT 'c', pc.id, pc.kind, pc.template_id, pc.version, pc.signed_at, pc.withdrawn_at,"
+    " pc.nk, pc.n, u.first_name, u.last_name, u.username FROM (SELECT c.id, c.kind,"
+    " c.template_id, t.version, c.signed_at, c.withdrawn_at, c.witness_id,"
+    " ROW_NUMBER() OVER (PARTITION BY c.kind ORDER BY c.signed_at DESC, c.id DESC) AS nk,"
+    " ROW_NUMBER() OVER (ORDER BY c.signed_at DESC, c.id DESC) AS n"
+    " FROM care_consent c JOIN care_consenttemplate t ON t.id = c.template_id"
+    " WHERE c.patient_id = %s) pc JOIN accounts_user u ON u.id = pc.witness_id"
+    " WHERE pc.nk = 1 OR pc.n <= %s"
+    " UNION ALL SELECT 't', id, kind, NULL, version, NULL, NULL, n, NULL, NULL, NULL, NULL"
+    " FROM (SELECT t.id, t.version, t.kind, ROW_NUMBER() OVER (PARTITION BY t.kind"
+    " ORDER BY t.version DESC) AS n FROM care_consenttemplate t"
+    " WHERE (t.clinic_id = %s OR t.clinic_id IS NULL) AND t.is_active) pt WHERE n = 1"
+)
+
+
+@dataclass(frozen=True)
+class ConsentLine:
+    """One signed consent as the consents page lists it."""
+
+    pk: int
+    kind: str
+    kind_label: str
+    version: int
+    signed_at: dt.datetime
+    witness: str
+    withdrawn_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class ConsentPage:
+    statuses: list[ConsentStatus]
+    history: list[ConsentLine]
+
+
+def consent_page(*, actor: Actor, patient: Patient, limit: int = 50) -> ConsentPage:
+    """What the consents page shows, as consent_statuses and ``consent_list(...)[:limit]``
+    give it (the history only to a role that may read clinical records), in one query."""
+    actor.require(Perm.CONSENT_STATUS_VIEW)
+    if not actor.can(Perm.CLINICAL_VIEW):
+        limit = 0
+    with connection.cursor() as cursor:
+        cursor.execute(_CONSENT_PAGE_SQL, [patient.pk, limit, patient.clinic_id])
+        rows = cursor.fetchall()
+    labels = dict(ConsentKind.choices)
+    current: dict[str, ConsentTemplate] = {}
+    latest: dict[str, Consent] = {}
+    lines: list[tuple[int, ConsentLine]] = []
+    for r, pk, kind, template_id, version, at1, at2, nk, n, first, last, username in rows:
+        if r == "t":
+            current[kind] = ConsentTemplate(id=pk, kind=kind, version=version)
+            continue
+        signed_at, withdrawn_at = _instant(at1), _instant(at2)
+        if nk == 1:
+            consent = Consent(
+                id=pk,
+                patient=patient,
+                kind=kind,
+                template_id=template_id,
+                signed_at=signed_at,
+                withdrawn_at=withdrawn_at,
+            )
+            consent.template = ConsentTemplate(id=template_id, kind=kind, version=version)
+            latest[kind] = consent
+        if n <= limit:
+            # User.__str__: the full name, else the user name.
+            witness = f"{first} {last}".strip() or username
+            label = str(labels.get(kind, kind))
+            line = ConsentLine(pk, kind, label, version, signed_at, witness, withdrawn_at)
+            lines.append((n, line))
+    for kind in ConsentKind.values:
+        if kind not in current:  # after a flush of a test database (as consent_templates_current)
+            template = _ensure_default(kind)
+            if template is not None:
+                current[kind] = template
+    lines.sort(key=lambda x: x[0])
+    return ConsentPage(_consent_statuses_of(current, latest), [line for _, line in lines])
+
+
+# The API's page of a patient's consents in one fixed query (issue 15): the rows with only
+# the fields the API writes, each carrying the bounded count (as interop.paging.page_of).
+_CONSENT_API_SQL = (
+    "SELECT c.id, c.kind, c.template_id, t.version, c.signed_at, c.signed_by_patient_name,"
+    " u.username, c.sha256, c.snapshot_html, c.withdrawn_at, c.withdrawn_reason,"
+    " (SELECT COUNT(*) FROM (SELECT x.id FROM care_consent x WHERE x.patient_id = %s"
+    " LIMIT %s) n) FROM care_consent c JOIN care_consenttemplate t ON t.id = c.template_id"
+    " JOIN accounts_user u ON u.id = c.witness_id WHERE c.patient_id = %s"
+    " ORDER BY c.signed_at DESC, c.id DESC LIMIT %s OFFSET %s"
+)
+_CONSENT_COUNT_SQL = (
+    "SELECT COUNT(*) FROM (SELECT x.id FROM care_consent x WHERE x.patient_id = %s LIMIT %s) n"
+)
+
+
+def consent_api_page(
+    *, actor: Actor, patient: Patient, page: int, page_size: int, cap: int
+) -> tuple[int, list[dict[str, Any]]]:
+    """(count, rows) of one page of ``consent_list`` for the API: each row the fields of the
+    API's ConsentOut, in its order (instants as they come: the renderer writes them); the count
+    stops at ``cap + 1``."""
+    actor.require(Perm.CLINICAL_VIEW)
+    limit = cap + 1
+    start = (page - 1) * page_size
+    with connection.cursor() as cursor:
+        cursor.execute(_CONSENT_API_SQL, [patient.pk, limit, patient.pk, page_size, start])
+        rows = cursor.fetchall()
+        if rows:
+            count = int(rows[0][-1])
+        elif page == 1:
+            count = 0
+        else:  # past the end: ask
+            cursor.execute(_CONSENT_COUNT_SQL, [patient.pk, limit])
+            count = int(cursor.fetchone()[0])
+    results = [
+        {
+            "id": pk,
+            "kind": kind,
+            "template_id": template_id,
+            "template_version": version,
+            "signed_at": _instant(signed_at),
+            "signed_by_patient_name": name,
+            "witness": witness,
+            "sha256": sha256,
+            "snapshot_html": snapshot,
+            "withdrawn_at": _instant(withdrawn_at),
+            "withdrawn_reason": reason,
+        }
+        for (
+            pk, kind, template_id, version, signed_at, name, witness, sha256, snapshot,
+            withdrawn_at, reason, _,
+        ) in rows
+    ]  # fmt: skip
+    return count, results
+
+
 def consent_list(*, actor: Actor, patient: Patient) -> QuerySet[Consent]:
     actor.require(Perm.CLINICAL_VIEW)
     return Consent.objects.filter(patient=patient).select_related(

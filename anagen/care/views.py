@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from anagen.accounts.access import ClinicRequest, patient_for
 from anagen.accounts.decorators import clinic_view
 from anagen.accounts.permissions import Perm
-from anagen.care import selectors, services
+from anagen.care import consent_list_html, selectors, services
 from anagen.care.forms import (
     AssessmentForm,
     ConsentSignForm,
@@ -277,17 +277,19 @@ def screening_override(request: ClinicRequest, patient_id: int, screening_id: in
 @clinic_view(Perm.CONSENT_STATUS_VIEW)
 def consent_list(request: ClinicRequest, patient_id: int) -> HttpResponse:
     """Consent status per kind. Front desk sees it (booking needs it) but cannot sign."""
-    patient = patient_for(request.actor, patient_id)
-    statuses = selectors.consent_statuses(actor=request.actor, patient=patient)
-    history = (
-        selectors.consent_list(actor=request.actor, patient=patient)[:50]
-        if request.actor.can(Perm.CLINICAL_VIEW)
-        else []
-    )
+    actor = request.actor
+    patient = patient_for(actor, patient_id)
+    # One query; the rows are written in Python as care/_consent_rows.html would (issue 15).
+    page = selectors.consent_page(actor=actor, patient=patient, limit=50)
     return render(
         request,
         "care/consent_list.html",
-        {"patient": patient, "statuses": statuses, "history": history},
+        {
+            "patient": patient,
+            "history": page.history,
+            "status_rows": consent_list_html.status_rows(page.statuses, patient, actor),
+            "history_items": consent_list_html.history_items(page.history, patient),
+        },
     )
 
 

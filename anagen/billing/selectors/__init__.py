@@ -4,6 +4,7 @@
 Every lookup by id is scoped to the actor's clinic: another clinic's invoice is a 404.
 """
 
+from anagen.billing.selectors.account_page import MoneyPage, money_page
 from anagen.billing.selectors.ledger import (
     ZERO,
     Account,
@@ -61,6 +62,7 @@ __all__ = [
     "Account",
     "InvoiceRow",
     "LiabilityRow",
+    "MoneyPage",
     "OutstandingRow",
     "PackageStatus",
     "PractitionerTakingsRow",
@@ -75,6 +77,7 @@ __all__ = [
     "invoice_paid",
     "invoice_payments",
     "invoice_state",
+    "money_page",
     "package_definition_for",
     "package_definitions",
     "package_sale_for",
