@@ -173,9 +173,11 @@ class SessionIn(BodyIn):
 def list_sessions(request: HttpRequest, patient_id: int, q: Query[PageQuery]) -> HttpResponse:
     actor = api_actor(request, Perm.CLINICAL_VIEW)
     patient = patient_for(actor, patient_id)
-    qs = selectors.session_list(actor=actor, patient=patient)
+    page = selectors.session_list_page(
+        actor=actor, patient=patient, page=q.page, page_size=q.page_size
+    )
     audit_record(action="procedures.session.list", actor=actor, patient=patient)
-    return page_response(_page(qs, q), _session_row)
+    return page_response(page, _session_row)
 
 
 @router.post(

@@ -4,11 +4,12 @@ object is a 404)."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet, Sum
+from django.db.models import Count, Prefetch, QuerySet, Sum, Window
 from django.http import Http404
 
 from anagen.accounts.access import Actor, patient_for, record_id
@@ -16,9 +17,11 @@ from anagen.accounts.permissions import Perm
 from anagen.audit.reads import note_read
 from anagen.clinical import procedure_rules as rules
 from anagen.patients.models import Patient
+from anagen.procedures import compiled
 from anagen.procedures.models import (
     AdverseEvent,
     AdverseEventFollowUp,
+    Amendment,
     DeliveryMode,
     DeliveryZone,
     Lot,
@@ -42,14 +45,86 @@ def sessions_for(actor: Actor) -> QuerySet[TreatmentSession]:
     return TreatmentSession.objects.filter(clinic=actor.clinic, patient__deleted_at__isnull=True)
 
 
+# What the API's session list shows of a session (procedures.api.SessionOut) and of who signed.
+SESSION_LIST_FIELDS = (
+    "id",
+    "clinic_id",
+    "patient_id",
+    "appointment_id",
+    "procedure",
+    "status",
+    "started_at",
+    "screening_id",
+    "consent_id",
+    "delivery_mode",
+    "rotor_radius_cm",
+    "notes",
+    "checked_in_at",
+    "cream_applied_at",
+    "draw_at",
+    "spin_started_at",
+    "activation_at",
+    "injection_started_at",
+    "completed_at",
+    "baseline_photos_taken",
+    "aftercare_given",
+    "signed_at",
+    "signed_by__username",
+)
+
+
 def session_list(*, actor: Actor, patient: Patient) -> QuerySet[TreatmentSession]:
+    """A patient's sessions, newest first. `patient` comes through the one door
+    (`patient_for`: a live patient of the actor's clinic), so the rows are filtered by it
+    directly (no join to the patient to re-check it), and only the columns the list shows are
+    read."""
+    actor.require(Perm.CLINICAL_VIEW)
     return (
-        sessions_for(actor)
-        .filter(patient=patient)
+        TreatmentSession.objects.filter(clinic=actor.clinic, patient=patient)
         # The API list shows who signed, not the preparation (no joined row to decode).
         .select_related("signed_by")
+        .only(*SESSION_LIST_FIELDS)
         .order_by("-started_at", "-id")
     )
+
+
+def _session_list_shape(a: int, b: int) -> QuerySet[TreatmentSession]:
+    return (
+        TreatmentSession.objects.filter(clinic_id=a, patient_id=b)
+        .select_related("signed_by")
+        .only(*SESSION_LIST_FIELDS)
+        .annotate(_list_total=Window(Count("id")))
+        .order_by("-started_at", "-id")
+    )
+
+
+def session_list_page(
+    *, actor: Actor, patient: Patient, page: int, page_size: int
+) -> dict[str, Any]:
+    """One page of `session_list` as `anagen.interop.paging.page_of` gives it ({count, page,
+    pages, results}, the count capped at COUNT_CAP + 1), in one query compiled once per page
+    position: the count rides along as a window over the patient's rows."""
+    from anagen.interop.paging import COUNT_CAP, page_of
+
+    actor.require(Perm.CLINICAL_VIEW)
+    start = (page - 1) * page_size
+    results = compiled.rows(
+        f"session_list:{start}:{page_size}",
+        lambda a, b: _session_list_shape(a, b)[start : start + page_size],
+        a=actor.clinic.pk,
+        b=patient.pk,
+    )
+    if not results and page == 1:  # no session yet
+        return {"count": 0, "page": 1, "pages": 1, "results": []}
+    if not results:  # a page past the end: counted as page_of counts it
+        return page_of(session_list(actor=actor, patient=patient), page, page_size)
+    count = min(int(getattr(results[0], "_list_total")), COUNT_CAP + 1)  # noqa: B009
+    return {
+        "count": count,
+        "page": page,
+        "pages": max(1, math.ceil(count / page_size)),
+        "results": results,
+    }
 
 
 def session_get(
@@ -79,21 +154,29 @@ def session_record(actor: Actor, patient_id: Any, session_id: Any) -> TreatmentS
     appointment) is read when the page shows it."""
     patient = patient_for(actor, patient_id)
     actor.require(Perm.CLINICAL_VIEW)
-    session = (
-        TreatmentSession.objects.filter(
-            clinic=actor.clinic, patient=patient, pk=record_id(session_id)
-        )
-        .select_related(
-            "preparation", "preparation__operator", "topical", "started_by", "signed_by"
-        )
-        .order_by()
-        .first()
+    found = compiled.rows(
+        "session_record",
+        _record_shape,
+        a=actor.clinic.pk,
+        b=patient.pk,
+        c=record_id(session_id),
     )
-    if session is None:
+    if not found:
         raise Http404("No such session.")
+    session: TreatmentSession = found[0]
     session.patient = patient
     session.clinic = actor.clinic
     return session
+
+
+def _record_shape(a: int, b: int, c: int) -> QuerySet[TreatmentSession]:
+    return (
+        TreatmentSession.objects.filter(clinic_id=a, patient_id=b, pk=c)
+        .select_related(
+            "preparation", "preparation__operator", "topical", "started_by", "signed_by"
+        )
+        .order_by()[:1]
+    )
 
 
 # What the page and the checklist read of the gate: the screening's decision (and whether it
@@ -114,18 +197,22 @@ def session_gate(session: TreatmentSession) -> None:
     inputs nor the consent's signed text)."""
     if not (session.screening_id or session.consent_id or session.appointment_id):
         return
-    gate = (
-        TreatmentSession.objects.filter(pk=session.pk)
-        .select_related("screening", "consent", "appointment")
-        .only(*GATE_FIELDS)
-        .order_by()
-        .first()
-    )
-    if gate is None:  # pragma: no cover - the record was just read
+    found = compiled.rows("session_gate", _gate_shape, a=session.pk)
+    if not found:  # pragma: no cover - the record was just read
         return
+    gate = found[0]
     session.screening = gate.screening
     session.consent = gate.consent
     session.appointment = gate.appointment
+
+
+def _gate_shape(a: int) -> QuerySet[TreatmentSession]:
+    return (
+        TreatmentSession.objects.filter(pk=a)
+        .select_related("screening", "consent", "appointment")
+        .only(*GATE_FIELDS)
+        .order_by()[:1]
+    )
 
 
 @dataclass(frozen=True)
@@ -150,13 +237,21 @@ def session_rows(session: TreatmentSession) -> SessionRows:
     return SessionRows(
         prep=getattr(session, "preparation", None),
         topical=getattr(session, "topical", None),
-        zones=list(session.zones.all()),
+        zones=compiled.rows("session_zones", _zones_shape, a=session.pk),
         # Only mesotherapy sessions hold deliveries (services.meso_delivery_add refuses the
         # others, and a PRP page shows none): no query for a PRP record.
         meso=list(meso) if session.kind == "mesotherapy" else [],
-        lot_uses=list(
-            session.lot_uses.select_related("lot", "lot__product", "used_by", "allergy_override_by")
-        ),
+        lot_uses=compiled.rows("session_lot_uses", _lot_uses_shape, a=session.pk),
+    )
+
+
+def _zones_shape(a: int) -> QuerySet[DeliveryZone]:
+    return DeliveryZone.objects.filter(session_id=a)
+
+
+def _lot_uses_shape(a: int) -> QuerySet[LotUse]:
+    return LotUse.objects.filter(session_id=a).select_related(
+        "lot", "lot__product", "used_by", "allergy_override_by"
     )
 
 
@@ -353,7 +448,7 @@ def amendments_of(session: TreatmentSession) -> list[AmendmentRow]:
     from anagen.procedures.labels import change_lines, section_label
 
     rows = []
-    for a in session.amendments.select_related("by"):
+    for a in compiled.rows("session_amendments", _amendments_shape, a=session.pk):
         before = a.before if isinstance(a.before, dict) else {}
         after = a.after if isinstance(a.after, dict) else {}
         rows.append(
@@ -366,6 +461,10 @@ def amendments_of(session: TreatmentSession) -> list[AmendmentRow]:
             )
         )
     return rows
+
+
+def _amendments_shape(a: int) -> QuerySet[Amendment]:
+    return Amendment.objects.filter(session_id=a).select_related("by")
 
 
 def appointment_for_session(actor: Actor, appointment_id: Any) -> Any:
@@ -506,6 +605,32 @@ def adverse_events_of(session: TreatmentSession) -> QuerySet[AdverseEvent]:
         .select_related("lot", "lot__product", "recorded_by")
         .prefetch_related(Prefetch("follow_ups"))
     )
+
+
+def session_adverse_events(session: TreatmentSession) -> list[AdverseEvent]:
+    """The session page's adverse events with their lot, product and recorder, and their
+    follow-ups (one more query, only when there are events): the same rows as
+    ``adverse_events_of``, read afresh, with the queries compiled once."""
+    events: list[AdverseEvent] = compiled.rows("session_events", _events_shape, a=session.pk)
+    if events:
+        by_event: dict[int, list[AdverseEventFollowUp]] = {e.pk: [] for e in events}
+        for fu in compiled.rows("session_follow_ups", _follow_ups_shape, a=session.pk):
+            if fu.event_id in by_event:
+                by_event[fu.event_id].append(fu)
+        for e in events:
+            # What prefetch_related("follow_ups") leaves: e.follow_ups.all() reads no more.
+            e._prefetched_objects_cache = {"follow_ups": by_event[e.pk]}  # type: ignore[attr-defined]
+    return events
+
+
+def _events_shape(a: int) -> QuerySet[AdverseEvent]:
+    return AdverseEvent.objects.filter(session_id=a).select_related(
+        "lot", "lot__product", "recorded_by"
+    )
+
+
+def _follow_ups_shape(a: int) -> QuerySet[AdverseEventFollowUp]:
+    return AdverseEventFollowUp.objects.filter(event__session_id=a)
 
 
 def adverse_event_get(session: TreatmentSession, event_id: Any) -> AdverseEvent:

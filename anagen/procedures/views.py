@@ -151,7 +151,7 @@ def _page(
     prep = rows.prep
     amend = amend or str(request.GET.get("amend", ""))
     editing = {s: not session.is_signed or s == amend for s in RECORD_SECTIONS}
-    events = list(selectors.adverse_events_of(session))
+    events = selectors.session_adverse_events(session)
     context: dict[str, Any] = {
         "page_url": reverse("procedures-session-detail", args=[session.patient_id, session.pk]),
         "editing": editing,
