@@ -11,6 +11,7 @@ when that rendering is not cached yet.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from django.core.cache import caches
 from django.db.models import prefetch_related_objects
@@ -36,8 +37,11 @@ def chart_key(kind: str, *parts: object) -> str:
     return f"chart-{kind}:{digest.hexdigest()}"
 
 
-def intake_summary_html(intake: Intake) -> SafeString:
-    """The summary of one intake version (patients/_intake_summary.html), rendered once."""
+def intake_summary_html(
+    intake: Intake, full: Callable[[], Intake | None] | None = None
+) -> SafeString:
+    """The summary of one intake version (patients/_intake_summary.html), rendered once.
+    ``full`` reads the whole version when ``intake`` holds only its head (the chart)."""
     key = chart_key(
         "intake",
         INTAKE_SUMMARY_TEMPLATE,
@@ -48,6 +52,8 @@ def intake_summary_html(intake: Intake) -> SafeString:
     )
     html = chart_cache.get(key)
     if html is None:
+        whole = full() if full is not None else intake
+        intake = whole if whole is not None else intake
         prefetch_related_objects([intake], *INTAKE_LINES)
         html = render_to_string(INTAKE_SUMMARY_TEMPLATE, {"intake": intake})
         chart_cache.set(key, html, CHART_CACHE_SECONDS)

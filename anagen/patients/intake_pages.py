@@ -30,8 +30,24 @@ VERSIONS_TEMPLATE = (
 
 
 def intake_versions_html(patient_id: int, versions: Iterable[Any], current: int) -> SafeString:
-    """The "All versions" list items: the version shown in bold, the others linked."""
+    """The "All versions" list items: the version shown in bold, the others linked.
+
+    Drawn once per list and kept in the rendered-parts cache, addressed by everything it shows
+    (each version's number, moment recorded and recorder as written, the version shown, the
+    link's address, the zone and language): a renamed recorder or a new version is a new
+    address, never a stale list. Formatting 60 recorded times was most of the page's own work."""
+    versions = list(versions)
     first = reverse("intake-detail", args=[patient_id, 1])
+    shown = tuple((v.version, v.recorded_at.timestamp(), str(v.recorded_by)) for v in versions)
+    key = chart_key("intake-versions", first, patient_id, current, shown)
+    html = chart_cache.get(key)
+    if html is None:
+        html = _versions_html(patient_id, versions, current, first)
+        chart_cache.set(key, html, CHART_CACHE_SECONDS)
+    return mark_safe(html)  # noqa: S308 - escaped by template_text below
+
+
+def _versions_html(patient_id: int, versions: list[Any], current: int, first: str) -> str:
     prefix = first[:-2] if first.endswith("/1/") else None
     out = []
     for v in versions:
@@ -49,7 +65,7 @@ def intake_versions_html(patient_id: int, versions: Iterable[Any], current: int)
             f"<li>{head} — {template_text(when(v.recorded_at))}, "
             f"{template_text(v.recorded_by)}</li>"
         )
-    return SafeString("".join(out))
+    return "".join(out)
 
 
 INTAKE_FORM_BODY = "patients/_intake_form_body.html"

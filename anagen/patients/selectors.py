@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Q, QuerySet, Subquery
 from django.db.models.functions import Reverse
@@ -17,37 +17,74 @@ from anagen.patients.models import Intake, IntakeAllergy, Patient
 from anagen.patients.normalise import digits_of, fold_text, parse_loose_date, search_name_for
 
 
-def patient_search(*, actor: Actor, query: str = "") -> QuerySet[Patient]:
-    """Patients of the actor's clinic matching a name, birth date, phone or record number.
+@dataclass(frozen=True)
+class SearchTerms:
+    """What a search box's text asks for (``search_terms``), before any query is built.
 
-    Every word of a name query must appear (in any order), ignoring case and accents.
-    """
-    qs = patients_for(actor)
+    ``kind``: "all" (nothing typed), "birth" (a date), "phone" (mostly digits: the trailing
+    digits, reversed, or the exact record number), "names" (every word in the folded name) or
+    "names_or_record" (words with a digit: the name, or the exact record number)."""
+
+    kind: str
+    words: tuple[str, ...] = ()
+    records: tuple[str, ...] = ()
+    phone_reversed: str = ""
+    birth_date: dt.date | None = None
+
+
+def search_terms(query: str) -> SearchTerms:
     query = query.strip()
-    note_list(actor, what="Patient search", query=query)  # audited (anagen/audit/reads.py)
     if not query:
-        return qs
+        return SearchTerms("all")
     birth_date = parse_loose_date(query)
     if birth_date is not None:
-        return qs.filter(birth_date=birth_date)
+        return SearchTerms("birth", birth_date=birth_date)
     digits = digits_of(query)
     record = query.replace(" ", "")
-    records = Q(record_number__in={record, record.upper()})  # exact: the unique index
+    # Exact (the unique index): as typed or upper-cased; a tuple, so the SQL is the same each time.
+    records = (record,) if record == record.upper() else (record, record.upper())
     if digits and len(digits) >= 6 and len(digits) >= len(record) - 1:
-        # Mostly digits: a phone number, matched on its trailing digits so national and
-        # international forms both hit. The suffix is a prefix of the reversed digits, which
-        # PostgreSQL answers from an index (patients migration 0004), not a LIKE '%…' scan.
+        return SearchTerms("phone", records=records, phone_reversed=digits[-9:][::-1])
+    words = tuple(fold_text(query).split())
+    if digits:
+        return SearchTerms("names_or_record", words=words, records=records)
+    return SearchTerms("names", words=words)
+
+
+def search_filter(qs: QuerySet[Patient], terms: SearchTerms) -> QuerySet[Patient]:
+    """``qs`` narrowed to the patients ``terms`` ask for (see ``patient_search``)."""
+    if terms.kind == "all":
+        return qs
+    if terms.kind == "birth":
+        return qs.filter(birth_date=cast(dt.date, terms.birth_date))
+    records = Q(record_number__in=terms.records)
+    if terms.kind == "phone":
+        # A phone number, matched on its trailing digits so national and international forms
+        # both hit. The suffix is a prefix of the reversed digits, which PostgreSQL answers
+        # from an index (patients migration 0004), not a LIKE '%…' scan.
         return qs.annotate(phone_reversed=Reverse("phone_digits")).filter(
-            Q(phone_reversed__startswith=digits[-9:][::-1]) | records
+            Q(phone_reversed__startswith=terms.phone_reversed) | records
         )
     names = Q()
-    for word in fold_text(query).split():
+    for word in terms.words:
         names &= Q(search_name__contains=word)
-    if digits:
+    if terms.kind == "names_or_record":
         # Perhaps a record number: one query, the exact record (its unique index) or the name
         # (trigram index on PostgreSQL), instead of a case-insensitive probe and then a search.
         return qs.filter(records | names)
     return qs.filter(names)
+
+
+def patient_search(*, actor: Actor, query: str = "") -> QuerySet[Patient]:
+    """Patients of the actor's clinic matching a name, birth date, phone or record number.
+
+    Every word of a name query must appear (in any order), ignoring case and accents. The
+    search page reads its page through ``anagen.patients.search`` (same terms, same filter).
+    """
+    qs = patients_for(actor)
+    query = query.strip()
+    note_list(actor, what="Patient search", query=query)  # audited (anagen/audit/reads.py)
+    return search_filter(qs, search_terms(query))
 
 
 def patient_possible_duplicates(
@@ -118,7 +155,13 @@ def intake_latest_head(*, actor: Actor, patient: Patient) -> Intake | None:
 
 def intake_versions(*, actor: Actor, patient: Patient) -> QuerySet[Intake]:
     actor.require(Perm.CLINICAL_VIEW)
-    return Intake.objects.filter(patient=patient).select_related("recorded_by").order_by("-version")
+    # What the version list shows (anagen/patients/intake_pages.py), not each version's answers.
+    return (
+        Intake.objects.filter(patient=patient)
+        .select_related("recorded_by")
+        .only("patient_id", "version", "recorded_at", "recorded_by")
+        .order_by("-version")
+    )
 
 
 def intake_get_head(*, actor: Actor, patient: Patient, version: int) -> Intake | None:

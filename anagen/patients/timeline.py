@@ -12,7 +12,7 @@ import datetime as dt
 import functools
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Context, Decimal
 from typing import Any
 
@@ -24,6 +24,7 @@ from anagen.accounts.access import Actor
 from anagen.patients.models import Patient
 
 TIMELINE_LIMIT = 50
+# The timeline list's markup (the reference anagen/patients/chart_html.py writes in Python).
 TIMELINE_TEMPLATE = "patients/_timeline.html"
 TuplePriority = tuple[int, int, Any]
 
@@ -147,6 +148,7 @@ class SqlSource:
     since_day: str = ""
     bound: str = ""
     when: Callable[[Actor], bool] = field(default=lambda actor: True)
+    limit: int = 0  # rows read at most (0: TIMELINE_LIMIT)
 
 
 def timeline_source(fn: Any = None, *, first: int = 50) -> Any:
@@ -202,7 +204,7 @@ def _sql_rows(
             f"SELECT * FROM (SELECT {order} AS tl_source, {cols} FROM {where}"  # noqa: S608
             f" ORDER BY {source.order} LIMIT %s) tl_{order}"
         )
-        params += [*source.params(actor, patient), TIMELINE_LIMIT]
+        params += [*source.params(actor, patient), source.limit or TIMELINE_LIMIT]
     found: dict[int, list[Row]] = {order: [] for order, _ in sources}
     with connection.cursor() as cursor:
         cursor.execute(head + " UNION ALL ".join(branches), params)
@@ -216,11 +218,33 @@ def timeline_for(*, actor: Actor, patient: Patient) -> list[TimelineEntry]:
     and only entries no older than the limit-th newest found so far: the rows read stay few
     (not sources x limit) however long the history. Every SqlSource is read by one query;
     each function source costs one query of its own."""
+    return timeline_read(actor=actor, patient=patient)[0]
+
+
+_EXTRA = 1_000_000  # branch tags of the extra reads (after every registered source)
+
+
+def timeline_read(
+    *, actor: Actor, patient: Patient, extra: dict[str, SqlSource] | None = None
+) -> tuple[list[TimelineEntry], dict[str, list[Row]]]:
+    """``timeline_for``, and the rows of ``extra`` sources (other parts of the chart, e.g. a
+    card's latest rows) read as more branches of the same query: one round trip for all of
+    them. An extra source is read in full up to its ``limit`` (never bounded by the timeline),
+    and only when its ``when`` lets the actor read it (an empty list otherwise)."""
     ordered = sorted(_SOURCES, key=lambda s: (s[0], s[1]))
     sql_sources = [
         (order, s) for _, order, s in ordered if isinstance(s, SqlSource) and s.when(actor)
     ]
-    rows = _sql_rows(actor, patient, sql_sources) if sql_sources else {}
+    extras = [
+        (_EXTRA + i, name, replace(source, since="", since_day="", bound=""))
+        for i, (name, source) in enumerate((extra or {}).items())
+        if source.when(actor)
+    ]
+    branches = sql_sources + [(tag, source) for tag, _, source in extras]
+    rows = _sql_rows(actor, patient, branches) if branches else {}
+    extra_rows: dict[str, list[Row]] = {name: [] for name in extra or {}}
+    for tag, name, _ in extras:
+        extra_rows[name] = rows.pop(tag)
     found: dict[int, list[TimelineEntry]] = {}
     newest: list[dt.datetime] = []  # the `at` of every entry found so far, newest first
     for _, order, source in ordered:
@@ -237,29 +261,7 @@ def timeline_for(*, actor: Actor, patient: Patient) -> list[TimelineEntry]:
     # Concatenated in registration order before the (stable) sort: ties read as before.
     entries = [e for order in sorted(found) for e in found[order]]
     entries.sort(key=lambda e: e.at, reverse=True)
-    return entries[:TIMELINE_LIMIT]
-
-
-def timeline_html(entries: list[TimelineEntry]) -> str:
-    """The timeline's list, rendered once per content: the cache key is a hash of everything
-    the list shows (each entry's time, kind, title, detail and link) and of the clinic's time
-    zone and language it is shown in, so any change to an entry is a new key (content-addressed:
-    nothing to invalidate) and an unchanged history is not rendered again on every chart view."""
-    from django.template.loader import render_to_string
-    from django.utils.safestring import mark_safe
-
-    from anagen.patients.chart import CHART_CACHE_SECONDS, chart_cache, chart_key
-
-    key = chart_key(
-        "timeline",
-        TIMELINE_TEMPLATE,
-        [(e.at.timestamp(), e.kind, e.title, e.detail, e.url) for e in entries],
-    )
-    html = chart_cache.get(key)
-    if html is None:
-        html = render_to_string(TIMELINE_TEMPLATE, {"timeline": entries})
-        chart_cache.set(key, html, CHART_CACHE_SECONDS)
-    return mark_safe(html)  # noqa: S308 - our own template's output, escaped there
+    return entries[:TIMELINE_LIMIT], extra_rows
 
 
 def url_for(name: str, *args: Any) -> Callable[[Any], str]:

@@ -5,9 +5,11 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from anagen.accounts.access import ClinicRequest, patient_for
@@ -17,37 +19,27 @@ from anagen.accounts.permissions import Perm
 from anagen.interop.etag import VERSION_FIELD, last_change, stale_edit, version_of
 from anagen.patients import selectors, services
 from anagen.patients.chart import intake_summary_html
+from anagen.patients.chart_html import ChartCards, timeline_html
 from anagen.patients.forms import DeleteForm, IntakeForm, PatientForm, intake_formsets
 from anagen.patients.intake_pages import IntakeFormParts, body_html, intake_versions_html
 from anagen.patients.models import Patient
+from anagen.patients.search import patient_search_page
+from anagen.patients.search_html import results_html
 from anagen.patients.templatetags.anagen_format import plain
-from anagen.patients.timeline import timeline_for, timeline_html
 from anagen.web.forms import attach_errors
-from anagen.web.paging import CappedPaginator
-
-
-def _search_page(patients: Any, number: str | None) -> Page:
-    """One page of a search. The first page is read before anything is counted: a search that
-    fits on it (a phone, a record number, most names) is one query; only a full first page, or
-    a later one, also asks for the bounded count (issue 15)."""
-    paginator = CappedPaginator(patients, settings.PATIENT_PAGE_SIZE)
-    if number not in (None, "", "1"):
-        return paginator.get_page(number)
-    rows = list(patients[: paginator.per_page])
-    if len(rows) < paginator.per_page:
-        paginator.__dict__["count"] = len(rows)  # the whole result is on this page
-    return Page(rows, 1, paginator)
 
 
 @clinic_view(Perm.PATIENT_VIEW)
 def patient_list(request: ClinicRequest) -> HttpResponse:
     query = request.GET.get("q", "")[:100]
-    patients = selectors.patient_search(actor=request.actor, query=query)
-    # A bounded count and one slice, not two scans of the clinic (issue 15).
-    page = _search_page(patients, request.GET.get("page"))
-    context = {"page": page, "query": query}
-    template = "patients/_results.html" if request.htmx else "patients/list.html"  # type: ignore[attr-defined]
-    return render(request, template, context)
+    # One page of the search: the shown columns, compiled SQL, the count in the page's own
+    # query where that is free, the rows written in Python (anagen/patients/search.py, issue 15).
+    page = patient_search_page(actor=request.actor, query=query, number=request.GET.get("page"))
+    results = results_html(page, query, request.actor)
+    if request.htmx:  # type: ignore[attr-defined]
+        return HttpResponse(results)
+    context = {"page": page, "query": query, "results_html": results}
+    return render(request, "patients/list.html", context)
 
 
 @clinic_view(Perm.PATIENT_REGISTER)
@@ -120,12 +112,29 @@ def patient_detail(request: ClinicRequest, patient_id: int) -> HttpResponse:
         actor=request.actor, patient=patient, what="chart" if clinical else "patient"
     )
     context: dict[str, Any] = {"patient": patient, "clinical": clinical}
+    # The cards and the timeline are written in Python, byte for byte as their templates
+    # (anagen/patients/chart_html.py); nothing shown is cached between requests.
+    cards = ChartCards(request.actor, patient, lambda: get_token(request))
     if clinical:
+        # One query: the timeline, the sessions, outcomes and packages cards' rows, the latest
+        # intake's head and the alert banner (anagen/patients/chart_html.py).
+        context["timeline"] = cards.read()
+    context["schedule_html"] = mark_safe(cards.schedule())  # noqa: S308 - escaped there
+    context["billing_html"] = mark_safe(cards.billing())  # noqa: S308
+    if clinical:
+        context["patient_alerts_read"] = (patient.pk, cards.alerts())
         # The latest intake; its summary is rendered once per version (anagen/patients/chart.py).
-        context["intake"] = selectors.intake_latest_head(actor=request.actor, patient=patient)
-        if context["intake"] is not None:
-            context["intake_summary"] = intake_summary_html(context["intake"])
-        context["timeline"] = timeline_for(actor=request.actor, patient=patient)
+        intake = context["intake"] = cards.intake()
+        if intake is not None:
+            context["intake_summary"] = intake_summary_html(
+                intake,
+                lambda: selectors.intake_get_head(
+                    actor=request.actor, patient=patient, version=intake.version
+                ),
+            )
+        context["care_html"] = mark_safe(cards.care())  # noqa: S308
+        context["procedures_html"] = mark_safe(cards.procedures())  # noqa: S308
+        context["outcomes_html"] = mark_safe(cards.outcomes())  # noqa: S308
         context["timeline_html"] = timeline_html(context["timeline"])
     return render(request, "patients/detail.html", context)
 
