@@ -5,7 +5,8 @@ weeks are ~80 % full: each day is packed first fit with a mix of PRP, mesotherap
 consultation visits until nothing more fits, then 80 % of those visits are kept (the free fifth
 lies in visit-sized holes, as in a real diary; the figures name the resulting share of
 practitioner and room time). Rows are written in bulk exactly as the booking service writes them:
-one appointment per visit, one resource booking per held phase. Then, in one run:
+one appointment per visit, one resource booking per resource and visit (a resource's touching
+phases are one hold). Then, in one run:
 
 1. booking a 3-session series (``plan_book_series``, prp-aga-monthly-3, the free-slot search
    included) for SAMPLE patients one after another, start dates spread over the 8 full weeks:

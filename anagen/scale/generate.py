@@ -283,6 +283,10 @@ def generate(
     outcome_summaries_rebuild(clinic=clinic)
     last_measurements_rebuild(clinic=clinic)
     new_patient = _plant_new(clinic)
+    # Bulk copies leave the planner's statistics at the demo's size: refresh them (ANALYZE).
+    from anagen.scale.stats import analyze
+
+    progress(f"planner statistics refreshed (ANALYZE, {analyze():.1f} s)")
     return BenchResult(
         clinic=clinic,
         patients=made,

@@ -8,6 +8,7 @@ rule violations are 422 with field paths.
 from __future__ import annotations
 
 import datetime as dt
+import typing
 from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
@@ -27,7 +28,7 @@ from anagen.interop.etag import (
 )
 from anagen.interop.paging import MAX_PAGE, page_of
 from anagen.interop.problems import problems
-from anagen.interop.render import page_response, row_reader
+from anagen.interop.render import instant_text, json_response, page_response, row_reader
 from anagen.interop.schemas import BodyIn, QueryIn
 from anagen.scheduling import selectors, services
 
@@ -78,6 +79,16 @@ _plan_row = row_reader(
     PlanOut,
     appointments=lambda p: [_appointment_row(a) for a in PlanOut.resolve_appointments(p)],
 )
+
+
+# The plans list: each plan's appointments come from one query of values (`list_plans`).
+_APPOINTMENT_FIELDS = tuple(AppointmentOut.model_fields)
+_APPOINTMENT_INSTANTS = tuple(
+    name
+    for name, info in AppointmentOut.model_fields.items()
+    if dt.datetime in (info.annotation, *typing.get_args(info.annotation))
+)
+_plan_head_row = row_reader(PlanOut, appointments=lambda p: None)
 
 
 class SlotIn(BodyIn):
@@ -194,7 +205,24 @@ def list_plans(request: HttpRequest, filters: Query[PlanQuery]) -> HttpResponse:
         patient=patient_for(actor, filters.patient) if filters.patient is not None else None,
         status=filters.status,
     )
-    return page_response(page_of(qs, filters.page, filters.page_size), _plan_row)
+    page = page_of(qs, filters.page, filters.page_size)
+    # The page's appointments in one query of plain values, written as `_appointment_row`
+    # writes them (anagen/interop/render.py): no model instance per appointment (issue 15).
+    shown: dict[int, list[dict[str, Any]]] = {}
+    for values in selectors.plan_appointment_values(
+        [plan.pk for plan in page["results"]], _APPOINTMENT_FIELDS, _APPOINTMENT_INSTANTS
+    ):
+        row = dict(zip(_APPOINTMENT_FIELDS, values, strict=True))
+        for name in _APPOINTMENT_INSTANTS:
+            if type(row[name]) is dt.datetime:  # (PostgreSQL sends them as text already)
+                row[name] = instant_text(row[name])
+        shown.setdefault(row["plan_id"], []).append(row)
+    results = []
+    for plan in page["results"]:
+        row = _plan_head_row(plan)
+        row["appointments"] = shown.get(plan.pk, [])  # the key keeps its place (last)
+        results.append(row)
+    return json_response({**page, "results": results})
 
 
 @router.post(

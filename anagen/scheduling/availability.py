@@ -17,8 +17,13 @@ anaesthetic cream, from the kernel's protocol data):
 
 The room is held for the whole visit; the practitioner only while they draw and inject (the
 cream works without them, so one practitioner can run two rooms staggered); the centrifuge only
-for the draw and spin. Each held interval is one ``ResourceBooking`` row, so the database
-constraint sees exactly what is busy.
+for the draw and spin. Each resource's held interval is one ``ResourceBooking`` row: a
+resource's touching phases of one visit are one hold (the room's cream, draw and spin and
+injection are one row from 0 to D, the practitioner's draw and spin and injection one row from C
+to D; its ``phase`` is the first phase it covers), so the database constraint sees exactly what
+is busy with the fewest rows (a PRP visit is three rows, mesotherapy and consultation two). Holds
+of one resource that do not touch stay separate rows, so the resource is bookable between them.
+``phase_layout`` is the visit phase by phase; ``layout`` the holds booked.
 
 Closed days: no interval may fall on a public holiday of the clinic's country and region, a
 clinic closure, or (for a practitioner) a day of the staff member's leave
@@ -59,9 +64,9 @@ SLOT_STEP_MINUTES = 15
 SEARCH_FROM = dt.time(7, 0)
 SEARCH_UNTIL = dt.time(20, 0)
 SLOTS_PER_SESSION = 5
-# No hold lasts longer than this (one phase of one visit; ``_insert_bookings`` refuses longer
-# ones), so "which bookings overlap [lo, hi)" is a bounded index range on ``starts_at``
-# (resource, active, starts_at) instead of a scan of the resource's whole history.
+# No hold lasts longer than this (one resource's hold in one visit; ``_insert_bookings``
+# refuses longer ones), so "which bookings overlap [lo, hi)" is a bounded index range on
+# ``starts_at`` (resource, active, starts_at) instead of a scan of the resource's history.
 MAX_HOLD = dt.timedelta(hours=12)
 
 Interval = tuple[dt.datetime, dt.datetime]
@@ -87,6 +92,35 @@ def session_minutes(protocol_id: str | None) -> tuple[int, int]:
 
 
 def layout(procedure: str, protocol_id: str | None = None) -> list[PhaseHold]:
+    """The holds booked for one visit: ``phase_layout`` with each role's touching phases joined
+    into one hold (one ``ResourceBooking`` row per resource and visit unless it is let go in
+    between); a joined hold keeps the phase it starts with."""
+    return merge_holds(phase_layout(procedure, protocol_id))
+
+
+def merge_holds(phases: Sequence[PhaseHold]) -> list[PhaseHold]:
+    """Join each role's phases that touch (one ends where the next starts) into one hold, in
+    the order the roles first appear; phases of a role with a gap between stay apart."""
+    by_role: dict[str, list[PhaseHold]] = {}
+    for h in phases:
+        by_role.setdefault(h.role, []).append(h)
+    out: list[PhaseHold] = []
+    for role_holds in by_role.values():
+        joined: list[PhaseHold] = []
+        for h in sorted(role_holds, key=lambda h: (h.start_min, h.end_min)):
+            last = joined[-1] if joined else None
+            if last is not None and h.start_min <= last.end_min:
+                joined[-1] = PhaseHold(
+                    last.role, last.phase, last.start_min, max(last.end_min, h.end_min)
+                )
+            else:
+                joined.append(h)
+        out.extend(joined)
+    return out
+
+
+def phase_layout(procedure: str, protocol_id: str | None = None) -> list[PhaseHold]:
+    """Each role's hold phase by phase (what the visit is; ``layout`` is what is booked)."""
     if not procedure:
         return [
             PhaseHold("room", Phase.CONSULTATION, 0, CONSULTATION_MINUTES),

@@ -3,7 +3,7 @@
 Deterministic (random.Random(seed)) and idempotent: resources are get-or-created and the series
 are only added to a clinic that has no treatment plan yet. Past sessions get their status set
 directly (completed, a few no-shows), because a real check-in needs care's consent and screening.
-Bookings are written in bulk with the same phase layout and free-slot search as the services.
+Bookings are written in bulk with the same hold layout and free-slot search as the services.
 """
 
 from __future__ import annotations

@@ -2,7 +2,10 @@
 
 Instants are stored in UTC; working hours are clinic-local wall-clock times (``Clinic.timezone``).
 
-No double booking: a ``ResourceBooking`` row holds one resource for one phase of one session.
+No double booking: a ``ResourceBooking`` row holds one resource for one session, from the first
+to the last of that resource's touching phases (the room's cream, draw and spin and injection
+are one row; ``phase`` names the first phase it covers; holds of one resource with a gap between
+stay separate rows, so the resource is bookable in the gap; ``availability.layout``).
 On PostgreSQL an exclusion constraint (added by migration 0002, PostgreSQL only) rejects two
 active rows of the same resource whose ``[starts_at, ends_at)`` ranges overlap. On SQLite the
 booking service serialises writers (``BEGIN IMMEDIATE``) and re-checks overlaps inside the
@@ -293,6 +296,9 @@ class ResourceBooking(models.Model):
     resource = models.ForeignKey(
         Resource, on_delete=models.PROTECT, related_name="bookings", db_index=False
     )
+    # The first phase the hold covers: one row spans all the resource's touching phases of the
+    # visit (``availability.layout``: e.g. the room's row of a PRP visit starts with the cream
+    # and lasts the whole visit; the phases within it follow from the procedure's layout).
     phase = models.CharField(max_length=20, choices=Phase.choices)
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()

@@ -136,7 +136,8 @@ def test_export_import_into_an_empty_database_and_export_again_has_no_difference
     types = Counter(e["resource"]["resourceType"] for e in read.bundle["entry"])
     rows = {k: len(v) for k, v in read.data["parts"].items()}
     print("round trip:", facts, dict(types), rows, sorted(read.names))
-    assert facts["resources"] >= 25 and facts["rows"] >= 70 and facts["files"] >= 2
+    # (rows: one resource booking per resource and visit since scheduling 0013, not per phase)
+    assert facts["resources"] >= 25 and facts["rows"] >= 60 and facts["files"] >= 2
     # A second import into that database is refused (idempotent) and exits 2.
     refused = subprocess.run(  # noqa: S603
         [sys.executable, "-m", "anagen", "import_archive", str(source), "--clinic", slug],

@@ -3,7 +3,7 @@
 ``plan_book_series_batch`` takes what ``plan_book_series`` takes for each series (patient,
 protocol, start date; slots searched, no choices) and books them in the order given, each into
 the calendar as the series before it left it: the same slots, the same rows (plan, one
-appointment per session with its history entry, one resource booking per held phase) and the
+appointment per session with its history entry, one resource booking per resource hold) and the
 same ``plan.create`` audit event as booking them one by one. What differs is the cost: one
 transaction, the clinic's eligible resources and the batch's patients locked once (PostgreSQL,
 ``FOR UPDATE`` in id order), each day's bookings read once, the free-slot search kept in memory
@@ -18,14 +18,15 @@ anyway, the whole batch is a ``BookingConflict`` and nothing is written.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, connection, models, transaction
@@ -108,6 +109,9 @@ class _Pick:
     doc: dict[str, Any]
     sessions: list[Any]
     slots: list[tuple[Any, dt.datetime, av.Combo]]
+    # PostgreSQL: ids drawn ahead (``_BookingStream``); the bookings are already sent.
+    plan_id: int | None = None
+    appt_ids: list[int] = field(default_factory=list)
 
 
 @serialised
@@ -188,26 +192,113 @@ def plan_book_series_batch(*, actor: Actor, requests: Sequence[SeriesRequest]) -
             patient_busy[pid].append((s, e))
 
         now = timezone.now()
+        # PostgreSQL: ids for every plan and appointment the batch may write, drawn now, so
+        # each booked series' resource bookings go to the database (one COPY, open during the
+        # search) as soon as it is chosen: the database checks the exclusion constraint for
+        # them while Python searches the next series. Ids left unused are gaps, as after any
+        # rolled-back insert.
+        stream = _BookingStream.start(todo, plans) if connection.vendor == "postgresql" else None
         result.seconds["read"] = time.perf_counter() - clock
         clock = time.perf_counter()
         picks: list[_Pick] = []
-        for o in todo:
-            r = o.request
-            doc = docs[r.protocol_id]
-            procedure = doc["procedure"]
-            holds = _layout(procedure, r.protocol_id)
-            sessions = plans[_key(o)]
-            board.use_patient(r.patient_id, patient_busy.get(r.patient_id, ()))
-            chosen = _search(board, sessions, holds, procedure, now, o)
-            if chosen is not None:
-                picks.append(_Pick(o, patients[r.patient_id], doc, sessions, chosen))
-        result.seconds["search"] = time.perf_counter() - clock
+        try:
+            with transaction.atomic(), connection.wrap_database_errors:
+                # (a savepoint: the constraints' errors become a conflict, not a 500)
+                with stream.copy() if stream is not None else contextlib.nullcontext():
+                    for o in todo:
+                        r = o.request
+                        doc = docs[r.protocol_id]
+                        procedure = doc["procedure"]
+                        holds = _layout(procedure, r.protocol_id)
+                        sessions = plans[_key(o)]
+                        board.use_patient(r.patient_id, patient_busy.get(r.patient_id, ()))
+                        chosen = _search(board, sessions, holds, procedure, now, o)
+                        if chosen is not None:
+                            pick = _Pick(o, patients[r.patient_id], doc, sessions, chosen)
+                            picks.append(pick)
+                            if stream is not None:
+                                stream.send(pick)
+                    result.seconds["search"] = time.perf_counter() - clock
+                    clock = time.perf_counter()
+                # (the COPY's end: the database finishes the rows sent during the search)
+                result.seconds["write resource bookings"] = time.perf_counter() - clock
+        except (IntegrityError, OperationalError) as exc:
+            _conflict(exc)
         clock = time.perf_counter()
         if picks:
-            _write(actor, picks, result.seconds)
+            _write(actor, picks, result.seconds, stream)
             calendar_version.bump(clinic.pk)  # (after the commit) bulk inserts send no signal
     result.seconds["write"] = time.perf_counter() - clock
     return result
+
+
+def _conflict(exc: Exception) -> NoReturn:
+    if isinstance(exc, OperationalError) and "deadlock" not in str(exc):
+        raise exc
+    raise BookingConflict(
+        {"requests": "The calendar changed while the batch was booked; nothing was booked."},
+        code="conflict",
+    ) from None
+
+
+class _BookingStream:
+    """PostgreSQL: plan and appointment ids drawn ahead, and the resource bookings of each
+    booked series sent by one COPY while the search goes on (``av.holds_for``: one row per
+    resource hold, as the single path writes them)."""
+
+    def __init__(self, plan_ids: list[int], appt_ids: list[int]) -> None:
+        self.plan_ids, self.appt_ids = iter(plan_ids), iter(appt_ids)
+        self._copy: Any = None
+
+    @classmethod
+    def start(
+        cls, todo: list[SeriesOutcome], plans: dict[tuple[str, dt.date], list[Any]]
+    ) -> _BookingStream:
+        n_appts = sum(len(plans[_key(o)]) for o in todo)
+        return cls(_draw_ids(TreatmentPlan, len(todo)), _draw_ids(Appointment, n_appts))
+
+    @contextlib.contextmanager
+    def copy(self) -> Iterator[None]:
+        quote = connection.ops.quote_name
+        column = {f.attname: str(f.column) for f in ResourceBooking._meta.concrete_fields}
+        columns = ", ".join(
+            quote(column[n])
+            for n in ("appointment_id", "resource_id", "phase", "starts_at", "ends_at", "active")
+        )
+        with connection.cursor() as cursor:
+            table = quote(ResourceBooking._meta.db_table)
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                self._copy = copy
+                try:
+                    yield
+                finally:
+                    self._copy = None
+
+    def send(self, pick: _Pick) -> None:
+        pick.plan_id = next(self.plan_ids)
+        procedure = pick.doc["procedure"]
+        offsets = _offsets(procedure, pick.outcome.request.protocol_id)
+        write = self._copy.write_row
+        for _s, start, combo in pick.slots:
+            appt_id = next(self.appt_ids)
+            pick.appt_ids.append(appt_id)
+            ids = {"practitioner": combo.practitioner.pk, "room": combo.room.pk}
+            if combo.centrifuge is not None:
+                ids["centrifuge"] = combo.centrifuge.pk
+            for role, phase, a, b in offsets:
+                write((appt_id, ids[role], phase, start + a, start + b, True))
+
+
+def _draw_ids(model: type[Model], n: int) -> list[int]:
+    """``n`` new ids from the table's sequence (PostgreSQL), ascending."""
+    if not n:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [model._meta.db_table, n],
+        )
+        return sorted(int(r[0]) for r in cursor.fetchall())
 
 
 def _key(o: SeriesOutcome) -> tuple[str, dt.date]:
@@ -273,14 +364,18 @@ def _search(
 
 
 def _insert(
-    model: type[Model], names: list[str], rows: list[tuple[Any, ...]], now: dt.datetime
+    model: type[Model],
+    names: list[str],
+    rows: list[tuple[Any, ...]],
+    now: dt.datetime,
+    ids: list[int] | None = None,
 ) -> list[int]:
     """Insert rows (values of the fields ``names``; every other column at its default, as
     ``Model.objects.create`` leaves it) and return their new ids, in order.
 
-    PostgreSQL: the ids are drawn from the table's sequence and the rows sent by COPY (a
-    round trip per row, or the ORM's per-value conversion, is the slow part of a batch).
-    Elsewhere: ``bulk_create`` of the same values."""
+    PostgreSQL: the ids are ``ids`` (drawn ahead) or drawn from the table's sequence, and the
+    rows sent by COPY (a round trip per row, or the ORM's per-value conversion, is the slow part
+    of a batch). Elsewhere: ``bulk_create`` of the same values."""
     if not rows:
         return []
     given = set(names)
@@ -315,23 +410,26 @@ def _insert(
     table = model._meta.db_table
     quote = connection.ops.quote_name
     columns = ", ".join(quote(str(by_name[n].column)) for n in ["id", *names, *extra_names])
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [table, len(rows)],
-        )
-        ids = sorted(int(r[0]) for r in cursor.fetchall())
-        with cursor.cursor.copy(f"COPY {quote(table)} ({columns}) FROM STDIN") as copy:
-            for pk, row in zip(ids, rows, strict=True):
-                values = [pk, *row, *extra]
-                for i in json_at:
-                    values[i + 1] = json.dumps(values[i + 1])
-                copy.write_row(values)
+    if ids is None:
+        ids = _draw_ids(model, len(rows))
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        cursor.cursor.copy(f"COPY {quote(table)} ({columns}) FROM STDIN") as copy,
+    ):
+        for pk, row in zip(ids, rows, strict=True):
+            values = [pk, *row, *extra]
+            for i in json_at:
+                values[i + 1] = json.dumps(values[i + 1])
+            copy.write_row(values)
     return ids
 
 
-def _write(actor: Actor, picks: list[_Pick], seconds: dict[str, float]) -> None:
-    """The rows ``plan_book_series`` writes, for every series, in bulk."""
+def _write(
+    actor: Actor, picks: list[_Pick], seconds: dict[str, float], stream: _BookingStream | None
+) -> None:
+    """The rows ``plan_book_series`` writes, for every series, in bulk (with ``stream``, the
+    resource bookings are already sent and the ids drawn)."""
     clock = time.perf_counter()
     clinic_id, user_id = actor.clinic.pk, actor.user.pk
     plan_rows = [
@@ -356,7 +454,14 @@ def _write(actor: Actor, picks: list[_Pick], seconds: dict[str, float]) -> None:
         "created_by_id",
     ]
     now = timezone.now()
-    plan_ids = _insert(TreatmentPlan, plan_names, plan_rows, now)
+    drawn = stream is not None
+    plan_ids = _insert(
+        TreatmentPlan,
+        plan_names,
+        plan_rows,
+        now,
+        [int(p.plan_id) for p in picks if p.plan_id is not None] if drawn else None,
+    )
     appt_rows: list[tuple[Any, ...]] = []
     holds_of: list[list[tuple[int, str, dt.datetime, dt.datetime]]] = []
     username = actor.user.get_username()
@@ -401,7 +506,9 @@ def _write(actor: Actor, picks: list[_Pick], seconds: dict[str, float]) -> None:
                     ],
                 )
             )
-            # ``av.holds_for(holds, combo, start)``: one row per held phase, as the single path
+            if drawn:
+                continue  # (the bookings were sent during the search)
+            # ``av.holds_for(holds, combo, start)``: one row per resource hold, as the single path
             ids = {"practitioner": combo.practitioner.pk, "room": combo.room.pk}
             if combo.centrifuge is not None:
                 ids["centrifuge"] = combo.centrifuge.pk
@@ -434,27 +541,24 @@ def _write(actor: Actor, picks: list[_Pick], seconds: dict[str, float]) -> None:
                 ],
                 appt_rows,
                 now,
+                [i for p in picks for i in p.appt_ids] if drawn else None,
             )
             seconds["write appointments"] = time.perf_counter() - clock
             clock = time.perf_counter()
-            _insert(
-                ResourceBooking,
-                ["appointment_id", "resource_id", "phase", "starts_at", "ends_at"],
-                [
-                    (appt_id, rid, phase, s, e)
-                    for appt_id, items in zip(appt_ids, holds_of, strict=True)
-                    for rid, phase, s, e in items
-                ],
-                now,
-            )
+            if not drawn:
+                _insert(
+                    ResourceBooking,
+                    ["appointment_id", "resource_id", "phase", "starts_at", "ends_at"],
+                    [
+                        (appt_id, rid, phase, s, e)
+                        for appt_id, items in zip(appt_ids, holds_of, strict=True)
+                        for rid, phase, s, e in items
+                    ],
+                    now,
+                )
+                seconds["write resource bookings"] = time.perf_counter() - clock
     except (IntegrityError, OperationalError) as exc:
-        if isinstance(exc, OperationalError) and "deadlock" not in str(exc):
-            raise
-        raise BookingConflict(
-            {"requests": "The calendar changed while the batch was booked; nothing was booked."},
-            code="conflict",
-        ) from None
-    seconds["write resource bookings"] = time.perf_counter() - clock
+        _conflict(exc)
     clock = time.perf_counter()
     audit_record_many(
         action="plan.create",

@@ -14,7 +14,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import transaction
+from django.db import connection, transaction
 
 from anagen.audit import chain
 from anagen.audit.models import AuditEvent
@@ -238,6 +238,36 @@ def test_batch_changes_the_calendar_version(clinic_a, kit_a, patient_a, monkeypa
     )
     assert len(result.booked) == 1
     assert bumped == [clinic_a.clinic.pk]
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs PostgreSQL (the exclusion constraint)"
+)
+@pytest.mark.django_db
+def test_a_slot_taken_behind_the_search_fails_the_batch_as_a_conflict(
+    clinic_a, kit_a, patient_a, monkeypatch
+):
+    """The exclusion constraint stays the guarantee: should the database refuse a booking row
+    (here the search is made blind to a booking already there), the whole batch is a conflict
+    and nothing is written."""
+    from anagen.scheduling import availability as av
+
+    physician = clinic_a.actor(clinic_a.physician)
+    first = services.plan_book_series(
+        actor=physician, patient=patient_a, protocol_id=PROTOCOL, start_on=next_monday()
+    )
+    other = make_patient(clinic_a, given_name="Ana", family_name="Lima")
+    before = (TreatmentPlan.objects.count(), Appointment.objects.count())
+    bookings = ResourceBooking.objects.count()
+    events = AuditEvent.objects.count()
+    monkeypatch.setattr(av, "busy_rows", lambda *a, **k: [])
+    with pytest.raises(services.BookingConflict, match="nothing was booked"):
+        services.plan_book_series_batch(
+            actor=physician, requests=[SeriesRequest(other.pk, PROTOCOL, first.start_on)]
+        )
+    assert (TreatmentPlan.objects.count(), Appointment.objects.count()) == before
+    assert ResourceBooking.objects.count() == bookings
+    assert AuditEvent.objects.count() == events
 
 
 # --- the command ------------------------------------------------------------------------------

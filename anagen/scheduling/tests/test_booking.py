@@ -60,14 +60,18 @@ def test_book_series_books_every_session_with_phase_bookings(clinic_a, kit_a, pa
     rows: dict[tuple[int | None, str], ResourceBooking] = {
         (b.resource_id, b.phase): b for b in first.bookings.all()
     }
-    # room for the whole visit, practitioner for draw + injection, centrifuge for the spin
-    assert (first.room_id, "anaesthetic_cream") in rows
-    cream = rows[(first.room_id, "anaesthetic_cream")]
-    assert cream.ends_at - cream.starts_at == dt.timedelta(minutes=45)
+    # One row per resource and visit (its touching phases joined; ``phase`` is the first):
+    # the room for the whole visit from the cream on, the practitioner from the draw to the end
+    # of the injection, the centrifuge for the draw and spin.
+    assert first.bookings.count() == 3
+    visit = rows[(first.room_id, "anaesthetic_cream")]
+    assert (visit.starts_at, visit.ends_at) == (first.starts_at, first.ends_at)
+    assert first.ends_at - first.starts_at == dt.timedelta(minutes=75)
     spin = rows[(first.centrifuge_id, "draw_and_spin")]
     assert spin.starts_at == first.starts_at + dt.timedelta(minutes=45)
     assert spin.ends_at - spin.starts_at == dt.timedelta(minutes=15)
-    assert (first.practitioner_id, "injection") in rows
+    hands = rows[(first.practitioner_id, "draw_and_spin")]
+    assert (hands.starts_at, hands.ends_at) == (spin.starts_at, first.ends_at)
     assert (first.practitioner_id, "anaesthetic_cream") not in rows
     assert AuditEvent.objects.filter(action="plan.create", patient=patient_a).count() == 1
 
@@ -240,4 +244,9 @@ def test_mesotherapy_needs_no_centrifuge(clinic_a, kit_a, patient_a):
     )
     a = plan.appointments.get(sequence=1)
     assert a.centrifuge is None
-    assert set(a.bookings.values_list("phase", flat=True)) == {"anaesthetic_cream", "injection"}
+    assert sorted(a.bookings.values_list("resource_id", "phase", "starts_at", "ends_at")) == sorted(
+        [
+            (a.room_id, "anaesthetic_cream", a.starts_at, a.ends_at),
+            (a.practitioner_id, "injection", a.starts_at + dt.timedelta(minutes=45), a.ends_at),
+        ]
+    )
