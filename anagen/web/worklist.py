@@ -29,9 +29,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from weakref import ref as weak_ref
 
-from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import (
     Case,
@@ -47,10 +45,6 @@ from django.db.models import (
     Window,
 )
 from django.db.models.functions import Coalesce
-from django.db.models.query import (  # type: ignore[attr-defined]  # Django 6.1 internals
-    _get_from_db,
-    get_related_populators,
-)
 from django.utils import timezone
 
 from anagen.accounts.access import Actor
@@ -59,6 +53,7 @@ from anagen.audit.reads import note_list
 from anagen.care.models import DECISION_LABELS, Assessment, ScreeningRecord
 from anagen.clinical import PROCEDURES
 from anagen.clinical.outcomes import RESPONDER_RULES, follow_up_window
+from anagen.compiled_query import CompiledQuery
 from anagen.outcomes.models import LastMeasurement
 from anagen.patients.models import Patient
 from anagen.patients.normalise import fold_text
@@ -475,41 +470,15 @@ def lots(actor: Actor, today: dt.date, limit: int = LIMIT) -> list[Lot]:
 # --- counts, the home page and the full lists ---------------------------------------------------
 
 
-class _Compiled:
+class _Compiled(CompiledQuery):
     """One query compiled by Django once and run again as often as asked: the SQL, its
     parameters and how its rows become model instances (what ``ModelIterable`` does, with the
     compilation kept). Compiling the home page's ten querysets cost more than running them."""
 
     def __init__(self, qs: QuerySet[Any]):
-        self.compiler: Any = None
-        self.annotations: dict[str, int] = {}
-        self.related: list[Any] = []
-        self.init: list[str] = []
-        self.from_db: Any = None
-        self.slice = (0, 0)
-        self.track_peers = False
+        super().__init__(qs)
         self.counted = False
         self.cap = 0
-        self.alias = qs.db
-        compiler = qs.query.get_compiler(using=qs.db)
-        try:
-            sql, sql_params = compiler.as_sql()
-        except EmptyResultSet:
-            sql, sql_params = "", ()
-        self.sql, self.params = sql, tuple(sql_params)
-        if not sql:
-            return
-        self.compiler = compiler
-        info = compiler.klass_info
-        fields = info["select_fields"]
-        start, end = fields[0], fields[-1] + 1
-        self.init = [f[0].target.attname for f in compiler.select[start:end]]
-        fetch_mode = qs._fetch_mode  # type: ignore[attr-defined]
-        self.track_peers = bool(fetch_mode.track_peers)
-        self.from_db = _get_from_db(info["model"], fetch_mode)
-        self.related = get_related_populators(info, compiler.select, qs.db, fetch_mode)
-        self.annotations = dict(compiler.annotation_col_map or {})
-        self.slice = (start, end)
 
     @classmethod
     def first_rows_counted(cls, qs: QuerySet[Any], rows: int, cap: int) -> _Compiled:
@@ -544,32 +513,14 @@ class _Compiled:
         ``first_rows_counted``, the count (else 0)."""
         if not self.sql:
             return [], 0
-        with connections[self.alias].cursor() as cursor:
-            cursor.execute(self.sql, self.params)
-            fetched = cursor.fetchall()
+        fetched = self.fetch(self.params)
         if not fetched:
             return [], 0
         total = 0
         if self.counted:  # the count closes each row
             total = min(int(fetched[0][-1]), self.cap + 1)
             fetched = [r[:-1] for r in fetched]
-        compiler = self.compiler
-        if compiler.has_extra_select:  # as Django's cursor_iter: only the selected columns
-            fetched = [r[: compiler.col_count] for r in fetched]
-        start, end = self.slice
-        out = []
-        peers: list[Any] | None = [] if self.track_peers else None
-        for row in compiler.results_iter(results=[fetched]):
-            obj = self.from_db(self.alias, self.init, row[start:end])
-            if peers is not None:
-                peers.append(weak_ref(obj))
-                obj._state.peers = peers
-            for populator in self.related:
-                populator.populate(row, obj)
-            for attr, pos in self.annotations.items():
-                setattr(obj, attr, row[pos])
-            out.append(obj)
-        return out, total
+        return self.instances(fetched), total
 
 
 _NAMES = ("patient__given_name", "patient__family_name")
