@@ -10,7 +10,6 @@ from typing import Any
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
 from anagen.accounts.access import Actor
 from anagen.accounts.models import Clinic
@@ -24,6 +23,8 @@ from anagen.care.models import (
     ScreeningRecord,
 )
 from anagen.patients.models import Patient
+from anagen.raw_values import day as _day
+from anagen.raw_values import instant as _instant
 
 # --- assessments ---------------------------------------------------------------------------
 
@@ -232,19 +233,6 @@ _CARE_PANEL_SQL = (
     " ORDER BY t.version DESC) AS n FROM care_consenttemplate t"
     " WHERE (t.clinic_id = %s OR t.clinic_id IS NULL) AND t.is_active) pt WHERE n = 1"
 )
-
-
-def _instant(value: Any) -> Any:
-    """A raw timestamp column as the ORM gives it (SQLite: text or naive, in UTC)."""
-    if isinstance(value, str):
-        value = parse_datetime(value)
-    if isinstance(value, dt.datetime) and value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value
-
-
-def _day(value: Any) -> dt.date | None:
-    return parse_date(value) if isinstance(value, str) else value
 
 
 def _decimal(value: Any, places: int) -> Decimal | None:

@@ -22,6 +22,7 @@ from anagen.interop.schemas import BodyIn, QueryIn
 from anagen.outcomes import selectors, services
 from anagen.outcomes.imaging import max_bytes
 from anagen.outcomes.models import MeasurementSet
+from anagen.outcomes.selectors.measurements import MEASUREMENT_NUMBERS
 
 router = Router()
 
@@ -134,19 +135,7 @@ def _set_out(s: object) -> dict[str, object]:
             {
                 "site": m.site.name,
                 "hair_count": m.hair_count,
-                **{
-                    f: num(getattr(m, f))
-                    for f in (
-                        "area_cm2",
-                        "density_per_cm2",
-                        "mean_diameter_um",
-                        "cumulative_thickness_mm_per_cm2",
-                        "terminal_pct",
-                        "vellus_pct",
-                        "anagen_pct",
-                        "telogen_pct",
-                    )
-                },
+                **{f: num(getattr(m, f)) for f in MEASUREMENT_NUMBERS},
             }
             for m in s.measurements.all()
         ],

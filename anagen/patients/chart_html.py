@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from dataclasses import replace
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -44,6 +45,7 @@ from anagen.patients.timeline import (
     labels,
     timeline_read,
 )
+from anagen.procedures.timeline import SESSIONS as procedure_sessions
 from anagen.web.fast_widgets import template_text as _t
 from anagen.web.worklist_html import _day, _human, _Urls, _when
 
@@ -54,22 +56,9 @@ VOLUME_PLACES = 2  # Preparation.injected_volume_ml's decimal places
 # panel_sessions), and the outcomes summary (as outcomes.selectors outcomes_summary: both
 # counts and the latest visit on one row).
 EXTRA: dict[str, SqlSource] = {
-    "sessions": SqlSource(
-        select={
-            "at": "s.started_at",
-            "k": "s.id",
-            "t1": "s.procedure",
-            "t2": "s.status",
-            "n1": "CASE WHEN p.id IS NULL THEN 0 ELSE 1 END",
-            "j": "CAST(p.computed AS text)",
-            "dec": "p.injected_volume_ml",
-        },
-        tables="procedures_treatmentsession s LEFT JOIN procedures_preparation p"
-        " ON p.session_id = s.id WHERE s.patient_id = %s AND s.clinic_id = %s",
-        order="s.started_at DESC, s.id DESC",
-        params=lambda actor, patient: [patient.pk, actor.membership.clinic_id],
+    "sessions": replace(
+        procedure_sessions,
         entries=lambda actor, patient: _no_entries,
-        when=lambda actor: actor.can(Perm.CLINICAL_VIEW),
         limit=5,  # procedures.templatetags.procedures_tags.PANEL_ROWS
     ),
     "outcomes": SqlSource(

@@ -17,11 +17,11 @@ from decimal import Context, Decimal
 from typing import Any
 
 from django.db import connection
-from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import get_language
 
 from anagen.accounts.access import Actor
 from anagen.patients.models import Patient
+from anagen.raw_values import day, instant
 
 TIMELINE_LIMIT = 50
 # The timeline list's markup (the reference anagen/patients/chart_html.py writes in Python).
@@ -82,14 +82,8 @@ class Row:
     def __init__(self, values: Sequence[Any]) -> None:
         for name, value in zip(SLOTS, values, strict=True):
             setattr(self, name, value)
-        at = self.at
-        if isinstance(at, str):  # SQLite: text (or a naive datetime) in the database's UTC
-            at = parse_datetime(at)
-        if at is not None and at.tzinfo is None:
-            at = at.replace(tzinfo=dt.UTC)
-        self.at = at
-        if isinstance(self.day, str):
-            self.day = parse_date(self.day)
+        self.at = instant(self.at)  # SQLite: text (or a naive datetime) in the database's UTC
+        self.day = day(self.day)
         if isinstance(self.j, str):
             self.j = json.loads(self.j)
 

@@ -52,25 +52,24 @@ def _session_entries(actor: Actor, patient: Patient) -> Callable[[Row], Timeline
     return entry
 
 
-# The latest sessions with their preparation's figures (clinical staff only).
-timeline_source(
-    SqlSource(
-        select={
-            "at": "s.started_at",
-            "k": "s.id",
-            "t1": "s.procedure",
-            "t2": "s.status",
-            "n1": "CASE WHEN p.id IS NULL THEN 0 ELSE 1 END",
-            "j": "CAST(p.computed AS text)",
-            "dec": "p.injected_volume_ml",
-        },
-        tables="procedures_treatmentsession s LEFT JOIN procedures_preparation p"
-        " ON p.session_id = s.id WHERE s.patient_id = %s AND s.clinic_id = %s",
-        order="s.started_at DESC, s.id DESC",
-        since="s.started_at",
-        params=lambda actor, patient: [patient.pk, actor.membership.clinic_id],
-        entries=_session_entries,
-        when=lambda actor: actor.can(Perm.CLINICAL_VIEW),
-    ),
-    first=20,
+# The latest sessions with their preparation's figures (clinical staff only); the chart's
+# sessions card reads the same branch (patients/chart_html.py).
+SESSIONS = SqlSource(
+    select={
+        "at": "s.started_at",
+        "k": "s.id",
+        "t1": "s.procedure",
+        "t2": "s.status",
+        "n1": "CASE WHEN p.id IS NULL THEN 0 ELSE 1 END",
+        "j": "CAST(p.computed AS text)",
+        "dec": "p.injected_volume_ml",
+    },
+    tables="procedures_treatmentsession s LEFT JOIN procedures_preparation p"
+    " ON p.session_id = s.id WHERE s.patient_id = %s AND s.clinic_id = %s",
+    order="s.started_at DESC, s.id DESC",
+    since="s.started_at",
+    params=lambda actor, patient: [patient.pk, actor.membership.clinic_id],
+    entries=_session_entries,
+    when=lambda actor: actor.can(Perm.CLINICAL_VIEW),
 )
+timeline_source(SESSIONS, first=20)

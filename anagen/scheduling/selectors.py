@@ -16,6 +16,8 @@ from anagen.accounts.models import Membership
 from anagen.accounts.permissions import ROLE_PERMS, Perm
 from anagen.audit.reads import note_list, note_read
 from anagen.patients.models import Patient
+from anagen.raw_values import day as _raw_day
+from anagen.raw_values import instant as _raw_instant
 from anagen.scheduling.models import (
     OPEN_STATUSES,
     Appointment,
@@ -211,16 +213,6 @@ _SCHEDULE_CARD_SQL = (
     " WHERE c.patient_id = %s AND c.clinic_id = %s AND c.status = %s"
     " ORDER BY c.due_from, c.id LIMIT 1) sr"
 )
-
-
-def _raw_instant(value: Any) -> dt.datetime:
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-
-
-def _raw_day(value: Any) -> dt.date:
-    return dt.date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def patient_schedule_card(*, actor: Actor, patient: Patient) -> PatientSchedule:

@@ -17,7 +17,6 @@ from decimal import Context, Decimal
 from typing import Any
 
 from django.db import connection
-from django.utils.dateparse import parse_date, parse_datetime
 
 from anagen.accounts.access import Actor
 from anagen.accounts.permissions import Perm
@@ -40,6 +39,8 @@ from anagen.billing.selectors.ledger import (
     _state,
 )
 from anagen.patients.models import Patient
+from anagen.raw_values import day as _date
+from anagen.raw_values import instant as _instant
 from anagen.scheduling.models import TreatmentPlan
 
 # Columns of every part: tag, id, five texts, four integers, five amounts, three dates, an
@@ -196,18 +197,6 @@ def _money(value: Any) -> Any:
     if isinstance(value, float):
         value = Context(prec=14).create_decimal_from_float(value)
     return Context(prec=14).create_decimal(value).quantize(Decimal("0.001"))
-
-
-def _date(value: Any) -> Any:
-    return parse_date(value) if isinstance(value, str) else value
-
-
-def _instant(value: Any) -> Any:
-    if isinstance(value, str):
-        value = parse_datetime(value)
-    if isinstance(value, dt.datetime) and value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value
 
 
 @dataclass

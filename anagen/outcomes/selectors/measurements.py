@@ -161,7 +161,8 @@ def history_page(qs: QuerySet[Any], page: int | None, per_page: int) -> tuple[li
     return newest, count, pages
 
 
-_NUMBERS = (
+# The numeric columns of a measurement, in the API's order (also anagen/outcomes/api.py).
+MEASUREMENT_NUMBERS = (
     "area_cm2",
     "density_per_cm2",
     "mean_diameter_um",
@@ -196,7 +197,7 @@ def measurement_sets_api(
 
     actor.require(Perm.CLINICAL_VIEW)
     sql = _SETS_SLICE_SQL.format(
-        numbers=", ".join(f"m.{f}" for f in _NUMBERS),
+        numbers=", ".join(f"m.{f}" for f in MEASUREMENT_NUMBERS),
         sets=MeasurementSet._meta.db_table,
         measurements=Measurement._meta.db_table,
         sites=MeasurementSite._meta.db_table,
@@ -231,7 +232,7 @@ def measurement_sets_api(
                     "hair_count": r[13],
                     **{
                         f: None if v is None else float(v)
-                        for f, v in zip(_NUMBERS, r[14:], strict=True)
+                        for f, v in zip(MEASUREMENT_NUMBERS, r[14:], strict=True)
                     },
                 }
             )

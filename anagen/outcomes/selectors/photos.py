@@ -15,6 +15,8 @@ from anagen.accounts.models import Clinic
 from anagen.accounts.permissions import Perm
 from anagen.outcomes.models import Photo, PhotoSet
 from anagen.patients.models import Patient
+from anagen.raw_values import day as _as_date
+from anagen.raw_values import instant as _as_datetime
 
 # --- photos ------------------------------------------------------------------------------------
 
@@ -231,21 +233,6 @@ def _set_rows(patient_id: int, rows: Iterable[tuple[Any, ...]]) -> tuple[list[Ph
                 )
             )
     return out, int(count or 0)
-
-
-def _as_date(value: Any) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
-
-
-def _as_datetime(value: Any) -> dt.datetime:
-    """A timestamp as the ORM gives it (aware, UTC), whatever the database driver returned."""
-    from django.utils import timezone
-
-    if not isinstance(value, dt.datetime):
-        value = dt.datetime.fromisoformat(str(value))
-    if timezone.is_naive(value):
-        value = value.replace(tzinfo=dt.UTC)
-    return value
 
 
 def photo_sets_page(

@@ -18,6 +18,7 @@ from anagen.clinical.measurement_error import ErrorEstimate, error_estimate
 from anagen.outcomes.models import Measurement, MeasurementSet, MeasurementSite, Method, VisitLabel
 from anagen.outcomes.selectors.measurements import MEASURES, NO_BASELINE, Measure
 from anagen.patients.models import Patient
+from anagen.raw_values import instant as _aware
 
 # --- series and change -------------------------------------------------------------------------
 
@@ -362,12 +363,3 @@ def progress_extras(patient: Patient, limit: int = 100) -> tuple[list[dt.date], 
         else None
     )
     return dates, blinded
-
-
-def _aware(value: Any) -> dt.datetime:
-    """A timestamp as the ORM gives it (aware), whatever the database driver returned."""
-    if not isinstance(value, dt.datetime):
-        value = dt.datetime.fromisoformat(str(value))
-    if timezone.is_naive(value):
-        value = value.replace(tzinfo=dt.UTC)
-    return value
